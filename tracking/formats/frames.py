@@ -1,0 +1,234 @@
+"""orbitlink's native files: JSON Lines of records, and the sensors file.
+
+* Frames JSONL: one :class:`~tracking.models.Frame` per line.
+* Records JSONL: one :class:`~tracking.models.TrackUpdate` or
+  :class:`~tracking.models.Association` (or any model of :mod:`tracking.models`) per line.
+* Sensors file: a JSON array of :class:`~tracking.models.Sensor` objects.
+
+Every reader takes a path (``.gz`` is read transparently) or any iterable of text lines (an
+open file, a list of strings, Kafka message values...). Blank lines are skipped. A bad line
+raises :class:`~tracking.formats.errors.FormatError` naming the source, the line number and the
+field; with ``lenient=True`` the reader yields a :class:`~tracking.formats.errors.Reject` in its
+place and carries on, which is what a replay wants (the stream side sends rejects to a
+dead-letter topic).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from os import PathLike
+from pathlib import Path
+from typing import IO, Literal, TypeVar, overload
+
+from pydantic import BaseModel, ValidationError
+
+from ..models import Frame, Sensor
+from .errors import FormatError, Reject, describe_validation_error
+
+__all__ = [
+    "iter_frames_jsonl",
+    "iter_records",
+    "parse_record",
+    "read_records",
+    "read_sensors",
+    "write_frames_jsonl",
+    "write_records",
+    "write_sensors",
+]
+
+M = TypeVar("M", bound=BaseModel)
+PathOrLines = str | PathLike[str] | Iterable[str]
+PathOrFile = str | PathLike[str] | IO[str]
+
+
+def _is_path(source: object) -> bool:
+    return isinstance(source, (str, PathLike))
+
+
+def open_text(path: str | PathLike[str], mode: str = "r") -> IO[str]:
+    """Open a text file, through gzip when its name ends in ``.gz``."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
+    return open(path, mode, encoding="utf-8", newline="\n" if "w" in mode or "a" in mode else None)
+
+
+@contextmanager
+def _lines(source: PathOrLines) -> Iterator[tuple[str, Iterable[str]]]:
+    """``(name, lines)`` of a path or of an iterable of lines."""
+    if _is_path(source):
+        with open_text(source) as handle:  # type: ignore[arg-type]
+            yield str(source), handle
+    else:
+        yield getattr(source, "name", "<lines>"), source  # type: ignore[misc]
+
+
+def parse_record(text: str | bytes, model: type[M], *, source: str | None = None,
+                 line_no: int | None = None) -> M:
+    """One JSON object as ``model``; a :class:`FormatError` naming the field if it is not."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              source=source, line_no=line_no) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}", source=source,
+                          line_no=line_no, text=text) from None
+    if not isinstance(data, dict):
+        raise FormatError(f"expected a JSON object for a {model.__name__}, got "
+                          f"{type(data).__name__}", source=source, line_no=line_no, text=text)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, reason = describe_validation_error(exc)
+        raise FormatError(f"invalid {model.__name__}: {reason}", source=source, line_no=line_no,
+                          field=field, text=text) from None
+
+
+@overload
+def iter_records(source: PathOrLines, model: type[M], *,
+                 lenient: Literal[False] = False) -> Iterator[M]: ...
+@overload
+def iter_records(source: PathOrLines, model: type[M], *,
+                 lenient: Literal[True]) -> Iterator[M | Reject]: ...
+def iter_records(source: PathOrLines, model: type[M], *,
+                 lenient: bool = False) -> Iterator[M] | Iterator[M | Reject]:
+    """Records of a JSON Lines file (or lines), one ``model`` per non-blank line, in order.
+
+    With ``lenient=True`` a bad line comes out as ``Reject(line_no, error)`` instead of
+    raising; the error keeps the raw line in ``error.text``.
+    """
+    with _lines(source) as (name, lines):
+        for line_no, line in enumerate(lines, start=1):
+            if isinstance(line, bytes):
+                line = line.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
+            try:
+                yield parse_record(line.rstrip("\r\n"), model, source=name, line_no=line_no)
+            except FormatError as error:
+                if not lenient:
+                    raise
+                yield Reject(line_no, error)
+
+
+def read_records(path: PathOrLines, model: type[M]) -> list[M]:
+    """All records of a JSON Lines file as ``model`` (strict: the first bad line raises)."""
+    return list(iter_records(path, model))
+
+
+@contextmanager
+def _writer(target: PathOrFile, append: bool) -> Iterator[IO[str]]:
+    if _is_path(target):
+        path = Path(target)  # type: ignore[arg-type]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open_text(path, "a" if append else "w") as handle:
+            yield handle
+    else:
+        yield target  # type: ignore[misc]
+
+
+def write_records(records: Iterable[BaseModel], path: PathOrFile, *,
+                  append: bool = False) -> int:
+    """Write records as JSON Lines (the wire form, ``model_dump_json``); return how many.
+
+    ``path`` may also be an open text file. ``append=True`` adds to an existing file.
+    """
+    count = 0
+    with _writer(path, append) as handle:
+        for record in records:
+            handle.write(record.model_dump_json())
+            handle.write("\n")
+            count += 1
+    return count
+
+
+@overload
+def iter_frames_jsonl(path_or_lines: PathOrLines, *,
+                      lenient: Literal[False] = False) -> Iterator[Frame]: ...
+@overload
+def iter_frames_jsonl(path_or_lines: PathOrLines, *,
+                      lenient: Literal[True]) -> Iterator[Frame | Reject]: ...
+def iter_frames_jsonl(path_or_lines: PathOrLines, *,
+                      lenient: bool = False) -> Iterator[Frame] | Iterator[Frame | Reject]:
+    """Frames of a frames JSONL file, lazily, in file order (see :func:`iter_records`)."""
+    return iter_records(path_or_lines, Frame, lenient=lenient)  # type: ignore[call-overload]
+
+
+def write_frames_jsonl(frames: Iterable[Frame], path: PathOrFile, *,
+                       append: bool = False) -> int:
+    """Write frames one per line, inline sensors included; return how many."""
+    return write_records(frames, path, append=append)
+
+
+def read_sensors(path: str | PathLike[str] | IO[str]) -> dict[str, Sensor]:
+    """Sensors of a sensors file (a JSON array of Sensor objects), keyed by ``sensor_id``.
+
+    Raises :class:`FormatError` naming the array index (as ``line_no``: 1-based record number)
+    and field of a bad sensor, or a repeated ``sensor_id``.
+    """
+    if _is_path(path):
+        name = str(path)
+        with open_text(path) as handle:  # type: ignore[arg-type]
+            text = handle.read()
+    else:
+        name = getattr(path, "name", "<sensors>")
+        text = path.read()  # type: ignore[union-attr]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                          source=name) from None
+    if not isinstance(data, list):
+        raise FormatError(f"a sensors file is a JSON array of Sensor objects, got "
+                          f"{type(data).__name__}", source=name)
+    sensors: dict[str, Sensor] = {}
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise FormatError(f"sensor {index} is not a JSON object", source=name,
+                              line_no=index)
+        try:
+            sensor = Sensor.model_validate(item)
+        except ValidationError as exc:
+            field, reason = describe_validation_error(exc)
+            label = item.get("sensor_id", f"#{index}")
+            raise FormatError(f"invalid sensor {label!r}: {reason}", source=name,
+                              line_no=index, field=field) from None
+        if sensor.sensor_id in sensors:
+            raise FormatError(f"sensor_id {sensor.sensor_id!r} is repeated", source=name,
+                              line_no=index, field="sensor_id")
+        sensors[sensor.sensor_id] = sensor
+    return sensors
+
+
+def write_sensors(sensors: Mapping[str, Sensor] | Iterable[Sensor],
+                  path: PathOrFile) -> int:
+    """Write a sensors file (pretty JSON array, unset fields left out); return how many.
+
+    Raises ``ValueError`` on a repeated ``sensor_id`` rather than writing a file
+    :func:`read_sensors` would refuse.
+    """
+    items = list(sensors.values()) if isinstance(sensors, Mapping) else list(sensors)
+    seen: set[str] = set()
+    for sensor in items:
+        if sensor.sensor_id in seen:
+            raise ValueError(f"sensor_id {sensor.sensor_id!r} is repeated")
+        seen.add(sensor.sensor_id)
+    payload = [sensor.model_dump(mode="json", exclude_none=True) for sensor in items]
+    text = json.dumps(payload, indent=2) + "\n"
+    if _is_path(path):
+        target = Path(path)  # type: ignore[arg-type]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_text(target, "w") as handle:
+            handle.write(text)
+    else:
+        path.write(text)  # type: ignore[union-attr]
+    return len(items)
+
+
