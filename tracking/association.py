@@ -1,0 +1,124 @@
+"""Gating and global-nearest-neighbour assignment of detections to tracks.
+
+Association runs in three stages, each vectorised so that the cost grows about linearly with
+the numbers of tracks and detections:
+
+1. **Spatial pre-gate** (:func:`candidate_pairs`): a KD-tree over the detections' unit
+   vectors is queried with each track's predicted direction and a per-track radius, giving the
+   few (track, detection) pairs that could possibly pass the statistical gate.
+2. **Statistical gate**: the caller computes the squared Mahalanobis distance of each
+   candidate pair and keeps those under the chi-square threshold :func:`chi2_gate`.
+3. **Assignment** (:func:`gnn_assign`): the gated pairs form a bipartite graph whose
+   connected components are independent problems. A component of one pair is taken as is;
+   larger components are solved exactly with ``scipy.optimize.linear_sum_assignment``, each
+   row (track) also offered a private "miss" column at its miss cost, so a track takes a
+   detection only when that beats leaving it unassigned.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+__all__ = ["candidate_pairs", "chi2_gate", "chord_from_angle", "gnn_assign"]
+
+Array = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+def chi2_gate(probability: float, dof: int = 2) -> float:
+    """Squared-Mahalanobis threshold that a true ``dof``-dimensional measurement passes with
+    the given probability (the chi-square quantile)."""
+    if not 0.0 < probability < 1.0:
+        raise ValueError(f"gate probability must be in (0, 1), got {probability}")
+    if dof == 2:  # closed form of the 2-dof chi-square quantile
+        return float(-2.0 * np.log1p(-probability))
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(probability, dof))
+
+
+def chord_from_angle(angle_deg: ArrayLike) -> Array:
+    """Straight-line distance between unit vectors separated by ``angle_deg``."""
+    half = np.radians(np.minimum(np.asarray(angle_deg, dtype=float), 180.0)) / 2.0
+    return 2.0 * np.sin(half)
+
+
+def candidate_pairs(centres: Array, radius_deg: Array, points: Array
+                    ) -> tuple[IntArray, IntArray]:
+    """All ``(i, j)`` with ``points[j]`` within ``radius_deg[i]`` of ``centres[i]``.
+
+    ``centres`` ``(n, 3)`` and ``points`` ``(m, 3)`` are unit vectors; the KD-tree is built on
+    the points, so one call costs about ``O((n + m) log m)`` plus the pairs found. Pairs come
+    back sorted by ``i`` then ``j``.
+    """
+    n, m = len(centres), len(points)
+    if n == 0 or m == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty.copy()
+    tree = cKDTree(points)
+    hits = tree.query_ball_point(centres, chord_from_angle(radius_deg), return_sorted=True)
+    counts = np.fromiter(map(len, hits), dtype=np.intp, count=n)
+    cols = np.fromiter(chain.from_iterable(hits), dtype=np.intp, count=int(counts.sum()))
+    rows = np.repeat(np.arange(n, dtype=np.intp), counts)
+    return rows, cols
+
+
+def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike,
+               n_rows: int, n_cols: int) -> tuple[IntArray, IntArray]:
+    """Global-nearest-neighbour assignment over sparse gated pairs.
+
+    ``rows``, ``cols`` and ``cost`` describe the gated pairs (at most one per ``(row, col)``);
+    ``miss_cost`` (scalar or one per row) is what leaving a row unassigned costs. Finds the
+    one-to-one assignment minimising the total cost of assigned pairs plus missed rows, and
+    returns the assigned ``(rows, cols)`` sorted by row.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    cost = np.asarray(cost, dtype=float)
+    miss = np.broadcast_to(np.asarray(miss_cost, dtype=float), (n_rows,))
+    # A pair that costs more than missing its row is never part of the optimum.
+    keep = cost < miss[rows]
+    rows, cols, cost = rows[keep], cols[keep], cost[keep]
+    if len(rows) == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty.copy()
+
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols + n_rows)),
+                       shape=(n_rows + n_cols, n_rows + n_cols))
+    _, labels = connected_components(graph, directed=False)
+    pair_label = labels[rows]
+    pairs_in_component = np.bincount(pair_label)
+    single = pairs_in_component[pair_label] == 1
+    out_rows = [rows[single]]
+    out_cols = [cols[single]]
+
+    # Components with several pairs: one exact assignment problem each. Few and small in
+    # practice (crossing targets, clutter near a track), so this loop is not per track.
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        order = multi[np.argsort(pair_label[multi], kind="stable")]
+        boundaries = np.flatnonzero(np.diff(pair_label[order])) + 1
+        for block in np.split(order, boundaries):
+            block_rows, local_r = np.unique(rows[block], return_inverse=True)
+            block_cols, local_c = np.unique(cols[block], return_inverse=True)
+            nr, nc = len(block_rows), len(block_cols)
+            big = float(cost[block].sum() + miss[block_rows].sum()) + 1.0
+            matrix = np.full((nr, nc + nr), big)
+            matrix[local_r, local_c] = cost[block]
+            matrix[np.arange(nr), nc + np.arange(nr)] = miss[block_rows]
+            r, c = linear_sum_assignment(matrix)
+            taken = c < nc
+            out_rows.append(block_rows[r[taken]])
+            out_cols.append(block_cols[c[taken]])
+
+    all_rows = np.concatenate(out_rows)
+    all_cols = np.concatenate(out_cols)
+    order = np.argsort(all_rows, kind="stable")
+    return all_rows[order], all_cols[order]

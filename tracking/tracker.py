@@ -1,0 +1,542 @@
+"""The frame-to-frame tracker of one sensor: detections in, track updates out.
+
+:class:`SensorTracker` keeps every track of one sensor in a handful of numpy arrays and, for
+each frame, runs one batched cycle:
+
+1. predict every track to the frame time (constant velocity in its tangent plane, process
+   noise scaled to the track's angular speed, :mod:`tracking.kalman`);
+2. pre-gate with a KD-tree, gate by Mahalanobis distance and assign detections to tracks by
+   global nearest neighbour (:mod:`tracking.association`);
+3. update the assigned tracks, re-centre every track's tangent plane on its new position;
+4. run the life cycle: M-of-N confirmation, coasting through missed frames, deletion after
+   too many misses, a covariance grown too large or a track leaving the field of view;
+5. start tentative tracks from pairs of unassociated detections of the previous frame and
+   this one (two-point velocity initialisation within a maximum angular rate).
+
+The whole state (arrays plus a few scalars) serialises to bytes and back bit-exactly
+(:meth:`SensorTracker.to_bytes`), which is how the stream worker keeps it in a table and
+recovers after a crash. Track ids come from a per-sensor counter in that state, so the same
+frames in the same order always give the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections import deque
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .association import candidate_pairs, chi2_gate, gnn_assign
+from .kalman import (
+    constant_velocity_transition,
+    predict,
+    recentre,
+    two_point_initial_state,
+    update,
+    white_noise_acceleration,
+)
+from .models import Frame, TrackUpdate
+from .sky import angular_separation_deg, tangent_basis, unit_from_radec
+from .times import unix_from_datetime
+
+__all__ = ["Disposition", "SensorTracker", "TrackerSettings", "TrackerStep"]
+
+Array = NDArray[np.float64]
+Disposition = Literal["processed", "duplicate", "out_of_order"]
+
+_ARCSEC_DEG = 1.0 / 3600.0
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Every threshold of the tracker. Units are in the names; see ``docs/tracking.md``.
+
+    The defaults suit optical sensors on the ground or in orbit with frames every 1-30 s,
+    LEO objects moving 0.1-1 deg/s and GEO objects at ~15 arcsec/s, detection probability
+    ~0.9, a few false alarms per frame and astrometric sigmas of 1-30 arcsec.
+    """
+
+    #: Probability that a true detection falls inside a track's gate (chi-square, 2 dof).
+    gate_probability: float = 0.999
+    #: Angular-acceleration scale of a track: ``a = accel_floor_deg_s2 +
+    #: accel_per_rate_sq_per_deg * speed_deg_s**2``. A LEO object overhead has a peak
+    #: angular acceleration of about 0.011 * speed^2 (deg/s^2, speed in deg/s); GEO
+    #: objects and stars barely accelerate, so the floor sets their noise.
+    accel_floor_deg_s2: float = 2e-5
+    accel_per_rate_sq_per_deg: float = 0.02
+    #: The white-noise acceleration spectral density is ``q = a**2 * accel_time_s``: the
+    #: time over which an acceleration of ``a`` persists (deg^2/s^3 overall).
+    accel_time_s: float = 10.0
+    #: Largest angular rate a two-point initiation may imply (deg/s).
+    max_init_rate_deg_s: float = 2.0
+    #: Two detections further apart in time than this never start a track (s).
+    max_init_gap_s: float = 120.0
+    #: A tentative track is confirmed once it has ``confirm_m`` detections among its last
+    #: ``confirm_n`` frames (the two initiating detections count), and deleted as soon as it
+    #: no longer can.
+    confirm_m: int = 4
+    confirm_n: int = 5
+    #: A confirmed track is deleted at its ``delete_after_misses``-th consecutive missed frame
+    #: (it coasts through the ones before).
+    delete_after_misses: int = 4
+    #: A track whose 1-sigma position uncertainty (largest axis) exceeds this is deleted (deg).
+    max_position_sigma_deg: float = 0.5
+    #: The KD-tree pre-gate never searches further than this from a prediction (deg).
+    max_gate_radius_deg: float = 5.0
+    #: A track predicted further than the frame's FOV radius plus this margin from the FOV
+    #: centre has left the field and is deleted (deg). Frames without a FOV skip the test.
+    fov_margin_deg: float = 0.0
+    #: How many recent frame ids are remembered to recognise duplicates.
+    frame_id_memory: int = 256
+    #: Publish tentative tracks (and their deletion) as well as confirmed ones.
+    publish_tentative: bool = False
+
+    def __post_init__(self) -> None:
+        chi2_gate(self.gate_probability)  # validates the probability
+        for name in ("accel_floor_deg_s2", "accel_per_rate_sq_per_deg", "fov_margin_deg"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"TrackerSettings.{name} must be >= 0")
+        for name in ("accel_time_s", "max_init_rate_deg_s", "max_init_gap_s",
+                     "max_position_sigma_deg", "max_gate_radius_deg"):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"TrackerSettings.{name} must be > 0")
+        if not 1 <= self.confirm_m <= self.confirm_n <= 32 or self.confirm_m < 2:
+            raise ValueError("TrackerSettings needs 2 <= confirm_m <= confirm_n <= 32")
+        if self.delete_after_misses < 1:
+            raise ValueError("TrackerSettings.delete_after_misses must be >= 1")
+        if self.frame_id_memory < 1:
+            raise ValueError("TrackerSettings.frame_id_memory must be >= 1")
+
+
+@dataclass
+class TrackerStep:
+    """What one frame produced: the records to publish and how the frame was handled."""
+
+    updates: list[TrackUpdate]
+    disposition: Disposition
+
+
+# Layout of the serialised state: magic, header length, JSON header, raw little-endian arrays.
+_MAGIC = b"ORBITLINK-TRACKER-1\n"
+_ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
+    # name: (dtype, trailing shape); the leading axis is the track or pending count.
+    "ra0_deg": ("<f8", ()),
+    "dec0_deg": ("<f8", ()),
+    "x": ("<f8", (4,)),
+    "P": ("<f8", (4, 4)),
+    "number": ("<i8", ()),
+    "confirmed": ("|b1", ()),
+    "history": ("<u4", ()),
+    "age": ("<i4", ()),
+    "n_updates": ("<i4", ()),
+    "n_missed": ("<i4", ()),
+    "pending_ra_deg": ("<f8", ()),
+    "pending_dec_deg": ("<f8", ()),
+    "pending_sigma_deg": ("<f8", ()),
+}
+_PENDING = ("pending_ra_deg", "pending_dec_deg", "pending_sigma_deg")
+
+
+@dataclass
+class _State:
+    """Plain-data state of one sensor's tracker. Track arrays share their leading axis."""
+
+    ra0_deg: Array = field(default_factory=lambda: np.empty(0))
+    dec0_deg: Array = field(default_factory=lambda: np.empty(0))
+    x: Array = field(default_factory=lambda: np.empty((0, 4)))
+    P: Array = field(default_factory=lambda: np.empty((0, 4, 4)))
+    number: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    confirmed: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, bool))
+    history: NDArray[np.uint32] = field(default_factory=lambda: np.empty(0, np.uint32))
+    age: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    n_updates: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    n_missed: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    pending_ra_deg: Array = field(default_factory=lambda: np.empty(0))
+    pending_dec_deg: Array = field(default_factory=lambda: np.empty(0))
+    pending_sigma_deg: Array = field(default_factory=lambda: np.empty(0))
+    last_time_s: float = math.nan
+    next_number: int = 1
+
+    def select(self, keep: NDArray[np.bool_]) -> None:
+        """Keep only the tracks where ``keep`` is true."""
+        for name in _ARRAYS:
+            if name not in _PENDING:
+                setattr(self, name, getattr(self, name)[keep])
+
+    def append(self, other: dict[str, np.ndarray]) -> None:
+        """Append new tracks given as arrays by name."""
+        for name, value in other.items():
+            setattr(self, name, np.concatenate([getattr(self, name), value]))
+
+
+class SensorTracker:
+    """Tracks of one sensor, advanced one frame at a time (see the module docstring)."""
+
+    def __init__(self, sensor_id: str, settings: TrackerSettings = TrackerSettings()) -> None:
+        if not sensor_id:
+            raise ValueError("sensor_id must be a non-empty string")
+        self.sensor_id = sensor_id
+        self.settings = settings
+        self._gate = chi2_gate(settings.gate_probability)
+        self._state = _State()
+        self._recent_frame_ids: deque[str] = deque(maxlen=settings.frame_id_memory)
+
+    # ------------------------------------------------------------------ read access
+    @property
+    def n_tracks(self) -> int:
+        """Number of live tracks (tentative and confirmed)."""
+        return len(self._state.number)
+
+    @property
+    def track_ids(self) -> list[str]:
+        return [self._track_id(n) for n in self._state.number.tolist()]
+
+    @property
+    def confirmed(self) -> NDArray[np.bool_]:
+        return self._state.confirmed.copy()
+
+    @property
+    def ra_deg(self) -> Array:
+        """Position of each track at the last frame time (its tangent point)."""
+        return self._state.ra0_deg.copy()
+
+    @property
+    def dec_deg(self) -> Array:
+        return self._state.dec0_deg.copy()
+
+    @property
+    def rates_deg_s(self) -> Array:
+        """``(n, 2)`` on-sky rates ``(dRA/dt cos Dec, dDec/dt)``."""
+        return self._state.x[:, 2:].copy()
+
+    @property
+    def covariance(self) -> Array:
+        """``(n, 4, 4)`` covariances in the plane tangent at each track's position."""
+        return self._state.P.copy()
+
+    @property
+    def n_updates(self) -> NDArray[np.int32]:
+        return self._state.n_updates.copy()
+
+    @property
+    def n_missed(self) -> NDArray[np.int32]:
+        return self._state.n_missed.copy()
+
+    @property
+    def last_time_s(self) -> float:
+        """Unix time of the last processed frame (NaN before the first)."""
+        return self._state.last_time_s
+
+    def _track_id(self, number: int) -> str:
+        return f"{self.sensor_id}-{number:06d}"
+
+    # ------------------------------------------------------------------ processing
+    def process(self, frame: Frame, default_sigma_arcsec: float) -> TrackerStep:
+        """Advance all tracks to ``frame`` and return the records to publish.
+
+        ``default_sigma_arcsec`` is used for detections without their own ``sigma_arcsec``
+        (normally the sensor's). Duplicate and out-of-order frames change nothing.
+        """
+        if frame.sensor_id != self.sensor_id:
+            raise ValueError(f"frame {frame.frame_id!r} has sensor_id {frame.sensor_id!r}, "
+                             f"this tracker is for {self.sensor_id!r}")
+        if not (math.isfinite(default_sigma_arcsec) and default_sigma_arcsec > 0.0):
+            raise ValueError(f"default_sigma_arcsec must be finite and > 0, got "
+                             f"{default_sigma_arcsec!r}")
+        time_s = unix_from_datetime(frame.time)
+        state = self._state
+        if frame.frame_id in self._recent_frame_ids or time_s == state.last_time_s:
+            return TrackerStep(updates=[], disposition="duplicate")
+        if time_s < state.last_time_s:
+            return TrackerStep(updates=[], disposition="out_of_order")
+
+        detections = frame.detections
+        det_ra = np.array([d.ra_deg for d in detections], dtype=float)
+        det_dec = np.array([d.dec_deg for d in detections], dtype=float)
+        det_sigma = np.array([default_sigma_arcsec if d.sigma_arcsec is None
+                              else d.sigma_arcsec for d in detections],
+                             dtype=float) * _ARCSEC_DEG
+        det_unit = unit_from_radec(det_ra, det_dec).reshape(-1, 3)
+
+        dt_s = time_s - state.last_time_s  # NaN for the first frame, which has no tracks
+        n = len(state.number)
+        det_track = np.full(len(detections), -1, dtype=np.intp)
+        hit = np.zeros(n, dtype=bool)
+        if n:
+            hit_rows, hit_cols = self._advance_tracks(dt_s, det_unit, det_sigma)
+            hit[hit_rows] = True
+            det_track[hit_cols] = hit_rows
+
+        live, was_confirmed, deleted = self._life_cycle(hit, frame)
+        det_of_track = np.full(n, -1, dtype=np.intp)
+        det_of_track[det_track[det_track >= 0]] = np.flatnonzero(det_track >= 0)
+        records = self._records(frame, live, was_confirmed, deleted, det_of_track, hit)
+        state.select(~deleted)
+
+        free = det_track < 0
+        n_before = len(state.number)
+        self._initiate(dt_s, det_ra[free], det_dec[free], det_sigma[free],
+                       det_unit[free], np.flatnonzero(free))
+        if self.settings.publish_tentative and len(state.number) > n_before:
+            records.extend(self._new_track_records(frame, n_before))
+
+        state.last_time_s = time_s
+        self._recent_frame_ids.append(frame.frame_id)
+        return TrackerStep(updates=records, disposition="processed")
+
+    def _process_noise_density(self, x: Array) -> Array:
+        """White-noise acceleration density ``q`` (deg^2/s^3) of each track from its speed."""
+        s = self.settings
+        speed_sq = x[:, 2] ** 2 + x[:, 3] ** 2
+        accel = s.accel_floor_deg_s2 + s.accel_per_rate_sq_per_deg * speed_sq
+        return accel**2 * s.accel_time_s
+
+    def _advance_tracks(self, dt_s: float, det_unit: Array, det_sigma_deg: Array
+                        ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Predict, gate, assign, update and re-centre all tracks; return assigned pairs."""
+        state, s = self._state, self.settings
+        F = constant_velocity_transition(dt_s)
+        Q = white_noise_acceleration(dt_s, self._process_noise_density(state.x))
+        x, P = predict(state.x, state.P, F, Q)
+
+        # Predicted directions in 3-D, for the KD-tree pre-gate and for projecting detections
+        # into each track's plane.
+        east, north, centre = tangent_basis(state.ra0_deg, state.dec0_deg)
+        a = np.radians(x[:, 0])[:, None]
+        b = np.radians(x[:, 1])[:, None]
+        predicted = centre + a * east + b * north
+        predicted /= np.linalg.norm(predicted, axis=-1, keepdims=True)
+
+        # Gate radius: the largest axis of the innovation covariance, scaled to the gate.
+        # Plane distances are never shorter than angles on the sky, so this is conservative.
+        max_var = _largest_eigenvalue_2x2(P[:, :2, :2])
+        r_max = float(det_sigma_deg.max()) ** 2 if len(det_sigma_deg) else 0.0
+        radius = np.minimum(np.sqrt(self._gate * (max_var + r_max)), s.max_gate_radius_deg)
+        rows, cols = candidate_pairs(predicted, radius, det_unit)
+
+        # Detections in each candidate track's plane, then the squared Mahalanobis distance.
+        v = det_unit[cols]
+        depth = np.sum(v * centre[rows], axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(depth > 1e-12, np.degrees(1.0) / depth, np.nan)
+        z = np.stack([np.sum(v * east[rows], axis=-1) * scale,
+                      np.sum(v * north[rows], axis=-1) * scale], axis=-1)
+        y = z - x[rows, :2]
+        r_var = det_sigma_deg[cols] ** 2
+        s00 = P[rows, 0, 0] + r_var
+        s11 = P[rows, 1, 1] + r_var
+        s01 = P[rows, 0, 1]
+        det_s = s00 * s11 - s01 * s01
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d2 = (s11 * y[:, 0] ** 2 - 2.0 * s01 * y[:, 0] * y[:, 1]
+                  + s00 * y[:, 1] ** 2) / det_s
+        gated = np.isfinite(d2) & (d2 < self._gate)
+        rows, cols, d2, z = rows[gated], cols[gated], d2[gated], z[gated]
+
+        hit_rows, hit_cols = gnn_assign(rows, cols, d2, self._gate, len(x), len(det_unit))
+        if len(hit_rows):
+            # Pairs are unique per row, so the gated z of each assigned pair is found by row.
+            z_by_row = np.empty((len(x), 2))
+            pick = np.flatnonzero(np.isin(rows * len(det_unit) + cols,
+                                          hit_rows * len(det_unit) + hit_cols))
+            z_by_row[rows[pick]] = z[pick]
+            R = (det_sigma_deg[hit_cols] ** 2)[:, None, None] * np.eye(2)
+            x[hit_rows], P[hit_rows] = update(x[hit_rows], P[hit_rows],
+                                              z_by_row[hit_rows], R)
+
+        state.ra0_deg, state.dec0_deg, state.x, state.P = recentre(
+            state.ra0_deg, state.dec0_deg, x, P)
+        return hit_rows, hit_cols
+
+    def _life_cycle(self, hit: NDArray[np.bool_], frame: Frame
+                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+        """Update counters, confirm and delete. Returns ``(live, was_confirmed, deleted)``
+        masks over the current tracks (before deleted ones are dropped)."""
+        state, s = self._state, self.settings
+        window = np.uint32((1 << s.confirm_n) - 1)
+        state.history = ((state.history << np.uint32(1)) | hit.astype(np.uint32)) & window
+        state.age += 1
+        state.n_updates += hit.astype(np.int32)
+        state.n_missed = np.where(hit, 0, state.n_missed + 1).astype(np.int32)
+
+        hits_in_window = np.bitwise_count(state.history).astype(np.int32)
+        was_confirmed = state.confirmed.copy()
+        state.confirmed = state.confirmed | (hits_in_window >= s.confirm_m)
+
+        frames_in_window = np.minimum(state.age, s.confirm_n)
+        hopeless = ~state.confirmed & (frames_in_window - hits_in_window
+                                       > s.confirm_n - s.confirm_m)
+        lost = state.confirmed & (state.n_missed >= s.delete_after_misses)
+        finite = np.all(np.isfinite(state.x), axis=1) & np.all(
+            np.isfinite(state.P), axis=(1, 2))
+        with np.errstate(invalid="ignore"):
+            uncertain = ~(np.sqrt(_largest_eigenvalue_2x2(state.P[:, :2, :2]))
+                          <= s.max_position_sigma_deg)
+        outside = np.zeros_like(hit)
+        if frame.fov is not None and len(hit):
+            distance = angular_separation_deg(state.ra0_deg, state.dec0_deg,
+                                              frame.fov.ra_deg, frame.fov.dec_deg)
+            outside = distance > frame.fov.radius_deg + s.fov_margin_deg
+        deleted = hopeless | lost | ~finite | uncertain | outside
+        return ~deleted, was_confirmed, deleted
+
+    def _records(self, frame: Frame, live: NDArray[np.bool_],
+                 was_confirmed: NDArray[np.bool_], deleted: NDArray[np.bool_],
+                 det_of_track: NDArray[np.intp], hit: NDArray[np.bool_]) -> list[TrackUpdate]:
+        """TrackUpdates of the existing tracks for this frame, in track-number order."""
+        state = self._state
+        publish = state.confirmed | was_confirmed
+        if self.settings.publish_tentative:
+            publish = np.ones_like(publish)
+        # A deleted track that never made it to confirmed is only of interest when tentative
+        # tracks are published too; the check above covers that.
+        status = np.where(deleted, "deleted",
+                          np.where(~state.confirmed, "tentative",
+                                   np.where(hit, "confirmed", "coasting")))
+        index = np.flatnonzero(publish)
+        return self._make_records(frame, index, status[index], det_of_track[index])
+
+    def _new_track_records(self, frame: Frame, start: int) -> list[TrackUpdate]:
+        index = np.arange(start, len(self._state.number))
+        return self._make_records(frame, index, np.full(len(index), "tentative"),
+                                  self._new_det_index)
+
+    def _make_records(self, frame: Frame, index: NDArray[np.intp], status: np.ndarray,
+                      det_index: NDArray[np.intp]) -> list[TrackUpdate]:
+        if len(index) == 0:
+            return []
+        state = self._state
+        det_ids = [d.det_id for d in frame.detections]
+        ra = state.ra0_deg[index].tolist()
+        dec = state.dec0_deg[index].tolist()
+        ra_rate = state.x[index, 2].tolist()
+        dec_rate = state.x[index, 3].tolist()
+        cov = state.P[index].tolist()
+        numbers = state.number[index].tolist()
+        n_updates = state.n_updates[index].tolist()
+        n_missed = state.n_missed[index].tolist()
+        # Every value is computed and checked finite here, so pydantic's validation is skipped.
+        return [
+            TrackUpdate.model_construct(
+                time=frame.time, track_id=self._track_id(numbers[k]),
+                sensor_id=self.sensor_id, frame_id=frame.frame_id, status=str(status[k]),
+                ra_deg=ra[k], dec_deg=dec[k], ra_rate_deg_s=ra_rate[k],
+                dec_rate_deg_s=dec_rate[k], covariance=cov[k], n_updates=n_updates[k],
+                n_missed=n_missed[k],
+                det_id=det_ids[det_index[k]] if det_index[k] >= 0 else None)
+            for k in range(len(index))
+        ]
+
+    def _initiate(self, dt_s: float, ra: Array, dec: Array, sigma_deg: Array,
+                  unit: Array, det_index: NDArray[np.intp]) -> None:
+        """Pair last frame's unassociated detections with this frame's to start tracks;
+        the rest of this frame's unassociated detections wait for the next frame."""
+        state, s = self._state, self.settings
+        used = np.zeros(len(ra), dtype=bool)
+        self._new_det_index = np.empty(0, dtype=np.intp)
+        if len(state.pending_ra_deg) and len(ra) and 0.0 < dt_s <= s.max_init_gap_s:
+            radius_deg = s.max_init_rate_deg_s * dt_s
+            prev_unit = unit_from_radec(state.pending_ra_deg, state.pending_dec_deg)
+            rows, cols = candidate_pairs(prev_unit, np.full(len(prev_unit), radius_deg), unit)
+            # Closest pairs first (slowest implied motion), one track per detection.
+            chord_sq = np.sum((prev_unit[rows] - unit[cols]) ** 2, axis=-1)
+            miss = 4.0 * np.sin(np.radians(min(radius_deg, 180.0)) / 2.0) ** 2 * (1 + 1e-9)
+            prev_i, new_j = gnn_assign(rows, cols, chord_sq, miss, len(prev_unit), len(unit))
+            if len(prev_i):
+                order = np.argsort(new_j, kind="stable")  # new tracks in detection order
+                prev_i, new_j = prev_i[order], new_j[order]
+                x, P = two_point_initial_state(
+                    state.pending_ra_deg[prev_i], state.pending_dec_deg[prev_i],
+                    state.pending_sigma_deg[prev_i], ra[new_j], dec[new_j],
+                    sigma_deg[new_j], dt_s)
+                # The two-point velocity is a mean over the interval; allow for the
+                # acceleration the model expects over it.
+                P = P + white_noise_acceleration(dt_s, self._process_noise_density(x))
+                k = len(prev_i)
+                numbers = np.arange(state.next_number, state.next_number + k, dtype=np.int64)
+                state.next_number += k
+                state.append({
+                    "ra0_deg": ra[new_j], "dec0_deg": dec[new_j], "x": x, "P": P,
+                    "number": numbers, "confirmed": np.zeros(k, bool),
+                    "history": np.full(k, 0b11, np.uint32), "age": np.full(k, 2, np.int32),
+                    "n_updates": np.full(k, 2, np.int32), "n_missed": np.zeros(k, np.int32),
+                })
+                used[new_j] = True
+                self._new_det_index = det_index[new_j]
+        state.pending_ra_deg = ra[~used]
+        state.pending_dec_deg = dec[~used]
+        state.pending_sigma_deg = sigma_deg[~used]
+
+    # ------------------------------------------------------------------ state
+    def to_bytes(self) -> bytes:
+        """The complete tracker state as bytes (deterministic; see :meth:`from_bytes`).
+
+        Layout: a magic line, a 4-byte little-endian header length, a UTF-8 JSON header
+        (sensor id, scalars, recent frame ids, array shapes) and the raw little-endian
+        arrays in header order. Floats go through as raw bytes, so the round trip is exact.
+        """
+        state = self._state
+        arrays = {name: np.ascontiguousarray(getattr(state, name), dtype=dtype)
+                  for name, (dtype, _) in _ARRAYS.items()}
+        header = {
+            "sensor_id": self.sensor_id,
+            "last_time_s": struct.pack("<d", state.last_time_s).hex(),
+            "next_number": state.next_number,
+            "recent_frame_ids": list(self._recent_frame_ids),
+            "lengths": {name: len(value) for name, value in arrays.items()},
+        }
+        head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+        return b"".join([_MAGIC, struct.pack("<I", len(head)), head,
+                         *(value.tobytes() for value in arrays.values())])
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: TrackerSettings = TrackerSettings()
+                   ) -> SensorTracker:
+        """Rebuild a tracker from :meth:`to_bytes` output. Raises ``ValueError`` on bytes
+        that are not a tracker state."""
+        view = memoryview(data)
+        if bytes(view[:len(_MAGIC)]) != _MAGIC:
+            raise ValueError("not an orbitlink tracker state (bad magic)")
+        offset = len(_MAGIC)
+        try:
+            (head_len,) = struct.unpack_from("<I", view, offset)
+            offset += 4
+            header = json.loads(bytes(view[offset:offset + head_len]).decode())
+            offset += head_len
+            tracker = cls(header["sensor_id"], settings)
+            state = tracker._state
+            (state.last_time_s,) = struct.unpack("<d", bytes.fromhex(header["last_time_s"]))
+            state.next_number = int(header["next_number"])
+            tracker._recent_frame_ids.extend(header["recent_frame_ids"])
+            for name, (dtype, trailing) in _ARRAYS.items():
+                length = int(header["lengths"][name])
+                shape = (length, *trailing)
+                size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                if offset + size > len(data):
+                    raise ValueError(f"array {name!r} runs past the end of the data")
+                array = np.frombuffer(view[offset:offset + size], dtype=dtype).reshape(shape)
+                setattr(state, name, array.astype(dtype.replace("<", "="), copy=True))
+                offset += size
+        except (KeyError, TypeError, json.JSONDecodeError, struct.error,
+                UnicodeDecodeError) as exc:
+            raise ValueError(f"corrupt tracker state: {exc!r}") from None
+        if offset != len(data):
+            raise ValueError(f"tracker state has {len(data) - offset} trailing bytes")
+        n = len(state.number)
+        for name in _ARRAYS:
+            expected = len(state.pending_ra_deg) if name in _PENDING else n
+            if len(getattr(state, name)) != expected:
+                raise ValueError(f"tracker state array {name!r} has the wrong length")
+        return tracker
+
+
+def _largest_eigenvalue_2x2(M: Array) -> Array:
+    """Largest eigenvalue of symmetric 2x2 matrices ``(n, 2, 2)``."""
+    a, b, d = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
+    half_trace = 0.5 * (a + d)
+    return half_trace + np.sqrt(np.maximum(0.25 * (a - d) ** 2 + b * b, 0.0))
