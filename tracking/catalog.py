@@ -1,0 +1,465 @@
+"""The element-set catalogue: TLE and OMM parsing, loading, in-place updates.
+
+A :class:`Catalogue` holds one element set per NORAD catalogue number, sorted by that number,
+as parallel arrays (ids, names, epochs, the two TLE lines, the ``sgp4`` ``Satrec``) plus a
+lazily built :class:`sgp4.api.SatrecArray` that propagates every object in one C++ call (see
+:mod:`tracking.predict`).
+
+Accepted inputs:
+
+* TLE text in 2-line or 3-line form. A name line may start with ``"0 "`` (Space-Track 3LE).
+  Blank lines are ignored. Alpha-5 catalogue numbers (``A0001`` = 100001) are decoded. Each
+  line's modulo-10 checksum is verified.
+* OMM (CCSDS Orbit Mean-Elements Message) as CelesTrak serves it: JSON (a list of objects),
+  CSV or XML, converted with ``sgp4.omm``.
+* Records, the message form of the catalogue topic: ``{"name", "line1", "line2"}`` dicts
+  (optionally with ``norad_id`` and ``epoch``, as :meth:`Catalogue.element_set` writes them)
+  or OMM dicts.
+
+Bad input raises :class:`CatalogueError` naming the source and line (or record). Loaders take
+``errors="skip"`` to drop a bad element set instead, keeping a message for each in
+:attr:`Catalogue.rejected`.
+
+When two element sets share a NORAD id, the one with the newest epoch wins, both at loading and
+in :meth:`Catalogue.update`. On a compacted Kafka topic the element set is keyed by NORAD id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sgp4 import omm
+from sgp4.alpha5 import from_alpha5
+from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
+from sgp4.exporter import export_tle
+
+from .models import format_time
+from .times import UNIX_EPOCH_JD, SECONDS_PER_DAY, datetime_from_unix
+
+__all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "TLE_SUFFIXES",
+    "OMM_SUFFIXES",
+    "parse_norad_id",
+    "parse_tle_text",
+    "tle_checksum",
+]
+
+TLE_SUFFIXES = (".tle", ".txt", ".3le", ".2le")
+OMM_SUFFIXES = (".json", ".csv", ".xml")
+Errors = Literal["raise", "skip"]
+
+
+class CatalogueError(ValueError):
+    """A TLE or OMM element set that cannot be used; the message names where it came from."""
+
+
+class ElementSet(NamedTuple):
+    """One parsed element set (internal row of a :class:`Catalogue`)."""
+
+    norad_id: int
+    name: str
+    line1: str
+    line2: str
+    satrec: Satrec
+    epoch_unix_s: float
+
+
+# --------------------------------------------------------------------------------- parsing
+
+
+def tle_checksum(line: str) -> int:
+    """Modulo-10 checksum of a TLE line's first 68 columns (digits count, ``-`` counts 1)."""
+    total = 0
+    for char in line[:68]:
+        if char.isdigit():
+            total += int(char)
+        elif char == "-":
+            total += 1
+    return total % 10
+
+
+def parse_norad_id(field: str) -> int:
+    """NORAD catalogue number from the 5-column TLE field, decoding Alpha-5 (``A0001``)."""
+    text = field.strip()
+    if not text:
+        raise ValueError("empty catalogue number")
+    if text[0].isalpha():
+        if len(text) != 5 or not text[1:].isdigit() or text[0].upper() in "IO":
+            raise ValueError(f"bad Alpha-5 catalogue number {field!r}")
+        return int(from_alpha5(text.upper()))
+    if not text.isdigit():
+        raise ValueError(f"bad catalogue number {field!r}")
+    return int(text)
+
+
+def _epoch_unix_s(satrec: Satrec) -> float:
+    return (satrec.jdsatepoch - UNIX_EPOCH_JD) * SECONDS_PER_DAY + satrec.jdsatepochF * SECONDS_PER_DAY
+
+
+def _check_tle_line(line: str, number: int, where: str) -> None:
+    if len(line) != 69:
+        raise CatalogueError(f"{where}: TLE line {number} has {len(line)} characters, "
+                             f"expected 69: {line!r}")
+    if not line[68].isdigit():
+        raise CatalogueError(f"{where}: TLE line {number} has no checksum digit in column 69")
+    expected = tle_checksum(line)
+    if int(line[68]) != expected:
+        raise CatalogueError(f"{where}: TLE line {number} checksum is {line[68]}, "
+                             f"computed {expected}")
+
+
+def element_set_from_tle(name: str, line1: str, line2: str, where: str = "TLE") -> ElementSet:
+    """Check and initialise one TLE; ``where`` prefixes error messages (e.g. ``file:12``)."""
+    line1, line2 = line1.rstrip(), line2.rstrip()
+    if not line1.startswith("1 "):
+        raise CatalogueError(f"{where}: TLE line 1 must start with '1 ': {line1!r}")
+    if not line2.startswith("2 "):
+        raise CatalogueError(f"{where}: TLE line 2 must start with '2 ': {line2!r}")
+    _check_tle_line(line1, 1, where)
+    _check_tle_line(line2, 2, where)
+    if line1[2:7] != line2[2:7]:
+        raise CatalogueError(f"{where}: catalogue numbers differ between line 1 "
+                             f"({line1[2:7]!r}) and line 2 ({line2[2:7]!r})")
+    try:
+        norad_id = parse_norad_id(line1[2:7])
+        satrec = Satrec.twoline2rv(line1, line2)
+    except (ValueError, IndexError) as exc:
+        raise CatalogueError(f"{where}: cannot parse TLE: {exc}") from None
+    if satrec.error:
+        raise CatalogueError(f"{where}: sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
+    return ElementSet(norad_id, name.strip(), line1, line2, satrec, _epoch_unix_s(satrec))
+
+
+def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> ElementSet:
+    """Initialise one OMM record (CelesTrak JSON/CSV/XML field names)."""
+    satrec = Satrec()
+    # sgp4.omm reads strings or numbers; JSON nulls and missing optional fields get defaults.
+    values = {key: value for key, value in fields.items() if value is not None}
+    values.setdefault("CLASSIFICATION_TYPE", "U")
+    values.setdefault("EPHEMERIS_TYPE", 0)
+    values.setdefault("ELEMENT_SET_NO", 999)
+    values.setdefault("REV_AT_EPOCH", 0)
+    values.setdefault("MEAN_MOTION_DDOT", 0.0)
+    epoch = values.get("EPOCH")
+    if isinstance(epoch, str) and "." not in epoch:
+        values["EPOCH"] = epoch.rstrip("Zz") + ".000000"
+    elif isinstance(epoch, str):
+        values["EPOCH"] = epoch.rstrip("Zz")
+    try:
+        omm.initialize(satrec, values)
+    except KeyError as exc:
+        raise CatalogueError(f"{where}: OMM record lacks field {exc.args[0]}") from None
+    except (TypeError, ValueError) as exc:
+        raise CatalogueError(f"{where}: bad OMM value: {exc}") from None
+    if satrec.error:
+        raise CatalogueError(f"{where}: sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
+    norad_id = int(values["NORAD_CAT_ID"])
+    line1, line2 = export_tle(satrec)
+    name = str(values.get("OBJECT_NAME", "")).strip()
+    return ElementSet(norad_id, name, line1, line2, satrec, _epoch_unix_s(satrec))
+
+
+def parse_tle_text(text: str, *, source: str = "<text>", errors: Errors = "raise"
+                   ) -> tuple[list[ElementSet], list[str]]:
+    """Parse 2-line and 3-line TLE text; return ``(element_sets, rejection_messages)``.
+
+    With ``errors="raise"`` the first problem raises :class:`CatalogueError` naming
+    ``source:line``; with ``errors="skip"`` the bad element set is dropped and its message
+    returned.
+    """
+    _check_errors(errors)
+    sets: list[ElementSet] = []
+    rejected: list[str] = []
+
+    def fail(message: str) -> None:
+        if errors == "raise":
+            raise CatalogueError(message)
+        rejected.append(message)
+
+    rows = [(n, line.rstrip()) for n, line in enumerate(text.splitlines(), start=1)]
+    rows = [(n, line) for n, line in rows if line.strip()]
+    name: tuple[int, str] | None = None
+    i = 0
+    while i < len(rows):
+        number, line = rows[i]
+        where = f"{source}:{number}"
+        if line.startswith("1 "):
+            if i + 1 >= len(rows) or not rows[i + 1][1].startswith("2 "):
+                fail(f"{where}: TLE line 1 is not followed by a line 2")
+                name, i = None, i + 1
+                continue
+            try:
+                sets.append(element_set_from_tle(name[1] if name else "", line, rows[i + 1][1],
+                                                 where))
+            except CatalogueError as exc:
+                fail(str(exc))
+            name, i = None, i + 2
+            continue
+        if line.startswith("2 "):
+            fail(f"{where}: TLE line 2 without a line 1 before it")
+        elif name is not None:
+            fail(f"{source}:{name[0]}: name line {name[1]!r} is not followed by TLE lines")
+            name = (number, _strip_name(line))
+        else:
+            name = (number, _strip_name(line))
+        i += 1
+    if name is not None:
+        fail(f"{source}:{name[0]}: name line {name[1]!r} is not followed by TLE lines")
+    return sets, rejected
+
+
+def _strip_name(line: str) -> str:
+    text = line.strip()
+    if text == "0" or text.startswith("0 "):
+        return text[1:].strip()
+    return text
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
+
+
+def _records_to_sets(records: Iterable[Mapping[str, Any]], source: str, errors: Errors
+                     ) -> tuple[list[ElementSet], list[str]]:
+    sets: list[ElementSet] = []
+    rejected: list[str] = []
+    for i, record in enumerate(records):
+        where = f"{source}[{i}]"
+        try:
+            if not isinstance(record, Mapping):
+                raise CatalogueError(f"{where}: a record must be an object, "
+                                     f"not {type(record).__name__}")
+            if "line1" in record or "line2" in record:
+                if "line1" not in record or "line2" not in record:
+                    raise CatalogueError(f"{where}: a TLE record needs both line1 and line2")
+                entry = element_set_from_tle(str(record.get("name") or ""),
+                                             str(record["line1"]), str(record["line2"]), where)
+                given = record.get("norad_id")
+                if given is not None and int(given) != entry.norad_id:
+                    raise CatalogueError(f"{where}: norad_id {given} differs from the TLE's "
+                                         f"{entry.norad_id}")
+            elif "MEAN_MOTION" in record or "NORAD_CAT_ID" in record:
+                entry = element_set_from_omm(record, where)
+            else:
+                raise CatalogueError(f"{where}: neither a TLE record (name, line1, line2) nor "
+                                     f"an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)")
+        except CatalogueError as exc:
+            if errors == "raise":
+                raise
+            rejected.append(str(exc))
+            continue
+        sets.append(entry)
+    return sets, rejected
+
+
+def _read_file(path: Path, errors: Errors) -> tuple[list[ElementSet], list[str]]:
+    suffix = path.suffix.lower()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    source = str(path)
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogueError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        if isinstance(data, Mapping):
+            data = [data]
+        if not isinstance(data, list):
+            raise CatalogueError(f"{source}: expected a JSON list of OMM or TLE records")
+        return _records_to_sets(data, source, errors)
+    if suffix == ".csv":
+        return _records_to_sets(list(csv.DictReader(io.StringIO(text))), source, errors)
+    if suffix == ".xml":
+        try:
+            records = list(omm.parse_xml(io.StringIO(text)))
+        except Exception as exc:  # ElementTree raises ParseError or AttributeError on odd XML
+            raise CatalogueError(f"{source}: not an OMM XML document: {exc}") from None
+        return _records_to_sets(records, source, errors)
+    return parse_tle_text(text, source=source, errors=errors)
+
+
+# ------------------------------------------------------------------------------- catalogue
+
+
+class Catalogue:
+    """Element sets, one per NORAD id, sorted by id, with a vectorised propagator.
+
+    Attributes (parallel, in catalogue order):
+
+    * ``norad_ids``: int64 array.
+    * ``names``: list of str ("" when the source had no name line).
+    * ``epoch_unix_s``: float64 array, element-set epochs (UTC).
+    * ``lines``: list of ``(line1, line2)``; OMM sets are exported to TLE form.
+    * ``satrecs``: list of :class:`sgp4.api.Satrec`.
+    * ``satrec_array``: :class:`sgp4.api.SatrecArray` over all of them, built on first use.
+    * ``rejected``: messages for element sets skipped by a loader with ``errors="skip"``.
+    * ``revision``: increases each time :meth:`update` changes the catalogue. Indices are only
+      valid for one revision, since an update may insert objects.
+    """
+
+    def __init__(self, element_sets: Iterable[ElementSet] = (), *,
+                 rejected: Sequence[str] = ()) -> None:
+        self.rejected: list[str] = list(rejected)
+        self.revision = 0
+        self._set_rows(_newest_per_id(list(element_sets)))
+
+    def _set_rows(self, rows: list[ElementSet]) -> None:
+        rows.sort(key=lambda row: row.norad_id)
+        self._rows = rows
+        self.norad_ids: NDArray[np.int64] = np.array([r.norad_id for r in rows], dtype=np.int64)
+        self.epoch_unix_s: NDArray[np.float64] = np.array([r.epoch_unix_s for r in rows],
+                                                          dtype=np.float64)
+        self.names: list[str] = [r.name for r in rows]
+        self.lines: list[tuple[str, str]] = [(r.line1, r.line2) for r in rows]
+        self.satrecs: list[Satrec] = [r.satrec for r in rows]
+        self._satrec_array: SatrecArray | None = None
+
+    # ---- constructors
+
+    @classmethod
+    def from_tle_text(cls, text: str, *, source: str = "<text>",
+                      errors: Errors = "raise") -> Catalogue:
+        """Parse 2-line/3-line TLE text (see :func:`parse_tle_text`)."""
+        sets, rejected = parse_tle_text(text, source=source, errors=errors)
+        return cls(sets, rejected=rejected)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], *, source: str = "records",
+                     errors: Errors = "raise") -> Catalogue:
+        """Build from ``{"name", "line1", "line2"}`` dicts and/or OMM dicts."""
+        _check_errors(errors)
+        sets, rejected = _records_to_sets(records, source, errors)
+        return cls(sets, rejected=rejected)
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, errors: Errors = "raise") -> Catalogue:
+        """Load a TLE/OMM file, or every such file in a folder (not recursive).
+
+        TLE files end in ``.tle``, ``.txt``, ``.3le`` or ``.2le``; OMM files in ``.json``,
+        ``.csv`` or ``.xml``. Other files in a folder are ignored. Where files repeat a NORAD
+        id, the newest epoch is kept.
+        """
+        _check_errors(errors)
+        root = Path(path)
+        if root.is_dir():
+            files = sorted(p for p in root.iterdir()
+                           if p.is_file() and p.suffix.lower() in TLE_SUFFIXES + OMM_SUFFIXES)
+            if not files:
+                raise CatalogueError(f"{root}: no TLE ({', '.join(TLE_SUFFIXES)}) or OMM "
+                                     f"({', '.join(OMM_SUFFIXES)}) files")
+        elif root.is_file():
+            files = [root]
+        else:
+            raise FileNotFoundError(f"catalogue path not found: {root}")
+        sets: list[ElementSet] = []
+        rejected: list[str] = []
+        for file in files:
+            file_sets, file_rejected = _read_file(file, errors)
+            sets.extend(file_sets)
+            rejected.extend(file_rejected)
+        return cls(sets, rejected=rejected)
+
+    # ---- queries
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"Catalogue({len(self)} element sets, revision {self.revision})"
+
+    @property
+    def satrec_array(self) -> SatrecArray:
+        """All ``satrecs`` as one :class:`SatrecArray` (cached until the next update)."""
+        if self._satrec_array is None:
+            self._satrec_array = SatrecArray(self.satrecs)
+        return self._satrec_array
+
+    def index_of(self, norad_ids: ArrayLike) -> NDArray[np.intp]:
+        """Catalogue indices of the given NORAD ids, -1 where an id is absent."""
+        ids = np.asarray(norad_ids, dtype=np.int64)
+        if len(self) == 0:
+            return np.full(ids.shape, -1, dtype=np.intp)
+        pos = np.searchsorted(self.norad_ids, ids)
+        clipped = np.minimum(pos, len(self) - 1)
+        return np.where(self.norad_ids[clipped] == ids, clipped, -1).astype(np.intp)
+
+    def subset(self, index_or_mask: ArrayLike) -> Catalogue:
+        """A new catalogue with the selected element sets (boolean mask or indices)."""
+        selector = np.asarray(index_or_mask)
+        if selector.dtype == bool:
+            if selector.shape != (len(self),):
+                raise ValueError(f"mask has shape {selector.shape}, expected ({len(self)},)")
+            selector = np.flatnonzero(selector)
+        elif selector.size and not np.issubdtype(selector.dtype, np.integer):
+            raise ValueError("subset takes a boolean mask or integer indices")
+        selector = selector.astype(np.intp).ravel()
+        if selector.size and (selector.min() < -len(self) or selector.max() >= len(self)):
+            raise IndexError(f"index out of range for a catalogue of {len(self)}")
+        result = Catalogue()
+        result._set_rows([self._rows[i] for i in selector.tolist()])
+        return result
+
+    def without(self, norad_ids: ArrayLike) -> Catalogue:
+        """A new catalogue without the given NORAD ids (absent ids are ignored)."""
+        return self.subset(~np.isin(self.norad_ids, np.asarray(norad_ids, dtype=np.int64)))
+
+    def element_set(self, i: int) -> dict[str, Any]:
+        """Record form of element set ``i``: ``name``, ``line1``, ``line2``, ``norad_id``,
+        ``epoch`` (ISO-8601 UTC). :meth:`from_records` reads it back."""
+        row = self._rows[i]
+        return {"name": row.name, "line1": row.line1, "line2": row.line2,
+                "norad_id": row.norad_id,
+                "epoch": format_time(datetime_from_unix(row.epoch_unix_s))}
+
+    def to_tle_text(self) -> str:
+        """3-line TLE text (name lines prefixed ``"0 "``, which keeps empty names parseable)."""
+        return "".join(f"0 {row.name}\n{row.line1}\n{row.line2}\n" for row in self._rows)
+
+    def write(self, path: str | Path) -> None:
+        """Write :meth:`to_tle_text` to ``path``."""
+        Path(path).write_text(self.to_tle_text(), encoding="utf-8")
+
+    # ---- updates
+
+    def update(self, other: Catalogue) -> int:
+        """Merge ``other`` in place; return how many element sets were applied.
+
+        A set for a new NORAD id is added; one for a known id replaces the current set only if
+        its epoch is strictly newer. Applying anything bumps :attr:`revision`, re-sorts and
+        drops the cached :attr:`satrec_array`.
+        """
+        if len(other) == 0:
+            return 0
+        index = self.index_of(other.norad_ids)
+        known = index >= 0
+        newer = np.zeros(len(other), dtype=bool)
+        newer[known] = other.epoch_unix_s[known] > self.epoch_unix_s[index[known]]
+        added = ~known
+        applied = int(newer.sum() + added.sum())
+        if applied == 0:
+            return 0
+        rows = list(self._rows)
+        for j in np.flatnonzero(newer).tolist():
+            rows[index[j]] = other._rows[j]
+        rows.extend(other._rows[j] for j in np.flatnonzero(added).tolist())
+        self._set_rows(rows)
+        self.revision += 1
+        return applied
+
+
+def _newest_per_id(rows: list[ElementSet]) -> list[ElementSet]:
+    newest: dict[int, ElementSet] = {}
+    for row in rows:
+        kept = newest.get(row.norad_id)
+        if kept is None or row.epoch_unix_s > kept.epoch_unix_s:
+            newest[row.norad_id] = row
+    return list(newest.values())

@@ -1,0 +1,345 @@
+"""Where every catalogue object appears in a sensor's sky: RA/Dec, rates, range and flags.
+
+The chain, vectorised over objects and times (no Python loop per object):
+
+1. ``sgp4.api.SatrecArray.sgp4`` propagates every element set to every time at once, giving
+   TEME position and velocity (km, km/s). Times are UTC Julian dates, as Skyfield uses for TLEs.
+2. One TEME->GCRS rotation per time (Skyfield's :class:`skyfield.sgp4lib.TEME` frame: GMST1982
+   and the IAU 2000A precession-nutation) is applied to all objects as a batched matrix product.
+   The rotation changes slowly enough that the velocity is rotated with the same matrix, as
+   Skyfield does.
+3. The observer's GCRS state: a WGS84 ground site from :func:`skyfield.api.wgs84` (Earth
+   rotation included in its velocity), or a space-based sensor's own TLE through steps 1-2.
+4. Light time (``light_time=True``): the object is seen where it was at ``t - tau``. As in
+   Skyfield's ``observe()``, the delay is counted in the barycentric frame, so the Earth's own
+   motion during ``tau`` enters too: ``rho = r_obj(t) - r_obs(t) - (v_obj + v_earth) * tau``
+   with ``tau = |rho| / c``, two fixed-point steps from the geometric range (the linearised
+   motion over at most 0.15 s is exact to millimetres). The resulting direction is the
+   *astrometric* ICRS position (no aberration, no deflection), which is what an optical sensor
+   reduced against an astrometric star catalogue measures, and what Skyfield's
+   ``(earth + site).at(t).observe(earth + sat).radec()`` returns. With ``light_time=False``
+   the result is the geometric direction of Skyfield's ``(sat - site).at(t).radec()``.
+5. :func:`tracking.sky.radec_rates_from_vectors` turns the relative position and velocity
+   into RA/Dec, great-circle rates and range.
+
+Flags: ``valid`` (sgp4 returned no error and the object is not the observer itself), ``sunlit`` (the line from the object to the Sun's
+centre misses the Earth, a sphere of 6378.137 km: the test Skyfield's ``is_sunlit`` makes),
+``above_horizon`` (ground: elevation above ``min_elevation_deg`` over the WGS84 horizon,
+without refraction; space: the line of sight clears the Earth plus a 100 km atmosphere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
+from skyfield.api import wgs84
+from skyfield.sgp4lib import TEME
+from skyfield.timelib import Time
+from skyfield.toposlib import GeographicPosition
+
+from .catalog import Catalogue, element_set_from_tle
+from .ephemeris import sun_and_earth_velocity
+from .models import FieldOfView, Sensor
+from .sky import angular_separation_deg, radec_rates_from_vectors
+from .times import jd_from_unix, timescale
+
+__all__ = [
+    "ATMOSPHERE_KM",
+    "EARTH_RADIUS_KM",
+    "SPEED_OF_LIGHT_KM_S",
+    "SkyPrediction",
+    "in_field_of_view",
+    "observer_state_gcrs_km",
+    "predict_sky",
+    "sun_altitude_deg",
+    "teme_to_gcrs_matrices",
+]
+
+SPEED_OF_LIGHT_KM_S = 299_792.458
+EARTH_RADIUS_KM = 6378.137  # WGS84 equatorial radius
+MIN_RANGE_KM = 1e-3  # closer than this to the observer, an object has no direction
+ATMOSPHERE_KM = 100.0  # grazing lines of sight below this height count as blocked
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SkyPrediction:
+    """Predicted topocentric sky positions of catalogue objects for one sensor.
+
+    Per-object arrays have shape ``(N,)`` for a scalar time and ``(N, T)`` for a 1-D array of
+    ``T`` times. Angles are degrees, rates degrees per second (``ra_rate_deg_s`` is
+    ``dRA/dt * cos(Dec)``), distances km. Where ``valid`` is False the numbers are NaN.
+    """
+
+    time_unix_s: NDArray[np.float64]  # () or (T,)
+    index: NDArray[np.intp]  # (N,) indices into the catalogue
+    norad_ids: NDArray[np.int64]  # (N,)
+    ra_deg: Array
+    dec_deg: Array
+    ra_rate_deg_s: Array
+    dec_rate_deg_s: Array
+    range_km: Array
+    range_rate_km_s: Array
+    elevation_deg: Array  # above the WGS84 horizon; NaN for a space-based sensor
+    sunlit: NDArray[np.bool_]
+    above_horizon: NDArray[np.bool_]
+    valid: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def select(self, mask_or_index: ArrayLike) -> SkyPrediction:
+        """The predictions of some objects (a boolean mask over N or indices into N)."""
+        selector = np.asarray(mask_or_index)
+        if selector.dtype == bool and selector.shape != (len(self),):
+            raise ValueError(f"mask has shape {selector.shape}, expected ({len(self)},)")
+        if selector.dtype != bool and selector.size and not np.issubdtype(selector.dtype,
+                                                                          np.integer):
+            raise ValueError("select takes a boolean mask or integer indices")
+        if selector.dtype != bool:
+            selector = selector.astype(np.intp)
+        changes = {f.name: getattr(self, f.name)[selector] for f in fields(self)
+                   if f.name != "time_unix_s"}
+        return replace(self, **changes)
+
+    def visible(self) -> NDArray[np.bool_]:
+        """Valid, above the horizon (or clear of the Earth) and sunlit."""
+        return self.valid & self.above_horizon & self.sunlit
+
+
+# ------------------------------------------------------------------------- frames and sites
+
+
+def _time_vector(time_unix_s: ArrayLike) -> tuple[Array, bool]:
+    times = np.asarray(time_unix_s, dtype=float)
+    if times.ndim > 1:
+        raise ValueError(f"time_unix_s must be a scalar or 1-D, not shape {times.shape}")
+    if not np.all(np.isfinite(times)):
+        raise ValueError("time_unix_s must be finite")
+    return np.atleast_1d(times), times.ndim == 0
+
+
+def _skyfield_time(times: Array) -> Time:
+    # Split into whole UTC days and seconds of day so Skyfield looks up the leap-second count
+    # of the right date (POSIX seconds count no leap seconds); this is the same instant as
+    # jd_from_unix() hands to sgp4.
+    days = np.floor(times / 86400.0)
+    return timescale().utc(1970, 1, 1 + days, 0, 0, times - days * 86400.0)
+
+
+def teme_to_gcrs_matrices(t: Time) -> Array:
+    """Rotation matrices ``(T, 3, 3)`` taking TEME vectors to GCRS for a 1-D Skyfield time."""
+    gcrs_to_teme = TEME.rotation_at(t)  # (3, 3, T)
+    return np.ascontiguousarray(np.moveaxis(gcrs_to_teme, -1, 0).transpose(0, 2, 1))
+
+
+def _rotate(matrices: Array, vectors: Array) -> Array:
+    """Apply ``(T, 3, 3)`` matrices to vectors ``(N, T, 3)`` (one matrix per time)."""
+    if matrices.shape[0] == 1:
+        return vectors @ matrices[0].T
+    return np.einsum("tij,ntj->nti", matrices, vectors)
+
+
+@lru_cache(maxsize=256)
+def _ground_site(lat_deg: float, lon_deg: float, alt_m: float) -> GeographicPosition:
+    return wgs84.latlon(lat_deg, lon_deg, elevation_m=alt_m)
+
+
+@lru_cache(maxsize=256)
+def _sensor_satrec(line1: str, line2: str, sensor_id: str) -> Satrec:
+    return element_set_from_tle("", line1, line2, where=f"sensor {sensor_id!r} tle").satrec
+
+
+def _observer_state(sensor: Sensor, times: Array, t: Time, to_gcrs: Array
+                    ) -> tuple[Array, Array]:
+    """Observer GCRS position and velocity, each ``(T, 3)`` km and km/s."""
+    if sensor.tle is not None:
+        satrec = _sensor_satrec(sensor.tle[0], sensor.tle[1], sensor.sensor_id)
+        jd, fraction = jd_from_unix(times)
+        error, r, v = satrec.sgp4_array(jd, fraction)
+        if np.any(error):
+            code = int(error[np.flatnonzero(error)[0]])
+            raise ValueError(f"sensor {sensor.sensor_id!r}: sgp4 cannot propagate its tle: "
+                             f"{SGP4_ERRORS[code]}")
+        return _rotate(to_gcrs, r[None])[0], _rotate(to_gcrs, v[None])[0]
+    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
+    state = site.at(t)
+    return state.position.km.T, state.velocity.km_per_s.T
+
+
+def observer_state_gcrs_km(sensor: Sensor, time_unix_s: ArrayLike) -> tuple[Array, Array]:
+    """The sensor's GCRS position (km) and velocity (km/s), each ``time.shape + (3,)``.
+
+    A ground sensor is a WGS84 site turning with the Earth; a space-based sensor follows its
+    own TLE through sgp4.
+    """
+    times, scalar = _time_vector(time_unix_s)
+    t = _skyfield_time(times)
+    position, velocity = _observer_state(sensor, times, t, teme_to_gcrs_matrices(t))
+    return (position[0], velocity[0]) if scalar else (position, velocity)
+
+
+def _ground_up_gcrs(sensor: Sensor, t: Time) -> Array:
+    """Local vertical (WGS84 normal) of a ground site in GCRS, ``(T, 3)``."""
+    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
+    return site.rotation_at(t)[2].T  # row 2 of the GCRS->horizon rotation is the zenith
+
+
+# ------------------------------------------------------------------------------ prediction
+
+
+def _propagate(catalogue: Catalogue, index: NDArray[np.intp] | None, times: Array
+               ) -> tuple[NDArray[np.int32], Array, Array]:
+    jd, fraction = jd_from_unix(times)
+    if index is None:
+        array = catalogue.satrec_array
+    else:
+        array = SatrecArray([catalogue.satrecs[i] for i in index.tolist()])
+    return array.sgp4(jd, fraction)  # (N, T), (N, T, 3), (N, T, 3)
+
+
+def _resolve_index(catalogue: Catalogue, index: ArrayLike | None) -> NDArray[np.intp] | None:
+    if index is None:
+        return None
+    selector = np.asarray(index)
+    if selector.dtype == bool:
+        if selector.shape != (len(catalogue),):
+            raise ValueError(f"index mask has shape {selector.shape}, "
+                             f"expected ({len(catalogue)},)")
+        return np.flatnonzero(selector).astype(np.intp)
+    if selector.size and not np.issubdtype(selector.dtype, np.integer):
+        raise ValueError("index must be integer catalogue indices or a boolean mask")
+    selector = selector.astype(np.intp).ravel()
+    if selector.size and (selector.min() < 0 or selector.max() >= len(catalogue)):
+        raise IndexError(f"index out of range for a catalogue of {len(catalogue)}")
+    return selector
+
+
+def _sunlit(position_km: Array, sun_km: Array) -> NDArray[np.bool_]:
+    """Whether the segment from each geocentric position to the Sun misses the Earth."""
+    to_sun = sun_km - position_km
+    to_sun /= np.linalg.norm(to_sun, axis=-1, keepdims=True)
+    along = -np.sum(position_km * to_sun, axis=-1)  # distance to the point nearest the geocentre
+    miss2 = np.sum(position_km * position_km, axis=-1) - along * along
+    return ~((along > 0.0) & (miss2 < EARTH_RADIUS_KM ** 2))
+
+
+def _clear_of_earth(observer_km: Array, line_km: Array) -> NDArray[np.bool_]:
+    """Whether the segment from the observer along ``line_km`` stays above the atmosphere."""
+    length2 = np.sum(line_km * line_km, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.clip(-np.sum(observer_km * line_km, axis=-1) / length2, 0.0, 1.0)
+    nearest = observer_km + u[..., None] * line_km
+    return np.sum(nearest * nearest, axis=-1) > (EARTH_RADIUS_KM + ATMOSPHERE_KM) ** 2
+
+
+def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
+                index: ArrayLike | None = None, *, light_time: bool = True,
+                min_elevation_deg: float = 0.0) -> SkyPrediction:
+    """Predict every catalogue object (or those at ``index``) as seen by ``sensor``.
+
+    ``time_unix_s`` is a scalar or a 1-D array; ``index`` integer indices or a boolean mask
+    over the catalogue. See the module docstring for the frames, light time and flags.
+    """
+    times, scalar = _time_vector(time_unix_s)
+    chosen = _resolve_index(catalogue, index)
+    n = len(catalogue) if chosen is None else len(chosen)
+    t = _skyfield_time(times)
+    to_gcrs = teme_to_gcrs_matrices(t)
+    observer_km, observer_km_s = _observer_state(sensor, times, t, to_gcrs)
+    sun_km, earth_km_s = sun_and_earth_velocity(times)
+
+    if n:
+        error, r_teme, v_teme = _propagate(catalogue, chosen, times)
+    else:
+        error = np.zeros((0, len(times)), dtype=np.int32)
+        r_teme = v_teme = np.zeros((0, len(times), 3))
+    valid = error == 0
+    r_obj = _rotate(to_gcrs, r_teme)
+    v_obj = _rotate(to_gcrs, v_teme)
+    r_obj[~valid] = np.nan
+    v_obj[~valid] = np.nan
+
+    rel = r_obj - observer_km
+    rel_v = v_obj - observer_km_s
+    # A space-based sensor's own element set (or a twin within a metre) has no direction.
+    valid &= np.sum(rel * rel, axis=-1) > MIN_RANGE_KM ** 2
+    rel[~valid] = np.nan
+    rel_v[~valid] = np.nan
+    if light_time:
+        drift = v_obj + earth_km_s  # barycentric velocity of the object
+        tau = np.linalg.norm(rel, axis=-1) / SPEED_OF_LIGHT_KM_S
+        for _ in range(2):
+            seen = rel - drift * tau[..., None]
+            tau = np.linalg.norm(seen, axis=-1) / SPEED_OF_LIGHT_KM_S
+        seen = rel - drift * tau[..., None]
+        # d(tau)/dt = range rate / c scales the retarded velocity; it shifts LEO rates ~1e-5.
+        tau_rate = np.sum(seen * rel_v, axis=-1) / (tau * SPEED_OF_LIGHT_KM_S ** 2)
+        seen_v = rel_v - drift * tau_rate[..., None]
+    else:
+        seen, seen_v = rel, rel_v
+
+    ra, dec, ra_rate, dec_rate, range_km = radec_rates_from_vectors(seen, seen_v)
+    range_rate = np.sum(seen * seen_v, axis=-1) / range_km
+    sunlit = _sunlit(r_obj, sun_km) & valid
+
+    if sensor.is_space_based:
+        above = _clear_of_earth(observer_km, rel) & valid
+        elevation = np.full(ra.shape, np.nan)
+    else:
+        up = _ground_up_gcrs(sensor, t)
+        # Geometric direction, as Skyfield's altaz(): the astrometric one is displaced up to
+        # ~25 arcsec by the Earth's orbital motion, which a horizon test should not see.
+        elevation = np.degrees(np.arcsin(np.clip(
+            np.sum(rel * up, axis=-1) / np.linalg.norm(rel, axis=-1), -1.0, 1.0)))
+        above = (elevation > min_elevation_deg) & valid
+
+    def out(values: np.ndarray) -> np.ndarray:
+        return values[:, 0] if scalar else values
+
+    index_out = np.arange(n, dtype=np.intp) if chosen is None else chosen
+    return SkyPrediction(
+        time_unix_s=times[0] if scalar else times,
+        index=index_out,
+        norad_ids=catalogue.norad_ids[index_out],
+        ra_deg=out(ra), dec_deg=out(dec),
+        ra_rate_deg_s=out(ra_rate), dec_rate_deg_s=out(dec_rate),
+        range_km=out(range_km), range_rate_km_s=out(range_rate),
+        elevation_deg=out(elevation),
+        sunlit=out(sunlit), above_horizon=out(above), valid=out(valid),
+    )
+
+
+def in_field_of_view(prediction: SkyPrediction, fov: FieldOfView, margin: float = 1.2
+                     ) -> NDArray[np.bool_]:
+    """Objects within ``margin * fov.radius_deg`` of the field centre (False where invalid)."""
+    separation = angular_separation_deg(prediction.ra_deg, prediction.dec_deg,
+                                        fov.ra_deg, fov.dec_deg)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(separation, nan=np.inf) <= margin * fov.radius_deg
+
+
+def sun_altitude_deg(sensor: Sensor, time_unix_s: ArrayLike) -> Array:
+    """Geometric altitude of the Sun's centre above a ground site's horizon (no refraction).
+
+    Shape of ``time_unix_s``. Civil, nautical and astronomical twilight end at -6, -12, -18.
+    A space-based sensor has no horizon: that raises ``ValueError``.
+    """
+    if sensor.is_space_based:
+        raise ValueError(f"sensor {sensor.sensor_id!r} is space-based: sun altitude is only "
+                         f"defined for ground sites")
+    times, scalar = _time_vector(time_unix_s)
+    t = _skyfield_time(times)
+    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
+    observer_km = site.at(t).position.km.T
+    sun_km, _ = sun_and_earth_velocity(times)
+    to_sun = sun_km - observer_km
+    up = _ground_up_gcrs(sensor, t)
+    altitude = np.degrees(np.arcsin(np.sum(to_sun * up, axis=-1)
+                                    / np.linalg.norm(to_sun, axis=-1)))
+    return altitude[0] if scalar else altitude
