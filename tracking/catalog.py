@@ -117,15 +117,21 @@ def _check_tle_line(line: str, number: int, where: str) -> None:
                              f"computed {expected}")
 
 
-def element_set_from_tle(name: str, line1: str, line2: str, where: str = "TLE") -> ElementSet:
-    """Check and initialise one TLE; ``where`` prefixes error messages (e.g. ``file:12``)."""
+def element_set_from_tle(name: str, line1: str, line2: str, where: str = "TLE",
+                         where2: str | None = None) -> ElementSet:
+    """Check and initialise one TLE.
+
+    ``where`` prefixes error messages (e.g. ``file:12``); ``where2``, if given, is used instead
+    for problems confined to line 2 (its own line number).
+    """
+    where2 = where if where2 is None else where2
     line1, line2 = line1.rstrip(), line2.rstrip()
     if not line1.startswith("1 "):
         raise CatalogueError(f"{where}: TLE line 1 must start with '1 ': {line1!r}")
     if not line2.startswith("2 "):
-        raise CatalogueError(f"{where}: TLE line 2 must start with '2 ': {line2!r}")
+        raise CatalogueError(f"{where2}: TLE line 2 must start with '2 ': {line2!r}")
     _check_tle_line(line1, 1, where)
-    _check_tle_line(line2, 2, where)
+    _check_tle_line(line2, 2, where2)
     if line1[2:7] != line2[2:7]:
         raise CatalogueError(f"{where}: catalogue numbers differ between line 1 "
                              f"({line1[2:7]!r}) and line 2 ({line2[2:7]!r})")
@@ -199,7 +205,7 @@ def parse_tle_text(text: str, *, source: str = "<text>", errors: Errors = "raise
                 continue
             try:
                 sets.append(element_set_from_tle(name[1] if name else "", line, rows[i + 1][1],
-                                                 where))
+                                                 where, f"{source}:{rows[i + 1][0]}"))
             except CatalogueError as exc:
                 fail(str(exc))
             name, i = None, i + 2
