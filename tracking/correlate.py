@@ -1,0 +1,747 @@
+"""Correlating tracks with the element-set catalogue: which known object is each track?
+
+One call, :func:`correlate_tracks`, takes the confirmed tracks of one sensor at one frame time and
+returns one :class:`~tracking.models.Association` per track: a NORAD id with residuals, a score
+and a confidence, or an uncorrelated track (UCT).
+
+The measures are the ones visual observers and ``stvid`` use to identify a satellite streak,
+each scaled by its uncertainty (see ``docs/correlation.md``):
+
+* **along-track time offset** ``along_track_s``: the shift along the object's predicted path
+  that best explains the track position. Element-set error is mostly a timing error (drag, a
+  manoeuvre), which grows with the element set's age, so it is *searched* over a window that
+  grows with age rather than gated tightly. Positive means the object is late.
+* **cross-track offset** ``cross_track_arcsec``: the distance of the track from the predicted
+  path at that point, positive to the left of the direction of motion. Element sets are good
+  across their path (kilometres after a week), so this is gated tightly.
+* **direction of motion** ``direction_residual_deg`` and **angular speed**
+  ``rate_residual`` (fractional) of the track against the prediction at that point.
+
+Near-stationary objects (GEO seen from the ground moves at the sidereal rate, 15 arcsec/s, and
+a co-moving camera may see no motion at all) make the time offset ill-conditioned: below
+:attr:`CorrelationSettings.slow_rate_deg_s` the offset along the path is gated as an angle in
+arc-seconds instead, and no time search is made.
+
+How the work is organised for speed (nothing loops per track-object pair):
+
+1. the whole catalogue is predicted once at the frame time (:func:`tracking.predict.predict_sky`);
+2. candidates are coarse-selected with k-d trees: fast movers by the pole of their great-circle
+   path (the track must move along the same great circle) and then by distance reachable within
+   their search window; slow movers by position alone;
+3. fast candidates are predicted on a small grid of times around the frame time in one call,
+   their paths are interpolated with cubic splines, and the along-track offset of every
+   candidate pair is refined with a few batched Gauss-Newton steps on the spline;
+4. gated pairs are assigned globally (each object claims at most one track) with
+   :func:`scipy.optimize.linear_sum_assignment` per connected group of conflicting pairs, with
+   a per-track "UCT" alternative.
+
+The path of a late or early object is what the element set predicts *at another time as seen
+from where the sensor is now*: the sensor's own motion over the shift (a ground site moves
+0.46 km/s, 9 km in 20 s, which is a degree at Starlink range) must not be mistaken for
+cross-track error, so the predicted topocentric vectors are moved to the sensor's position at
+the frame time before interpolation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.interpolate import CubicSpline
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.spatial import cKDTree
+
+from .models import Association, FieldOfView, Sensor, TrackUpdate
+from .predict import SkyPrediction, observer_state_gcrs_km, predict_sky
+from .sky import tangent_basis, unit_from_radec
+from .times import SECONDS_PER_DAY, datetime_from_unix, unix_from_datetime
+
+if TYPE_CHECKING:
+    from .catalog import Catalogue
+
+__all__ = [
+    "CandidatePairs",
+    "CorrelationSettings",
+    "candidate_pairs",
+    "correlate_tracks",
+]
+
+Array = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+ARCSEC_PER_DEG = 3600.0
+# A time offset within this many seconds of the end of the search grid means the optimum lies
+# outside it: the pair is rejected rather than reported at the edge.
+_EDGE_TOLERANCE_S = 1e-6
+# Below this apparent speed an object has no usable direction of motion (deg/s, 0.0036"/s).
+_NO_MOTION_DEG_S = 1e-6
+
+
+@dataclass(frozen=True)
+class CorrelationSettings:
+    """Every gate and uncertainty of the correlator, with units.
+
+    The catalogue's own error is modelled per element set as a 1-sigma value that grows linearly
+    with the element set's age ``|time - epoch|`` in days; it is combined in quadrature with
+    the track's covariance and the sensor's astrometric sigma. Each measure is then normalised
+    by its total sigma and gated at :attr:`gate_sigma`; the sum of the squares is the ``score``.
+    """
+
+    # -- element-set error model (1 sigma at epoch + growth per day of age)
+    timing_sigma_s: float = 1.0
+    """Along-track timing error of a fresh element set, s (fast movers only)."""
+    timing_sigma_growth_s_per_day: float = 2.0
+    """Growth of the timing error, s/day: week-old Starlink sets are 3-50 s early or late, so
+    15 s at a week, searched to ``gate_sigma`` x 15 = 60 s."""
+    position_sigma_km: float = 0.3
+    """Position error of a fresh element set across (and along) its path, km; converted to an
+    angle at the object's range."""
+    position_sigma_growth_km_per_day: float = 0.15
+    """Growth of the position error, km/day: week-old Starlink sets stay within ~2 km across
+    their path (1.35 km 1-sigma at a week)."""
+    angular_sigma_arcsec: float = 10.0
+    """Angular error of a fresh element set in any direction, arcsec: the floor that matters for
+    distant objects (GEO), where kilometres are a few arcsec."""
+    angular_sigma_growth_arcsec_per_day: float = 10.0
+    """Growth of the angular error, arcsec/day: week-old GEO sets are 30-200 arcsec off
+    (80 arcsec 1-sigma at a week, gated at 320)."""
+    direction_sigma_deg: float = 0.5
+    """Direction-of-motion tolerance, deg: stvid's 2-degree gate at ``gate_sigma`` = 4."""
+    rate_sigma_fraction: float = 0.0125
+    """Fractional angular-speed tolerance: stvid's 5 % gate at ``gate_sigma`` = 4."""
+    rate_sigma_floor_arcsec_s: float = 0.5
+    """Absolute floor on each component of the rate difference, arcsec/s: keeps the direction
+    and speed tests sane for objects that barely move."""
+
+    # -- gates
+    gate_sigma: float = 4.0
+    """Every normalised measure must be within this many sigma."""
+    chi2_gate: float = 23.5
+    """Largest acceptable score (sum of the four squared normalised measures): the 1e-4 tail
+    of chi-square with 4 degrees of freedom. It is also the score of the "UCT" alternative."""
+    ambiguity_delta_chi2: float = 6.0
+    """A runner-up whose score is within this of the chosen object's makes the association
+    ambiguous (a likelihood ratio under e^3 = 20)."""
+
+    # -- search
+    slow_rate_deg_s: float = 0.01
+    """Objects predicted to move slower than this (deg/s, 36 arcsec/s; GEO from the ground moves
+    at 0.0042) are matched by angular offset, without a time search."""
+    max_window_s: float = 90.0
+    """Largest along-track time offset searched, s, whatever the element set's age."""
+    grid_step_s: float = 15.0
+    """Spacing of the prediction grid spanning the search window, s; the path between nodes is
+    a cubic spline (sub-metre error for low orbits at 15 s)."""
+    refine_iterations: int = 4
+    """Gauss-Newton steps refining the along-track offset on the spline."""
+    coarse_pole_deg: float = 10.0
+    """Coarse gate on the angle between the poles of the track's and the object's great-circle
+    paths, deg (before adding the track's direction uncertainty). Loose: the apparent path of a
+    low orbit bends by a few degrees over a minute."""
+    coarse_path_factor: float = 1.5
+    """Reach of a fast object over its search window, as a multiple of speed x window, for the
+    coarse position gate (the apparent speed changes along a low pass)."""
+    coarse_speed_ratio: float = 2.5
+    """Coarse gate on speed: a fast object is only paired with tracks whose angular speed is
+    within this factor of its own (after widening by the track's speed uncertainty). Loose: a
+    low pass speeds up and slows down along the window."""
+    fov_margin: float = 1.2
+    """With a field of view, objects further than ``fov_margin`` x radius plus their reach are
+    not considered (SatChecker keeps hits within 1.2 x the FOV radius)."""
+    require_sunlit: bool = False
+    """Only consider objects predicted in sunlight. Off by default: a week-old element set can
+    put the shadow entry a minute off."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool):
+                continue
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"CorrelationSettings.{item.name} must be a finite number >= 0, "
+                                 f"got {value!r}")
+        for name in ("gate_sigma", "chi2_gate", "slow_rate_deg_s", "grid_step_s",
+                     "direction_sigma_deg", "rate_sigma_fraction", "fov_margin",
+                     "coarse_speed_ratio"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"CorrelationSettings.{name} must be > 0")
+        if self.refine_iterations < 1 or int(self.refine_iterations) != self.refine_iterations:
+            raise ValueError("CorrelationSettings.refine_iterations must be an integer >= 1")
+
+    def element_sigmas(self, age_days: Array, range_km: Array
+                       ) -> tuple[Array, Array]:
+        """Timing sigma (s) and position sigma (deg) of element sets of the given age (days,
+        absolute) seen at the given range (km)."""
+        age = np.abs(np.asarray(age_days, dtype=float))
+        timing_s = self.timing_sigma_s + self.timing_sigma_growth_s_per_day * age
+        position_km = self.position_sigma_km + self.position_sigma_growth_km_per_day * age
+        angular_deg = (self.angular_sigma_arcsec
+                       + self.angular_sigma_growth_arcsec_per_day * age) / ARCSEC_PER_DEG
+        position_deg = np.hypot(np.degrees(position_km / np.maximum(range_km, 1.0)), angular_deg)
+        return timing_s, position_deg
+
+
+# ------------------------------------------------------------------------------ tracks
+
+
+@dataclass(frozen=True)
+class _Tracks:
+    """The tracks of one frame as arrays: K tracks."""
+
+    time_unix_s: float
+    unit: Array          # (K, 3) line of sight
+    east: Array          # (K, 3) tangent basis
+    north: Array         # (K, 3)
+    rate_deg_s: Array    # (K, 2) (xi, eta) rates
+    position_cov: Array  # (K, 2, 2) deg^2
+    rate_cov: Array      # (K, 2, 2) (deg/s)^2
+
+
+def _track_arrays(tracks: Sequence[TrackUpdate], sensor: Sensor) -> _Tracks:
+    """Validate the tracks of one frame and stack them."""
+    time_unix_s = unix_from_datetime(tracks[0].time)
+    first_time = tracks[0].time
+    for i, track in enumerate(tracks):
+        if track.sensor_id != sensor.sensor_id:
+            raise ValueError(f"tracks[{i}].sensor_id {track.sensor_id!r} (track "
+                             f"{track.track_id!r}) is not the sensor's {sensor.sensor_id!r}")
+        if abs((track.time - first_time).total_seconds()) > 1e-3:
+            raise ValueError(f"tracks[{i}].time {track.time.isoformat()} (track "
+                             f"{track.track_id!r}) differs from tracks[0].time "
+                             f"{tracks[0].time.isoformat()}: correlate one frame at a time")
+    ra = np.array([t.ra_deg for t in tracks], dtype=float)
+    dec = np.array([t.dec_deg for t in tracks], dtype=float)
+    rates = np.array([[t.ra_rate_deg_s, t.dec_rate_deg_s] for t in tracks], dtype=float)
+    cov = np.array([t.covariance for t in tracks], dtype=float)
+    bad_cov = ~np.all(np.isfinite(cov), axis=(1, 2)) | np.any(
+        np.diagonal(cov, axis1=1, axis2=2) < 0, axis=1)
+    if bad_cov.any():
+        i = int(np.flatnonzero(bad_cov)[0])
+        raise ValueError(f"tracks[{i}].covariance (track {tracks[i].track_id!r}) must be finite "
+                         f"with a non-negative diagonal")
+    bad_dec = np.abs(dec) > 90.0
+    if bad_dec.any():
+        i = int(np.flatnonzero(bad_dec)[0])
+        raise ValueError(f"tracks[{i}].dec_deg {dec[i]} (track {tracks[i].track_id!r}) is "
+                         f"outside [-90, 90]")
+    east, north, unit = tangent_basis(ra, dec)
+    # Symmetrise: a tracker's covariance can be a few ulps from symmetric.
+    cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+    return _Tracks(time_unix_s, unit, east, north, rates, cov[:, :2, :2], cov[:, 2:, 2:])
+
+
+def _quadratic(cov: Array, direction: Array) -> Array:
+    """``d^T C d`` over the leading axis: cov (P, 2, 2), direction (P, 2)."""
+    return np.einsum("pi,pij,pj->p", direction, cov, direction)
+
+
+# ------------------------------------------------------------------------------ candidates
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Every track-object pair that survived the coarse selection, with its measures.
+
+    Arrays are parallel, one entry per pair; ``track`` indexes the tracks passed in and
+    ``object_index`` the catalogue. Offsets and residuals are track minus prediction, with the
+    sign conventions of :class:`~tracking.models.Association`.
+    """
+
+    track: IntArray
+    object_index: IntArray
+    along_track_s: Array          # NaN where the object barely moves
+    cross_track_deg: Array
+    along_offset_deg: Array       # offset along the path left after the time shift
+    direction_deg: Array
+    rate_fraction: Array          # NaN where the object barely moves
+    z: Array                      # (P, 4): cross, along, speed, direction, normalised
+    score: Array                  # sum of z**2
+    gated: NDArray[np.bool_]      # every |z| within gate_sigma, score within chi2_gate
+    slow: NDArray[np.bool_]       # matched by angular offset, no time search
+    element_age_days: Array       # signed: time - epoch
+    n_tracks: int
+
+    def __len__(self) -> int:
+        return len(self.track)
+
+
+def _empty_pairs(n_tracks: int) -> CandidatePairs:
+    e = np.zeros(0)
+    i = np.zeros(0, dtype=np.intp)
+    return CandidatePairs(i, i, e, e, e, e, e, np.zeros((0, 4)), e, np.zeros(0, bool),
+                          np.zeros(0, bool), e, n_tracks)
+
+
+def _flatten_ball(lists: Sequence[list[int]]) -> tuple[IntArray, IntArray]:
+    """Pairs ``(query row, tree index)`` from a k-d tree ball query's lists."""
+    counts = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
+    rows = np.repeat(np.arange(len(lists), dtype=np.intp), counts)
+    cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.intp,
+                       count=int(counts.sum()))
+    return rows, cols
+
+
+def _chord(angle_deg: Array) -> Array:
+    """Chord length on the unit sphere of an angle (deg); 2 beyond 180 degrees."""
+    return 2.0 * np.sin(np.radians(np.minimum(angle_deg, 180.0)) / 2.0)
+
+
+def _motion_3d(prediction_or_tracks_east: Array, north: Array, rate_deg_s: Array) -> Array:
+    """3-D angular velocity (rad/s) of lines of sight from their (xi, eta) rates."""
+    return np.radians(rate_deg_s[..., :1] * prediction_or_tracks_east
+                      + rate_deg_s[..., 1:] * north)
+
+
+def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Catalogue,
+                    settings: CorrelationSettings = CorrelationSettings(), *,
+                    fov: FieldOfView | None = None,
+                    prediction: SkyPrediction | None = None) -> CandidatePairs:
+    """Coarse-select candidate objects for every track and measure each pair.
+
+    ``prediction`` is the whole catalogue predicted at the tracks' time for this sensor; it is
+    computed when not given. See :func:`correlate_tracks` for the other arguments.
+    """
+    if not tracks:
+        return _empty_pairs(0)
+    trk = _track_arrays(tracks, sensor)
+    n_tracks = len(tracks)
+    if len(catalogue) == 0:
+        return _empty_pairs(n_tracks)
+    t0 = trk.time_unix_s
+    if prediction is None:
+        prediction = predict_sky(catalogue, sensor, t0)
+    elif prediction.ra_deg.shape != (len(catalogue),) or abs(
+            float(np.asarray(prediction.time_unix_s)) - t0) > 1e-3:
+        raise ValueError("prediction must be the whole catalogue predicted at the tracks' time")
+
+    s = settings
+    sensor_var = (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2
+    track_pos_var = np.trace(trk.position_cov, axis1=1, axis2=2) / 2.0 + sensor_var  # (K,)
+
+    # ---- per-object quantities at the frame time
+    usable = np.asarray(prediction.valid, dtype=bool).copy()
+    if s.require_sunlit:
+        usable &= np.asarray(prediction.sunlit, dtype=bool)
+    obj = np.flatnonzero(usable)
+    age_days = (t0 - catalogue.epoch_unix_s[obj]) / SECONDS_PER_DAY
+    ra0, dec0 = prediction.ra_deg[obj], prediction.dec_deg[obj]
+    rate0 = np.stack([prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]], axis=-1)
+    speed0 = np.hypot(rate0[:, 0], rate0[:, 1])
+    range0 = prediction.range_km[obj]
+    timing_s, position_deg = s.element_sigmas(age_days, range0)
+    slow = speed0 < s.slow_rate_deg_s
+    # Time window of a fast object: the gate on its along-track offset, expressed in seconds.
+    worst_track_var = float(track_pos_var.max())
+    window_s = np.where(
+        slow, 0.0,
+        np.minimum(s.max_window_s,
+                   s.gate_sigma * np.sqrt(timing_s ** 2 + (position_deg ** 2 + worst_track_var)
+                                          / np.maximum(speed0, s.slow_rate_deg_s) ** 2)))
+    position_gate_deg = s.gate_sigma * np.sqrt(position_deg ** 2 + worst_track_var)
+    reach_deg = s.coarse_path_factor * speed0 * window_s + position_gate_deg
+
+    # Objects that cannot reach the field, or the sky above a ground site, within their
+    # window are dropped before any pairing.
+    keep = np.ones(len(obj), dtype=bool)
+    elevation = getattr(prediction, "elevation_deg", None)
+    if elevation is not None and not sensor.is_space_based:
+        keep &= np.asarray(elevation)[obj] > -np.minimum(reach_deg, 90.0)
+    unit0 = unit_from_radec(ra0, dec0)
+    if fov is not None:
+        centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
+        limit = np.radians(np.minimum(s.fov_margin * fov.radius_deg + reach_deg, 180.0))
+        keep &= unit0 @ centre >= np.cos(limit)
+    obj, age_days, ra0, dec0, rate0, speed0, range0, unit0 = (
+        a[keep] for a in (obj, age_days, ra0, dec0, rate0, speed0, range0, unit0))
+    timing_s, position_deg, slow, window_s, reach_deg = (
+        a[keep] for a in (timing_s, position_deg, slow, window_s, reach_deg))
+    if len(obj) == 0:
+        return _empty_pairs(n_tracks)
+
+    # ---- coarse selection
+    pair_track, pair_obj = _coarse_select(trk, unit0, ra0, dec0, rate0, speed0, slow,
+                                          reach_deg, s)
+    if len(pair_track) == 0:
+        return _empty_pairs(n_tracks)
+
+    # ---- fine measures: fast pairs on an interpolated path, slow pairs at the frame time
+    n_pairs = len(pair_track)
+    pred_unit = np.empty((n_pairs, 3))
+    pred_motion = np.empty((n_pairs, 3))   # rad/s, as the sensor sees it at the frame time
+    pred_range = np.empty(n_pairs)
+    shift_s = np.zeros(n_pairs)            # track = prediction at t0 + shift_s
+    ok = np.ones(n_pairs, dtype=bool)
+
+    is_slow = slow[pair_obj]
+    sp = np.flatnonzero(is_slow)
+    if len(sp):
+        o = pair_obj[sp]
+        e0, n0, _ = tangent_basis(ra0[o], dec0[o])
+        pred_unit[sp] = unit0[o]
+        pred_motion[sp] = _motion_3d(e0, n0, rate0[o])
+        pred_range[sp] = range0[o]
+    fp = np.flatnonzero(~is_slow)
+    if len(fp):
+        span_s = float(window_s[pair_obj[fp]].max())
+        u, m, r, tau, good = _refine_on_path(catalogue, sensor, t0, obj, pair_obj[fp],
+                                             trk.unit[pair_track[fp]], span_s, s)
+        pred_unit[fp], pred_motion[fp], pred_range[fp], shift_s[fp] = u, m, r, tau
+        ok[fp] = good
+
+    # ---- residuals in the tangent plane at each track
+    k = pair_track
+    e_k, n_k, c_k = trk.east[k], trk.north[k], trk.unit[k]
+    depth = np.sum(pred_unit * c_k, axis=-1)
+    ok &= depth > 0.5
+    depth = np.where(ok, depth, 1.0)
+    pred_xy = np.degrees(np.stack([np.sum(pred_unit * e_k, -1), np.sum(pred_unit * n_k, -1)],
+                                  axis=-1) / depth[:, None])
+    residual = -pred_xy                                    # track minus prediction, deg
+    v = np.degrees(np.stack([np.sum(pred_motion * e_k, -1), np.sum(pred_motion * n_k, -1)],
+                            axis=-1))                      # predicted rate at the track, deg/s
+    speed = np.hypot(v[:, 0], v[:, 1])
+    moving = speed > _NO_MOTION_DEG_S
+    along_dir = np.where(moving[:, None], v / np.where(moving, speed, 1.0)[:, None],
+                         np.array([1.0, 0.0]))
+    cross_dir = np.stack([-along_dir[:, 1], along_dir[:, 0]], axis=-1)  # left of motion
+    cross_deg = np.sum(residual * cross_dir, -1)
+    along_deg = np.sum(residual * along_dir, -1)
+
+    w = trk.rate_deg_s[k]
+    w_along = np.sum(w * along_dir, -1)
+    w_cross = np.sum(w * cross_dir, -1)
+    track_speed = np.hypot(w[:, 0], w[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direction_deg = np.where(
+            moving & (track_speed > 0), np.degrees(np.arctan2(w_cross, w_along)), np.nan)
+        rate_fraction = np.where(moving, track_speed / speed - 1.0, np.nan)
+        along_track_s = np.where(moving, -(shift_s + along_deg / speed), np.nan)
+
+    # ---- normalise by the total uncertainty of each measure
+    o = pair_obj
+    age = age_days[o]
+    timing_sig, position_sig = s.element_sigmas(age, pred_range)
+    pos_cov = trk.position_cov[k]
+    var_cross = position_sig ** 2 + _quadratic(pos_cov, cross_dir) + sensor_var
+    var_along = position_sig ** 2 + _quadratic(pos_cov, along_dir) + sensor_var
+    # Fast movers: the along-track term is the whole offset along the path (time shift plus
+    # what is left after it) against timing and position error. Slow movers: angle only.
+    total_along_deg = along_deg + speed * shift_s
+    var_along = var_along + np.where(is_slow, 0.0, (speed * timing_sig) ** 2)
+    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
+    rate_cov = trk.rate_cov[k]
+    var_speed = ((s.rate_sigma_fraction * speed) ** 2 + _quadratic(rate_cov, along_dir)
+                 + floor_var)
+    var_turn = ((math.radians(s.direction_sigma_deg) * speed) ** 2
+                + _quadratic(rate_cov, cross_dir) + floor_var)
+    z = np.stack([cross_deg / np.sqrt(var_cross),
+                  total_along_deg / np.sqrt(var_along),
+                  (w_along - speed) / np.sqrt(var_speed),
+                  w_cross / np.sqrt(var_turn)], axis=-1)
+    z = np.where(ok[:, None], z, np.inf)
+    score = np.sum(z ** 2, axis=-1)
+    gated = ok & np.all(np.abs(z) <= s.gate_sigma, axis=-1) & (score <= s.chi2_gate)
+
+    return CandidatePairs(
+        track=pair_track, object_index=obj[pair_obj], along_track_s=along_track_s,
+        cross_track_deg=cross_deg, along_offset_deg=along_deg, direction_deg=direction_deg,
+        rate_fraction=rate_fraction, z=z, score=score, gated=gated, slow=is_slow,
+        element_age_days=age, n_tracks=n_tracks)
+
+
+def _coarse_select(trk: _Tracks, unit0: Array, ra0: Array, dec0: Array, rate0: Array,
+                   speed0: Array, slow: NDArray[np.bool_], reach_deg: Array,
+                   s: CorrelationSettings) -> tuple[IntArray, IntArray]:
+    """Pairs ``(track, object row)`` worth measuring.
+
+    Slow objects: within their reach of the track. Fast objects: the track moves along the
+    same great circle (poles within the coarse gate, widened by the track's direction
+    uncertainty) and lies within the object's reach along it.
+    """
+    tracks_out: list[IntArray] = []
+    objects_out: list[IntArray] = []
+    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
+
+    slow_rows = np.flatnonzero(slow)
+    if len(slow_rows):
+        tree = cKDTree(unit0[slow_rows])
+        radius = _chord(np.full(len(trk.unit), reach_deg[slow_rows].max()))
+        k, j = _flatten_ball(tree.query_ball_point(trk.unit, radius, return_sorted=False))
+        rows = slow_rows[j]
+        near = np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
+            np.minimum(reach_deg[rows], 180.0)))
+        tracks_out.append(k[near])
+        objects_out.append(rows[near])
+
+    fast_rows = np.flatnonzero(~slow)
+    if len(fast_rows):
+        east0, north0, _ = tangent_basis(ra0[fast_rows], dec0[fast_rows])
+        pole_obj = np.cross(unit0[fast_rows], _motion_3d(east0, north0, rate0[fast_rows]))
+        pole_obj /= np.linalg.norm(pole_obj, axis=-1, keepdims=True)
+        track_motion = _motion_3d(trk.east, trk.north, trk.rate_deg_s)
+        track_speed = np.degrees(np.linalg.norm(track_motion, axis=-1))
+        pole_trk = np.cross(trk.unit, track_motion)
+        norm = np.linalg.norm(pole_trk, axis=-1, keepdims=True)
+        pole_trk = np.where(norm > 0, pole_trk / np.where(norm > 0, norm, 1.0), 0.0)
+        # The track's direction uncertainty: rate variance across its motion over speed^2.
+        rate_var = np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var
+        with np.errstate(divide="ignore"):
+            direction_sigma_deg = np.degrees(np.sqrt(rate_var) / track_speed)
+        pole_gate = s.coarse_pole_deg + s.gate_sigma * direction_sigma_deg
+        # An undefined track direction (no motion) can only be gated by position.
+        pole_gate = np.where(np.isfinite(pole_gate) & (norm[:, 0] > 0), pole_gate, 180.0)
+        # Speed bands of one octave above the slow limit: a track only queries the bands its
+        # speed (widened by its uncertainty and the coarse ratio) overlaps.
+        speed_sigma = np.sqrt(rate_var)
+        lowest = (track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio
+        highest = (track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio
+        band = np.floor(np.log2(speed0[fast_rows] / s.slow_rate_deg_s)).astype(np.intp)
+        for b in np.unique(band).tolist():  # one iteration per octave of speed, ~10
+            members = fast_rows[band == b]
+            band_low = s.slow_rate_deg_s * 2.0 ** b
+            queries = np.flatnonzero((highest >= band_low) & (lowest < 2.0 * band_low))
+            if len(queries) == 0:
+                continue
+            tree = cKDTree(pole_obj[band == b])
+            k, j = _flatten_ball(tree.query_ball_point(pole_trk[queries],
+                                                       _chord(pole_gate[queries]),
+                                                       return_sorted=False))
+            k, rows = queries[k], members[j]
+            near = np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
+                np.minimum(reach_deg[rows], 180.0)))
+            tracks_out.append(k[near])
+            objects_out.append(rows[near])
+
+    if not tracks_out:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    return np.concatenate(tracks_out), np.concatenate(objects_out)
+
+
+def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArray,
+                    pair_row: IntArray, track_unit: Array, span_s: float,
+                    s: CorrelationSettings) -> tuple[Array, Array, Array, Array,
+                                                    NDArray[np.bool_]]:
+    """Find, for each pair, the time shift along the object's path closest to the track.
+
+    The candidates are predicted once on a grid of times ``t0 + tau`` spanning ``+-span_s``;
+    their topocentric vectors are moved to the sensor's position at ``t0`` (the object is early
+    or late, the sensor is where it is) and interpolated with a cubic spline per object, on
+    which a few Gauss-Newton steps minimise the angle to each track.
+
+    Returns per pair: the predicted line of sight at the best shift, its angular velocity as
+    the sensor sees it at ``t0`` (rad/s, 3-D), the range (km), the shift ``tau`` (s) and
+    whether the result is usable (valid propagation, optimum inside the grid).
+    """
+    unique_rows, row_of_pair = np.unique(pair_row, return_inverse=True)
+    n_half = max(1, math.ceil(span_s / s.grid_step_s))
+    half_span = max(span_s, 1e-3) + span_s / n_half  # one step beyond the window
+    tau_grid = np.linspace(-half_span, half_span, 2 * (n_half + 1) + 1)
+    times = t0 + tau_grid
+    grid = predict_sky(catalogue, sensor, times, index=obj[unique_rows])
+    obs_pos, obs_vel = observer_state_gcrs_km(sensor, times)
+    obs_pos = np.asarray(obs_pos, dtype=float)
+    obs_vel = np.asarray(obs_vel, dtype=float)
+    centre = len(tau_grid) // 2
+    # Object position relative to the sensor's position at t0, km: (U, T, 3).
+    rel = (np.asarray(grid.range_km)[..., None] * unit_from_radec(grid.ra_deg, grid.dec_deg)
+           + (obs_pos - obs_pos[centre])[None, :, :])
+    valid_obj = np.all(np.asarray(grid.valid, dtype=bool), axis=1)
+    rel = np.where(valid_obj[:, None, None], rel, np.array([1.0, 0.0, 0.0]))
+    spline = CubicSpline(tau_grid, rel, axis=1)
+    coeff = spline.c  # (4, T-1, U, 3)
+
+    # Start from the nearest grid node, then Gauss-Newton on the spline.
+    rel_unit = rel / np.linalg.norm(rel, axis=-1, keepdims=True)
+    closeness = np.einsum("ptk,pk->pt", rel_unit[row_of_pair], track_unit)
+    tau = tau_grid[np.argmax(closeness, axis=1)]
+    for _ in range(int(s.refine_iterations)):
+        pos, vel = _spline_eval(coeff, tau_grid, row_of_pair, tau)
+        dist = np.linalg.norm(pos, axis=-1, keepdims=True)
+        u = pos / dist
+        transverse = (vel - np.sum(vel * u, -1, keepdims=True) * u) / dist  # rad/s
+        gain = np.sum(transverse * transverse, -1)
+        step = np.sum((track_unit - u) * transverse, -1) / np.maximum(gain, 1e-30)
+        tau = np.clip(tau + step, tau_grid[0], tau_grid[-1])
+    pos, vel = _spline_eval(coeff, tau_grid, row_of_pair, tau)
+    dist = np.linalg.norm(pos, axis=-1, keepdims=True)
+    u = pos / dist
+    # As seen at t0 the sensor moves with its velocity at t0, not at t0 + tau.
+    apparent = vel - obs_vel[centre]
+    motion = (apparent - np.sum(apparent * u, -1, keepdims=True) * u) / dist
+    inside = np.abs(tau) < half_span - _EDGE_TOLERANCE_S
+    return u, motion, dist[:, 0], tau, valid_obj[row_of_pair] & inside
+
+
+def _spline_eval(coeff: Array, knots: Array, row: IntArray, tau: Array) -> tuple[Array, Array]:
+    """Value and derivative of each pair's object spline at its own time ``tau``."""
+    seg = np.clip(np.searchsorted(knots, tau, side="right") - 1, 0, len(knots) - 2)
+    dx = (tau - knots[seg])[:, None]
+    c = coeff[:, seg, row, :]  # (4, P, 3)
+    value = ((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3]
+    slope = (3.0 * c[0] * dx + 2.0 * c[1]) * dx + c[2]
+    return value, slope
+
+
+# ------------------------------------------------------------------------------ assignment
+
+
+def _best_per_track(pairs: CandidatePairs, idx: IntArray) -> IntArray:
+    """Of the pairs ``idx``, the lowest-score one of each track present."""
+    if len(idx) == 0:
+        return idx
+    idx = idx[np.lexsort((pairs.score[idx], pairs.track[idx]))]
+    first = np.r_[True, pairs.track[idx][1:] != pairs.track[idx][:-1]]
+    return idx[first]
+
+
+def _assign(pairs: CandidatePairs, chi2_gate: float) -> IntArray:
+    """For each track, the pair it is assigned to, or -1 (UCT).
+
+    Minimises the total score over all tracks, a UCT costing ``chi2_gate``, with each object
+    claimed by at most one track: a minimum-weight full matching of the tracks into their
+    acceptable objects plus one private "UCT" column per track, solved on the sparse graph of
+    gated pairs in one call (the sparse form of ``linear_sum_assignment``).
+    """
+    chosen = np.full(pairs.n_tracks, -1, dtype=np.intp)
+    gated = np.flatnonzero(pairs.gated)
+    if len(gated) == 0:
+        return chosen
+    rows, row_of = np.unique(pairs.track[gated], return_inverse=True)
+    objects, col_of = np.unique(pairs.object_index[gated], return_inverse=True)
+    n_rows, n_cols = len(rows), len(objects)
+    # Every matching covers every row once, so adding 1 to all weights changes no optimum and
+    # keeps zero scores from reading as missing edges.
+    weight = np.r_[pairs.score[gated], np.full(n_rows, chi2_gate)] + 1.0
+    graph = csr_matrix((weight, (np.r_[row_of, np.arange(n_rows)],
+                                 np.r_[col_of, n_cols + np.arange(n_rows)])),
+                       shape=(n_rows, n_cols + n_rows))
+    matched_rows, matched_cols = min_weight_full_bipartite_matching(graph)
+    real = matched_cols < n_cols
+    # Back from (row, column) to the pair: each track-object pair occurs once.
+    key = row_of.astype(np.int64) * n_cols + col_of
+    order = np.argsort(key)
+    wanted = matched_rows[real].astype(np.int64) * n_cols + matched_cols[real]
+    chosen[rows[matched_rows[real]]] = gated[order[np.searchsorted(key[order], wanted)]]
+    return chosen
+
+
+# ------------------------------------------------------------------------------ public API
+
+
+def correlate_tracks(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Catalogue,
+                     settings: CorrelationSettings = CorrelationSettings(), *,
+                     fov: FieldOfView | None = None,
+                     prediction: SkyPrediction | None = None) -> list[Association]:
+    """Name each track with a catalogue object, or declare it uncorrelated.
+
+    ``tracks`` are the current states of the confirmed tracks of one ``sensor`` at one time
+    (one frame). ``fov``, when given, limits the catalogue to objects that can reach the field
+    within their search window. ``prediction`` optionally passes the whole catalogue already
+    predicted at that time (:func:`tracking.predict.predict_sky`).
+
+    Returns one :class:`~tracking.models.Association` per track, in the order given:
+
+    * correlated (``uct=False``): ``norad_id``/``name`` of the object assigned; residuals;
+      ``score`` (sum of squared normalised residuals, lower is better); ``confidence`` =
+      L / (L0 + sum of L over the track's acceptable candidates + L of the best rejected one),
+      with ``L = exp(-score/2)`` and ``L0 = exp(-chi2_gate/2)`` the "unknown object"
+      alternative; ``ambiguous`` when an acceptable runner-up scores within
+      ``ambiguity_delta_chi2``. The runner-up (best other acceptable candidate) is reported
+      whenever there is one.
+    * uncorrelated (``uct=True``): residual fields and score null; ``confidence`` = L0 / (the
+      same denominator), 1 when no candidate came near. An acceptable candidate that another
+      track claimed is reported as the runner-up.
+
+    ``n_candidates`` counts the acceptable candidates of the track (all gates passed).
+    """
+    if not tracks:
+        return []
+    pairs = candidate_pairs(tracks, sensor, catalogue, settings, fov=fov,
+                            prediction=prediction)
+    chosen = _assign(pairs, settings.chi2_gate)
+    return _associations(tracks, catalogue, pairs, chosen, settings)
+
+
+def _associations(tracks: Sequence[TrackUpdate], catalogue: Catalogue, pairs: CandidatePairs,
+                  chosen: IntArray, s: CorrelationSettings) -> list[Association]:
+    """Turn assigned pairs into records, with runner-ups, confidence and ambiguity."""
+    n = len(tracks)
+    log_l0 = -0.5 * s.chi2_gate
+    # Per track: likelihood sum over acceptable candidates, the best rejected one (its score
+    # clipped to the gate: it failed, so it is at best as likely as an unknown object), and
+    # the number of acceptable candidates.
+    likelihood = np.exp(-0.5 * pairs.score - log_l0)  # relative to L0
+    gated = pairs.gated
+    sum_gated = np.bincount(pairs.track[gated], weights=likelihood[gated], minlength=n)
+    n_gated = np.bincount(pairs.track[gated], minlength=n)
+    best_rejected = np.zeros(n)
+    rej = ~gated & np.isfinite(pairs.score)
+    np.maximum.at(best_rejected, pairs.track[rej],
+                  np.exp(-0.5 * np.maximum(pairs.score[rej], s.chi2_gate) - log_l0))
+    denominator = 1.0 + sum_gated + best_rejected
+
+    # Runner-up: the best acceptable pair of the track other than the chosen one.
+    runner = np.full(n, -1, dtype=np.intp)
+    candidates = np.flatnonzero(gated)
+    if len(candidates):
+        chosen_pair = np.zeros(len(pairs), dtype=bool)
+        chosen_pair[chosen[chosen >= 0]] = True
+        best = _best_per_track(pairs, candidates[~chosen_pair[candidates]])
+        runner[pairs.track[best]] = best
+
+    # Everything per track as plain Python values, so the loop below only builds records.
+    has = chosen >= 0
+    p = np.where(has, chosen, 0)
+    r = np.where(runner >= 0, runner, 0)
+    j = pairs.object_index[p] if len(pairs) else np.zeros(n, dtype=np.intp)
+    score = np.where(has, pairs.score[p], np.nan) if len(pairs) else np.full(n, np.nan)
+    runner_score = np.where(runner >= 0, pairs.score[r], np.nan) if len(pairs) else score
+    confidence = np.clip(np.where(has, likelihood[p] if len(pairs) else 0.0, 1.0)
+                         / denominator, 0.0, 1.0)
+    ambiguous = has & (runner >= 0) & (runner_score - score < s.ambiguity_delta_chi2)
+    ids = catalogue.norad_ids
+    columns = {
+        "has": has.tolist(), "object": j.tolist(), "score": score.tolist(),
+        "confidence": confidence.tolist(), "ambiguous": ambiguous.tolist(),
+        "n_candidates": n_gated.tolist(),
+        "runner_id": [None if q < 0 else int(ids[pairs.object_index[q]])
+                      for q in runner.tolist()],
+        "runner_score": [None if not math.isfinite(v) else v for v in runner_score.tolist()],
+    }
+    if len(pairs):
+        columns.update(
+            cross=(pairs.cross_track_deg[p] * ARCSEC_PER_DEG).tolist(),
+            along=pairs.along_track_s[p].tolist(), direction=pairs.direction_deg[p].tolist(),
+            rate=pairs.rate_fraction[p].tolist(), age=pairs.element_age_days[p].tolist())
+
+    out: list[Association] = []
+    for i, track in enumerate(tracks):
+        common = dict(time=track.time, track_id=track.track_id, sensor_id=track.sensor_id,
+                      frame_id=track.frame_id, n_candidates=columns["n_candidates"][i],
+                      runner_up_norad_id=columns["runner_id"][i],
+                      runner_up_score=columns["runner_score"][i],
+                      confidence=columns["confidence"][i])
+        if not columns["has"][i]:
+            out.append(Association(uct=True, **common))
+            continue
+        k = columns["object"][i]
+        out.append(Association(
+            uct=False, norad_id=int(ids[k]), name=catalogue.names[k] or None,
+            cross_track_arcsec=columns["cross"][i],
+            along_track_s=_finite_or_none(columns["along"][i]),
+            direction_residual_deg=_finite_or_none(columns["direction"][i]),
+            rate_residual=_finite_or_none(columns["rate"][i]),
+            score=columns["score"][i], ambiguous=columns["ambiguous"][i],
+            element_epoch=datetime_from_unix(float(catalogue.epoch_unix_s[k])),
+            element_age_days=columns["age"][i], **common))
+    return out
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
