@@ -1,0 +1,489 @@
+"""Score a tracking run against a simulated scenario's truth.
+
+The simulator (:mod:`tracking.simulate`) writes ``truth.json`` (each detection's NORAD id, or
+null for a false alarm) and ``scenario.json`` (withheld objects and, per frame, the noise-free
+positions of the detectable objects in view). A run of the engine writes ``tracks.jsonl``
+(:class:`~tracking.models.TrackUpdate`, one per track per frame) and ``associations.jsonl``
+(:class:`~tracking.models.Association`). :func:`evaluate` reads both sides and computes:
+
+* track quality: each track's *truth object* is the majority label of the detections it took;
+  purity is that majority's share, completeness the share of the object's detections (by the
+  same sensor) that the track holds; a confirmed track whose majority is clutter is a false
+  track;
+* correlation: precision and recall of the named associations (the final verdict of each
+  track, and per record), and precision/recall of the uncorrelated-track (UCT) verdicts for the
+  objects withheld from the engine's catalogue;
+* GOSPA per frame (p = 2, alpha = 2, cut-off ``c`` in arc-seconds) between the confirmed tracks'
+  positions and the true positions of the detectable objects in view, with its localisation,
+  missed and false parts.
+
+All figures land in an :class:`EvaluationReport`; ``to_table()`` prints them and the PNG plot
+shows, per sensor, the detections and the tracks coloured by verdict, and GOSPA over time.
+The formulas are in ``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.optimize import linear_sum_assignment
+
+from .formats import iter_frames_jsonl, read_records
+from .models import Association, TrackUpdate
+from .sky import angular_separation_deg, gnomonic_from_radec, unit_from_radec
+from .times import unix_from_datetime
+
+__all__ = [
+    "EvaluationReport",
+    "GospaResult",
+    "TrackScore",
+    "evaluate",
+    "gospa_radec",
+]
+
+#: Cut-off distance of GOSPA, arc-seconds: an estimate farther than this from every truth
+#: counts as one false plus one missed object rather than a (bad) localisation.
+DEFAULT_GOSPA_C_ARCSEC = 60.0
+#: An object needs this many detections by one sensor before a tracker can be blamed for
+#: missing it (the denominator of the "detected" recalls).
+MIN_DETECTIONS = 3
+
+
+# --------------------------------------------------------------------------------------------
+# GOSPA
+
+
+@dataclass(frozen=True)
+class GospaResult:
+    """GOSPA between two point sets at one time (p-th power parts add up to ``distance**p``).
+
+    ``localisation`` is the sum of ``d**p`` over assigned pairs, ``missed`` and ``false`` are
+    ``c**p / 2`` times the number of unassigned truths and estimates; units arcsec**p.
+    """
+
+    distance_arcsec: float
+    localisation: float
+    missed: float
+    false: float
+    n_assigned: int
+    n_missed: int
+    n_false: int
+
+
+def gospa_radec(truth_ra_deg: ArrayLike, truth_dec_deg: ArrayLike,
+                est_ra_deg: ArrayLike, est_dec_deg: ArrayLike, *,
+                c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC, p: float = 2.0) -> GospaResult:
+    """Generalised OSPA (Rahmathullah, Garcia-Fernandez & Svensson 2017) with alpha = 2.
+
+    ``d(X, Y) = [min over assignments  sum d(x, y)^p  +  c^p / 2 (|X| + |Y| - 2 |assigned|)]^(1/p)``
+    with the base distance the great-circle separation in arc-seconds. A pair farther apart
+    than ``c`` is never worth assigning (it would cost more than leaving both unassigned), so
+    the assignment is solved on ``min(d, c)^p`` and pairs at ``c`` or beyond are then counted as
+    one missed and one false.
+    """
+    if c_arcsec <= 0 or p < 1:
+        raise ValueError(f"gospa needs c_arcsec > 0 and p >= 1, got c={c_arcsec}, p={p}")
+    t_ra, t_dec = np.atleast_1d(np.asarray(truth_ra_deg, float)), np.atleast_1d(
+        np.asarray(truth_dec_deg, float))
+    e_ra, e_dec = np.atleast_1d(np.asarray(est_ra_deg, float)), np.atleast_1d(
+        np.asarray(est_dec_deg, float))
+    n_truth, n_est = t_ra.size, e_ra.size
+    half_cp = c_arcsec ** p / 2.0
+    n_assigned, localisation = 0, 0.0
+    if n_truth and n_est:
+        d_arcsec = angular_separation_deg(t_ra[:, None], t_dec[:, None],
+                                          e_ra[None, :], e_dec[None, :]) * 3600.0
+        cost = np.minimum(d_arcsec, c_arcsec) ** p
+        rows, cols = linear_sum_assignment(cost)
+        inside = d_arcsec[rows, cols] < c_arcsec
+        n_assigned = int(np.count_nonzero(inside))
+        localisation = float(np.sum(d_arcsec[rows, cols][inside] ** p))
+    n_missed, n_false = n_truth - n_assigned, n_est - n_assigned
+    missed, false = half_cp * n_missed, half_cp * n_false
+    distance = (localisation + missed + false) ** (1.0 / p)
+    return GospaResult(float(distance), localisation, missed, false,
+                       n_assigned, n_missed, n_false)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _read_truth(path: Path) -> dict[str, int | None]:
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: truth must be a JSON object mapping det_id to NORAD id")
+    truth: dict[str, int | None] = {}
+    for det_id, norad in raw.items():
+        if norad is not None and (not isinstance(norad, int) or isinstance(norad, bool)):
+            raise ValueError(f"{path}: truth[{det_id!r}] must be an integer NORAD id or "
+                             f"null, got {norad!r}")
+        truth[det_id] = norad
+    return truth
+
+
+def _time_key(sensor_id: str, time: object) -> tuple[str, int]:
+    """Frames are matched by sensor and mid-exposure time (to the millisecond)."""
+    return sensor_id, round(unix_from_datetime(time) * 1000.0)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    """How one track did: its truth object, purity, completeness and final verdict."""
+
+    track_id: str
+    sensor_id: str
+    confirmed: bool
+    n_detections: int
+    truth_norad_id: int | None      # majority label; None: mostly false alarms
+    purity: float
+    completeness: float
+    verdict_norad_id: int | None    # final association (None: UCT or never associated)
+    verdict_uct: bool | None        # None: never associated
+    outcome: str                    # correct / wrong / uct_correct / uct_missed / false / none
+
+
+@dataclass
+class EvaluationReport:
+    """Every figure of one evaluation; ``to_table()`` prints, ``to_dict()`` serialises."""
+
+    n_frames: int = 0
+    n_detections: int = 0
+    n_false_alarms: int = 0
+    n_objects_detected: int = 0          # distinct objects with >= MIN_DETECTIONS detections
+    n_withheld: int = 0
+    n_tracks: int = 0
+    n_confirmed: int = 0
+    mean_purity: float = float("nan")    # over confirmed tracks of a real object
+    mean_completeness: float = float("nan")
+    tracks_per_object: float = float("nan")  # confirmed object tracks / objects they cover
+    false_track_rate: float = float("nan")   # confirmed tracks mostly clutter / confirmed
+    correlation_precision: float = float("nan")        # final verdicts naming an object
+    correlation_precision_records: float = float("nan")  # every association record
+    correlation_recall_tracked: float = float("nan")   # / catalogued objects with a track
+    correlation_recall_detected: float = float("nan")  # / catalogued objects detected >= 3
+    uct_recall_tracked: float = float("nan")           # / withheld objects with a track
+    uct_recall_detected: float = float("nan")          # / withheld objects detected >= 3
+    uct_precision: float = float("nan")                # UCT verdicts on withheld objects
+    verdict_accuracy_records: float = float("nan")     # association records right
+    gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC
+    gospa_mean_arcsec: float = float("nan")
+    gospa_mean_sq_localisation: float = float("nan")   # arcsec^2, the three add up to
+    gospa_mean_sq_missed: float = float("nan")         # the mean of GOSPA^2
+    gospa_mean_sq_false: float = float("nan")
+    gospa_rms_localisation_arcsec: float = float("nan")
+    gospa_mean_missed: float = float("nan")            # objects per frame
+    gospa_mean_false: float = float("nan")             # tracks per frame
+    gospa_by_sensor: dict[str, float] = field(default_factory=dict)
+    tracks: list[TrackScore] = field(default_factory=list)
+    gospa_series: list[dict] = field(default_factory=list)  # per frame: sensor, time, parts
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float) and not np.isfinite(value):
+                data[key] = None  # JSON has no NaN
+        return data
+
+    def to_table(self) -> str:
+        """A fixed-width summary a person can read in a terminal."""
+        def pct(value: float) -> str:
+            return "    n/a" if not np.isfinite(value) else f"{100.0 * value:6.1f}%"
+
+        def num(value: float, unit: str = "") -> str:
+            return "    n/a" if not np.isfinite(value) else f"{value:7.2f}{unit}"
+
+        rows = [
+            ("frames", f"{self.n_frames:7d}"),
+            ("detections (false alarms)", f"{self.n_detections:7d} ({self.n_false_alarms})"),
+            (f"objects detected >= {MIN_DETECTIONS}x (withheld)",
+             f"{self.n_objects_detected:7d} ({self.n_withheld})"),
+            ("tracks (confirmed)", f"{self.n_tracks:7d} ({self.n_confirmed})"),
+            ("track purity, mean", pct(self.mean_purity)),
+            ("track completeness, mean", pct(self.mean_completeness)),
+            ("confirmed tracks per object", num(self.tracks_per_object)),
+            ("false-track rate", pct(self.false_track_rate)),
+            ("correlation precision (final)", pct(self.correlation_precision)),
+            ("correlation precision (records)", pct(self.correlation_precision_records)),
+            ("correlation recall (tracked)", pct(self.correlation_recall_tracked)),
+            ("correlation recall (detected)", pct(self.correlation_recall_detected)),
+            ("UCT recall (tracked)", pct(self.uct_recall_tracked)),
+            ("UCT recall (detected)", pct(self.uct_recall_detected)),
+            ("UCT precision", pct(self.uct_precision)),
+            ("verdict accuracy (records)", pct(self.verdict_accuracy_records)),
+            (f"GOSPA mean, c={self.gospa_c_arcsec:g}\"", num(self.gospa_mean_arcsec, '"')),
+            ("  mean GOSPA^2: localisation", num(self.gospa_mean_sq_localisation, ' "^2')),
+            ("  mean GOSPA^2: missed", num(self.gospa_mean_sq_missed, ' "^2')),
+            ("  mean GOSPA^2: false", num(self.gospa_mean_sq_false, ' "^2')),
+            ("  RMS localisation error", num(self.gospa_rms_localisation_arcsec, '"')),
+            ("  missed objects per frame", num(self.gospa_mean_missed)),
+            ("  false tracks per frame", num(self.gospa_mean_false)),
+        ]
+        rows += [(f"  GOSPA mean, {sensor}", num(value, '"'))
+                 for sensor, value in sorted(self.gospa_by_sensor.items())]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _majority(labels: list[int | None]) -> tuple[int | None, int]:
+    """The most common label and its count; ties go to a real object, then the lowest id."""
+    counts = Counter(labels)
+    label, count = min(counts.items(),
+                       key=lambda item: (-item[1], item[0] is None, item[0] or 0))
+    return label, count
+
+
+def evaluate(truth_path: str | Path, results_dir: str | Path, *,
+             plot_path: str | Path | None = None,
+             gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -> EvaluationReport:
+    """Score ``results_dir/{tracks,associations}.jsonl`` against a simulated scenario.
+
+    ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it (and
+    ``frames.jsonl``, used only for the plot, if present). The plot is written to
+    ``plot_path``, by default ``results_dir/evaluation.png``.
+    """
+    truth_path, results = Path(truth_path), Path(results_dir)
+    scenario_path = truth_path.with_name("scenario.json")
+    if not scenario_path.is_file():
+        raise FileNotFoundError(f"{scenario_path}: scenario.json must be beside {truth_path.name}")
+    truth = _read_truth(truth_path)
+    scenario = json.loads(scenario_path.read_text())
+    for name in ("tracks.jsonl", "associations.jsonl"):
+        if not (results / name).is_file():
+            raise FileNotFoundError(f"{results / name}: missing (run the engine first)")
+    updates = read_records(results / "tracks.jsonl", TrackUpdate)
+    associations = read_records(results / "associations.jsonl", Association)
+
+    withheld = {int(n) for n in scenario["withheld_norad_ids"]}
+    frame_sensor = {f["frame_id"]: f["sensor_id"] for f in scenario["frames"]}
+    report = EvaluationReport(n_frames=len(scenario["frames"]), n_detections=len(truth),
+                              n_withheld=len(withheld), gospa_c_arcsec=gospa_c_arcsec)
+
+    # Detections of each (sensor, object): completeness is per sensor, as tracks are.
+    per_sensor_object: Counter[tuple[str, int]] = Counter()
+    per_object: Counter[int] = Counter()
+    for det_id, norad in truth.items():
+        if norad is None:
+            report.n_false_alarms += 1
+            continue
+        frame_id = det_id.rsplit(":", 1)[0]
+        per_sensor_object[(frame_sensor.get(frame_id, ""), norad)] += 1
+        per_object[norad] += 1
+    detected = {n for n, count in per_object.items() if count >= MIN_DETECTIONS}
+    report.n_objects_detected = len(detected)
+
+    # Gather each track's detections, status and final verdict.
+    track_dets: dict[str, list[str]] = defaultdict(list)
+    track_sensor: dict[str, str] = {}
+    confirmed: set[str] = set()
+    for update in updates:
+        track_sensor.setdefault(update.track_id, update.sensor_id)
+        if update.status == "confirmed":
+            confirmed.add(update.track_id)
+        if update.det_id is not None:
+            if update.det_id not in truth:
+                raise ValueError(f"tracks.jsonl: det_id {update.det_id!r} of track "
+                                 f"{update.track_id!r} is not in {truth_path}")
+            track_dets[update.track_id].append(update.det_id)
+    final: dict[str, Association] = {}
+    for association in associations:
+        final[association.track_id] = association  # the file is in time order: last wins
+
+    scores: list[TrackScore] = []
+    for track_id in sorted(track_sensor):
+        dets = list(dict.fromkeys(track_dets.get(track_id, [])))
+        labels = [truth[d] for d in dets]
+        truth_id, count = _majority(labels) if labels else (None, 0)
+        sensor_id = track_sensor[track_id]
+        purity = _ratio(count, len(labels))
+        completeness = (_ratio(count, per_sensor_object[(sensor_id, truth_id)])
+                        if truth_id is not None else float("nan"))
+        verdict = final.get(track_id)
+        verdict_id = verdict.norad_id if verdict else None
+        verdict_uct = verdict.uct if verdict else None
+        if truth_id is None:
+            outcome = "false"
+        elif verdict is None:
+            outcome = "none"
+        elif verdict.uct:
+            outcome = "uct_correct" if truth_id in withheld else "uct_missed"
+        else:
+            outcome = "correct" if verdict_id == truth_id else "wrong"
+        scores.append(TrackScore(track_id, sensor_id, track_id in confirmed, len(dets),
+                                 truth_id, purity, completeness, verdict_id, verdict_uct,
+                                 outcome))
+    report.tracks = scores
+    report.n_tracks = len(scores)
+    good = [s for s in scores if s.confirmed]
+    report.n_confirmed = len(good)
+    real = [s for s in good if s.truth_norad_id is not None]
+    if real:
+        report.mean_purity = float(np.mean([s.purity for s in real]))
+        report.mean_completeness = float(np.mean([s.completeness for s in real]))
+        report.tracks_per_object = len(real) / len({s.truth_norad_id for s in real})
+    report.false_track_rate = _ratio(len(good) - len(real), len(good))
+
+    # Correlation: named verdicts, then recall per object.
+    named = [s for s in good if s.verdict_uct is False]
+    report.correlation_precision = _ratio(sum(s.outcome == "correct" for s in named),
+                                          len(named))
+    truth_of = {s.track_id: s.truth_norad_id for s in scores}
+    named_records = [a for a in associations if a.norad_id is not None]
+    report.correlation_precision_records = _ratio(
+        sum(a.norad_id == truth_of.get(a.track_id) for a in named_records), len(named_records))
+    right_records = sum(
+        (a.norad_id is not None and a.norad_id == truth_of.get(a.track_id)) or
+        (a.uct and truth_of.get(a.track_id) in withheld) for a in associations)
+    report.verdict_accuracy_records = _ratio(right_records, len(associations))
+
+    tracked_catalogued = {s.truth_norad_id for s in real if s.truth_norad_id not in withheld}
+    correct_objects = {s.truth_norad_id for s in real if s.outcome == "correct"}
+    report.correlation_recall_tracked = _ratio(len(correct_objects), len(tracked_catalogued))
+    report.correlation_recall_detected = _ratio(len(correct_objects & detected),
+                                                len(detected - withheld))
+    tracked_withheld = {s.truth_norad_id for s in real if s.truth_norad_id in withheld}
+    uct_objects = {s.truth_norad_id for s in real if s.outcome == "uct_correct"}
+    report.uct_recall_tracked = _ratio(len(uct_objects), len(tracked_withheld))
+    report.uct_recall_detected = _ratio(len(uct_objects & detected), len(withheld & detected))
+    uct_verdicts = [s for s in good if s.verdict_uct]
+    report.uct_precision = _ratio(sum(s.outcome == "uct_correct" for s in uct_verdicts),
+                                  len(uct_verdicts))
+
+    _score_gospa(report, scenario, updates, gospa_c_arcsec)
+    _plot(report, scenario, updates, truth_path.with_name("frames.jsonl"),
+          Path(plot_path) if plot_path is not None else results / "evaluation.png")
+    return report
+
+
+def _score_gospa(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
+                 c_arcsec: float) -> None:
+    """GOSPA of every frame between confirmed tracks and the detectable objects in view."""
+    estimates: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
+    for update in updates:
+        if update.status == "confirmed":
+            estimates[_time_key(update.sensor_id, update.time)].append(
+                (update.ra_deg, update.dec_deg))
+    series, by_sensor = [], defaultdict(list)
+    for frame in scenario["frames"]:
+        objects = frame["objects"]
+        est = np.array(estimates.get(_time_key(frame["sensor_id"], frame["time"]), []),
+                       dtype=float).reshape(-1, 2)
+        result = gospa_radec([o["ra_deg"] for o in objects], [o["dec_deg"] for o in objects],
+                             est[:, 0], est[:, 1], c_arcsec=c_arcsec)
+        series.append({"frame_id": frame["frame_id"], "sensor_id": frame["sensor_id"],
+                       "time": frame["time"], **asdict(result)})
+        by_sensor[frame["sensor_id"]].append(result.distance_arcsec)
+    report.gospa_series = series
+    if not series:
+        return
+    column = {key: np.array([s[key] for s in series], dtype=float)
+              for key in ("distance_arcsec", "localisation", "missed", "false",
+                          "n_assigned", "n_missed", "n_false")}
+    report.gospa_mean_arcsec = float(column["distance_arcsec"].mean())
+    report.gospa_mean_sq_localisation = float(column["localisation"].mean())
+    report.gospa_mean_sq_missed = float(column["missed"].mean())
+    report.gospa_mean_sq_false = float(column["false"].mean())
+    n_assigned = column["n_assigned"].sum()
+    if n_assigned:
+        report.gospa_rms_localisation_arcsec = float(
+            np.sqrt(column["localisation"].sum() / n_assigned))
+    report.gospa_mean_missed = float(column["n_missed"].mean())
+    report.gospa_mean_false = float(column["n_false"].mean())
+    report.gospa_by_sensor = {k: float(np.mean(v)) for k, v in sorted(by_sensor.items())}
+
+
+# --------------------------------------------------------------------------------------------
+# Plot
+
+_OUTCOME_STYLE = {  # colour and legend text of each track outcome
+    "correct": ("tab:green", "correlated, right object"),
+    "wrong": ("tab:red", "correlated, wrong object"),
+    "uct_correct": ("tab:blue", "UCT, withheld object"),
+    "uct_missed": ("tab:orange", "UCT, catalogued object"),
+    "none": ("tab:olive", "no verdict"),
+    "false": ("black", "false track (clutter)"),
+}
+
+
+def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
+          frames_path: Path, plot_path: Path) -> None:
+    """Per sensor, a tangent-plane sky plot of detections and confirmed tracks; GOSPA below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sensors = sorted({f["sensor_id"] for f in scenario["frames"]})
+    if not sensors:
+        return
+    detections: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    if frames_path.is_file():
+        for frame in iter_frames_jsonl(frames_path):
+            detections[frame.sensor_id] += [(d.ra_deg, d.dec_deg) for d in frame.detections]
+    outcome = {s.track_id: s.outcome for s in report.tracks}
+    paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for update in updates:
+        if update.status == "confirmed":
+            paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
+
+    figure = plt.figure(figsize=(5.0 * len(sensors), 9.0), layout="constrained")
+    grid = figure.add_gridspec(2, len(sensors), height_ratios=[2.2, 1.0])
+    for column, sensor in enumerate(sensors):
+        axes = figure.add_subplot(grid[0, column])
+        centres = [(f["fov"]["ra_deg"], f["fov"]["dec_deg"]) for f in scenario["frames"]
+                   if f["sensor_id"] == sensor]
+        # Project about the mean pointing so a field that drifts in RA stays undistorted.
+        mean = unit_from_radec(*np.array(centres).T).mean(axis=0)
+        ra0 = float(np.degrees(np.arctan2(mean[1], mean[0])) % 360.0)
+        dec0 = float(np.degrees(np.arctan2(mean[2], np.hypot(mean[0], mean[1]))))
+        if detections[sensor]:
+            xi, eta = gnomonic_from_radec(*np.array(detections[sensor]).T, ra0, dec0)
+            axes.scatter(xi, eta, s=3, c="0.75", lw=0, label="detections")
+        drawn: set[str] = set()
+        for track_id, points in sorted(paths[sensor].items()):
+            kind = outcome.get(track_id, "none")
+            colour, text = _OUTCOME_STYLE[kind]
+            xi, eta = gnomonic_from_radec(*np.array(points).T, ra0, dec0)
+            axes.plot(xi, eta, "-", color=colour, lw=1.2,
+                      label=None if kind in drawn else text)
+            drawn.add(kind)
+        axes.set_title(f"{sensor}: about RA {ra0:.2f}, Dec {dec0:+.2f}")
+        axes.set_xlabel("xi (deg, +RA)")
+        axes.set_ylabel("eta (deg, +Dec)")
+        axes.invert_xaxis()  # sky convention: east to the left
+        axes.set_aspect("equal", adjustable="datalim")
+        axes.legend(fontsize=7, loc="best")
+    axes = figure.add_subplot(grid[1, :])
+    start = min(unix_from_datetime(f["time"]) for f in scenario["frames"])
+    for sensor in sensors:
+        rows = [s for s in report.gospa_series if s["sensor_id"] == sensor]
+        t = [unix_from_datetime(s["time"]) - start for s in rows]
+        axes.plot(t, [s["distance_arcsec"] for s in rows], ".-", ms=3, lw=0.8, label=sensor)
+    axes.set_xlabel("time since start (s)")
+    axes.set_ylabel(f"GOSPA (arcsec, c={report.gospa_c_arcsec:g})")
+    axes.legend(fontsize=8)
+    axes.set_title(f"GOSPA per frame, mean {report.gospa_mean_arcsec:.1f} arcsec")
+    plot_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(plot_path, dpi=110)
+    plt.close(figure)

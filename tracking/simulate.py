@@ -1,0 +1,663 @@
+"""Simulated observing scenarios built from the real catalogue, with their truth.
+
+:func:`simulate_scenario` turns a TLE catalogue into what a sensor network would have reported
+over a few minutes, plus everything needed to score a tracking run on it:
+
+* sensors: two ground telescopes at observatory sites where it is night at the scenario time,
+  one surveying the GEO belt and one staring for LEO objects, and a camera on a real LEO
+  satellite of the catalogue (NEOSSAT by default) staring at the GEO belt;
+* pointings chosen where the objects are: each is searched for with the catalogue's own
+  predictions (densest patch of the GEO belt, az/el where the most sunlit LEO objects pass);
+* detections of the objects in view (in the field, above the horizon or clear of the Earth,
+  sunlit), with a magnitude from a simple diffuse-sphere model, a magnitude-dependent
+  probability of detection, Gaussian astrometric noise, and Poisson false alarms;
+* a catalogue that is realistically wrong: the truth propagates each object's element set with
+  its mean anomaly, inclination and node shifted by a few seconds along-track (LEO), a few tens
+  of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
+  from the catalogue handed to the engine so that they should come out as uncorrelated tracks.
+
+Files written to ``out_dir`` (the contract with the engine and :mod:`tracking.evaluate`):
+
+``frames.jsonl``       Frames of all sensors, in time order.
+``sensors.json``       The sensors, a JSON array.
+``truth.json``         ``{det_id: NORAD id or null (false alarm)}``.
+``catalog/catalog.tle`` The input catalogue less the withheld objects.
+``scenario.json``      Settings, seed, withheld ids, pointings, and per frame the noise-free
+                       positions of the detectable objects in view (for GOSPA).
+
+Everything is drawn from ``numpy.random.default_rng((seed, stream))``: the same seed and
+settings give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from skyfield.api import wgs84
+
+from .catalog import Catalogue, tle_checksum
+from .ephemeris import sun_and_earth_velocity
+from .formats import write_frames_jsonl, write_sensors
+from .models import Detection, FieldOfView, Frame, Sensor, format_time
+from .predict import SkyPrediction, in_field_of_view, predict_sky, sun_altitude_deg
+from .sky import angular_separation_deg, radec_from_gnomonic, radec_from_unit, unit_from_radec
+from .times import datetime_from_unix, timescale, unix_from_datetime
+
+__all__ = [
+    "ScenarioSettings",
+    "ScenarioSummary",
+    "SensorPlan",
+    "simulate_scenario",
+]
+
+Task = Literal["geo_survey", "leo_stare"]
+
+SECONDS_PER_DAY = 86400.0
+#: Objects whose range from the sensor lies in this window count as GEO-belt objects when a
+#: GEO pointing is searched for (ground: 35,786 km overhead to ~41,700 km at the horizon).
+GEO_RANGE_KM = (33_000.0, 52_000.0)
+#: Objects closer than this count as low-orbit objects when a LEO stare is searched for.
+LEO_RANGE_KM = 5_000.0
+#: A darker sky than this (Sun altitude, degrees) is required at every ground frame.
+NIGHT_SUN_ALTITUDE_DEG = -12.0
+#: Independent random streams, so that changing one part of the scenario (say the number of
+#: false alarms) does not reshuffle every other draw.
+_STREAM_PERTURB, _STREAM_BRIGHTNESS, _STREAM_DETECT, _STREAM_WITHHOLD = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class SensorPlan:
+    """One sensor of the scenario and what it does.
+
+    A ground sensor gives ``lat_deg``/``lon_deg``/``alt_m``; a space-based one gives
+    ``host_norad_id``, the catalogue object carrying the camera (its TLE becomes the sensor's).
+    ``task`` picks the pointing: ``"geo_survey"`` stares at the densest visible patch of the
+    GEO belt (ground: a fixed hour angle and declination, so GEO objects stay put while the
+    field moves in RA with sidereal time; space: a fixed RA/Dec), ``"leo_stare"`` a fixed
+    azimuth/elevation where the most sunlit LEO objects pass during the scenario.
+    """
+
+    sensor_id: str
+    task: Task
+    name: str = ""
+    lat_deg: float | None = None
+    lon_deg: float | None = None
+    alt_m: float = 0.0
+    host_norad_id: int | None = None
+    fov_radius_deg: float = 1.5
+    sigma_arcsec: float = 3.0
+    cadence_s: float = 10.0
+    exposure_s: float = 1.0
+    limiting_mag: float = 15.0
+    min_elevation_deg: float = 30.0   # ground pointings are searched above this elevation
+
+    def __post_init__(self) -> None:
+        ground = self.lat_deg is not None and self.lon_deg is not None
+        if ground == (self.host_norad_id is not None):
+            raise ValueError(f"sensor plan {self.sensor_id!r}: give lat_deg/lon_deg for a "
+                             f"ground site or host_norad_id for a space-based sensor")
+        if self.task not in ("geo_survey", "leo_stare"):
+            raise ValueError(f"sensor plan {self.sensor_id!r}: task must be 'geo_survey' or "
+                             f"'leo_stare', got {self.task!r}")
+        if self.task == "leo_stare" and not ground:
+            raise ValueError(f"sensor plan {self.sensor_id!r}: leo_stare is a ground task")
+        if self.cadence_s <= 0 or self.exposure_s < 0 or self.fov_radius_deg <= 0:
+            raise ValueError(f"sensor plan {self.sensor_id!r}: cadence_s and fov_radius_deg "
+                             f"must be > 0 and exposure_s >= 0")
+
+
+DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
+    # Cerro Tololo, deep night at the default start: a GEO-belt survey telescope.
+    SensorPlan("ctio-geo", "geo_survey", name="GEO survey telescope, Cerro Tololo",
+               lat_deg=-30.1690, lon_deg=-70.8063, alt_m=2207.0, fov_radius_deg=2.0,
+               sigma_arcsec=2.0, cadence_s=5.0, exposure_s=2.0, limiting_mag=15.5),
+    # Observatorio del Teide (home of ESA's debris telescope), before morning twilight.
+    SensorPlan("teide-geo", "geo_survey", name="GEO survey telescope, Teide",
+               lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, fov_radius_deg=2.0,
+               sigma_arcsec=3.0, cadence_s=5.0, exposure_s=2.0, limiting_mag=15.0),
+    # Kitt Peak, an hour after dusk: low orbits are still sunlit.
+    SensorPlan("kpno-leo", "leo_stare", name="LEO staring camera, Kitt Peak",
+               lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, fov_radius_deg=3.0,
+               sigma_arcsec=8.0, cadence_s=1.0, exposure_s=0.5, limiting_mag=10.5,
+               min_elevation_deg=20.0),
+    # NEOSSAT (a real SDA microsatellite, sun-synchronous LEO) staring at the GEO belt.
+    SensorPlan("neossat", "geo_survey", name="Space-based camera on NEOSSAT",
+               host_norad_id=39089, fov_radius_deg=2.0, sigma_arcsec=4.0, cadence_s=5.0,
+               exposure_s=1.0, limiting_mag=14.0),
+)
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    """Everything that shapes a scenario; the defaults give a few thousand detections.
+
+    Brightness: each object has a standard magnitude (at 1,000 km range and 90 degrees phase)
+    drawn from a normal distribution by name (Starlink, OneWeb, anything else); its magnitude
+    in a frame follows a diffuse sphere's phase law and the inverse square of range.
+    Detection: probability ``detection_probability / (1 + exp((mag - limiting_mag) /
+    pd_softness_mag))``; per-detection sigma is the sensor's, growing as the object fades
+    within 2.5 mag of the limit (up to ``faint_sigma_factor`` times).
+    """
+
+    start_time: str = "2026-05-31T04:20:00Z"
+    duration_s: float = 300.0
+    sensors: tuple[SensorPlan, ...] = DEFAULT_SENSORS
+    detection_probability: float = 0.9
+    pd_softness_mag: float = 0.3
+    false_alarms_per_frame: float = 1.0
+    magnitude_noise: float = 0.1
+    faint_sigma_factor: float = 3.0
+    standard_mag_starlink: tuple[float, float] = (5.5, 0.5)   # mean, sigma
+    standard_mag_oneweb: tuple[float, float] = (7.0, 0.5)
+    standard_mag_other: tuple[float, float] = (4.5, 1.0)
+    # Truth orbit errors relative to the catalogue (1 sigma).
+    along_track_sigma_s: float = 1.5          # orbits of more than 2 rev/day
+    along_track_sigma_geo_arcsec: float = 30.0  # orbits of 2 rev/day or fewer
+    cross_track_sigma_arcsec: float = 10.0     # on inclination and on the node, each
+    # Objects withheld from the engine's catalogue (they should come out as UCTs).
+    withheld_fraction: float = 0.1
+    min_detections_to_withhold: int = 5
+    # Pointing search.
+    search_step_s: float = 10.0
+    sun_exclusion_deg: float = 60.0            # space-based pointings keep this far from the Sun
+    sensor_time_offset_s: float = 0.25         # sensor k starts k times this after start_time
+
+    def __post_init__(self) -> None:
+        if self.duration_s <= 0:
+            raise ValueError("duration_s must be > 0")
+        if not self.sensors:
+            raise ValueError("sensors: at least one sensor plan is needed")
+        ids = [plan.sensor_id for plan in self.sensors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"sensors: sensor_id repeated in {ids}")
+        if not 0.0 <= self.withheld_fraction < 1.0:
+            raise ValueError("withheld_fraction must be in [0, 1)")
+        if not 0.0 < self.detection_probability <= 1.0:
+            raise ValueError("detection_probability must be in (0, 1]")
+        if self.false_alarms_per_frame < 0:
+            raise ValueError("false_alarms_per_frame must be >= 0")
+        unix_from_datetime(self.start_time)  # a clear error now rather than later
+
+
+@dataclass
+class ScenarioSummary:
+    """What :func:`simulate_scenario` wrote."""
+
+    out_dir: str
+    seed: int
+    start_time: str
+    end_time: str
+    n_frames: int
+    n_detections: int
+    n_false_alarms: int
+    n_objects_detected: int
+    withheld_norad_ids: list[int]
+    catalogue_size: int
+    frames_by_sensor: dict[str, int] = field(default_factory=dict)
+    detections_by_sensor: dict[str, int] = field(default_factory=dict)
+    objects_by_sensor: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Truth elements
+
+
+def _set_field(line: str, start: int, end: int, value: float) -> str:
+    """Write an ``8.4f`` angle into TLE columns ``[start, end)`` (0-based)."""
+    text = f"{value:{end - start}.4f}"
+    if len(text) != end - start:
+        raise ValueError(f"value {value} does not fit TLE columns {start + 1}-{end}")
+    return line[:start] + text + line[end:]
+
+
+def perturbed_line2(line2: str, d_inclination_deg: float, d_node_deg: float,
+                    d_mean_anomaly_deg: float) -> str:
+    """TLE line 2 with inclination, right ascension of the node and mean anomaly shifted.
+
+    Angles wrap (node and anomaly modulo 360; an inclination pushed below 0 is reflected) and
+    the checksum is recomputed, so the line stays a valid TLE.
+    """
+    inclination = abs(float(line2[8:16]) + d_inclination_deg)
+    if inclination > 180.0:
+        inclination = 360.0 - inclination
+    node = (float(line2[17:25]) + d_node_deg) % 360.0
+    anomaly = (float(line2[43:51]) + d_mean_anomaly_deg) % 360.0
+    # 359.99996 rounds to "360.0000", which is out of range for the field: wrap after rounding.
+    node, anomaly = round(node, 4) % 360.0, round(anomaly, 4) % 360.0
+    line = _set_field(line2, 8, 16, inclination)
+    line = _set_field(line, 17, 25, node)
+    line = _set_field(line, 43, 51, anomaly)
+    return line[:68] + str(tle_checksum(line))
+
+
+def _mean_motion_rev_day(catalogue: Catalogue) -> NDArray[np.float64]:
+    # Satrec.no_kozai is in radians per minute.
+    return np.array([s.no_kozai for s in catalogue.satrecs]) * 1440.0 / (2.0 * math.pi)
+
+
+def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
+                     settings: ScenarioSettings, seed: int) -> Catalogue:
+    """The selected objects with their elements perturbed, as a catalogue of their own.
+
+    Draws are made for the whole input catalogue and then indexed, so an object's error does
+    not depend on which other objects happen to be in view.
+    """
+    rng = np.random.default_rng((seed, _STREAM_PERTURB))
+    n = len(catalogue)
+    along = rng.standard_normal(n)
+    d_incl, d_node = rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / 3600.0
+    rev_day = _mean_motion_rev_day(catalogue)
+    deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
+    d_anomaly = np.where(rev_day > 2.0, along * settings.along_track_sigma_s * deg_per_s,
+                         along * settings.along_track_sigma_geo_arcsec / 3600.0)
+    text = []
+    for i in index.tolist():
+        line1, line2 = catalogue.lines[i]
+        text.append(f"0 {catalogue.names[i]}\n{line1}\n"
+                    f"{perturbed_line2(line2, d_incl[i], d_node[i], d_anomaly[i])}\n")
+    return Catalogue.from_tle_text("".join(text), source="truth")
+
+
+def _standard_magnitudes(catalogue: Catalogue, settings: ScenarioSettings,
+                         seed: int) -> NDArray[np.float64]:
+    rng = np.random.default_rng((seed, _STREAM_BRIGHTNESS))
+    names = np.array([name.upper() for name in catalogue.names], dtype=str)
+    mean = np.full(len(names), settings.standard_mag_other[0])
+    sigma = np.full(len(names), settings.standard_mag_other[1])
+    for prefix, (m, s) in (("STARLINK", settings.standard_mag_starlink),
+                           ("ONEWEB", settings.standard_mag_oneweb)):
+        hit = np.char.startswith(names, prefix)
+        mean[hit], sigma[hit] = m, s
+    return mean + sigma * rng.standard_normal(len(names))
+
+
+def _diffuse_sphere_phase(phase_rad: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Phase law of a Lambertian sphere, 1 at full phase, ``1/pi`` at 90 degrees."""
+    return ((math.pi - phase_rad) * np.cos(phase_rad) + np.sin(phase_rad)) / math.pi
+
+
+def _apparent_magnitude(standard_mag: NDArray[np.float64], prediction: SkyPrediction,
+                        sun_unit: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Magnitude from range and Sun-object-observer phase angle (Sun seen from the geocentre;
+    the parallax of a near-Earth object against 1 au is below 0.02 degrees)."""
+    los = unit_from_radec(prediction.ra_deg, prediction.dec_deg)
+    cos_phase = np.clip(np.sum(-los * sun_unit, axis=-1), -1.0, 1.0)
+    flux = np.maximum(_diffuse_sphere_phase(np.arccos(cos_phase)) * math.pi, 1e-6)
+    return (standard_mag + 5.0 * np.log10(prediction.range_km / 1000.0)
+            - 2.5 * np.log10(flux))
+
+
+# --------------------------------------------------------------------------------------------
+# Sensors and pointings
+
+
+def _sensor(plan: SensorPlan, catalogue: Catalogue) -> Sensor:
+    if plan.host_norad_id is None:
+        return Sensor(sensor_id=plan.sensor_id, name=plan.name or None, lat_deg=plan.lat_deg,
+                      lon_deg=plan.lon_deg, alt_m=plan.alt_m,
+                      fov_radius_deg=plan.fov_radius_deg, sigma_arcsec=plan.sigma_arcsec)
+    host = int(catalogue.index_of([plan.host_norad_id])[0])
+    if host < 0:
+        raise ValueError(f"sensor plan {plan.sensor_id!r}: host_norad_id "
+                         f"{plan.host_norad_id} is not in the catalogue")
+    line1, line2 = catalogue.lines[host]
+    return Sensor(sensor_id=plan.sensor_id, name=plan.name or catalogue.names[host],
+                  tle=[line1, line2], fov_radius_deg=plan.fov_radius_deg,
+                  sigma_arcsec=plan.sigma_arcsec)
+
+
+def _local_rotation(plan: SensorPlan, times_unix_s: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(T, 3, 3)`` rotations taking GCRS vectors to the site's (north, east, up) frame."""
+    site = wgs84.latlon(plan.lat_deg, plan.lon_deg, elevation_m=plan.alt_m)
+    t = timescale().from_datetimes([datetime_from_unix(s) for s in times_unix_s])
+    return np.moveaxis(site.rotation_at(t), -1, 0)
+
+
+def _local_unit(alt_deg: NDArray[np.float64], az_deg: NDArray[np.float64]) -> NDArray[np.float64]:
+    alt, az = np.radians(alt_deg), np.radians(az_deg)
+    return np.stack([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
+
+
+def _best_direction(candidates: NDArray[np.float64], points: NDArray[np.float64],
+                    radius_deg: float) -> int:
+    """Index of the candidate unit vector ``(C, 3)`` with the most ``points (P, 3)`` within
+    ``radius_deg``; ties go to the first, so the choice is deterministic."""
+    cos_radius = math.cos(math.radians(radius_deg))
+    counts = np.zeros(len(candidates), dtype=np.int64)
+    for start in range(0, len(points), 4096):  # bounded memory for dense LEO samples
+        counts += np.count_nonzero(candidates @ points[start:start + 4096].T >= cos_radius,
+                                   axis=1)
+    return int(np.argmax(counts))
+
+
+def _visible_units(coarse: SkyPrediction, usable: NDArray[np.bool_],
+                   orbit: Literal["geo", "leo"]) -> list[NDArray[np.float64]]:
+    """Per time of an ``(N, T)`` prediction, GCRS unit vectors of the ``usable`` objects
+    (visible and bright enough) at GEO-like or at low-orbit range."""
+    with np.errstate(invalid="ignore"):
+        if orbit == "geo":
+            keep = usable & (coarse.range_km > GEO_RANGE_KM[0]) & (
+                coarse.range_km < GEO_RANGE_KM[1])
+        else:
+            keep = usable & (coarse.range_km < LEO_RANGE_KM)
+    return [unit_from_radec(coarse.ra_deg[keep[:, j], j], coarse.dec_deg[keep[:, j], j]
+                            ).reshape(-1, 3) for j in range(keep.shape[1])]
+
+
+def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_]
+                     ) -> tuple[float, float]:
+    """A fixed (azimuth, elevation) in degrees, where the catalogue says objects will be."""
+    geo = plan.task == "geo_survey"
+    units = _visible_units(coarse, usable, "geo" if geo else "leo")
+    rotations = _local_rotation(plan, coarse.time_unix_s)
+    local = np.concatenate([u @ r.T for u, r in zip(units, rotations)])
+    if geo:
+        # GEO objects hold still in the site's frame: candidate centres are the objects
+        # themselves, scored on how many others fit in the inner part of the field.
+        candidates = local[local[:, 2] >= math.sin(math.radians(plan.min_elevation_deg))]
+        radius = 0.7 * plan.fov_radius_deg
+    else:
+        alt, az = np.meshgrid(np.arange(plan.min_elevation_deg, 86.0, 5.0),
+                              np.arange(0.0, 360.0, 10.0), indexing="ij")
+        candidates = np.concatenate([_local_unit(alt.ravel(), az.ravel()),
+                                     _local_unit(np.array([90.0]), np.array([0.0]))])
+        radius = 0.9 * plan.fov_radius_deg
+    if len(candidates) == 0:
+        raise ValueError(f"sensor {plan.sensor_id!r}: no catalogue object visible above "
+                         f"{plan.min_elevation_deg} deg elevation for a {plan.task}")
+    centre = candidates[_best_direction(candidates, local, radius)]
+    if geo:  # centre the field on the cluster rather than on one of its members
+        members = local[local @ centre >= math.cos(math.radians(radius))]
+        centre = members.mean(axis=0)
+        centre /= np.linalg.norm(centre)
+    alt_deg = math.degrees(math.asin(float(np.clip(centre[2], -1.0, 1.0))))
+    az_deg = math.degrees(math.atan2(centre[1], centre[0])) % 360.0
+    return az_deg, alt_deg
+
+
+def _space_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_],
+                    settings: ScenarioSettings) -> tuple[float, float]:
+    """A fixed (RA, Dec) on the GEO belt for a camera in orbit, away from the Sun."""
+    points = np.concatenate(_visible_units(coarse, usable, "geo"))
+    sun, _ = sun_and_earth_velocity(coarse.time_unix_s)
+    sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
+    # A candidate must clear the Sun at every search time.
+    clear = np.all(points @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)),
+                   axis=1)
+    candidates = points[clear]
+    if len(candidates) == 0:
+        raise ValueError(f"sensor {plan.sensor_id!r}: no GEO object visible more than "
+                         f"{settings.sun_exclusion_deg} deg from the Sun")
+    centre = candidates[_best_direction(candidates, points, 0.8 * plan.fov_radius_deg)]
+    ra, dec = radec_from_unit(centre)
+    return float(ra), float(dec)
+
+
+def _field_centres(plan: SensorPlan, pointing: tuple[float, float],
+                   times: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """RA/Dec of the field centre at each frame time."""
+    if plan.host_norad_id is not None:
+        return np.full(times.shape, pointing[0]), np.full(times.shape, pointing[1])
+    az_deg, alt_deg = pointing
+    local = _local_unit(np.array(alt_deg), np.array(az_deg))
+    gcrs = np.einsum("tji,j->ti", _local_rotation(plan, times), local)
+    return radec_from_unit(gcrs)
+
+
+# --------------------------------------------------------------------------------------------
+# Detections
+
+
+def _random_in_cap(rng: np.random.Generator, n: int, ra0: float, dec0: float,
+                   radius_deg: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``n`` points uniform in solid angle within ``radius_deg`` of ``(ra0, dec0)``."""
+    cos_r = math.cos(math.radians(radius_deg))
+    rho = np.arccos(1.0 - rng.random(n) * (1.0 - cos_r))  # angular distance from centre
+    bearing = rng.random(n) * 2.0 * math.pi
+    # tan(rho) is the gnomonic distance of a point at angular distance rho.
+    xi, eta = np.degrees(np.tan(rho) * np.sin(bearing)), np.degrees(np.tan(rho) * np.cos(bearing))
+    return radec_from_gnomonic(xi, eta, ra0, dec0)
+
+
+def _with_noise(rng: np.random.Generator, ra: NDArray[np.float64], dec: NDArray[np.float64],
+                sigma_arcsec: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Gaussian errors of ``sigma_arcsec`` on each tangent-plane axis around each point."""
+    xi, eta = (rng.standard_normal((2, ra.size)) * sigma_arcsec / 3600.0)
+    return radec_from_gnomonic(xi, eta, ra, dec)
+
+
+@dataclass
+class _SensorRun:
+    """What one sensor produced: frames, the label of each detection, the truth in view."""
+
+    frames: list[Frame] = field(default_factory=list)
+    labels: dict[str, int | None] = field(default_factory=dict)
+    in_view: list[dict] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)   # detections per NORAD id
+
+
+def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
+             standard_mag: NDArray[np.float64], times: NDArray[np.float64],
+             centres: tuple[NDArray[np.float64], NDArray[np.float64]],
+             settings: ScenarioSettings, rng: np.random.Generator) -> _SensorRun:
+    run = _SensorRun()
+    sun, _ = sun_and_earth_velocity(times)
+    sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
+    fa_mag_low = plan.limiting_mag - 1.5
+    for k, t in enumerate(times):
+        frame_id = f"{plan.sensor_id}-{k:05d}"
+        fov = FieldOfView(ra_deg=float(centres[0][k]) % 360.0, dec_deg=float(centres[1][k]),
+                          radius_deg=plan.fov_radius_deg)
+        if len(truth):
+            p = predict_sky(truth, sensor, float(t))
+            view = p.select(in_field_of_view(p, fov, margin=1.0) & p.visible())
+        else:
+            view = None
+        if view is not None and view.index.size:
+            mag = _apparent_magnitude(standard_mag[view.index], view, sun_unit[k])
+            pd = settings.detection_probability / (
+                1.0 + np.exp((mag - plan.limiting_mag) / settings.pd_softness_mag))
+            seen = rng.random(mag.size) < pd
+            detectable = mag <= plan.limiting_mag
+            run.in_view.append({
+                "frame_id": frame_id,
+                "objects": [{"norad_id": int(n), "ra_deg": round(float(r), 7),
+                             "dec_deg": round(float(d), 7), "mag": round(float(m), 2)}
+                            for n, r, d, m in zip(view.norad_ids[detectable],
+                                                  view.ra_deg[detectable],
+                                                  view.dec_deg[detectable], mag[detectable])]})
+            obj_ids = view.norad_ids[seen].astype(np.int64)
+            obj_ra, obj_dec, obj_mag = view.ra_deg[seen], view.dec_deg[seen], mag[seen]
+        else:
+            run.in_view.append({"frame_id": frame_id, "objects": []})
+            obj_ids, obj_ra, obj_dec, obj_mag = (np.zeros(0, np.int64), np.zeros(0),
+                                                 np.zeros(0), np.zeros(0))
+        n_false = int(rng.poisson(settings.false_alarms_per_frame))
+        fa_ra, fa_dec = _random_in_cap(rng, n_false, fov.ra_deg, fov.dec_deg, fov.radius_deg)
+        fa_mag = rng.uniform(fa_mag_low, plan.limiting_mag, n_false)
+        ra_true = np.concatenate([obj_ra, fa_ra])
+        dec_true = np.concatenate([obj_dec, fa_dec])
+        true_mag = np.concatenate([obj_mag, fa_mag])
+        labels: list[int | None] = [int(n) for n in obj_ids] + [None] * n_false
+        # Fainter sources are centroided worse: sigma grows with the inverse of the flux
+        # within 2.5 mag of the limit, up to faint_sigma_factor times the sensor's sigma.
+        factor = np.clip(10.0 ** (0.4 * (true_mag - (plan.limiting_mag - 2.5))), 1.0,
+                         settings.faint_sigma_factor)
+        sigma = plan.sigma_arcsec * factor
+        ra, dec = _with_noise(rng, ra_true, dec_true, sigma)
+        mag_out = true_mag + settings.magnitude_noise * rng.standard_normal(true_mag.size)
+        order = rng.permutation(len(labels))  # the order within a frame must leak nothing
+        detections = []
+        for i, j in enumerate(order.tolist()):
+            det_id = f"{frame_id}:{i}"
+            detections.append(Detection(det_id=det_id, ra_deg=round(float(ra[j]), 7) % 360.0,
+                                        dec_deg=round(float(dec[j]), 7),
+                                        sigma_arcsec=round(float(sigma[j]), 3),
+                                        mag=round(float(mag_out[j]), 2)))
+            run.labels[det_id] = labels[j]
+            if labels[j] is not None:
+                run.counts[labels[j]] = run.counts.get(labels[j], 0) + 1
+        run.frames.append(Frame(frame_id=frame_id, sensor_id=plan.sensor_id,
+                                time=datetime_from_unix(float(t)), exposure_s=plan.exposure_s,
+                                fov=fov, detections=detections))
+    return run
+
+
+def _candidates(coarse: SkyPrediction, centres: tuple[NDArray[np.float64], NDArray[np.float64]],
+                radius_deg: float, slack_s: float) -> NDArray[np.intp]:
+    """Catalogue indices of the objects that may enter the field at some frame.
+
+    ``coarse`` predicts the whole catalogue at sample times and ``centres`` are the field
+    centres then. An object qualifies if, at some sample, it lies within ``radius_deg`` plus
+    the distance its own rate carries it in ``slack_s`` seconds.
+    """
+    separation = angular_separation_deg(coarse.ra_deg, coarse.dec_deg, centres[0], centres[1])
+    rate = np.hypot(coarse.ra_rate_deg_s, coarse.dec_rate_deg_s)
+    with np.errstate(invalid="ignore"):
+        near = coarse.valid & (separation <= radius_deg + slack_s * rate)
+    return coarse.index[np.any(near, axis=1)]
+
+
+def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings,
+              seed: int) -> list[int]:
+    """Pick objects to withhold: about ``withheld_fraction`` of those seen well, and at least
+    one per sensor that saw any."""
+    if settings.withheld_fraction == 0.0:
+        return []
+    rng = np.random.default_rng((seed, _STREAM_WITHHOLD))
+    well_seen = {sid: sorted(n for n, c in run.counts.items()
+                             if c >= settings.min_detections_to_withhold)
+                 for sid, run in runs.items()}
+    everything = sorted(set().union(*well_seen.values()))
+    chosen: set[int] = set()
+    for sid in sorted(well_seen):
+        ids = well_seen[sid]
+        if ids and not chosen.intersection(ids):
+            chosen.add(int(ids[rng.integers(len(ids))]))
+    target = round(settings.withheld_fraction * len(everything))
+    rest = [n for n in everything if n not in chosen]
+    extra = max(0, target - len(chosen))
+    if extra and rest:
+        chosen.update(int(n) for n in rng.choice(rest, size=min(extra, len(rest)),
+                                                 replace=False))
+    return sorted(chosen)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def simulate_scenario(catalog_path: str | Path, out_dir: str | Path, *, seed: int = 0,
+                      settings: ScenarioSettings = ScenarioSettings()) -> ScenarioSummary:
+    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``.
+
+    Raises ``ValueError`` if a ground site is not dark (Sun above -12 degrees) during the
+    scenario, or a sensor finds nothing to point at.
+    """
+    out = Path(out_dir)
+    catalogue = Catalogue.from_path(catalog_path)
+    start = unix_from_datetime(settings.start_time)
+    standard_mag = _standard_magnitudes(catalogue, settings, seed)
+    rng = np.random.default_rng((seed, _STREAM_DETECT))
+    runs: dict[str, _SensorRun] = {}
+    sensors: list[Sensor] = []
+    pointings: dict[str, dict] = {}
+    for k, plan in enumerate(settings.sensors):
+        sensor = _sensor(plan, catalogue)
+        sensors.append(sensor)
+        first = start + k * settings.sensor_time_offset_s
+        times = first + np.arange(0.0, settings.duration_s, plan.cadence_s)
+        if not sensor.is_space_based:
+            sun_alt = np.asarray(sun_altitude_deg(sensor, times))
+            if np.max(sun_alt) >= NIGHT_SUN_ALTITUDE_DEG:
+                worst = int(np.argmax(sun_alt))
+                raise ValueError(
+                    f"sensor {plan.sensor_id!r}: the Sun is at {sun_alt[worst]:.1f} deg at "
+                    f"{format_time(datetime_from_unix(times[worst]))}, not below "
+                    f"{NIGHT_SUN_ALTITUDE_DEG} deg: choose start_time at night for this site")
+        search_times = first + np.arange(0.0, settings.duration_s + settings.search_step_s,
+                                         settings.search_step_s)
+        # One prediction of the whole catalogue every search step serves both to choose the
+        # pointing and to find the few objects worth propagating at every frame.
+        coarse = predict_sky(catalogue, sensor, search_times, light_time=False)
+        sun, _ = sun_and_earth_velocity(search_times)
+        with np.errstate(invalid="ignore"):
+            usable = coarse.visible() & (_apparent_magnitude(
+                standard_mag[coarse.index, None], coarse,
+                sun / np.linalg.norm(sun, axis=-1, keepdims=True)) <= plan.limiting_mag)
+        if sensor.is_space_based:
+            pointing = _space_pointing(plan, coarse, usable, settings)
+            pointings[plan.sensor_id] = {"kind": "fixed_radec", "ra_deg": pointing[0],
+                                         "dec_deg": pointing[1]}
+        else:
+            pointing = _ground_pointing(plan, coarse, usable)
+            pointings[plan.sensor_id] = {"kind": "fixed_azel", "az_deg": pointing[0],
+                                         "el_deg": pointing[1]}
+        centres = _field_centres(plan, pointing, times)
+        # Every frame is within half a search step of a sample, and the truth may sit
+        # 4 sigma along-track (seconds) and a little across (the 0.5 deg) from the
+        # catalogue: 50 % more time than that covers curved paths too.
+        slack_s = 1.5 * (0.5 * settings.search_step_s + 4.0 * settings.along_track_sigma_s)
+        index = _candidates(coarse, _field_centres(plan, pointing, search_times),
+                            plan.fov_radius_deg + 0.5, slack_s)
+        truth = _truth_catalogue(catalogue, index, settings, seed)
+        truth_mag = standard_mag[catalogue.index_of(truth.norad_ids)]
+        runs[plan.sensor_id] = _observe(plan, sensor, truth, truth_mag, times, centres,
+                                        settings, rng)
+    withheld = _withhold(runs, settings, seed)
+    return _write(out, catalogue, sensors, runs, withheld, pointings, settings, seed)
+
+
+def _write(out: Path, catalogue: Catalogue, sensors: list[Sensor],
+           runs: dict[str, _SensorRun], withheld: list[int], pointings: dict[str, dict],
+           settings: ScenarioSettings, seed: int) -> ScenarioSummary:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "catalog").mkdir(exist_ok=True)
+    frames: list[Frame] = [f for run in runs.values() for f in run.frames]
+    in_view = {v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view}
+    frames.sort(key=lambda f: (f.time, f.sensor_id))
+    write_frames_jsonl(frames, out / "frames.jsonl")
+    write_sensors(sensors, out / "sensors.json")
+    truth: dict[str, int | None] = {}
+    for frame in frames:
+        for det in frame.detections:
+            truth[det.det_id] = runs[frame.sensor_id].labels[det.det_id]
+    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+    engine_catalogue = catalogue.without(withheld)
+    engine_catalogue.write(out / "catalog" / "catalog.tle")
+    settings_dict = asdict(settings)
+    scenario = {
+        "format": "orbitlink-scenario/1",
+        "seed": seed,
+        "settings": settings_dict,
+        "withheld_norad_ids": withheld,
+        "pointings": pointings,
+        "frames": [{"frame_id": f.frame_id, "sensor_id": f.sensor_id,
+                    "time": format_time(f.time), "fov": f.fov.model_dump(),
+                    "objects": in_view[f.frame_id]} for f in frames],
+    }
+    (out / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
+    end = max(f.time for f in frames) if frames else None
+    counts: dict[int, int] = {}
+    for run in runs.values():
+        for n, c in run.counts.items():
+            counts[n] = counts.get(n, 0) + c
+    return ScenarioSummary(
+        out_dir=str(out), seed=seed, start_time=settings.start_time,
+        end_time=format_time(end) if end else settings.start_time,
+        n_frames=len(frames), n_detections=len(truth),
+        n_false_alarms=sum(v is None for v in truth.values()),
+        n_objects_detected=len(counts), withheld_norad_ids=withheld,
+        catalogue_size=len(engine_catalogue),
+        frames_by_sensor={sid: len(run.frames) for sid, run in runs.items()},
+        detections_by_sensor={sid: len(run.labels) for sid, run in runs.items()},
+        objects_by_sensor={sid: len(run.counts) for sid, run in runs.items()})
