@@ -139,10 +139,19 @@ def teme_to_gcrs_matrices(t: Time) -> Array:
 
 
 def _rotate(matrices: Array, vectors: Array) -> Array:
-    """Apply ``(T, 3, 3)`` matrices to vectors ``(N, T, 3)`` (one matrix per time)."""
-    if matrices.shape[0] == 1:
-        return vectors @ matrices[0].T
-    return np.einsum("tij,ntj->nti", matrices, vectors)
+    """Apply one matrix per time, ``(T, 3, 3)``, to vectors ``(N, T, 3)``; return ``(3, N, T)``.
+
+    The hot path works on component-first arrays: each component is a contiguous ``(N, T)``
+    plane, so dot products and norms are sums of three planes rather than strided reductions.
+    """
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    return np.stack([matrices[:, i, 0] * x + matrices[:, i, 1] * y + matrices[:, i, 2] * z
+                     for i in range(3)])
+
+
+def _dot(a: Array, b: Array) -> Array:
+    """Dot product of component-first vectors ``(3, ...)``."""
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 @lru_cache(maxsize=256)
@@ -166,7 +175,7 @@ def _observer_state(sensor: Sensor, times: Array, t: Time, to_gcrs: Array
             code = int(error[np.flatnonzero(error)[0]])
             raise ValueError(f"sensor {sensor.sensor_id!r}: sgp4 cannot propagate its tle: "
                              f"{SGP4_ERRORS[code]}")
-        return _rotate(to_gcrs, r[None])[0], _rotate(to_gcrs, v[None])[0]
+        return _rotate(to_gcrs, r[None])[:, 0].T, _rotate(to_gcrs, v[None])[:, 0].T
     site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
     state = site.at(t)
     return state.position.km.T, state.velocity.km_per_s.T
@@ -221,21 +230,26 @@ def _resolve_index(catalogue: Catalogue, index: ArrayLike | None) -> NDArray[np.
 
 
 def _sunlit(position_km: Array, sun_km: Array) -> NDArray[np.bool_]:
-    """Whether the segment from each geocentric position to the Sun misses the Earth."""
+    """Whether the segment from each position to the Sun misses the Earth.
+
+    Component-first arrays: ``position_km`` ``(3, N, T)`` geocentric, ``sun_km`` ``(3, 1, T)``.
+    """
     to_sun = sun_km - position_km
-    to_sun /= np.linalg.norm(to_sun, axis=-1, keepdims=True)
-    along = -np.sum(position_km * to_sun, axis=-1)  # distance to the point nearest the geocentre
-    miss2 = np.sum(position_km * position_km, axis=-1) - along * along
+    to_sun /= np.sqrt(_dot(to_sun, to_sun))
+    along = -_dot(position_km, to_sun)  # distance to the point nearest the geocentre
+    miss2 = _dot(position_km, position_km) - along * along
     return ~((along > 0.0) & (miss2 < EARTH_RADIUS_KM ** 2))
 
 
 def _clear_of_earth(observer_km: Array, line_km: Array) -> NDArray[np.bool_]:
-    """Whether the segment from the observer along ``line_km`` stays above the atmosphere."""
-    length2 = np.sum(line_km * line_km, axis=-1)
+    """Whether the segment from the observer along ``line_km`` stays above the atmosphere.
+
+    Component-first arrays: ``observer_km`` ``(3, 1, T)``, ``line_km`` ``(3, N, T)``.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
-        u = np.clip(-np.sum(observer_km * line_km, axis=-1) / length2, 0.0, 1.0)
-    nearest = observer_km + u[..., None] * line_km
-    return np.sum(nearest * nearest, axis=-1) > (EARTH_RADIUS_KM + ATMOSPHERE_KM) ** 2
+        u = np.clip(-_dot(observer_km, line_km) / _dot(line_km, line_km), 0.0, 1.0)
+    nearest = observer_km + u * line_km
+    return _dot(nearest, nearest) > (EARTH_RADIUS_KM + ATMOSPHERE_KM) ** 2
 
 
 def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
@@ -259,44 +273,47 @@ def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
     else:
         error = np.zeros((0, len(times)), dtype=np.int32)
         r_teme = v_teme = np.zeros((0, len(times), 3))
-    valid = error == 0
+    # From here on vectors are component-first, (3, N, T); per-time vectors are (3, 1, T).
     r_obj = _rotate(to_gcrs, r_teme)
     v_obj = _rotate(to_gcrs, v_teme)
-    r_obj[~valid] = np.nan
-    v_obj[~valid] = np.nan
 
-    rel = r_obj - observer_km
-    rel_v = v_obj - observer_km_s
-    # A space-based sensor's own element set (or a twin within a metre) has no direction.
-    valid &= np.sum(rel * rel, axis=-1) > MIN_RANGE_KM ** 2
-    rel[~valid] = np.nan
-    rel_v[~valid] = np.nan
+    def per_time(vectors: Array) -> Array:
+        return vectors.T[:, None, :]
+
+    rel = r_obj - per_time(observer_km)
+    rel_v = v_obj - per_time(observer_km_s)
+    # sgp4 errors, and a space-based sensor's own element set (no direction), are invalid.
+    valid = (error == 0) & (_dot(rel, rel) > MIN_RANGE_KM ** 2)
+    for vectors in (r_obj, rel, rel_v):
+        vectors[:, ~valid] = np.nan
+
     if light_time:
-        drift = v_obj + earth_km_s  # barycentric velocity of the object
-        tau = np.linalg.norm(rel, axis=-1) / SPEED_OF_LIGHT_KM_S
+        drift = v_obj + per_time(earth_km_s)  # barycentric velocity of the object
+        tau = np.sqrt(_dot(rel, rel)) / SPEED_OF_LIGHT_KM_S
         for _ in range(2):
-            seen = rel - drift * tau[..., None]
-            tau = np.linalg.norm(seen, axis=-1) / SPEED_OF_LIGHT_KM_S
-        seen = rel - drift * tau[..., None]
+            seen = rel - drift * tau
+            tau = np.sqrt(_dot(seen, seen)) / SPEED_OF_LIGHT_KM_S
+        seen = rel - drift * tau
         # d(tau)/dt = range rate / c scales the retarded velocity; it shifts LEO rates ~1e-5.
-        tau_rate = np.sum(seen * rel_v, axis=-1) / (tau * SPEED_OF_LIGHT_KM_S ** 2)
-        seen_v = rel_v - drift * tau_rate[..., None]
+        tau_rate = _dot(seen, rel_v) / (tau * SPEED_OF_LIGHT_KM_S ** 2)
+        seen_v = rel_v - drift * tau_rate
     else:
         seen, seen_v = rel, rel_v
 
-    ra, dec, ra_rate, dec_rate, range_km = radec_rates_from_vectors(seen, seen_v)
-    range_rate = np.sum(seen * seen_v, axis=-1) / range_km
-    sunlit = _sunlit(r_obj, sun_km) & valid
+    ra, dec, ra_rate, dec_rate, range_km = radec_rates_from_vectors(
+        np.moveaxis(seen, 0, -1), np.moveaxis(seen_v, 0, -1))
+    range_rate = _dot(seen, seen_v) / range_km
+    sunlit = _sunlit(r_obj, per_time(sun_km)) & valid
 
     if sensor.is_space_based:
-        above = _clear_of_earth(observer_km, rel) & valid
+        above = _clear_of_earth(per_time(observer_km), rel) & valid
         elevation = np.full(ra.shape, np.nan)
     else:
-        up = _ground_up_gcrs(sensor, t)
         # Geometric direction, as Skyfield's altaz(): the astrometric one is displaced up to
         # ~25 arcsec by the Earth's orbital motion, which a horizon test should not see.
+        up = per_time(_ground_up_gcrs(sensor, t))
         elevation = np.degrees(np.arcsin(np.clip(
-            np.sum(rel * up, axis=-1) / np.linalg.norm(rel, axis=-1), -1.0, 1.0)))
+            _dot(rel, up) / np.sqrt(_dot(rel, rel)), -1.0, 1.0)))
         above = (elevation > min_elevation_deg) & valid
 
     def out(values: np.ndarray) -> np.ndarray:
