@@ -19,16 +19,47 @@ from .frames import (
     write_records,
     write_sensors,
 )
+from .grouping import Observation, frame_id_for, group_into_frames
+from .iod import (
+    IODFormatError,
+    IODObservation,
+    format_iod_line,
+    frames_from_observations,
+    iter_iod,
+    load_sites,
+    parse_iod_line,
+)
+from .observations import ObservationFormat, detect_format, read_observations
+from .tdm import read_tdm, write_tdm
+from .udl import EOObservation, read_udl, write_udl
 
 __all__ = [
+    "EOObservation",
     "FormatError",
+    "IODFormatError",
+    "IODObservation",
+    "Observation",
+    "ObservationFormat",
     "Reject",
+    "detect_format",
+    "format_iod_line",
+    "frame_id_for",
+    "frames_from_observations",
+    "group_into_frames",
     "iter_frames_jsonl",
+    "iter_iod",
     "iter_records",
+    "load_sites",
+    "parse_iod_line",
     "parse_record",
+    "read_observations",
     "read_records",
     "read_sensors",
+    "read_tdm",
+    "read_udl",
     "write_frames_jsonl",
     "write_records",
     "write_sensors",
+    "write_tdm",
+    "write_udl",
 ]

@@ -392,7 +392,7 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
                 ra, dec = radec_to_j2000(first, second, epoch_code, time)
             else:
                 az, el = first, second
-                if sites is not None and site in sites:
+                if sites is not None and site in sites and not sites[site].is_space_based:
                     ra, dec = radec_from_azel(az, el, sites[site], time)
         _blank(line, 65, 65, "col 65")
 
