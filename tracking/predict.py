@@ -62,6 +62,7 @@ __all__ = [
 SPEED_OF_LIGHT_KM_S = 299_792.458
 EARTH_RADIUS_KM = 6378.137  # WGS84 equatorial radius
 MIN_RANGE_KM = 1e-3  # closer than this to the observer, an object has no direction
+BLOCK_OBJECT_TIMES = 500_000  # object-times per vectorised block (see predict_sky)
 ATMOSPHERE_KM = 100.0  # grazing lines of sight below this height count as blocked
 
 Array = NDArray[np.float64]
@@ -119,6 +120,8 @@ def _time_vector(time_unix_s: ArrayLike) -> tuple[Array, bool]:
     times = np.asarray(time_unix_s, dtype=float)
     if times.ndim > 1:
         raise ValueError(f"time_unix_s must be a scalar or 1-D, not shape {times.shape}")
+    if times.size == 0:
+        raise ValueError("time_unix_s is empty: give at least one time")
     if not np.all(np.isfinite(times)):
         raise ValueError("time_unix_s must be finite")
     return np.atleast_1d(times), times.ndim == 0
@@ -202,14 +205,10 @@ def _ground_up_gcrs(sensor: Sensor, t: Time) -> Array:
 # ------------------------------------------------------------------------------ prediction
 
 
-def _propagate(catalogue: Catalogue, index: NDArray[np.intp] | None, times: Array
-               ) -> tuple[NDArray[np.int32], Array, Array]:
-    jd, fraction = jd_from_unix(times)
+def _satrec_array(catalogue: Catalogue, index: NDArray[np.intp] | None) -> SatrecArray | None:
     if index is None:
-        array = catalogue.satrec_array
-    else:
-        array = SatrecArray([catalogue.satrecs[i] for i in index.tolist()])
-    return array.sgp4(jd, fraction)  # (N, T), (N, T, 3), (N, T, 3)
+        return catalogue.satrec_array if len(catalogue) else None
+    return SatrecArray([catalogue.satrecs[i] for i in index.tolist()]) if len(index) else None
 
 
 def _resolve_index(catalogue: Catalogue, index: ArrayLike | None) -> NDArray[np.intp] | None:
@@ -259,17 +258,36 @@ def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
 
     ``time_unix_s`` is a scalar or a 1-D array; ``index`` integer indices or a boolean mask
     over the catalogue. See the module docstring for the frames, light time and flags.
+    Long time arrays are processed in blocks of about ``BLOCK_OBJECT_TIMES`` object-times, which
+    bounds the temporaries (a few hundred bytes per object-time) whatever the request.
     """
     times, scalar = _time_vector(time_unix_s)
     chosen = _resolve_index(catalogue, index)
     n = len(catalogue) if chosen is None else len(chosen)
+    array = _satrec_array(catalogue, chosen)
+    step = max(1, BLOCK_OBJECT_TIMES // max(n, 1))
+    blocks = [_predict_block(array, n, sensor, times[k:k + step], light_time, min_elevation_deg)
+              for k in range(0, len(times), step)]
+    columns = blocks[0] if len(blocks) == 1 else {
+        name: np.concatenate([block[name] for block in blocks], axis=1) for name in blocks[0]}
+    if scalar:
+        columns = {name: values[:, 0] for name, values in columns.items()}
+    index_out = np.arange(n, dtype=np.intp) if chosen is None else chosen
+    return SkyPrediction(time_unix_s=times[0] if scalar else times, index=index_out,
+                         norad_ids=catalogue.norad_ids[index_out], **columns)
+
+
+def _predict_block(array: SatrecArray | None, n: int, sensor: Sensor, times: Array,
+                   light_time: bool, min_elevation_deg: float) -> dict[str, np.ndarray]:
+    """The per-object columns of :class:`SkyPrediction`, each ``(n, len(times))``."""
     t = _skyfield_time(times)
     to_gcrs = teme_to_gcrs_matrices(t)
     observer_km, observer_km_s = _observer_state(sensor, times, t, to_gcrs)
     sun_km, earth_km_s = sun_and_earth_velocity(times)
 
-    if n:
-        error, r_teme, v_teme = _propagate(catalogue, chosen, times)
+    if array is not None:
+        jd, fraction = jd_from_unix(times)
+        error, r_teme, v_teme = array.sgp4(jd, fraction)  # (n, T), (n, T, 3), (n, T, 3)
     else:
         error = np.zeros((0, len(times)), dtype=np.int32)
         r_teme = v_teme = np.zeros((0, len(times), 3))
@@ -316,20 +334,10 @@ def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
             _dot(rel, up) / np.sqrt(_dot(rel, rel)), -1.0, 1.0)))
         above = (elevation > min_elevation_deg) & valid
 
-    def out(values: np.ndarray) -> np.ndarray:
-        return values[:, 0] if scalar else values
-
-    index_out = np.arange(n, dtype=np.intp) if chosen is None else chosen
-    return SkyPrediction(
-        time_unix_s=times[0] if scalar else times,
-        index=index_out,
-        norad_ids=catalogue.norad_ids[index_out],
-        ra_deg=out(ra), dec_deg=out(dec),
-        ra_rate_deg_s=out(ra_rate), dec_rate_deg_s=out(dec_rate),
-        range_km=out(range_km), range_rate_km_s=out(range_rate),
-        elevation_deg=out(elevation),
-        sunlit=out(sunlit), above_horizon=out(above), valid=out(valid),
-    )
+    return {"ra_deg": ra, "dec_deg": dec, "ra_rate_deg_s": ra_rate,
+            "dec_rate_deg_s": dec_rate, "range_km": range_km, "range_rate_km_s": range_rate,
+            "elevation_deg": elevation, "sunlit": sunlit, "above_horizon": above,
+            "valid": valid}
 
 
 def in_field_of_view(prediction: SkyPrediction, fov: FieldOfView, margin: float = 1.2

@@ -210,6 +210,40 @@ def test_omm_json_and_csv_files(full, tmp_path):
     assert len(both) == 3
 
 
+METADATA = ("OBJECT_NAME", "OBJECT_ID", "CENTER_NAME", "REF_FRAME", "TIME_SYSTEM",
+            "MEAN_ELEMENT_THEORY")
+MEAN_ELEMENTS = ("EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLINATION", "RA_OF_ASC_NODE",
+                 "ARG_OF_PERICENTER", "MEAN_ANOMALY")
+
+
+def omm_xml(records: list[dict]) -> str:
+    """CCSDS OMM XML (NDM wrapper, one segment per object) as CelesTrak serves it."""
+    def tags(record, keys):
+        return "".join(f"<{k}>{record[k]}</{k}>" for k in keys)
+
+    segments = []
+    for record in records:
+        rest = [k for k in record if k not in METADATA + MEAN_ELEMENTS]
+        segments.append(f"<omm><body><segment><metadata>{tags(record, METADATA)}</metadata>"
+                        f"<data><meanElements>{tags(record, MEAN_ELEMENTS)}</meanElements>"
+                        f"<tleParameters>{tags(record, rest)}</tleParameters></data>"
+                        f"</segment></body></omm>")
+    return f'<?xml version="1.0" encoding="UTF-8"?><ndm>{"".join(segments)}</ndm>'
+
+
+def test_omm_xml_file(full, tmp_path):
+    chosen = [int(i) for i in full.index_of([25544, 19548])]
+    (tmp_path / "c.xml").write_text(omm_xml([omm_fields(full, i) for i in chosen]))
+    cat = Catalogue.from_path(tmp_path / "c.xml")
+    assert cat.norad_ids.tolist() == [19548, 25544]
+    for i in chosen:
+        j = cat.index_of([full.norad_ids[i]])[0]
+        assert positions_agree(cat.satrecs[j], full.satrecs[i]) < 1e-3
+    (tmp_path / "d.xml").write_text("<ndm><omm>")
+    with pytest.raises(CatalogueError, match="d.xml: not an OMM XML document"):
+        Catalogue.from_path(tmp_path / "d.xml")
+
+
 def test_records_round_trip_and_errors(full):
     records = [full.element_set(i) for i in range(0, 300, 7)]
     assert set(records[0]) == {"name", "line1", "line2", "norad_id", "epoch"}

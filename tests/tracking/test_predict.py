@@ -151,6 +151,17 @@ def test_many_times_at_once_equal_one_at_a_time(catalogue, sample):
         np.testing.assert_array_equal(many.sunlit[:, k], one.sunlit)
 
 
+def test_long_time_arrays_are_processed_in_blocks(catalogue, sample, monkeypatch):
+    times = T0 + np.arange(7) * 60.0
+    whole = predict_sky(catalogue, SITE, times, sample)
+    monkeypatch.setattr("tracking.predict.BLOCK_OBJECT_TIMES", 2 * len(sample))
+    blocked = predict_sky(catalogue, SITE, times, sample)  # 4 blocks of 2, 2, 2, 1 times
+    for name in ("ra_deg", "dec_rate_deg_s", "range_km", "elevation_deg"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
+    np.testing.assert_array_equal(blocked.visible(), whole.visible())
+    assert blocked.ra_deg.shape == (len(sample), 7)
+
+
 def test_subset_equals_whole_catalogue_rows(catalogue, sample):
     whole = predict_sky(catalogue, SITE, T0)
     part = predict_sky(catalogue, SITE, T0, sample)
@@ -316,7 +327,13 @@ def test_bad_arguments(catalogue):
         predict_sky(catalogue, SITE, np.full((2, 2), T0))
     with pytest.raises(ValueError, match="finite"):
         predict_sky(catalogue, SITE, float("nan"))
+    with pytest.raises(ValueError, match="empty"):
+        predict_sky(catalogue, SITE, [])
     with pytest.raises(IndexError):
         predict_sky(catalogue, SITE, T0, [len(catalogue)])
+    broken = list(catalogue.lines[0])
+    broken[1] = broken[1][:68] + str((int(broken[1][68]) + 1) % 10)
+    with pytest.raises(ValueError, match="sensor 'bad-cam' tle.*checksum"):
+        predict_sky(catalogue, Sensor(sensor_id="bad-cam", tle=broken), T0)
     empty = predict_sky(Catalogue(), SITE, T0)
     assert len(empty) == 0 and empty.ra_deg.shape == (0,)
