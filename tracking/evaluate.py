@@ -49,6 +49,9 @@ __all__ = [
 #: Cut-off distance of GOSPA, arc-seconds: an estimate farther than this from every truth
 #: counts as one false plus one missed object rather than a (bad) localisation.
 DEFAULT_GOSPA_C_ARCSEC = 60.0
+#: Statuses of a confirmed track: "coasting" is a confirmed track that missed this frame,
+#: and its predicted position is its estimate (tentative and deleted records are not).
+ESTABLISHED = frozenset({"confirmed", "coasting"})
 #: An object needs this many detections by one sensor before a tracker can be blamed for
 #: missing it (the denominator of the "detected" recalls).
 MIN_DETECTIONS = 3
@@ -254,13 +257,13 @@ def _majority(labels: list[int | None]) -> tuple[int | None, int]:
 
 
 def evaluate(truth_path: str | Path, results_dir: str | Path, *,
-             plot_path: str | Path | None = None,
+             plot_path: str | Path | None = None, plot: bool = True,
              gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -> EvaluationReport:
     """Score ``results_dir/{tracks,associations}.jsonl`` against a simulated scenario.
 
     ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it (and
     ``frames.jsonl``, used only for the plot, if present). The plot is written to
-    ``plot_path``, by default ``results_dir/evaluation.png``.
+    ``plot_path``, by default ``results_dir/evaluation.png``; ``plot=False`` skips it.
     """
     truth_path, results = Path(truth_path), Path(results_dir)
     scenario_path = truth_path.with_name("scenario.json")
@@ -298,7 +301,7 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
     confirmed: set[str] = set()
     for update in updates:
         track_sensor.setdefault(update.track_id, update.sensor_id)
-        if update.status == "confirmed":
+        if update.status in ESTABLISHED:
             confirmed.add(update.track_id)
         if update.det_id is not None:
             if update.det_id not in truth:
@@ -370,8 +373,9 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
                                   len(uct_verdicts))
 
     _score_gospa(report, scenario, updates, gospa_c_arcsec)
-    _plot(report, scenario, updates, truth_path.with_name("frames.jsonl"),
-          Path(plot_path) if plot_path is not None else results / "evaluation.png")
+    if plot:
+        _plot(report, scenario, updates, truth_path.with_name("frames.jsonl"),
+              Path(plot_path) if plot_path is not None else results / "evaluation.png")
     return report
 
 
@@ -380,7 +384,7 @@ def _score_gospa(report: EvaluationReport, scenario: dict, updates: list[TrackUp
     """GOSPA of every frame between confirmed tracks and the detectable objects in view."""
     estimates: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
     for update in updates:
-        if update.status == "confirmed":
+        if update.status in ESTABLISHED:
             estimates[_time_key(update.sensor_id, update.time)].append(
                 (update.ra_deg, update.dec_deg))
     series, by_sensor = [], defaultdict(list)
@@ -444,7 +448,7 @@ def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
     paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(
         lambda: defaultdict(list))
     for update in updates:
-        if update.status == "confirmed":
+        if update.status in ESTABLISHED:
             paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
 
     figure = plt.figure(figsize=(5.0 * len(sensors), 9.0), layout="constrained")
