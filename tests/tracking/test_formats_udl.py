@@ -113,14 +113,17 @@ def test_bad_records_name_the_field(change: dict, field: str, words: str) -> Non
 
 def test_array_record_numbers_and_lenient_mode(tmp_path: Path) -> None:
     path = tmp_path / "eo.json"
-    path.write_text(json.dumps([_record(), _record(declination=-91), "oops", _record()]))
+    path.write_text(json.dumps([_record(), _record(declination=-91), "oops", _record(),
+                                _record(idSensor=None)]))
     with pytest.raises(FormatError) as info:
         read_udl(path)
     assert info.value.line_no == 2 and str(path) in str(info.value)
     rejects: list[Reject] = []
     frames = read_udl(path, rejects=rejects)
-    assert [r.line_no for r in rejects] == [2, 3]
+    # record 5 passes validation but has no sensor: still reported by its own number
+    assert [r.line_no for r in rejects] == [2, 3, 5]
     assert "expected an EOObservation object" in str(rejects[1].error)
+    assert "no idSensor" in str(rejects[2].error) and f"{path}, line 5" in str(rejects[2].error)
     assert len(frames) == 1 and len(frames[0].detections) == 2
     path.write_text('[{"obTime": ')
     with pytest.raises(FormatError, match="not valid JSON"):

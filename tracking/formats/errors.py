@@ -41,6 +41,15 @@ class FormatError(ValueError):
         self.text = text
         super().__init__(self._message())
 
+    def locate(self, *, source: str | None = None, line_no: int | None = None) -> FormatError:
+        """Fill in where the error is (a parser of one line does not know) and return it."""
+        if source is not None:
+            self.source = source
+        if line_no is not None:
+            self.line_no = line_no
+        self.args = (self._message(),)
+        return self
+
     def _message(self) -> str:
         where = self.source or "<input>"
         if self.line_no is not None:

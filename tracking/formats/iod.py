@@ -465,8 +465,7 @@ def iter_iod(source: str | PathLike[str] | Iterable[str],
         try:
             yield replace(parse_iod_line(line, sites), line_no=line_no)
         except IODFormatError as error:
-            error.source, error.line_no = name, line_no
-            error.args = (error._message(),)
+            error.locate(source=name, line_no=line_no)
             if not lenient:
                 raise
             yield Reject(line_no, error)

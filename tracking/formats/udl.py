@@ -272,10 +272,8 @@ def read_udl(source: str | PathLike[str] | Iterable[str],
     frames = frames_from_eo_observations(good, sensors, tolerance_s=tolerance_s, rejects=later)
     for reject in later:  # report the record's own number, not its rank among good ones
         number = numbers[reject.line_no - 1]
-        reject.error.line_no = number
-        reject.error.source = str(source) if isinstance(source, (str, PathLike)) else None
-        reject.error.args = (reject.error._message(),)
-        rejects.append(Reject(number, reject.error))
+        name = str(source) if isinstance(source, (str, PathLike)) else None
+        rejects.append(Reject(number, reject.error.locate(source=name, line_no=number)))
     return frames
 
 
