@@ -30,8 +30,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
-from .association import candidate_pairs, chi2_gate, gnn_assign
+from .association import candidate_pairs, chi2_gate, chord_from_angle, gnn_assign
 from .kalman import (
     constant_velocity_transition,
     predict,
@@ -76,11 +77,15 @@ class TrackerSettings:
     max_init_rate_deg_s: float = 2.0
     #: Two detections further apart in time than this never start a track (s).
     max_init_gap_s: float = 120.0
+    #: Each unassociated detection starts tentative tracks with up to this many of the
+    #: nearest unassociated detections of the previous frame (within the rate limit); M-of-N
+    #: confirmation then keeps the pairing that continues and drops the others.
+    max_init_partners: int = 8
     #: A tentative track is confirmed once it has ``confirm_m`` detections among its last
     #: ``confirm_n`` frames (the two initiating detections count), and deleted as soon as it
     #: no longer can.
-    confirm_m: int = 4
-    confirm_n: int = 5
+    confirm_m: int = 5
+    confirm_n: int = 6
     #: A confirmed track is deleted at its ``delete_after_misses``-th consecutive missed frame
     #: (it coasts through the ones before).
     delete_after_misses: int = 4
@@ -107,6 +112,8 @@ class TrackerSettings:
                 raise ValueError(f"TrackerSettings.{name} must be > 0")
         if not 1 <= self.confirm_m <= self.confirm_n <= 32 or self.confirm_m < 2:
             raise ValueError("TrackerSettings needs 2 <= confirm_m <= confirm_n <= 32")
+        if self.max_init_partners < 1:
+            raise ValueError("TrackerSettings.max_init_partners must be >= 1")
         if self.delete_after_misses < 1:
             raise ValueError("TrackerSettings.delete_after_misses must be >= 1")
         if self.frame_id_memory < 1:
@@ -338,7 +345,16 @@ class SensorTracker:
         gated = np.isfinite(d2) & (d2 < self._gate)
         rows, cols, d2, z = rows[gated], cols[gated], d2[gated], z[gated]
 
-        hit_rows, hit_cols = gnn_assign(rows, cols, d2, self._gate, len(x), len(det_unit))
+        # Confirmed tracks choose first; tentative tracks share what is left, so a young
+        # track born of clutter can never take a detection from an established one.
+        first = state.confirmed[rows]
+        hit_rows, hit_cols = gnn_assign(rows[first], cols[first], d2[first], self._gate,
+                                        len(x), len(det_unit))
+        second = ~first & ~np.isin(cols, hit_cols)
+        more_rows, more_cols = gnn_assign(rows[second], cols[second], d2[second], self._gate,
+                                          len(x), len(det_unit))
+        hit_rows = np.concatenate([hit_rows, more_rows])
+        hit_cols = np.concatenate([hit_cols, more_cols])
         if len(hit_rows):
             # Pairs are unique per row, so the gated z of each assigned pair is found by row.
             z_by_row = np.empty((len(x), 2))
@@ -434,22 +450,20 @@ class SensorTracker:
 
     def _initiate(self, dt_s: float, ra: Array, dec: Array, sigma_deg: Array,
                   unit: Array, det_index: NDArray[np.intp]) -> None:
-        """Pair last frame's unassociated detections with this frame's to start tracks;
-        the rest of this frame's unassociated detections wait for the next frame."""
+        """Pair last frame's unassociated detections with this frame's to start tentative
+        tracks; this frame's unassociated detections wait for the next frame."""
         state, s = self._state, self.settings
-        used = np.zeros(len(ra), dtype=bool)
         self._new_det_index = np.empty(0, dtype=np.intp)
         if len(state.pending_ra_deg) and len(ra) and 0.0 < dt_s <= s.max_init_gap_s:
-            radius_deg = s.max_init_rate_deg_s * dt_s
             prev_unit = unit_from_radec(state.pending_ra_deg, state.pending_dec_deg)
-            rows, cols = candidate_pairs(prev_unit, np.full(len(prev_unit), radius_deg), unit)
-            # Closest pairs first (slowest implied motion), one track per detection.
-            chord_sq = np.sum((prev_unit[rows] - unit[cols]) ** 2, axis=-1)
-            miss = 4.0 * np.sin(np.radians(min(radius_deg, 180.0)) / 2.0) ** 2 * (1 + 1e-9)
-            prev_i, new_j = gnn_assign(rows, cols, chord_sq, miss, len(prev_unit), len(unit))
+            k = min(s.max_init_partners, len(prev_unit))
+            chord = float(chord_from_angle(s.max_init_rate_deg_s * dt_s))
+            # Nearest previous detections of each new one within the rate limit, nearest first.
+            _, partner = cKDTree(prev_unit).query(unit, k=k, distance_upper_bound=chord)
+            partner = partner.reshape(len(unit), k)
+            new_j, slot = np.nonzero(partner < len(prev_unit))
+            prev_i = partner[new_j, slot]
             if len(prev_i):
-                order = np.argsort(new_j, kind="stable")  # new tracks in detection order
-                prev_i, new_j = prev_i[order], new_j[order]
                 x, P = two_point_initial_state(
                     state.pending_ra_deg[prev_i], state.pending_dec_deg[prev_i],
                     state.pending_sigma_deg[prev_i], ra[new_j], dec[new_j],
@@ -457,20 +471,25 @@ class SensorTracker:
                 # The two-point velocity is a mean over the interval; allow for the
                 # acceleration the model expects over it.
                 P = P + white_noise_acceleration(dt_s, self._process_noise_density(x))
-                k = len(prev_i)
-                numbers = np.arange(state.next_number, state.next_number + k, dtype=np.int64)
-                state.next_number += k
+                count = len(prev_i)
+                numbers = np.arange(state.next_number, state.next_number + count,
+                                    dtype=np.int64)
+                state.next_number += count
                 state.append({
                     "ra0_deg": ra[new_j], "dec0_deg": dec[new_j], "x": x, "P": P,
-                    "number": numbers, "confirmed": np.zeros(k, bool),
-                    "history": np.full(k, 0b11, np.uint32), "age": np.full(k, 2, np.int32),
-                    "n_updates": np.full(k, 2, np.int32), "n_missed": np.zeros(k, np.int32),
+                    "number": numbers, "confirmed": np.zeros(count, bool),
+                    "history": np.full(count, 0b11, np.uint32),
+                    "age": np.full(count, 2, np.int32),
+                    "n_updates": np.full(count, 2, np.int32),
+                    "n_missed": np.zeros(count, np.int32),
                 })
-                used[new_j] = True
                 self._new_det_index = det_index[new_j]
-        state.pending_ra_deg = ra[~used]
-        state.pending_dec_deg = dec[~used]
-        state.pending_sigma_deg = sigma_deg[~used]
+        # Every detection no track took waits for the next frame, including those that just
+        # started tentative tracks: if the pairing was wrong (clutter, or a miss of the other
+        # end), the right pairing can still form next frame.
+        state.pending_ra_deg = ra
+        state.pending_dec_deg = dec
+        state.pending_sigma_deg = sigma_deg
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
