@@ -255,7 +255,7 @@ class CandidatePairs:
 
     track: IntArray
     object_index: IntArray
-    along_track_s: Array          # NaN where the object barely moves
+    along_track_s: Array          # NaN for slow movers (matched by angle)
     cross_track_deg: Array
     along_offset_deg: Array       # offset along the path left after the time shift
     direction_deg: Array
@@ -292,10 +292,9 @@ def _chord(angle_deg: Array) -> Array:
     return 2.0 * np.sin(np.radians(np.minimum(angle_deg, 180.0)) / 2.0)
 
 
-def _motion_3d(prediction_or_tracks_east: Array, north: Array, rate_deg_s: Array) -> Array:
+def _motion_3d(east: Array, north: Array, rate_deg_s: Array) -> Array:
     """3-D angular velocity (rad/s) of lines of sight from their (xi, eta) rates."""
-    return np.radians(rate_deg_s[..., :1] * prediction_or_tracks_east
-                      + rate_deg_s[..., 1:] * north)
+    return np.radians(rate_deg_s[..., :1] * east + rate_deg_s[..., 1:] * north)
 
 
 def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Catalogue,
@@ -334,17 +333,23 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     rate0 = np.stack([prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]], axis=-1)
     speed0 = np.hypot(rate0[:, 0], rate0[:, 1])
     range0 = prediction.range_km[obj]
+    unit0 = unit_from_radec(ra0, dec0)
+    east0, north0, _ = tangent_basis(ra0, dec0)
+    motion0 = _motion_3d(east0, north0, rate0)
+    path0 = _path_motion(unit0, motion0, range0,
+                         np.asarray(prediction.range_rate_km_s)[obj], sensor, t0)
+    path_speed0 = np.degrees(np.linalg.norm(path0, axis=-1))
     timing_s, position_deg = s.element_sigmas(age_days, range0)
-    slow = speed0 < s.slow_rate_deg_s
+    slow = path_speed0 < s.slow_rate_deg_s
     # Time window of a fast object: the gate on its along-track offset, expressed in seconds.
     worst_track_var = float(track_pos_var.max())
     window_s = np.where(
         slow, 0.0,
         np.minimum(s.max_window_s,
                    s.gate_sigma * np.sqrt(timing_s ** 2 + (position_deg ** 2 + worst_track_var)
-                                          / np.maximum(speed0, s.slow_rate_deg_s) ** 2)))
+                                          / np.maximum(path_speed0, s.slow_rate_deg_s) ** 2)))
     position_gate_deg = s.gate_sigma * np.sqrt(position_deg ** 2 + worst_track_var)
-    reach_deg = s.coarse_path_factor * speed0 * window_s + position_gate_deg
+    reach_deg = s.coarse_path_factor * path_speed0 * window_s + position_gate_deg
 
     # Objects that cannot reach the field, or the sky above a ground site, within their
     # window are dropped before any pairing.
@@ -352,20 +357,18 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     elevation = getattr(prediction, "elevation_deg", None)
     if elevation is not None and not sensor.is_space_based:
         keep &= np.asarray(elevation)[obj] > -np.minimum(reach_deg, 90.0)
-    unit0 = unit_from_radec(ra0, dec0)
     if fov is not None:
         centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
         limit = np.radians(np.minimum(s.fov_margin * fov.radius_deg + reach_deg, 180.0))
         keep &= unit0 @ centre >= np.cos(limit)
-    obj, age_days, ra0, dec0, rate0, speed0, range0, unit0 = (
-        a[keep] for a in (obj, age_days, ra0, dec0, rate0, speed0, range0, unit0))
-    timing_s, position_deg, slow, window_s, reach_deg = (
-        a[keep] for a in (timing_s, position_deg, slow, window_s, reach_deg))
+    obj, age_days, speed0, range0, unit0, motion0, path0 = (
+        a[keep] for a in (obj, age_days, speed0, range0, unit0, motion0, path0))
+    slow, window_s, reach_deg = (a[keep] for a in (slow, window_s, reach_deg))
     if len(obj) == 0:
         return _empty_pairs(n_tracks)
 
     # ---- coarse selection
-    pair_track, pair_obj = _coarse_select(trk, unit0, ra0, dec0, rate0, speed0, slow,
+    pair_track, pair_obj = _coarse_select(trk, unit0, motion0, speed0, path0, slow,
                                           reach_deg, s)
     if len(pair_track) == 0:
         return _empty_pairs(n_tracks)
@@ -373,7 +376,8 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     # ---- fine measures: fast pairs on an interpolated path, slow pairs at the frame time
     n_pairs = len(pair_track)
     pred_unit = np.empty((n_pairs, 3))
-    pred_motion = np.empty((n_pairs, 3))   # rad/s, as the sensor sees it at the frame time
+    pred_motion = np.empty((n_pairs, 3))   # rad/s, apparent, as the sensor sees it at t0
+    pred_path = np.empty((n_pairs, 3))     # rad/s, the object's own motion from the sensor
     pred_range = np.empty(n_pairs)
     shift_s = np.zeros(n_pairs)            # track = prediction at t0 + shift_s
     ok = np.ones(n_pairs, dtype=bool)
@@ -382,17 +386,15 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     sp = np.flatnonzero(is_slow)
     if len(sp):
         o = pair_obj[sp]
-        e0, n0, _ = tangent_basis(ra0[o], dec0[o])
-        pred_unit[sp] = unit0[o]
-        pred_motion[sp] = _motion_3d(e0, n0, rate0[o])
+        pred_unit[sp], pred_motion[sp], pred_path[sp] = unit0[o], motion0[o], path0[o]
         pred_range[sp] = range0[o]
     fp = np.flatnonzero(~is_slow)
     if len(fp):
         span_s = float(window_s[pair_obj[fp]].max())
-        u, m, r, tau, good = _refine_on_path(catalogue, sensor, t0, obj, pair_obj[fp],
-                                             trk.unit[pair_track[fp]], span_s, s)
-        pred_unit[fp], pred_motion[fp], pred_range[fp], shift_s[fp] = u, m, r, tau
-        ok[fp] = good
+        refined = _refine_on_path(catalogue, sensor, t0, obj, pair_obj[fp],
+                                  trk.unit[pair_track[fp]], span_s, s)
+        (pred_unit[fp], pred_motion[fp], pred_path[fp], pred_range[fp], shift_s[fp],
+         ok[fp]) = refined
 
     # ---- residuals in the tangent plane at each track
     k = pair_track
@@ -400,46 +402,54 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     depth = np.sum(pred_unit * c_k, axis=-1)
     ok &= depth > 0.5
     depth = np.where(ok, depth, 1.0)
-    pred_xy = np.degrees(np.stack([np.sum(pred_unit * e_k, -1), np.sum(pred_unit * n_k, -1)],
-                                  axis=-1) / depth[:, None])
-    residual = -pred_xy                                    # track minus prediction, deg
-    v = np.degrees(np.stack([np.sum(pred_motion * e_k, -1), np.sum(pred_motion * n_k, -1)],
-                            axis=-1))                      # predicted rate at the track, deg/s
-    speed = np.hypot(v[:, 0], v[:, 1])
+    residual = -np.degrees(np.stack([np.sum(pred_unit * e_k, -1), np.sum(pred_unit * n_k, -1)],
+                                    axis=-1) / depth[:, None])  # track minus prediction, deg
+
+    def in_plane(vectors: Array) -> tuple[Array, Array, Array]:
+        """Rate (deg/s) in the track's plane, its size and unit direction (east if none)."""
+        xy = np.degrees(np.stack([np.sum(vectors * e_k, -1), np.sum(vectors * n_k, -1)], -1))
+        size = np.hypot(xy[:, 0], xy[:, 1])
+        unit = np.where((size > _NO_MOTION_DEG_S)[:, None],
+                        xy / np.maximum(size, _NO_MOTION_DEG_S)[:, None], np.array([1.0, 0.0]))
+        return xy, size, unit
+
+    # Positions are compared along and across the path the element set's error moves the
+    # object on (its own motion); rates against the apparent motion the track measured.
+    _, path_speed, path_dir = in_plane(pred_path)
+    path_normal = np.stack([-path_dir[:, 1], path_dir[:, 0]], axis=-1)  # left of the path
+    cross_deg = np.sum(residual * path_normal, -1)
+    along_deg = np.sum(residual * path_dir, -1)
+    _, speed, motion_dir = in_plane(pred_motion)
+    motion_normal = np.stack([-motion_dir[:, 1], motion_dir[:, 0]], axis=-1)
     moving = speed > _NO_MOTION_DEG_S
-    along_dir = np.where(moving[:, None], v / np.where(moving, speed, 1.0)[:, None],
-                         np.array([1.0, 0.0]))
-    cross_dir = np.stack([-along_dir[:, 1], along_dir[:, 0]], axis=-1)  # left of motion
-    cross_deg = np.sum(residual * cross_dir, -1)
-    along_deg = np.sum(residual * along_dir, -1)
 
     w = trk.rate_deg_s[k]
-    w_along = np.sum(w * along_dir, -1)
-    w_cross = np.sum(w * cross_dir, -1)
+    w_along = np.sum(w * motion_dir, -1)
+    w_cross = np.sum(w * motion_normal, -1)
     track_speed = np.hypot(w[:, 0], w[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
         direction_deg = np.where(
             moving & (track_speed > 0), np.degrees(np.arctan2(w_cross, w_along)), np.nan)
         rate_fraction = np.where(moving, track_speed / speed - 1.0, np.nan)
-        along_track_s = np.where(moving, -(shift_s + along_deg / speed), np.nan)
+        # Slow movers get no time offset: along-track time is ill-conditioned for them.
+        along_track_s = np.where(is_slow, np.nan, -(shift_s + along_deg / path_speed))
 
     # ---- normalise by the total uncertainty of each measure
-    o = pair_obj
-    age = age_days[o]
+    age = age_days[pair_obj]
     timing_sig, position_sig = s.element_sigmas(age, pred_range)
     pos_cov = trk.position_cov[k]
-    var_cross = position_sig ** 2 + _quadratic(pos_cov, cross_dir) + sensor_var
-    var_along = position_sig ** 2 + _quadratic(pos_cov, along_dir) + sensor_var
+    var_cross = position_sig ** 2 + _quadratic(pos_cov, path_normal) + sensor_var
+    var_along = position_sig ** 2 + _quadratic(pos_cov, path_dir) + sensor_var
     # Fast movers: the along-track term is the whole offset along the path (time shift plus
     # what is left after it) against timing and position error. Slow movers: angle only.
-    total_along_deg = along_deg + speed * shift_s
-    var_along = var_along + np.where(is_slow, 0.0, (speed * timing_sig) ** 2)
+    total_along_deg = along_deg + path_speed * shift_s
+    var_along = var_along + np.where(is_slow, 0.0, (path_speed * timing_sig) ** 2)
     floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
     rate_cov = trk.rate_cov[k]
-    var_speed = ((s.rate_sigma_fraction * speed) ** 2 + _quadratic(rate_cov, along_dir)
+    var_speed = ((s.rate_sigma_fraction * speed) ** 2 + _quadratic(rate_cov, motion_dir)
                  + floor_var)
     var_turn = ((math.radians(s.direction_sigma_deg) * speed) ** 2
-                + _quadratic(rate_cov, cross_dir) + floor_var)
+                + _quadratic(rate_cov, motion_normal) + floor_var)
     z = np.stack([cross_deg / np.sqrt(var_cross),
                   total_along_deg / np.sqrt(var_along),
                   (w_along - speed) / np.sqrt(var_speed),
@@ -455,66 +465,102 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
         element_age_days=age, n_tracks=n_tracks)
 
 
-def _coarse_select(trk: _Tracks, unit0: Array, ra0: Array, dec0: Array, rate0: Array,
-                   speed0: Array, slow: NDArray[np.bool_], reach_deg: Array,
+def _path_motion(unit: Array, motion: Array, range_km: Array, range_rate_km_s: Array,
+                 sensor: Sensor, t0: float) -> Array:
+    """Angular velocity (rad/s, 3-D) of lines of sight to objects moving on their orbits as
+    seen from the sensor held still at its position at ``t0``: the apparent motion minus the
+    sensor's own. This is the path an early or late object is found on."""
+    _, observer_velocity = observer_state_gcrs_km(sensor, t0)
+    velocity = (range_rate_km_s[:, None] * unit + range_km[:, None] * motion
+                + np.asarray(observer_velocity, dtype=float))
+    return _transverse(unit, velocity, range_km)
+
+
+def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
+    """Angular velocity (rad/s) of the line of sight ``unit`` for a relative velocity."""
+    return (velocity - np.sum(velocity * unit, -1, keepdims=True) * unit) / range_km[:, None]
+
+
+def _coarse_select(trk: _Tracks, unit0: Array, motion0: Array, speed0: Array, path0: Array,
+                   slow: NDArray[np.bool_], reach_deg: Array,
                    s: CorrelationSettings) -> tuple[IntArray, IntArray]:
     """Pairs ``(track, object row)`` worth measuring.
 
-    Slow objects: within their reach of the track. Fast objects: the track moves along the
-    same great circle (poles within the coarse gate, widened by the track's direction
-    uncertainty) and lies within the object's reach along it.
+    Slow objects: within their reach of the track. Fast objects: the track moves along
+    nearly the same great circle as the object (the poles of their apparent motions within
+    the coarse gate, widened by the track's direction uncertainty and by how far the pole can
+    turn while the object runs along its path), at a similar speed, within its reach.
     """
     tracks_out: list[IntArray] = []
     objects_out: list[IntArray] = []
     floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
+
+    def within_reach(k: IntArray, rows: IntArray) -> NDArray[np.bool_]:
+        return np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
+            np.minimum(reach_deg[rows], 180.0)))
 
     slow_rows = np.flatnonzero(slow)
     if len(slow_rows):
         tree = cKDTree(unit0[slow_rows])
         radius = _chord(np.full(len(trk.unit), reach_deg[slow_rows].max()))
         k, j = _flatten_ball(tree.query_ball_point(trk.unit, radius, return_sorted=False))
-        rows = slow_rows[j]
-        near = np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
-            np.minimum(reach_deg[rows], 180.0)))
+        near = within_reach(k, slow_rows[j])
         tracks_out.append(k[near])
-        objects_out.append(rows[near])
+        objects_out.append(slow_rows[j][near])
 
     fast_rows = np.flatnonzero(~slow)
     if len(fast_rows):
-        east0, north0, _ = tangent_basis(ra0[fast_rows], dec0[fast_rows])
-        pole_obj = np.cross(unit0[fast_rows], _motion_3d(east0, north0, rate0[fast_rows]))
-        pole_obj /= np.linalg.norm(pole_obj, axis=-1, keepdims=True)
+        pole_obj = np.cross(unit0[fast_rows], motion0[fast_rows])
+        norm_obj = np.linalg.norm(pole_obj, axis=-1)
+        pole_obj /= np.maximum(norm_obj, 1e-30)[:, None]
+        # Moving along its own path by its reach turns the apparent pole by up to the reach
+        # times the sine of the angle between the apparent and the own motion (the sensor's
+        # motion): small from the ground, not from orbit.
+        cos_apparent_own = np.sum(motion0[fast_rows] * path0[fast_rows], -1) / np.maximum(
+            norm_obj * np.linalg.norm(path0[fast_rows], axis=-1), 1e-30)
+        turn_deg = np.where(speed0[fast_rows] > _NO_MOTION_DEG_S,
+                            reach_deg[fast_rows] * np.sqrt(np.clip(
+                                1.0 - cos_apparent_own ** 2, 0.0, 1.0)), 180.0)
+
         track_motion = _motion_3d(trk.east, trk.north, trk.rate_deg_s)
         track_speed = np.degrees(np.linalg.norm(track_motion, axis=-1))
         pole_trk = np.cross(trk.unit, track_motion)
-        norm = np.linalg.norm(pole_trk, axis=-1, keepdims=True)
-        pole_trk = np.where(norm > 0, pole_trk / np.where(norm > 0, norm, 1.0), 0.0)
+        norm = np.linalg.norm(pole_trk, axis=-1)
+        pole_trk /= np.maximum(norm, 1e-30)[:, None]
         # The track's direction uncertainty: rate variance across its motion over speed^2.
         rate_var = np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var
         with np.errstate(divide="ignore"):
             direction_sigma_deg = np.degrees(np.sqrt(rate_var) / track_speed)
         pole_gate = s.coarse_pole_deg + s.gate_sigma * direction_sigma_deg
         # An undefined track direction (no motion) can only be gated by position.
-        pole_gate = np.where(np.isfinite(pole_gate) & (norm[:, 0] > 0), pole_gate, 180.0)
-        # Speed bands of one octave above the slow limit: a track only queries the bands its
-        # speed (widened by its uncertainty and the coarse ratio) overlaps.
+        pole_gate = np.where(np.isfinite(pole_gate) & (norm > 0), pole_gate, 180.0)
+
+        # Speed bands of one octave: a track only queries the bands its speed (widened by its
+        # uncertainty and the coarse ratio) overlaps.
         speed_sigma = np.sqrt(rate_var)
         lowest = (track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio
         highest = (track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio
-        band = np.floor(np.log2(speed0[fast_rows] / s.slow_rate_deg_s)).astype(np.intp)
+        floor = s.slow_rate_deg_s / 1024.0  # everything slower shares the lowest band
+        band = np.floor(np.log2(np.maximum(speed0[fast_rows], floor) / s.slow_rate_deg_s)
+                        ).astype(np.intp)
         for b in np.unique(band).tolist():  # one iteration per octave of speed, ~10
-            members = fast_rows[band == b]
-            band_low = s.slow_rate_deg_s * 2.0 ** b
-            queries = np.flatnonzero((highest >= band_low) & (lowest < 2.0 * band_low))
+            in_band = band == b
+            members = fast_rows[in_band]
+            low_edge = s.slow_rate_deg_s * 2.0 ** b
+            band_low = 0.0 if low_edge <= floor else low_edge
+            queries = np.flatnonzero((highest >= band_low)
+                                     & (lowest < s.slow_rate_deg_s * 2.0 ** (b + 1)))
             if len(queries) == 0:
                 continue
-            tree = cKDTree(pole_obj[band == b])
-            k, j = _flatten_ball(tree.query_ball_point(pole_trk[queries],
-                                                       _chord(pole_gate[queries]),
-                                                       return_sorted=False))
-            k, rows = queries[k], members[j]
-            near = np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
-                np.minimum(reach_deg[rows], 180.0)))
+            widest_turn = float(turn_deg[in_band].max())
+            tree = cKDTree(pole_obj[in_band])
+            k, j = _flatten_ball(tree.query_ball_point(
+                pole_trk[queries], _chord(pole_gate[queries] + widest_turn),
+                return_sorted=False))
+            k, rows, turn = queries[k], members[j], turn_deg[in_band][j]
+            pole_ok = np.sum(pole_trk[k] * pole_obj[in_band][j], -1) >= np.cos(np.radians(
+                np.minimum(pole_gate[k] + turn, 180.0)))
+            near = pole_ok & within_reach(k, rows)
             tracks_out.append(k[near])
             objects_out.append(rows[near])
 
@@ -525,7 +571,7 @@ def _coarse_select(trk: _Tracks, unit0: Array, ra0: Array, dec0: Array, rate0: A
 
 def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArray,
                     pair_row: IntArray, track_unit: Array, span_s: float,
-                    s: CorrelationSettings) -> tuple[Array, Array, Array, Array,
+                    s: CorrelationSettings) -> tuple[Array, Array, Array, Array, Array,
                                                     NDArray[np.bool_]]:
     """Find, for each pair, the time shift along the object's path closest to the track.
 
@@ -534,9 +580,9 @@ def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArr
     or late, the sensor is where it is) and interpolated with a cubic spline per object, on
     which a few Gauss-Newton steps minimise the angle to each track.
 
-    Returns per pair: the predicted line of sight at the best shift, its angular velocity as
-    the sensor sees it at ``t0`` (rad/s, 3-D), the range (km), the shift ``tau`` (s) and
-    whether the result is usable (valid propagation, optimum inside the grid).
+    Returns per pair: the predicted line of sight at the best shift; its angular velocity as
+    the sensor sees it at ``t0`` and along the path (rad/s, 3-D); the range (km); the shift
+    ``tau`` (s); whether the result is usable (valid propagation, optimum inside the grid).
     """
     unique_rows, row_of_pair = np.unique(pair_row, return_inverse=True)
     n_half = max(1, math.ceil(span_s / s.grid_step_s))
@@ -553,8 +599,7 @@ def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArr
            + (obs_pos - obs_pos[centre])[None, :, :])
     valid_obj = np.all(np.asarray(grid.valid, dtype=bool), axis=1)
     rel = np.where(valid_obj[:, None, None], rel, np.array([1.0, 0.0, 0.0]))
-    spline = CubicSpline(tau_grid, rel, axis=1)
-    coeff = spline.c  # (4, T-1, U, 3)
+    coeff = CubicSpline(tau_grid, rel, axis=1).c  # (4, T-1, U, 3)
 
     # Start from the nearest grid node, then Gauss-Newton on the spline.
     rel_unit = rel / np.linalg.norm(rel, axis=-1, keepdims=True)
@@ -562,20 +607,20 @@ def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArr
     tau = tau_grid[np.argmax(closeness, axis=1)]
     for _ in range(int(s.refine_iterations)):
         pos, vel = _spline_eval(coeff, tau_grid, row_of_pair, tau)
-        dist = np.linalg.norm(pos, axis=-1, keepdims=True)
-        u = pos / dist
-        transverse = (vel - np.sum(vel * u, -1, keepdims=True) * u) / dist  # rad/s
-        gain = np.sum(transverse * transverse, -1)
-        step = np.sum((track_unit - u) * transverse, -1) / np.maximum(gain, 1e-30)
+        dist = np.linalg.norm(pos, axis=-1)
+        u = pos / dist[:, None]
+        along = _transverse(u, vel, dist)
+        gain = np.sum(along * along, -1)
+        step = np.sum((track_unit - u) * along, -1) / np.maximum(gain, 1e-30)
         tau = np.clip(tau + step, tau_grid[0], tau_grid[-1])
     pos, vel = _spline_eval(coeff, tau_grid, row_of_pair, tau)
-    dist = np.linalg.norm(pos, axis=-1, keepdims=True)
-    u = pos / dist
+    dist = np.linalg.norm(pos, axis=-1)
+    u = pos / dist[:, None]
     # As seen at t0 the sensor moves with its velocity at t0, not at t0 + tau.
-    apparent = vel - obs_vel[centre]
-    motion = (apparent - np.sum(apparent * u, -1, keepdims=True) * u) / dist
+    apparent = _transverse(u, vel - obs_vel[centre], dist)
+    path = _transverse(u, vel, dist)
     inside = np.abs(tau) < half_span - _EDGE_TOLERANCE_S
-    return u, motion, dist[:, 0], tau, valid_obj[row_of_pair] & inside
+    return u, apparent, path, dist, tau, valid_obj[row_of_pair] & inside
 
 
 def _spline_eval(coeff: Array, knots: Array, row: IntArray, tau: Array) -> tuple[Array, Array]:
