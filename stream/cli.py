@@ -1,0 +1,276 @@
+"""``orbitlink``: the command line of the streaming service.
+
+Commands (``orbitlink COMMAND --help`` for options)::
+
+    orbitlink broker [--port N]                       embedded Tansu broker in the foreground
+    orbitlink topics [--broker URL]                   create every topic (idempotent)
+    orbitlink worker [--broker URL] [--catalog PATH] [--sensors FILE] ...
+    orbitlink replay FILE --broker URL [--sensors FILE] [--speed X] [--format F] [--sites FILE]
+    orbitlink replay FILE --offline --sensors FILE [--catalog PATH] --out DIR
+    orbitlink publish-catalog PATH [--broker URL]     element sets to the catalogue topic
+    orbitlink consume TOPIC [--broker URL] [--out FILE] [--until-idle S] [--meta]
+    orbitlink simulate --catalog PATH --out DIR [--seed N]
+    orbitlink evaluate --truth FILE --results DIR [--plot PNG]
+    orbitlink demo [--catalog PATH]
+
+Settings shared by the broker-facing commands can also come from ``ORBITLINK_*`` environment
+variables (see :mod:`stream.settings` and docs/topics.md); a flag wins over a variable.
+A topic argument of ``consume`` may be a role (``tracks``, ``associations``, ``deadletter``,
+``frames``, ``sensors``, ``catalogue``) or a full topic name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .settings import StreamSettings
+
+__all__ = ["build_parser", "main"]
+
+ROLES = ("frames", "sensors", "catalogue", "tracks", "associations", "deadletter")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("broker and topics (also ORBITLINK_* variables)")
+    group.add_argument("--broker", help="broker URL, default kafka://127.0.0.1:9092")
+    group.add_argument("--topic-prefix", help="prefix of every topic name and of the app id")
+    group.add_argument("--app-id", help="Faust app id = consumer group (default orbitlink)")
+    group.add_argument("--frames-partitions", type=int, help="partitions of the frames topic")
+    group.add_argument("--output-partitions", type=int,
+                       help="partitions of the tracks and associations topics")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> StreamSettings:
+    names = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions",
+             "store", "data_dir", "catalog", "sensors", "session_timeout_s",
+             "commit_interval_s", "web_port", "log_level")
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    overrides.update({k: v for k, v in extra.items() if v is not None})
+    return StreamSettings.from_env(**overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orbitlink",
+        description="Streaming tracking engine for space domain awareness.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("broker", help="run the embedded Tansu broker in the foreground")
+    p.add_argument("--port", type=int, default=9092, help="TCP port on 127.0.0.1 (9092)")
+    p.add_argument("--log", type=Path, help="write the broker's log here")
+
+    p = commands.add_parser("topics", help="create every topic with its partition count")
+    _add_settings_flags(p)
+
+    p = commands.add_parser("worker", help="run a stream worker (Faust) in the foreground")
+    _add_settings_flags(p)
+    p.add_argument("--catalog", type=Path, help="TLE/OMM file or folder loaded at start")
+    p.add_argument("--sensors", type=Path, help="sensors JSON loaded at start")
+    p.add_argument("--store", help="table store: rocksdb:// (default) or memory://")
+    p.add_argument("--data-dir", type=Path, help="where the rocksdb tables live")
+    p.add_argument("--session-timeout-s", type=float,
+                   help="consumer session timeout: how soon a dead worker's partitions move")
+    p.add_argument("--commit-interval-s", type=float, help="offset commit period")
+    p.add_argument("--web-port", type=int, help="enable Faust's web view on this port")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+
+    p = commands.add_parser("replay", help="publish a recorded file, or run it offline")
+    p.add_argument("file", type=Path, help="frames JSONL, or observations (--format)")
+    _add_settings_flags(p)
+    p.add_argument("--sensors", type=Path, help="sensors JSON (published first)")
+    p.add_argument("--speed", type=float,
+                   help="event-time speed-up (1 = real time); default: as fast as possible")
+    p.add_argument("--format", default="frames", choices=("frames", "iod", "udl", "tdm"))
+    p.add_argument("--sites", type=Path, help="COSPAR sites file (IOD)")
+    p.add_argument("--offline", action="store_true",
+                   help="run the pipeline in this process instead of publishing")
+    p.add_argument("--catalog", type=Path, help="catalogue for --offline")
+    p.add_argument("--out", type=Path, help="output folder for --offline")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("publish-catalog",
+                            help="publish element sets to the catalogue topic (live update)")
+    p.add_argument("path", type=Path, help="TLE/OMM file or folder")
+    _add_settings_flags(p)
+
+    p = commands.add_parser("consume", help="read a topic from the beginning to JSON Lines")
+    p.add_argument("topic", help=f"a role ({', '.join(ROLES)}) or a topic name")
+    _add_settings_flags(p)
+    p.add_argument("--out", default="-", help="output file, '-' = stdout (default)")
+    p.add_argument("--until-idle", type=float, metavar="SECONDS",
+                   help="stop after this many seconds without a message")
+    p.add_argument("--meta", action="store_true",
+                   help="wrap each value with topic, partition, offset, key, timestamp")
+
+    p = commands.add_parser("simulate", help="simulate a scenario from a TLE catalogue")
+    p.add_argument("--catalog", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = commands.add_parser("evaluate", help="score results against a scenario's truth")
+    p.add_argument("--truth", type=Path, required=True, help="the scenario's truth.json")
+    p.add_argument("--results", type=Path, required=True,
+                   help="folder with tracks.jsonl and associations.jsonl")
+    p.add_argument("--plot", type=Path, help="PNG to write (default results/evaluation.png)")
+
+    p = commands.add_parser("demo", help="broker + worker + simulated scenario, end to end")
+    p.add_argument("--catalog", type=Path, help="TLE catalogue (default: the shipped snapshot)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--port", type=int, help="broker port (default: a free one)")
+    p.add_argument("--out", type=Path, help="keep the scenario and results here")
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+
+    from .broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(port=args.port, log_path=args.log)
+    broker.start()
+    print(f"orbitlink: Tansu broker on {broker.url} (log {broker.log_path}); Ctrl-C stops",
+          flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = broker.wait()
+        print(f"orbitlink: broker exited with {code}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        broker.stop()
+        return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from .topics import ensure_topics
+
+    settings = _settings(args)
+    for name, created in ensure_topics(settings).items():
+        partitions, compacted = settings.topic_specs()[name]
+        print(f"{name}: {'created' if created else 'exists'} "
+              f"({partitions} partitions{', compacted' if compacted else ''})")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    run_worker(_settings(args))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from tracking.formats import read_sensors
+
+    from .replay import load_frames
+
+    sensors = read_sensors(args.sensors) if args.sensors else {}
+    frames, sensors = load_frames(args.file, args.format, sites=args.sites, sensors=sensors)
+    progress = not args.no_progress
+    if args.offline:
+        if args.out is None:
+            raise SystemExit("orbitlink replay --offline needs --out DIR")
+        from tracking.catalog import Catalogue
+        from tracking.pipeline import run_offline
+
+        catalogue = Catalogue.from_path(args.catalog) if args.catalog else None
+        summary = run_offline(frames, sensors, catalogue, args.out, progress=progress,
+                              total=len(frames))
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    from .replay import publish_frames
+
+    settings = _settings(args)
+    summary = asyncio.run(publish_frames(settings, frames, sensors, speed=args.speed,
+                                         progress=progress, total=len(frames)))
+    print(f"published {summary.sensors} sensors, {summary.frames} frames "
+          f"({summary.detections} detections) to {settings.topic('frames')} in "
+          f"{summary.elapsed_s:.2f} s ({summary.detections_per_s:,.0f} detections/s)")
+    return 0
+
+
+def _cmd_publish_catalog(args: argparse.Namespace) -> int:
+    from tracking.catalog import Catalogue
+
+    from .replay import publish_catalogue
+    from .topics import ensure_topics
+
+    settings = _settings(args)
+    ensure_topics(settings)
+    count = asyncio.run(publish_catalogue(settings, Catalogue.from_path(args.path)))
+    print(f"published {count} element sets to {settings.topic('catalogue')}")
+    return 0
+
+
+def _cmd_consume(args: argparse.Namespace) -> int:
+    from .consume import consume_to_file
+
+    settings = _settings(args)
+    topic = settings.topic(args.topic) if args.topic in ROLES else args.topic
+    if args.out == "-":
+        count = asyncio.run(consume_to_file(settings.bootstrap, topic, sys.stdout,
+                                            until_idle_s=args.until_idle, with_meta=args.meta))
+    else:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as out:
+            count = asyncio.run(consume_to_file(settings.bootstrap, topic, out,
+                                                until_idle_s=args.until_idle,
+                                                with_meta=args.meta))
+    print(f"consumed {count} messages from {topic}", file=sys.stderr)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from tracking.simulate import simulate_scenario
+
+    result = simulate_scenario(args.catalog, args.out, seed=args.seed)
+    print(result if result is not None else f"scenario written to {args.out}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tracking.evaluate import evaluate
+
+    report = evaluate(args.truth, args.results, plot_path=args.plot)
+    print(report.to_table())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(catalog=args.catalog, seed=args.seed, port=args.port, out=args.out)
+
+
+COMMANDS = {
+    "broker": _cmd_broker, "topics": _cmd_topics, "worker": _cmd_worker,
+    "replay": _cmd_replay, "publish-catalog": _cmd_publish_catalog, "consume": _cmd_consume,
+    "simulate": _cmd_simulate, "evaluate": _cmd_evaluate, "demo": _cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input (a file, a flag, a record) is reported, not dumped as a traceback.
+        print(f"orbitlink {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

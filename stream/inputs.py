@@ -1,0 +1,174 @@
+"""The sensors and catalogue topics, read in full by every worker.
+
+Each worker tracks only the frames of its partitions but may be handed any sensor's frames
+after a rebalance, and every frame is correlated against the whole catalogue. So these two
+compacted topics are not split across the consumer group: every worker reads all their
+partitions from the beginning with its own group-less consumer and keeps tailing them.
+
+:meth:`SideInputs.catch_up` waits until everything published to them *before the call* has
+been applied; the worker calls it at start (before the first frame) and when a frame names a
+sensor it does not know, so "publish the sensors, then the frames" works without races.
+Catch-up relies on the broker's end offsets, which is why our producers write these topics one
+record per batch (see docs/topics.md on the embedded broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from tracking.catalog import ElementSet
+
+from .codecs import Rejected, decode_element_set, decode_sensor
+from .settings import StreamSettings
+
+__all__ = ["InputCounts", "SideInputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InputCounts:
+    sensors: int = 0
+    element_sets: int = 0
+    element_sets_applied: int = 0
+    rejected: int = 0
+    rejections: list[str] = field(default_factory=list)
+
+
+class SideInputs:
+    """Tails the sensors and catalogue topics into callbacks.
+
+    ``on_sensor(sensor)`` is called per sensor record; ``on_element_sets(list[ElementSet])``
+    per fetched batch and returns how many element sets were newer than what the worker had.
+    Rejected records are logged and passed to the coroutine ``on_rejected(topic, partition,
+    offset, key, raw, reason)`` (the worker dead-letters them).
+    """
+
+    def __init__(self, settings: StreamSettings, *,
+                 on_sensor: Callable, on_element_sets: Callable[[list[ElementSet]], int],
+                 on_rejected: Callable | None = None) -> None:
+        self.settings = settings
+        self.sensors_topic = settings.topic("sensors")
+        self.catalogue_topic = settings.topic("catalogue")
+        self.on_sensor = on_sensor
+        self.on_element_sets = on_element_sets
+        self.on_rejected = on_rejected
+        self.counts = InputCounts()
+        self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._task: asyncio.Task | None = None
+        self._progress = asyncio.Condition()
+        self._applied: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap, group_id=None,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            client_id=f"{self.settings.faust_app_id}-inputs", fetch_max_wait_ms=100)
+        await self._consumer.start()
+        self._partitions = []
+        for topic in (self.sensors_topic, self.catalogue_topic):
+            parts = await self._partitions_of(topic)
+            self._partitions += [TopicPartition(topic, p) for p in sorted(parts)]
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
+        self._task = asyncio.create_task(self._run(), name="orbitlink-side-inputs")
+
+    async def _partitions_of(self, topic: str) -> set[int]:
+        assert self._consumer is not None
+        for _ in range(100):
+            parts = self._consumer.partitions_for_topic(topic)
+            if parts:
+                return parts
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"topic {topic!r} does not exist on {self.settings.broker}; "
+                           f"create the topics first (orbitlink worker does at start)")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def catch_up(self, timeout_s: float) -> bool:
+        """Wait until every record published before this call is applied; False on timeout."""
+        assert self._consumer is not None
+        try:
+            ends = await asyncio.wait_for(self._consumer.end_offsets(self._partitions),
+                                          timeout_s)
+        except (asyncio.TimeoutError, KafkaError) as error:
+            log.warning("inputs: cannot read end offsets (%s)", error)
+            return False
+
+        def reached() -> bool:
+            return all(self._applied.get(tp, 0) >= end for tp, end in ends.items())
+
+        async with self._progress:
+            try:
+                await asyncio.wait_for(self._progress.wait_for(reached), timeout_s)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            except KafkaError as error:  # broker away: keep trying, never exit
+                log.warning("inputs: fetch failed (%s); retrying", error)
+                await asyncio.sleep(1.0)
+                continue
+            element_sets: list[ElementSet] = []
+            for tp, messages in batches.items():
+                for message in messages:
+                    reason = self._apply(message, element_sets)
+                    if reason is not None and self.on_rejected is not None:
+                        await self.on_rejected(message.topic, message.partition, message.offset,
+                                               message.key, message.value, reason)
+            if element_sets:
+                self._apply_element_sets(element_sets)
+            for tp in self._partitions:
+                position = await self._consumer.position(tp)
+                self._applied[tp] = position
+            async with self._progress:
+                self._progress.notify_all()
+
+    def _apply(self, message, element_sets: list[ElementSet]) -> str | None:
+        """Apply a sensor or collect an element set; the rejection reason if unusable."""
+        if message.value is None:
+            return None  # a tombstone: compaction marker, nothing to apply
+        try:
+            if message.topic == self.sensors_topic:
+                sensor = decode_sensor(message.value)
+                self.on_sensor(sensor)
+                self.counts.sensors += 1
+            else:
+                element_sets.append(decode_element_set(
+                    message.value, where=f"{message.topic}[{message.partition}]@{message.offset}"))
+        except Rejected as rejected:
+            self.counts.rejected += 1
+            log.warning("inputs: %s[%d]@%d rejected: %s", message.topic, message.partition,
+                        message.offset, rejected.reason)
+            return rejected.reason
+        return None
+
+    def _apply_element_sets(self, element_sets: list[ElementSet]) -> None:
+        applied = self.on_element_sets(element_sets)
+        self.counts.element_sets += len(element_sets)
+        self.counts.element_sets_applied += applied
+        log.info("catalogue: %d element sets received, %d applied", len(element_sets), applied)

@@ -1,0 +1,102 @@
+"""Where the worker's output records go.
+
+The frames agent hands each frame's records to a sink and waits until the sink confirms them
+before it saves the sensor's new tracker state. That order is what makes a crash harmless:
+if the worker dies after the records were acknowledged but before the state was saved, the
+frame is processed again from the old state and yields the same records (duplicates a consumer
+can drop by key); the reverse order could save a state whose records were never delivered, and
+the pipeline would then treat the re-delivered frame as a duplicate and emit nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+__all__ = ["KafkaSink", "MemorySink", "OutboundRecord", "Sink"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboundRecord:
+    """One message to publish: topic, key and value bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Sink(Protocol):
+    async def publish(self, records: list[OutboundRecord]) -> None:
+        """Deliver every record, returning once the broker acknowledged all of them."""
+
+
+class MemorySink:
+    """Keeps published records in lists per topic (for ``test_context`` and in-process use)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[OutboundRecord]] = defaultdict(list)
+
+    async def publish(self, records: list[OutboundRecord]) -> None:
+        for record in records:
+            self.records[record.topic].append(record)
+
+
+class KafkaSink:
+    """An aiokafka producer dedicated to the output topics.
+
+    It batches (``max_batch_size``/``linger_ms``) independently of Faust's own producer, which
+    the worker configures for one record per batch because the embedded broker needs that for
+    the changelog; output throughput should not pay that price.
+    """
+
+    def __init__(self, bootstrap: str, *, max_batch_size: int = 65536,
+                 linger_ms: int = 2, client_id: str = "orbitlink-worker") -> None:
+        self._config = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
+                            max_batch_size=max_batch_size, linger_ms=linger_ms,
+                            request_timeout_ms=30_000, retry_backoff_ms=500)
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect (inside the running event loop, which aiokafka binds to)."""
+        self._producer = AIOKafkaProducer(**self._config)
+        while True:
+            try:
+                await self._producer.start()
+                return
+            except KafkaError as error:  # broker away at start: wait for it, do not exit
+                log.warning("output: cannot connect (%s); retrying", error)
+                await asyncio.sleep(2.0)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def publish(self, records: list[OutboundRecord]) -> None:
+        # Retry for as long as the broker is away: the agent blocks here, and the frame's
+        # offset is not committed until this returns.
+        pending = records
+        while pending:
+            results = await asyncio.gather(*(self._send(r) for r in pending),
+                                           return_exceptions=True)
+            failed = [r for r, res in zip(pending, results) if isinstance(res, BaseException)]
+            if failed:
+                error = next(res for res in results if isinstance(res, BaseException))
+                log.warning("output: %d of %d records not delivered (%s); retrying",
+                            len(failed), len(pending), error)
+                await asyncio.sleep(1.0)
+            pending = failed
+
+    async def _send(self, record: OutboundRecord) -> None:
+        if self._producer is None:
+            raise RuntimeError("KafkaSink.publish before start()")
+        future = await self._producer.send(record.topic, record.value, key=record.key)
+        await future

@@ -1,0 +1,70 @@
+"""Running a worker process: load the catalogue and sensors, create topics, start Faust.
+
+``orbitlink worker`` calls :func:`run_worker`. Several workers with the same settings form one
+consumer group and share the frames partitions; each reads the sensors and catalogue topics
+in full. A worker that loses the broker keeps retrying (aiokafka reconnects; the frames agent
+blocks on output delivery) rather than exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from tracking.catalog import Catalogue
+from tracking.formats import read_sensors
+from tracking.pipeline import Pipeline, PipelineSettings
+
+from .app import OrbitlinkApp, create_app
+from .broker import BrokerError, wait_for_broker
+from .settings import StreamSettings
+from .topics import ensure_topics
+
+__all__ = ["build_pipeline", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(settings: StreamSettings,
+                   pipeline_settings: PipelineSettings | None = None) -> Pipeline:
+    """A pipeline with the catalogue file and sensors file named in ``settings`` (if any)."""
+    catalogue = Catalogue.from_path(settings.catalog) if settings.catalog else None
+    sensors = read_sensors(settings.sensors) if settings.sensors else {}
+    return Pipeline(sensors, catalogue, pipeline_settings)
+
+
+def _wait_and_create_topics(settings: StreamSettings) -> None:
+    """Wait (forever, logging) for the broker, then create the topics."""
+    while True:
+        try:
+            wait_for_broker(settings.bootstrap, timeout_s=30.0)
+            ensure_topics(settings)
+            return
+        except BrokerError as error:
+            log.warning("broker %s not ready (%s); retrying", settings.broker, error)
+            time.sleep(2.0)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_worker(settings: StreamSettings) -> None:
+    """Run a worker in the foreground until SIGINT/SIGTERM."""
+    import faust
+
+    configure_logging(settings.log_level)
+    started = time.perf_counter()
+    pipeline = build_pipeline(settings)
+    log.info("loaded %d sensors and %d catalogue objects in %.1f s", len(pipeline.sensors),
+             0 if pipeline.catalogue is None else len(pipeline.catalogue),
+             time.perf_counter() - started)
+    _wait_and_create_topics(settings)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    holder: OrbitlinkApp = create_app(settings, pipeline)
+    worker = faust.Worker(holder.app, loglevel=settings.log_level.upper(),
+                          workdir=str(settings.data_dir), override_logging=False,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()
