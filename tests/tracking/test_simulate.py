@@ -1,0 +1,229 @@
+"""The scenario simulator on the real CelesTrak snapshot, with small settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracking.catalog import Catalogue, tle_checksum
+from tracking.formats import iter_frames_jsonl, read_sensors
+from tracking.predict import predict_sky, sun_altitude_deg
+from tracking.simulate import (
+    DEFAULT_SENSORS,
+    ScenarioSettings,
+    SensorPlan,
+    perturbed_line2,
+    simulate_scenario,
+)
+from tracking.sky import angular_separation_deg
+from tracking.times import unix_from_datetime
+
+# One minute, every sensor at most every 2 s: a few hundred detections in a few seconds.
+SMALL = ScenarioSettings(
+    duration_s=60.0, search_step_s=20.0,
+    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0))
+                  for p in DEFAULT_SENSORS))
+FILES = ("frames.jsonl", "sensors.json", "truth.json", "scenario.json", "catalog/catalog.tle")
+
+
+@pytest.fixture(scope="module")
+def catalogue(catalog_dir: Path) -> Catalogue:
+    return Catalogue.from_path(catalog_dir)
+
+
+@pytest.fixture(scope="module")
+def scenario(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("scenario")
+    simulate_scenario(catalog_dir, out, seed=0, settings=SMALL)
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_catalog_dir(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four real files of the snapshot (GEO, OneWeb, science incl. NEOSSAT, stations): the
+    same kind of sky at a quarter of the loading time, for the repeated runs."""
+    folder = tmp_path_factory.mktemp("catalog")
+    for name in ("geo.tle", "oneweb.tle", "science.tle", "stations.tle"):
+        shutil.copy(catalog_dir / name, folder / name)
+    return folder
+
+
+def _load(scenario: Path) -> tuple[list, dict, dict, dict]:
+    frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+    sensors = read_sensors(scenario / "sensors.json")
+    truth = json.loads((scenario / "truth.json").read_text())
+    meta = json.loads((scenario / "scenario.json").read_text())
+    return frames, sensors, truth, meta
+
+
+def test_files_follow_the_contract(scenario):
+    frames, sensors, truth, meta = _load(scenario)
+    assert all((scenario / name).is_file() for name in FILES)
+    ground = [s for s in sensors.values() if not s.is_space_based]
+    space = [s for s in sensors.values() if s.is_space_based]
+    assert len(ground) >= 2 and len(space) >= 1
+    assert len({(s.lat_deg, s.lon_deg) for s in ground}) == len(ground)
+    for sensor in sensors.values():
+        assert 1.0 <= sensor.fov_radius_deg <= 3.0 and 2.0 <= sensor.sigma_arcsec <= 10.0
+    times = [unix_from_datetime(f.time) for f in frames]
+    assert times == sorted(times), "frames are time-ordered across sensors"
+    assert {f.sensor_id for f in frames} == set(sensors)
+    det_ids = [d.det_id for f in frames for d in f.detections]
+    assert len(det_ids) == len(set(det_ids)) == len(truth) > 200
+    assert set(det_ids) == set(truth)
+    for frame in frames:
+        assert frame.fov is not None
+        assert [d.det_id for d in frame.detections] == [
+            f"{frame.frame_id}:{i}" for i in range(len(frame.detections))]
+        assert all(d.sigma_arcsec is not None and d.mag is not None for d in frame.detections)
+    assert all(v is None or (isinstance(v, int) and v > 0) for v in truth.values())
+    assert meta["seed"] == 0 and meta["settings"]["duration_s"] == SMALL.duration_s
+    assert [f["frame_id"] for f in meta["frames"]] == [f.frame_id for f in frames]
+    assert set(meta["pointings"]) == set(sensors)
+
+
+def test_detections_and_true_positions_lie_in_their_field(scenario):
+    frames, _, _, meta = _load(scenario)
+    for frame, info in zip(frames, meta["frames"]):
+        fov = frame.fov
+        if frame.detections:
+            ra = np.array([d.ra_deg for d in frame.detections])
+            dec = np.array([d.dec_deg for d in frame.detections])
+            sigma = np.array([d.sigma_arcsec for d in frame.detections])
+            separation = angular_separation_deg(ra, dec, fov.ra_deg, fov.dec_deg)
+            assert np.all(separation <= fov.radius_deg + 5.0 * sigma / 3600.0), frame.frame_id
+        for obj in info["objects"]:
+            assert angular_separation_deg(obj["ra_deg"], obj["dec_deg"], fov.ra_deg,
+                                          fov.dec_deg) <= fov.radius_deg + 1e-9
+
+
+def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_says(
+        scenario, catalogue):
+    frames, sensors, truth, meta = _load(scenario)
+    offsets_geo, offsets_all = [], []
+    for frame, info in zip(frames, meta["frames"]):
+        ids = sorted({truth[d.det_id] for d in frame.detections} - {None})
+        if not ids:
+            continue
+        index = catalogue.index_of(ids)
+        assert np.all(index >= 0), f"{frame.frame_id}: ids not in the input catalogue"
+        p = predict_sky(catalogue, sensors[frame.sensor_id],
+                        unix_from_datetime(frame.time), index=index)
+        assert np.all(p.valid & p.above_horizon & p.sunlit), frame.frame_id
+        where = {int(n): i for i, n in enumerate(p.norad_ids)}
+        rate = np.hypot(p.ra_rate_deg_s, p.dec_rate_deg_s)
+        for det in frame.detections:
+            norad = truth[det.det_id]
+            if norad is None:
+                continue
+            i = where[norad]
+            # The truth is the catalogue shifted a few seconds along-track (1.5 s sigma): the
+            # detection is near the catalogue's prediction, but only that near.
+            separation = angular_separation_deg(det.ra_deg, det.dec_deg, p.ra_deg[i],
+                                                p.dec_deg[i])
+            assert separation <= 0.1 + 10.0 * rate[i], (frame.frame_id, norad)
+        for obj in info["objects"]:
+            i = where.get(obj["norad_id"])
+            if i is None:
+                continue
+            offset = angular_separation_deg(obj["ra_deg"], obj["dec_deg"], p.ra_deg[i],
+                                             p.dec_deg[i]) * 3600.0
+            offsets_all.append(offset)
+            if p.range_km[i] > 30_000.0:
+                offsets_geo.append(offset)
+    assert len(offsets_geo) > 20 and len(offsets_all) > len(offsets_geo)
+    # GEO truth errors: a few tens of arc-seconds, never zero, never degrees.
+    assert np.min(offsets_all) > 0.1
+    assert 5.0 < np.median(offsets_geo) < 120.0 and np.max(offsets_geo) < 360.0
+
+
+def test_objects_are_missed_sometimes_and_false_alarms_are_poisson(scenario):
+    frames, _, truth, meta = _load(scenario)
+    detectable = sum(len(f["objects"]) for f in meta["frames"])
+    detected = sum(v is not None for v in truth.values())
+    # Pd = 0.9 for objects well above the limit, lower near it.
+    assert 0.6 * detectable < detected < 0.97 * detectable
+    false_alarms = sum(v is None for v in truth.values())
+    assert 0.5 * len(frames) < false_alarms < 1.6 * len(frames)  # 1 per frame on average
+    # Shuffled within frames: false alarms are not always listed last.
+    early = [i for f in frames for i, d in enumerate(f.detections)
+             if truth[d.det_id] is None and i < len(f.detections) - 1
+             and any(truth[e.det_id] is not None for e in f.detections[i + 1:])]
+    assert early
+
+
+def test_withheld_objects_are_seen_and_absent_from_the_output_catalogue(scenario, catalogue):
+    frames, sensors, truth, meta = _load(scenario)
+    withheld = meta["withheld_norad_ids"]
+    output = Catalogue.from_path(scenario / "catalog" / "catalog.tle")
+    assert len(output) == len(catalogue) - len(withheld)
+    assert not np.any(np.isin(withheld, output.norad_ids))
+    assert np.all(catalogue.index_of(withheld) >= 0)
+    sensor_of = {f.frame_id: f.sensor_id for f in frames}
+    counts = Counter((sensor_of[d.rsplit(":", 1)[0]], n) for d, n in truth.items() if n)
+    for norad in withheld:
+        assert max(c for (s, n), c in counts.items() if n == norad) >= \
+            SMALL.min_detections_to_withhold
+    for sensor_id in sensors:
+        seen = {n for (s, n), c in counts.items()
+                if s == sensor_id and c >= SMALL.min_detections_to_withhold}
+        if seen:
+            assert seen & set(withheld), f"nothing withheld from {sensor_id}"
+
+
+def test_ground_frames_are_at_night_and_the_space_sensor_is_a_catalogue_satellite(
+        scenario, catalogue):
+    frames, sensors, _, _ = _load(scenario)
+    for sensor_id, sensor in sensors.items():
+        times = [unix_from_datetime(f.time) for f in frames if f.sensor_id == sensor_id]
+        if sensor.is_space_based:
+            host = catalogue.index_of([int(sensor.tle[0][2:7])])[0]
+            assert tuple(sensor.tle) == catalogue.lines[host]
+        else:
+            assert np.max(sun_altitude_deg(sensor, times)) < -12.0
+
+
+def test_same_seed_same_bytes_other_seed_different(small_catalog_dir, tmp_path):
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        simulate_scenario(small_catalog_dir, tmp_path / name, seed=seed, settings=SMALL)
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    for name in ("frames.jsonl", "truth.json", "scenario.json"):
+        assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
+
+
+def test_a_ground_site_in_daylight_is_refused(small_catalog_dir, tmp_path):
+    daylight = dataclasses.replace(SMALL, start_time="2026-05-31T16:00:00Z")
+    with pytest.raises(ValueError, match="ctio-geo.*choose start_time"):
+        simulate_scenario(small_catalog_dir, tmp_path, settings=daylight)
+
+
+def test_perturbed_line2_shifts_the_angles_and_stays_a_valid_tle(catalogue):
+    i = int(catalogue.index_of([39089])[0])  # NEOSSAT
+    line1, line2 = catalogue.lines[i]
+    shifted = perturbed_line2(line2, 0.0012, -0.0034, 359.9)
+    assert len(shifted) == 69 and int(shifted[68]) == tle_checksum(shifted)
+    before, after = catalogue.satrecs[i], Catalogue.from_tle_text(
+        f"{line1}\n{shifted}\n").satrecs[0]
+    assert math.degrees(after.inclo - before.inclo) == pytest.approx(0.0012, abs=1e-9)
+    assert math.degrees(after.nodeo - before.nodeo) == pytest.approx(-0.0034, abs=1e-9)
+    assert math.degrees(after.mo - before.mo) % 360.0 == pytest.approx(359.9, abs=1e-9)
+    assert shifted[:8] == line2[:8] and shifted[51:68] == line2[51:68]
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="ground site or host_norad_id"):
+        SensorPlan("x", "geo_survey")
+    with pytest.raises(ValueError, match="leo_stare is a ground task"):
+        SensorPlan("x", "leo_stare", host_norad_id=39089)
+    with pytest.raises(ValueError, match="repeated"):
+        ScenarioSettings(sensors=(DEFAULT_SENSORS[0], DEFAULT_SENSORS[0]))
+    with pytest.raises(ValueError, match="ISO-8601"):
+        ScenarioSettings(start_time="tonight")
