@@ -1,0 +1,91 @@
+"""The frames agent under Faust's test context (no broker): records out, dead letters out.
+
+The agent is the real one from :func:`stream.app.create_app`, with the real pipeline on a
+simulated scenario; only the output producer is replaced by an in-memory sink.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stream.app import create_app
+from stream.codecs import encode_record
+from stream.settings import StreamSettings
+from stream.sinks import MemorySink
+from streamtools import small_scenario
+from tracking.catalog import Catalogue
+from tracking.formats import iter_frames_jsonl, read_sensors
+from tracking.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def scenario(catalog_dir: Path) -> Path:
+    return small_scenario(catalog_dir)
+
+
+@pytest.fixture(scope="module")
+def catalogue(scenario: Path) -> Catalogue:
+    return Catalogue.from_path(scenario / "catalog")
+
+
+def _app(scenario: Path, catalogue: Catalogue):
+    settings = StreamSettings(topic_prefix="ctx.", store="memory://")
+    sink = MemorySink()
+    pipeline = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
+    return settings, sink, create_app(settings, pipeline, sink=sink, live=False)
+
+
+async def test_agent_emits_the_pipelines_records(scenario: Path, catalogue: Catalogue) -> None:
+    frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))[:60]
+    settings, sink, holder = _app(scenario, catalogue)
+
+    # What the pipeline alone gives for the same frames, in the same order.
+    reference = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
+    states: dict[str, bytes] = {}
+    expected_tracks, expected_associations = [], []
+    for frame in frames:
+        result = reference.process(frame, states.get(frame.sensor_id))
+        states[frame.sensor_id] = result.state
+        expected_tracks += [json.loads(encode_record(u)) for u in result.tracks]
+        expected_associations += [json.loads(encode_record(a)) for a in result.associations]
+    assert expected_associations, "scenario too small: no association in the first frames"
+
+    async with holder.frames_agent.test_context() as agent:
+        for frame in frames:
+            await agent.put(value=encode_record(frame), key=frame.sensor_id.encode())
+        outcomes = [agent.results[i] for i in range(len(frames))]
+
+    assert [o.disposition for o in outcomes] == ["processed"] * len(frames)
+    tracks = sink.records[settings.topic("tracks")]
+    associations = sink.records[settings.topic("associations")]
+    assert [json.loads(r.value) for r in tracks] == expected_tracks
+    assert [json.loads(r.value) for r in associations] == expected_associations
+    # Keyed by track id, so a consumer can dedupe and the track's records stay in order.
+    assert all(r.key == json.loads(r.value)["track_id"].encode() for r in tracks + associations)
+    # The state table holds each sensor's latest state.
+    for sensor_id, state in states.items():
+        assert holder.table[sensor_id.encode()] == state
+    assert sink.records[settings.topic("deadletter")] == []
+
+
+async def test_agent_dead_letters_a_malformed_frame(scenario: Path, catalogue: Catalogue) -> None:
+    frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))[:2]
+    settings, sink, holder = _app(scenario, catalogue)
+    async with holder.frames_agent.test_context() as agent:
+        await agent.put(value=b"{not json", key=b"ctio-geo")
+        await agent.put(value=encode_record(frames[0]), key=frames[0].sensor_id.encode())
+        await agent.put(value=encode_record(frames[1]), key=b"some-other-key")
+        outcomes = [agent.results[i] for i in range(3)]
+
+    assert [o.disposition for o in outcomes] == ["dead_letter", "processed", "dead_letter"]
+    letters = [json.loads(r.value) for r in sink.records[settings.topic("deadletter")]]
+    assert len(letters) == 2
+    assert letters[0]["reason"].startswith("not JSON")
+    assert letters[0]["value_text"] == "{not json"
+    assert letters[0]["offset"] == 0 and letters[0]["key"] == "ctio-geo"
+    assert "frames must be keyed by sensor_id" in letters[1]["reason"]
+    assert json.loads(letters[1]["value_text"])["frame_id"] == frames[1].frame_id
+    assert holder.metrics["dead_letters"] == 2
