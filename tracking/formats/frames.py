@@ -76,16 +76,17 @@ def parse_record(text: str | bytes, model: type[M], *, source: str | None = None
             raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                               source=source, line_no=line_no) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}", source=source,
-                          line_no=line_no, text=text) from None
-    if not isinstance(data, dict):
-        raise FormatError(f"expected a JSON object for a {model.__name__}, got "
-                          f"{type(data).__name__}", source=source, line_no=line_no, text=text)
-    try:
-        return model.model_validate(data)
+        # pydantic parses the JSON itself: about twice as fast as json.loads + validate
+        return model.model_validate_json(text)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise FormatError(f"not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}",
+                              source=source, line_no=line_no, text=text) from None
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+            kind = type(json.loads(text)).__name__
+            raise FormatError(f"expected a JSON object for a {model.__name__}, got {kind}",
+                              source=source, line_no=line_no, text=text) from None
         field, reason = describe_validation_error(exc)
         raise FormatError(f"invalid {model.__name__}: {reason}", source=source, line_no=line_no,
                           field=field, text=text) from None
