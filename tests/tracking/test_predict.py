@@ -18,6 +18,7 @@ from tracking.ephemeris import ephemeris
 from tracking.models import FieldOfView, Sensor
 from tracking.predict import (
     EARTH_RADIUS_KM,
+    GridPropagator,
     SkyPrediction,
     in_field_of_view,
     observer_state_gcrs_km,
@@ -190,6 +191,57 @@ def test_observer_state_matches_skyfield(space_sensor):
     expected = 7.2921150e-5 * np.hypot(itrs_km[0], itrs_km[1])
     np.testing.assert_allclose(np.linalg.norm(velocities, axis=-1), expected, rtol=1e-4)
     assert np.linalg.norm(positions[1] - positions[0]) > 1000.0
+
+
+# ------------------------------------------------------------------------ grid propagator
+
+
+def test_grid_propagator_matches_direct_sgp4(catalogue):
+    grid = GridPropagator(catalogue, step_s=30.0)
+    worst_arcsec = worst_rate = 0.0
+    for offset in (0.0, 7.3, 29.99, 44.5, 61.0):  # on a node, inside, across two steps
+        direct = predict_sky(catalogue, SITE, T0 + offset)
+        cached = predict_sky(catalogue, SITE, T0 + offset, propagator=grid)
+        np.testing.assert_array_equal(cached.valid, direct.valid)
+        np.testing.assert_array_equal(cached.above_horizon, direct.above_horizon)
+        seen = direct.valid & direct.above_horizon
+        error = angular_separation_deg(cached.ra_deg, cached.dec_deg,
+                                       direct.ra_deg, direct.dec_deg)[seen]
+        rate = np.hypot(cached.ra_rate_deg_s - direct.ra_rate_deg_s,
+                        cached.dec_rate_deg_s - direct.dec_rate_deg_s)[seen]
+        worst_arcsec = max(worst_arcsec, error.max() / ARCSEC)
+        worst_rate = max(worst_rate, rate.max() / ARCSEC)
+    assert worst_arcsec < 0.05 and worst_rate < 0.05, (worst_arcsec, worst_rate)
+    assert len(grid) == 4  # nodes at T0, +30, +60, +90 s
+    # a subset with cached nodes interpolates; at a time without nodes it is direct sgp4
+    sample = np.arange(0, len(catalogue), 50)
+    near = predict_sky(catalogue, SITE, T0 + 7.3, sample, propagator=grid)
+    np.testing.assert_allclose(near.ra_deg, predict_sky(catalogue, SITE, T0 + 7.3, sample).ra_deg,
+                               atol=1e-4)
+    far = predict_sky(catalogue, SITE, T0 + 86400.0, sample, propagator=grid)
+    np.testing.assert_array_equal(far.ra_deg,
+                                  predict_sky(catalogue, SITE, T0 + 86400.0, sample).ra_deg)
+    assert len(grid) == 4
+    with pytest.raises(ValueError, match="different catalogue"):
+        predict_sky(catalogue.subset(sample), SITE, T0, propagator=grid)
+
+
+def test_grid_propagator_follows_catalogue_updates(catalogue):
+    cat = catalogue.subset(np.arange(0, len(catalogue), 40))
+    grid = GridPropagator(cat, step_s=30.0)
+    before = predict_sky(cat, SITE, T0 + 5.0, propagator=grid)
+    # a "newer" element set for object 0: the same elements with the epoch a day later
+    line1, line2 = cat.lines[0]
+    epoch = float(line1[18:32]) + 1.0
+    line1 = line1[:18] + f"{epoch:014.8f}" + line1[32:68]
+    line1 += str(sum(int(c) if c.isdigit() else c == "-" for c in line1) % 10)
+    assert cat.update(Catalogue.from_records([{"name": "moved", "line1": line1,
+                                               "line2": line2}])) == 1
+    after = predict_sky(cat, SITE, T0 + 5.0, propagator=grid)
+    direct = predict_sky(cat, SITE, T0 + 5.0)
+    assert angular_separation_deg(before.ra_deg[0], before.dec_deg[0],
+                                  after.ra_deg[0], after.dec_deg[0]) > 0.1
+    np.testing.assert_allclose(after.ra_deg, direct.ra_deg, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------- flags
