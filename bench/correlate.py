@@ -1,0 +1,141 @@
+"""Correlation time per frame against the whole shipped catalogue, split into its parts.
+
+Run: ``python -m bench correlate`` or ``python bench/correlate.py [--quick]``. Prints one table.
+
+Each frame is one ground site at one time with N confirmed tracks: every real object above
+20 degrees elevation (made early or late along its orbit by a timing error drawn from the
+correlator's own error model for the element set's age, plus track noise), and, when there are
+not enough real objects for N, uncorrelated "debris" tracks at random places above the site with
+the speeds and random directions of real objects. Two ages: a day after the catalogue's epochs
+(fresh elements, short along-track windows) and a week after (windows up to +-60 s).
+
+Columns: ``predict`` is the whole-catalogue :func:`tracking.predict.predict_sky` at the frame
+time; ``search`` is :func:`tracking.correlate.correlate_tracks` given that prediction (coarse
+selection, path grid and refinement, assignment, records); ``named`` is the fraction of real
+tracks given the right NORAD id and ``debris named`` the fraction of debris tracks wrongly given
+one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tracking.catalog import Catalogue, tle_checksum  # noqa: E402
+from tracking.correlate import CorrelationSettings, correlate_tracks  # noqa: E402
+from tracking.models import Sensor, TrackUpdate  # noqa: E402
+from tracking.predict import predict_sky  # noqa: E402
+from tracking.times import SECONDS_PER_DAY, datetime_from_unix  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOGUE_DIR = REPO.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"
+SITE = Sensor(sensor_id="kitt-peak", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0,
+              sigma_arcsec=1.5)
+FRAMES = {
+    "1 day": datetime(2026, 5, 31, 3, 0, tzinfo=timezone.utc).timestamp(),
+    "7 days": datetime(2026, 6, 6, 3, 0, tzinfo=timezone.utc).timestamp(),
+}
+POSITION_SIGMA_DEG = 2.0 / 3600.0
+RATE_SIGMA_DEG_S = 0.5 / 3600.0
+COVARIANCE = np.diag([POSITION_SIGMA_DEG ** 2] * 2 + [RATE_SIGMA_DEG_S ** 2] * 2).tolist()
+
+
+def _late(catalogue: Catalogue, index: np.ndarray, late_s: np.ndarray) -> Catalogue:
+    """The element sets at ``index``, each ``late_s`` seconds late along its orbit."""
+    records = []
+    for i, late in zip(index.tolist(), late_s.tolist()):
+        record = catalogue.element_set(i)
+        line2 = record["line2"]
+        anomaly = (float(line2[43:51]) - float(line2[52:63]) * 360.0 / 86400.0 * late) % 360.0
+        line2 = f"{line2[:43]}{anomaly:8.4f}{line2[51:68]}"
+        records.append(dict(record, line2=line2 + str(tle_checksum(line2))))
+    return Catalogue.from_records(records)
+
+
+def _frame(catalogue: Catalogue, time_unix_s: float, n_tracks: int,
+           rng: np.random.Generator) -> tuple[list[TrackUpdate], np.ndarray]:
+    """N tracks at the frame time and the NORAD id behind each (-1 for debris)."""
+    p = predict_sky(catalogue, SITE, time_unix_s)
+    up = np.flatnonzero(p.valid & (p.elevation_deg > 20.0))
+    real = rng.choice(up, min(n_tracks, len(up)), replace=False)
+    settings = CorrelationSettings()
+    age = np.abs(time_unix_s - catalogue.epoch_unix_s[real]) / SECONDS_PER_DAY
+    # Timing errors for low orbits only (a GEO set's error is an angle, see the docs).
+    fast = np.hypot(p.ra_rate_deg_s[real], p.dec_rate_deg_s[real]) > settings.slow_rate_deg_s
+    late = np.where(fast, rng.normal(0.0, settings.timing_sigma_s
+                                     + settings.timing_sigma_growth_s_per_day * age), 0.0)
+    truth = predict_sky(_late(catalogue, real, late), SITE, time_unix_s)
+    ra, dec = truth.ra_deg, truth.dec_deg  # in NORAD id order, as the truth catalogue
+    rates = np.c_[truth.ra_rate_deg_s, truth.dec_rate_deg_s]
+    ids = truth.norad_ids
+    n_debris = n_tracks - len(real)
+    if n_debris:
+        # Debris: within a few degrees of real objects (the part of the sky that is up), with
+        # real objects' speeds in random directions.
+        sky = np.c_[p.ra_deg[up], p.dec_deg[up]]
+        centre = sky[rng.integers(len(up), size=n_debris)]
+        jitter = rng.normal(0.0, 5.0, size=(n_debris, 2))
+        d_ra = (centre[:, 0] + jitter[:, 0] / np.cos(np.radians(centre[:, 1]))) % 360.0
+        d_dec = np.clip(centre[:, 1] + jitter[:, 1], -89.0, 89.0)
+        speed = np.hypot(p.ra_rate_deg_s[up], p.dec_rate_deg_s[up])[
+            rng.integers(len(up), size=n_debris)]
+        angle = rng.uniform(0.0, 2.0 * np.pi, n_debris)
+        ra = np.r_[ra, d_ra]
+        dec = np.r_[dec, d_dec]
+        rates = np.r_[rates, np.c_[speed * np.cos(angle), speed * np.sin(angle)]]
+        ids = np.r_[ids, np.full(n_debris, -1)]
+    noise = rng.multivariate_normal(np.zeros(4), np.array(COVARIANCE), size=len(ra))
+    time = datetime_from_unix(time_unix_s)
+    tracks = [TrackUpdate(time=time, track_id=f"T{i}", sensor_id=SITE.sensor_id,
+                          status="confirmed",
+                          ra_deg=float((ra[i] + n[0] / np.cos(np.radians(dec[i]))) % 360.0),
+                          dec_deg=float(np.clip(dec[i] + n[1], -90.0, 90.0)),
+                          ra_rate_deg_s=float(rates[i, 0] + n[2]),
+                          dec_rate_deg_s=float(rates[i, 1] + n[3]),
+                          covariance=COVARIANCE, n_updates=8)
+              for i, n in enumerate(noise)]
+    return tracks, ids
+
+
+def main(quick: bool = False) -> None:
+    catalogue = Catalogue.from_path(CATALOGUE_DIR)
+    print(f"catalogue: {len(catalogue)} element sets; site {SITE.sensor_id}; tracks: real "
+          f"objects above 20 deg, the rest debris (uncorrelated)")
+    repeats = 2 if quick else 5
+    rng = np.random.default_rng(0)
+    predict_sky(catalogue, SITE, FRAMES["1 day"])  # warm caches
+    header = (f"{'age':>7} {'tracks':>7} {'real':>5} {'predict ms':>11} {'search ms':>10} "
+              f"{'total ms':>9} {'named':>7} {'ambig.':>7} {'debris named':>13}")
+    print(header)
+    for label, t0 in FRAMES.items():
+        for n_tracks in (10, 100, 1000):
+            tracks, truth = _frame(catalogue, t0, n_tracks, rng)
+            predict_ms, search_ms = [], []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                prediction = predict_sky(catalogue, SITE, t0)
+                middle = time.perf_counter()
+                result = correlate_tracks(tracks, SITE, catalogue, prediction=prediction)
+                predict_ms.append((middle - started) * 1e3)
+                search_ms.append((time.perf_counter() - middle) * 1e3)
+            named = np.array([a.norad_id if a.norad_id is not None else -2 for a in result])
+            real = truth >= 0
+            right = float(np.mean(named[real] == truth[real])) if real.any() else float("nan")
+            wrong_debris = float(np.mean(named[~real] >= 0)) if (~real).any() else 0.0
+            ambiguous = sum(a.ambiguous for a in result)
+            p, s = statistics.median(predict_ms), statistics.median(search_ms)
+            print(f"{label:>7} {n_tracks:>7} {int(real.sum()):>5} {p:>11.1f} {s:>10.1f} "
+                  f"{p + s:>9.1f} {right:>7.1%} {ambiguous:>7} {wrong_debris:>13.1%}")
+    print("(medians of", repeats, "runs; wall clock on a shared machine)")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv[1:])
