@@ -18,6 +18,7 @@
 #   KAFKA_STATE_DIR      where config, pid, logs and data live (default .ci-cache/kafka/run)
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xms256m -Xmx768m)
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 180)
+#   KAFKA_EXTRA_CONFIG   extra server.properties lines, e.g. 'auto.create.topics.enable=false'
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -107,6 +108,10 @@ group.min.session.timeout.ms=1000
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
+  if [[ -n "${KAFKA_EXTRA_CONFIG:-}" ]]; then
+    printf '# From $KAFKA_EXTRA_CONFIG (a later line wins)\n%s\n' "${KAFKA_EXTRA_CONFIG}" \
+      >>"${STATE_DIR}/server.properties"
+  fi
   cat >"${STATE_DIR}/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
