@@ -160,17 +160,26 @@ def test_b1950_is_precessed_to_j2000() -> None:
     obs = parse_iod_line("12345 98 123A   2007 G 20081122112233444 56 14 1122334+112233 39 S")
     ra_1950 = (11 + 22 / 60 + 33.4 / 3600) * 15
     dec_1950 = 11 + 22 / 60 + 33 / 3600
-    # Classical annual precession: dRA = m + n sin(RA) tan(Dec), dDec = n cos(RA), with
-    # m = 3.075 s, n = 1.336 s = 20.04" per year, over 50 years.
+    # Independent reference: the classical rotation B1950.0 -> J2000.0 with Lieske's (1979)
+    # angles zeta = 1152.84", z = 1153.04", theta = 1002.26", P = R3(-z) R2(theta) R3(-zeta).
+    def r3(a: float) -> np.ndarray:
+        c, s = math.cos(a), math.sin(a)
+        return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+
+    def r2(a: float) -> np.ndarray:
+        c, s = math.cos(a), math.sin(a)
+        return np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
+
+    zeta, z, theta = (math.radians(x / 3600) for x in (1152.84, 1153.04, 1002.26))
     ra, dec = math.radians(ra_1950), math.radians(dec_1950)
-    dra_s = 50 * (3.07496 + 1.33621 * math.sin(ra) * math.tan(dec))
-    ddec_arcsec = 50 * 20.0431 * math.cos(ra)
-    expected_ra = ra_1950 + dra_s * 15 / 3600
-    expected_dec = dec_1950 + ddec_arcsec / 3600
+    v = r3(-z) @ r2(theta) @ r3(-zeta) @ np.array(
+        [math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec)])
+    expected_ra = math.degrees(math.atan2(v[1], v[0])) % 360
+    expected_dec = math.degrees(math.asin(v[2]))
     shift = angular_separation_deg(ra_1950, dec_1950, obs.ra_deg, obs.dec_deg) * 3600
-    assert shift > 900  # moved by ~17 arcmin
+    assert shift > 900  # precession moved it by ~17 arcmin
     error = angular_separation_deg(expected_ra, expected_dec, obs.ra_deg, obs.dec_deg) * 3600
-    assert error < 5.0
+    assert error < 1.0  # IAU 2006 vs IAU 1976 precession and the frame bias: ~0.2"
 
 
 def test_of_date_inverts_skyfield_radec_of_epoch() -> None:
