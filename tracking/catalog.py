@@ -151,6 +151,7 @@ def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> Eleme
     # sgp4.omm reads strings or numbers; JSON nulls and missing optional fields get defaults.
     values = {key: value for key, value in fields.items() if value is not None}
     values.setdefault("CLASSIFICATION_TYPE", "U")
+    values.setdefault("OBJECT_ID", "")
     values.setdefault("EPHEMERIS_TYPE", 0)
     values.setdefault("ELEMENT_SET_NO", 999)
     values.setdefault("REV_AT_EPOCH", 0)
