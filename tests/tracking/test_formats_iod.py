@@ -206,6 +206,10 @@ def test_azel_uses_the_site(iod_dir: Path) -> None:
     assert unresolved.ra_deg is None  # compliant, but needs a site to become RA/Dec
     obs = parse_iod_line(line, sites)
     assert obs.sigma_arcsec == pytest.approx(2.0)
+    # frames_from_observations resolves an Az/El line parsed without sites the same way
+    frame, = frames_from_observations([unresolved], sites)
+    assert (frame.detections[0].ra_deg, frame.detections[0].dec_deg) == (obs.ra_deg,
+                                                                          obs.dec_deg)
     # Independent check: hour angle from Greenwich apparent sidereal time and the
     # coordinates of date, then the spherical-triangle altitude and azimuth.
     t = timescale().utc(2026, 5, 30, 21, 30)

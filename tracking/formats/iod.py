@@ -371,10 +371,10 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
         _blank(line, 47, 47, "col 47")
         _blank(line, 62, 62, "col 62")
         if codes.strip() or angle_text.strip() or pos_text.strip():
-            if not (codes[0] in "1234567" and codes[0] != " "):
+            if codes[0] not in "1234567":
                 raise _fail(f"angle format code (col 45) must be 1-7, found {codes[0]!r}",
                             "angle_format (col 45)", line)
-            if not (codes[1] in "0123456" and codes[1] != " "):
+            if codes[1] not in "0123456":
                 raise _fail(f"epoch code (col 46) must be 0-6, found {codes[1]!r}",
                             "epoch_code (col 46)", line)
             fmt = int(codes[0])
@@ -528,8 +528,8 @@ def frames_from_observations(observations: Iterable[IODObservation],
             reason = f"site {obs.site!r} is not in the site list"
         elif not obs.has_position and obs.az_deg is not None:
             try:
-                ra, dec = radec_from_azel(obs.az_deg, obs.el_deg or 0.0, sites[obs.site],
-                                          obs.time)
+                assert obs.el_deg is not None  # set together with az_deg
+                ra, dec = radec_from_azel(obs.az_deg, obs.el_deg, sites[obs.site], obs.time)
             except ValueError as exc:
                 reason = str(exc)
             else:
