@@ -62,6 +62,7 @@ __all__ = [
     "create_topics_async",
     "describe_broker",
     "find_free_port",
+    "port_is_free",
     "tansu_binary",
     "wait_for_broker",
 ]
@@ -131,6 +132,17 @@ def bootstrap_from_url(url: str) -> str:
 
 def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
     return [(h, int(p)) for h, p in (x.rsplit(":", 1) for x in bootstrap_from_url(bootstrap).split(","))]
+
+
+def port_is_free(port: int, host: str = _DEFAULT_HOST) -> bool:
+    """Whether a server could listen on ``host:port`` now (SO_REUSEADDR, as servers bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def find_free_port(host: str = _DEFAULT_HOST) -> int:
@@ -472,6 +484,12 @@ class EmbeddedBroker:
         raise last_error
 
     def _launch(self) -> None:
+        assert self.port is not None
+        # Checked before launching, not left to Tansu: it would fail to bind but the readiness
+        # probe could be answered by whoever holds the port (say another broker on 9092), and
+        # we would report a broker that is not ours.
+        if not port_is_free(self.port, self.host):
+            raise BrokerError(f"cannot start Tansu on {self.bootstrap}: the port is already in use")
         binary = tansu_binary()
         if self.log_path is None or not self._keep_log:
             fd, name = tempfile.mkstemp(prefix=f"orbitlink-tansu-{self.port}-", suffix=".log")
@@ -490,6 +508,7 @@ class EmbeddedBroker:
         ]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
+        env["NO_COLOR"] = "1"  # plain text in the log file, no ANSI escapes
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

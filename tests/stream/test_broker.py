@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import sys
+import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -24,6 +27,7 @@ from stream.broker import (
     create_topics_async,
     describe_broker,
     find_free_port,
+    port_is_free,
     wait_for_broker,
 )
 
@@ -46,6 +50,15 @@ async def _read_all(bootstrap: str, topic: str, partitions: int, expected: int, 
         return records
     finally:
         await consumer.stop()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs and is not a zombie (an orphan is reaped by init, a child by us)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 async def _end_offset(bootstrap: str, topic: str, partition: int = 0) -> int:
@@ -101,15 +114,45 @@ def test_embedded_broker_starts_answers_and_frees_its_port(tmp_path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
 
 
-def test_embedded_broker_on_a_taken_port_fails_with_its_log() -> None:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        broker = EmbeddedBroker(port, startup_timeout_s=10.0)
-        with pytest.raises(BrokerError, match=f"127.0.0.1:{port}"):
-            broker.start()
-        assert not broker.running
+def test_embedded_broker_refuses_a_port_another_broker_holds(embedded_broker: EmbeddedBroker) -> None:
+    # The other broker answers Kafka requests on that port, so only the up-front check can tell
+    # that the broker answering is not the one we started.
+    second = EmbeddedBroker(embedded_broker.port, startup_timeout_s=10.0)
+    with pytest.raises(BrokerError, match=f"127.0.0.1:{embedded_broker.port}.*already in use"):
+        second.start()
+    assert not second.running
+    assert embedded_broker.running
+    wait_for_broker(embedded_broker.bootstrap, timeout_s=2.0)
+
+
+def test_embedded_broker_dies_with_the_process_that_started_it(spawn) -> None:
+    port = find_free_port()
+    owner = spawn(
+        [sys.executable, "-c",
+         "import time; from stream.broker import EmbeddedBroker; "
+         f"b = EmbeddedBroker({port}).start(); print('broker up', b.pid, flush=True); time.sleep(600)"],
+        name="owner",
+    )
+    broker_pid = int(owner.wait_for_log(r"broker up (\d+)", timeout_s=30).group(1))
+    wait_for_broker(f"127.0.0.1:{port}", timeout_s=2.0)
+    owner.kill()  # SIGKILL: no finally block, no context manager exit runs in the owner
+    deadline = time.monotonic() + 10.0
+    while _pid_alive(broker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _pid_alive(broker_pid), "orphaned Tansu kept running after its owner was killed"
+    assert port_is_free(port)
+
+
+def test_spawn_fixture_kills_the_whole_process_group(spawn) -> None:
+    # What D1's worker tests rely on: killing a spawned process also kills what it started.
+    parent = spawn(["/bin/sh", "-c", "sleep 300 & echo child $!; wait"], name="shell")
+    child_pid = int(parent.wait_for_log(r"child (\d+)", timeout_s=10).group(1))
+    assert _pid_alive(child_pid)
+    assert parent.kill() == -signal.SIGKILL
+    deadline = time.monotonic() + 5.0
+    while _pid_alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_alive(child_pid)
 
 
 def test_embedded_broker_restarts_on_the_same_port_empty(embedded_broker: EmbeddedBroker) -> None:
