@@ -232,10 +232,10 @@ def test_track_between_train_neighbours_is_ambiguous(catalogue: Catalogue,
     ids = visible(catalogue, starlink_ids, WEEK_ON, 30.0)
     index = catalogue.index_of(ids)
     normal, along, rate = _plane_geometry(catalogue, index, WEEK_ON)
-    # Pairs in the same plane (normals within 0.02 deg) 10-30 s apart along it.
+    # Pairs in the same plane (normals within 0.02 deg) 15-30 s apart along it.
     coplanar = normal @ normal.T > np.cos(np.radians(0.02))
     gap_s = np.arccos(np.clip(along @ along.T, -1, 1)) / rate[:, None]
-    rows, cols = np.nonzero(np.triu(coplanar & (gap_s > 10) & (gap_s < 30)))
+    rows, cols = np.nonzero(np.triu(coplanar & (gap_s > 15) & (gap_s < 30)))
     assert len(rows), "no train neighbours above the site (the test needs one pair)"
     a, b = index[rows[0]], index[cols[0]]
     gap = gap_s[rows[0], cols[0]]
