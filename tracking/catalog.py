@@ -102,7 +102,7 @@ def parse_norad_id(field: str) -> int:
 
 
 def _epoch_unix_s(satrec: Satrec) -> float:
-    return (satrec.jdsatepoch - UNIX_EPOCH_JD) * SECONDS_PER_DAY + satrec.jdsatepochF * SECONDS_PER_DAY
+    return (satrec.jdsatepoch - UNIX_EPOCH_JD + satrec.jdsatepochF) * SECONDS_PER_DAY
 
 
 def _check_tle_line(line: str, number: int, where: str) -> None:
