@@ -46,8 +46,11 @@ from .times import UNIX_EPOCH_JD, SECONDS_PER_DAY, datetime_from_unix
 __all__ = [
     "Catalogue",
     "CatalogueError",
+    "ElementSet",
     "TLE_SUFFIXES",
     "OMM_SUFFIXES",
+    "element_set_from_omm",
+    "element_set_from_tle",
     "parse_norad_id",
     "parse_tle_text",
     "tle_checksum",
@@ -63,7 +66,8 @@ class CatalogueError(ValueError):
 
 
 class ElementSet(NamedTuple):
-    """One parsed element set (internal row of a :class:`Catalogue`)."""
+    """One checked element set, a row of a :class:`Catalogue` (``Catalogue(sets)`` builds one,
+    keeping the newest epoch per NORAD id)."""
 
     norad_id: int
     name: str
