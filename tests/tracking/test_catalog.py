@@ -311,3 +311,13 @@ def test_update_in_place(geo_sets):
     assert cat.update(extra) == 2
     assert len(cat) == 5 and np.all(np.diff(cat.norad_ids) > 0)
     assert len(cat.satrec_array.sgp4(np.array([2461191.5]), np.array([0.0]))[0]) == 5
+
+
+def test_duplicates_in_one_text_keep_the_newest_epoch(geo_sets):
+    name, line1, line2 = geo_sets[0]
+    newer = with_epoch(line1, "26170.00000000")
+    older = with_epoch(line1, "26100.00000000")
+    for order in ((older, newer, line1), (newer, line1, older)):
+        text = "".join(f"{name}\n{first}\n{line2}\n" for first in order)
+        cat = Catalogue.from_tle_text(text)
+        assert len(cat) == 1 and cat.lines[0][0] == newer
