@@ -187,3 +187,19 @@ def test_records_round_trip(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as info:
         read_records(tmp_path / "tracks.jsonl", Association)
     assert info.value.line_no == 1 and "uct" in str(info.value)
+
+
+def test_bytes_that_are_not_utf8(tmp_path: Path, frames: list[Frame]) -> None:
+    path = tmp_path / "latin1.jsonl"
+    bad = frames[2].to_json().replace('"f3"', '"caf\u00e9"').encode("latin-1")
+    path.write_bytes(frames[0].to_json().encode() + b"\n" + bad + b"\n"
+                     + frames[1].to_json().encode() + b"\n")
+    out = list(iter_frames_jsonl(path, lenient=True))
+    assert [type(item) for item in out] == [Frame, Reject, Frame]
+    assert out[1].line_no == 2 and "not UTF-8" in str(out[1].error)
+    with pytest.raises(FormatError, match="line 2: not UTF-8"):
+        list(iter_frames_jsonl(path))
+    sensors_path = tmp_path / "s.json"
+    sensors_path.write_bytes(b'[\n{"sensor_id": "caf\xe9", "lat_deg": 1, "lon_deg": 2}]')
+    with pytest.raises(FormatError, match="line 2: not UTF-8"):
+        read_sensors(sensors_path)

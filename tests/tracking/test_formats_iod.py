@@ -291,6 +291,16 @@ def test_lenient_file_reading(tmp_path: Path) -> None:
     assert out[2].error.field.startswith("time_uncertainty")
 
 
+def test_non_utf8_bytes_reject_their_line_only(tmp_path: Path) -> None:
+    path = tmp_path / "mail.txt"
+    good = b"23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10"
+    path.write_bytes(b"Gr\xfc\xdfe aus K\xf6ln\n" + good + b"\n"
+                     + good.replace(b" G ", b" \xe9 ") + b"\n")
+    out = list(iter_iod(path, lenient=True))
+    assert [type(o).__name__ for o in out] == ["Reject", "IODObservation", "Reject"]
+    assert out[2].error.field.startswith("sky_condition")
+
+
 def test_writer_round_trip(iod_dir: Path) -> None:
     sites = load_sites(iod_dir / "sites.txt")
     rng = np.random.default_rng(7)

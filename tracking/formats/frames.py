@@ -56,11 +56,29 @@ def open_text(path: str | PathLike[str], mode: str = "r") -> IO[str]:
     return open(path, mode, encoding="utf-8", newline="\n" if "w" in mode or "a" in mode else None)
 
 
+def read_text(path: str | PathLike[str]) -> str:
+    """A whole UTF-8 text file (``.gz`` too); :class:`FormatError` naming the line of a byte
+    that is not UTF-8."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path),
+                          line_no=line_no) from None
+
+
 @contextmanager
-def _lines(source: PathOrLines) -> Iterator[tuple[str, Iterable[str]]]:
-    """``(name, lines)`` of a path or of an iterable of lines."""
+def _lines(source: PathOrLines) -> Iterator[tuple[str, Iterable[str | bytes]]]:
+    """``(name, lines)`` of a path (bytes lines, decoded one by one by the caller, so a bad
+    byte rejects its line only) or of an iterable of lines."""
     if _is_path(source):
-        with open_text(source) as handle:  # type: ignore[arg-type]
+        path = Path(source)  # type: ignore[arg-type]
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
             yield str(source), handle
     else:
         yield getattr(source, "name", "<lines>"), source  # type: ignore[misc]
@@ -74,7 +92,8 @@ def parse_record(text: str | bytes, model: type[M], *, source: str | None = None
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              source=source, line_no=line_no) from None
+                              source=source, line_no=line_no,
+                              text=text.decode("utf-8", errors="replace")) from None
     try:
         # pydantic parses the JSON itself: about twice as fast as json.loads + validate
         return model.model_validate_json(text)
@@ -107,12 +126,11 @@ def iter_records(source: PathOrLines, model: type[M], *,
     """
     with _lines(source) as (name, lines):
         for line_no, line in enumerate(lines, start=1):
-            if isinstance(line, bytes):
-                line = line.decode("utf-8", errors="replace")
             if not line.strip():
                 continue
             try:
-                yield parse_record(line.rstrip("\r\n"), model, source=name, line_no=line_no)
+                text = line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")
+                yield parse_record(text, model, source=name, line_no=line_no)
             except FormatError as error:
                 if not lenient:
                     raise
@@ -176,8 +194,7 @@ def read_sensors(path: str | PathLike[str] | IO[str]) -> dict[str, Sensor]:
     """
     if _is_path(path):
         name = str(path)
-        with open_text(path) as handle:  # type: ignore[arg-type]
-            text = handle.read()
+        text = read_text(path)  # type: ignore[arg-type]
     else:
         name = getattr(path, "name", "<sensors>")
         text = path.read()  # type: ignore[union-attr]

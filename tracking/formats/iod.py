@@ -46,6 +46,7 @@ position. The position uncertainty is used as the 1-sigma ``sigma_arcsec``.
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -59,6 +60,7 @@ import numpy as np
 
 from ..models import Frame, Sensor, parse_time
 from .errors import FormatError, Reject
+from .frames import read_text
 from .grouping import Observation, group_into_frames
 
 __all__ = [
@@ -455,8 +457,11 @@ def iter_iod(source: str | PathLike[str] | Iterable[str],
     """
     if isinstance(source, (str, PathLike)):
         name = str(source)
-        lines: Iterable[str] = Path(source).read_text(encoding="utf-8",
-                                                      errors="replace").splitlines()
+        # observers' e-mails are not always UTF-8: a bad byte becomes U+FFFD and rejects its
+        # own line (no IOD column accepts it), not the file
+        opener = gzip.open if Path(source).suffix == ".gz" else open
+        with opener(source, "rb") as handle:
+            lines: Iterable[str] = handle.read().decode("utf-8", errors="replace").splitlines()
     else:
         name, lines = getattr(source, "name", "<lines>"), source
     for line_no, line in enumerate(lines, start=1):
@@ -480,7 +485,7 @@ def load_sites(path: str | PathLike[str]) -> dict[str, Sensor]:
     """
     sites: dict[str, Sensor] = {}
     name = str(path)
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split()

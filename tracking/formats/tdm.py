@@ -42,7 +42,7 @@ from pathlib import Path
 
 from ..models import Frame, Sensor, parse_time
 from .errors import FormatError, Reject
-from .frames import open_text
+from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
 
 __all__ = ["TDMSegment", "parse_tdm", "read_tdm", "write_tdm"]
@@ -230,8 +230,7 @@ def read_tdm(source: str | PathLike[str] | Iterable[str], sensors: Mapping[str, 
     """
     if isinstance(source, (str, PathLike)):
         name = str(source)
-        with open_text(source) as handle:
-            segments = parse_tdm(handle.read().splitlines(), name)
+        segments = parse_tdm(read_text(source).splitlines(), name)
     else:
         name = getattr(source, "name", "<tdm>")
         segments = parse_tdm(source, name)

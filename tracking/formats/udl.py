@@ -40,7 +40,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ..models import Frame, Sensor, format_time, parse_time
 from .errors import FormatError, Reject, describe_validation_error
-from .frames import open_text
+from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
 
 __all__ = [
@@ -120,8 +120,7 @@ def _records(source: str | PathLike[str] | Iterable[str]) -> Iterator[tuple[int,
     """``(record_no, source_name, decoded)`` for a JSON array file or JSON Lines."""
     if isinstance(source, (str, PathLike)):
         name = str(source)
-        with open_text(source) as handle:
-            text = handle.read()
+        text = read_text(source)
     else:
         name = getattr(source, "name", "<lines>")
         text = "\n".join(source)
