@@ -32,7 +32,7 @@ Reading rules beyond the format description, learnt from the shared IOD test set
 * the sky-condition column may be blank;
 * sub-fields such as minutes are not range-checked on their own (the reference set has a
   declination of ``+1199`` in DDMMmm); the resulting angle is (RA below 24 h, |Dec| <= 90);
-* a flash period is refused for a steady (``S``) or irregular (``I``) object, which has none;
+* a flash period is refused for a steady (``S``), irregular (``I``) or unstated behaviour;
 * a line may stop after the date (a station status report, ``2007 O 20081122``) or after the
   time-uncertainty field; such lines are compliant but carry no position, so
   :func:`frames_from_observations` rejects them as observations.
