@@ -156,6 +156,7 @@ class TrackScore:
     verdict_norad_id: int | None    # final association (None: UCT or never associated)
     verdict_uct: bool | None        # None: never associated
     outcome: str                    # correct / wrong / uct_correct / uct_missed / false / none
+    ambiguous: bool = False         # the final verdict was flagged ambiguous by the correlator
 
 
 @dataclass
@@ -174,6 +175,8 @@ class EvaluationReport:
     tracks_per_object: float = float("nan")  # confirmed object tracks / objects they cover
     false_track_rate: float = float("nan")   # confirmed tracks mostly clutter / confirmed
     correlation_precision: float = float("nan")        # final verdicts naming an object
+    correlation_precision_unambiguous: float = float("nan")  # those not flagged ambiguous
+    n_ambiguous: int = 0                               # final named verdicts flagged ambiguous
     correlation_precision_records: float = float("nan")  # every association record
     correlation_recall_tracked: float = float("nan")   # / catalogued objects with a track
     correlation_recall_detected: float = float("nan")  # / catalogued objects detected >= 3
@@ -219,6 +222,8 @@ class EvaluationReport:
             ("confirmed tracks per object", num(self.tracks_per_object)),
             ("false-track rate", pct(self.false_track_rate)),
             ("correlation precision (final)", pct(self.correlation_precision)),
+            (f"  unambiguous ({self.n_ambiguous} ambiguous left out)",
+             pct(self.correlation_precision_unambiguous)),
             ("correlation precision (records)", pct(self.correlation_precision_records)),
             ("correlation recall (tracked)", pct(self.correlation_recall_tracked)),
             ("correlation recall (detected)", pct(self.correlation_recall_detected)),
@@ -334,7 +339,7 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
             outcome = "correct" if verdict_id == truth_id else "wrong"
         scores.append(TrackScore(track_id, sensor_id, track_id in confirmed, len(dets),
                                  truth_id, purity, completeness, verdict_id, verdict_uct,
-                                 outcome))
+                                 outcome, bool(verdict and verdict.ambiguous)))
     report.tracks = scores
     report.n_tracks = len(scores)
     good = [s for s in scores if s.confirmed]
@@ -350,6 +355,13 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
     named = [s for s in good if s.verdict_uct is False]
     report.correlation_precision = _ratio(sum(s.outcome == "correct" for s in named),
                                           len(named))
+    # Co-located objects (a servicing vehicle docked to its client, a GEO cluster) cannot be
+    # told apart by position: a verdict the correlator itself flags ambiguous is reported
+    # separately rather than mixed into what the confident verdicts achieve.
+    clear = [s for s in named if not s.ambiguous]
+    report.n_ambiguous = len(named) - len(clear)
+    report.correlation_precision_unambiguous = _ratio(
+        sum(s.outcome == "correct" for s in clear), len(clear))
     truth_of = {s.track_id: s.truth_norad_id for s in scores}
     named_records = [a for a in associations if a.norad_id is not None]
     report.correlation_precision_records = _ratio(

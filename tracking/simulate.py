@@ -62,6 +62,9 @@ SECONDS_PER_DAY = 86400.0
 #: Objects whose range from the sensor lies in this window count as GEO-belt objects when a
 #: GEO pointing is searched for (ground: 35,786 km overhead to ~41,700 km at the horizon).
 GEO_RANGE_KM = (33_000.0, 52_000.0)
+#: Orbits less inclined than this get no inclination error in the truth (see
+#: ``_truth_catalogue``).
+NEAR_EQUATORIAL_DEG = 0.1
 #: Objects closer than this count as low-orbit objects when a LEO stare is searched for.
 LEO_RANGE_KM = 5_000.0
 #: A darker sky than this (Sun altitude, degrees) is required at every ground frame.
@@ -255,6 +258,11 @@ def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
     n = len(catalogue)
     along = rng.standard_normal(n)
     d_incl, d_node = rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / 3600.0
+    # Near-equatorial orbits keep their inclination: SGP4's small-inclination (Lyddane)
+    # branch can turn a few arc-seconds of it into tens of arc-seconds on the sky, and their
+    # node shift already moves them as much (along-track, as node and anomaly add up there).
+    inclination_deg = np.degrees([s.inclo for s in catalogue.satrecs])
+    d_incl = np.where(inclination_deg < NEAR_EQUATORIAL_DEG, 0.0, d_incl)
     rev_day = _mean_motion_rev_day(catalogue)
     deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
     d_anomaly = np.where(rev_day > 2.0, along * settings.along_track_sigma_s * deg_per_s,

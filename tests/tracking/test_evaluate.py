@@ -86,11 +86,13 @@ class Scene:
                 dec_rate_deg_s=10.0 * ARCSEC, covariance=COV, n_updates=k + 1, det_id=det))
         return records
 
-    def verdicts(self, track_id: str, norads: list[int | None]) -> list[Association]:
+    def verdicts(self, track_id: str, norads: list[int | None], *,
+                 ambiguous: bool = False) -> list[Association]:
         """One association per frame: a NORAD id, or None for a UCT verdict."""
         return [Association(time=datetime_from_unix(T0 + k), track_id=track_id,
                             sensor_id="s1", frame_id=_frame_id(k), norad_id=norad,
-                            uct=norad is None, confidence=0.9)
+                            uct=norad is None, confidence=0.5 if ambiguous else 0.9,
+                            ambiguous=ambiguous)
                 for k, norad in enumerate(norads)]
 
     def run(self, updates: list[TrackUpdate], associations: list[Association], *,
@@ -179,6 +181,19 @@ def test_a_swapped_association_lowers_precision_by_its_share(tmp_path):
     assert report.verdict_accuracy_records == pytest.approx(6 / 8)
     outcome = {t.track_id: t.outcome for t in report.tracks}
     assert outcome == {"T1": "correct", "T3": "wrong"}
+    assert report.n_ambiguous == 0 and report.correlation_precision_unambiguous == 0.5
+
+
+def test_verdicts_flagged_ambiguous_are_scored_apart(tmp_path):
+    scene = Scene(tmp_path, {100: 0.0, 300: 0.5, 400: 0.5 + 20 * ARCSEC}, withheld=[])
+    # 300 and 400 are co-located; the correlator swaps them and says it is not sure.
+    report = scene.run(scene.track("T1", 100) + scene.track("T3", 300)
+                       + scene.track("T4", 400),
+                       scene.verdicts("T1", [100] * 4)
+                       + scene.verdicts("T3", [400] * 4, ambiguous=True)
+                       + scene.verdicts("T4", [300] * 4, ambiguous=True))
+    assert report.correlation_precision == pytest.approx(1 / 3)
+    assert report.n_ambiguous == 2 and report.correlation_precision_unambiguous == 1.0
 
 
 def test_a_uct_on_a_catalogued_object_and_a_clutter_track(tmp_path):

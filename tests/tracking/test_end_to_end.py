@@ -1,0 +1,71 @@
+"""Simulate a scenario from the real catalogue, run the whole pipeline offline, score it.
+
+The thresholds are what a working engine must reach on this scenario; the figures measured
+when this test was written are in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tracking.catalog import Catalogue
+from tracking.evaluate import evaluate
+from tracking.formats import iter_frames_jsonl, read_sensors
+from tracking.pipeline import run_offline
+from tracking.simulate import DEFAULT_SENSORS, ScenarioSettings, simulate_scenario
+
+# Ninety seconds of the default network, the LEO stare at 2 s: ~600 detections.
+SETTINGS = ScenarioSettings(
+    duration_s=90.0,
+    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0))
+                  for p in DEFAULT_SENSORS))
+
+
+@pytest.fixture(scope="module")
+def scored(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    scenario = tmp_path_factory.mktemp("scenario")
+    results = tmp_path_factory.mktemp("results")
+    simulate_scenario(catalog_dir, scenario, seed=0, settings=SETTINGS)
+    summary = run_offline(iter_frames_jsonl(scenario / "frames.jsonl"),
+                          read_sensors(scenario / "sensors.json"),
+                          Catalogue.from_path(scenario / "catalog" / "catalog.tle"),
+                          results, progress=False)
+    report = evaluate(scenario / "truth.json", results)
+    print("\n" + report.to_table())
+    return summary, report, results
+
+
+def test_every_frame_is_processed(scored):
+    summary, report, _ = scored
+    assert summary.frames == report.n_frames
+    assert summary.rejected_frames == summary.duplicate_frames == 0
+    assert summary.detections == report.n_detections
+
+
+def test_tracks_are_pure_and_real(scored):
+    _, report, _ = scored
+    assert report.n_confirmed >= 0.8 * report.n_objects_detected
+    assert report.mean_purity >= 0.95
+    assert report.false_track_rate <= 0.1
+    assert report.tracks_per_object <= 1.3
+
+
+def test_catalogued_objects_are_named_and_withheld_ones_are_ucts(scored):
+    _, report, _ = scored
+    assert report.correlation_precision >= 0.9
+    assert report.correlation_recall_tracked >= 0.8
+    assert report.uct_recall_tracked >= 0.5
+    assert report.uct_precision >= 0.5
+
+
+def test_gospa_is_mostly_localisation(scored):
+    _, report, results = scored
+    assert report.gospa_mean_arcsec < report.gospa_c_arcsec
+    assert report.gospa_rms_localisation_arcsec < 20.0
+    assert report.gospa_mean_false < 0.2
+    assert (results / "evaluation.png").stat().st_size > 10_000
+    json.dumps(report.to_dict())
