@@ -1,0 +1,118 @@
+"""The whole offline pipeline: throughput on a simulated scenario, and peak memory.
+
+1. Simulates the default scenario from the shipped catalogue (as ``orbitlink simulate``), runs
+   it through :func:`tracking.pipeline.run_offline` with correlation on, and prints frames,
+   detections, wall time and detections per second, split into tracker and correlation time,
+   and the headline quality figures of ``orbitlink evaluate``.
+2. In a fresh process, loads the whole ~12k-object catalogue and drives one sensor with 1,000
+   targets (the tracker benchmark's scene) through the full pipeline, correlating every
+   confirmed track, and prints the peak resident memory (goal: under 500 MB).
+
+Run: ``python -m bench pipeline`` (or ``python -m bench.pipeline``).
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CATALOG = REPO_ROOT.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"
+
+
+def _scenario_throughput() -> None:
+    from tracking import pipeline as pipeline_module
+    from tracking.catalog import Catalogue
+    from tracking.evaluate import evaluate
+    from tracking.formats import iter_frames_jsonl, read_sensors
+    from tracking.simulate import simulate_scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Path(tmp) / "scenario"
+        simulate_scenario(CATALOG, scenario, seed=1)
+        frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+        sensors = read_sensors(scenario / "sensors.json")
+        catalogue = Catalogue.from_path(scenario / "catalog")
+
+        spent = {"tracker": 0.0, "correlation": 0.0}
+        tracker_process = pipeline_module.SensorTracker.process
+        correlate = pipeline_module.correlate_tracks
+
+        def timed_tracker(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return tracker_process(self, *args, **kwargs)
+            finally:
+                spent["tracker"] += time.perf_counter() - started
+
+        def timed_correlate(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return correlate(*args, **kwargs)
+            finally:
+                spent["correlation"] += time.perf_counter() - started
+
+        pipeline_module.SensorTracker.process = timed_tracker
+        pipeline_module.correlate_tracks = timed_correlate
+        try:
+            summary = pipeline_module.run_offline(frames, sensors, catalogue, Path(tmp) / "res",
+                                                  progress=False)
+        finally:
+            pipeline_module.SensorTracker.process = tracker_process
+            pipeline_module.correlate_tracks = correlate
+        report = evaluate(scenario / "truth.json", Path(tmp) / "res").to_dict()
+
+    print("offline pipeline, default simulated scenario (seed 1), correlation on")
+    print(f"  frames {summary.frames}, detections {summary.detections}, "
+          f"catalogue {len(catalogue)} objects")
+    print(f"  wall {summary.elapsed_s:.2f} s -> {summary.detections_per_s:,.0f} detections/s, "
+          f"{1e3 * summary.elapsed_s / summary.frames:.1f} ms/frame")
+    print(f"  tracker {1e3 * spent['tracker'] / summary.frames:.2f} ms/frame, "
+          f"correlation {1e3 * spent['correlation'] / summary.frames:.2f} ms/frame")
+    keys = [k for k in report if any(w in k for w in ("precision", "recall", "purity", "gospa"))]
+    for key in keys:
+        value = report[key]
+        if isinstance(value, float):
+            print(f"  {key:<40} {value:.3f}")
+
+
+def _peak_memory_child() -> None:
+    """Runs in its own process so the peak belongs to this workload alone."""
+    from bench.tracker import SETTINGS, frames_of, make_scene
+    from tracking.catalog import Catalogue
+    from tracking.models import Sensor
+    from tracking.pipeline import Pipeline, PipelineSettings
+
+    catalogue = Catalogue.from_path(CATALOG)
+    sensor = Sensor(sensor_id="bench", lat_deg=31.96, lon_deg=-111.6, alt_m=2100,
+                    fov_radius_deg=10.0, sigma_arcsec=3.0)
+    frames = frames_of(make_scene(1000, 12))
+    pipeline = Pipeline([sensor], catalogue, PipelineSettings(tracker=SETTINGS))
+    state = None
+    started = time.perf_counter()
+    tracks = associations = 0
+    for frame in frames:
+        result = pipeline.process(frame.model_copy(update={"sensor_id": "bench"}), state)
+        state = result.state
+        tracks = len({u.track_id for u in result.tracks})
+        associations += len(result.associations)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"  12k catalogue + {tracks} tracks on one sensor, {len(frames)} frames, "
+          f"{associations} associations in {elapsed:.1f} s")
+    print(f"  peak resident memory {peak_mb:.0f} MB (goal < 500 MB)")
+
+
+def main() -> None:
+    _scenario_throughput()
+    print("peak memory (separate process)")
+    subprocess.run([sys.executable, "-c", "from bench.pipeline import _peak_memory_child; "
+                    "_peak_memory_child()"], cwd=REPO_ROOT, check=True)
+
+
+if __name__ == "__main__":
+    main()
