@@ -71,24 +71,23 @@ def candidate_pairs(centres: Array, radius_deg: Array, points: Array
 
 
 def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike,
-               n_rows: int, n_cols: int) -> tuple[IntArray, IntArray]:
+               n_rows: int, n_cols: int) -> IntArray:
     """Global-nearest-neighbour assignment over sparse gated pairs.
 
     ``rows``, ``cols`` and ``cost`` describe the gated pairs (at most one per ``(row, col)``);
     ``miss_cost`` (scalar or one per row) is what leaving a row unassigned costs. Finds the
     one-to-one assignment minimising the total cost of assigned pairs plus missed rows, and
-    returns the assigned ``(rows, cols)`` sorted by row.
+    returns the indices of the chosen pairs, sorted by row.
     """
     rows = np.asarray(rows, dtype=np.intp)
     cols = np.asarray(cols, dtype=np.intp)
     cost = np.asarray(cost, dtype=float)
     miss = np.broadcast_to(np.asarray(miss_cost, dtype=float), (n_rows,))
     # A pair that costs more than missing its row is never part of the optimum.
-    keep = cost < miss[rows]
-    rows, cols, cost = rows[keep], cols[keep], cost[keep]
+    kept = np.flatnonzero(cost < miss[rows])
+    rows, cols, cost = rows[kept], cols[kept], cost[kept]
     if len(rows) == 0:
-        empty = np.empty(0, dtype=np.intp)
-        return empty, empty.copy()
+        return np.empty(0, dtype=np.intp)
 
     graph = coo_matrix((np.ones(len(rows)), (rows, cols + n_rows)),
                        shape=(n_rows + n_cols, n_rows + n_cols))
@@ -96,8 +95,7 @@ def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike
     pair_label = labels[rows]
     pairs_in_component = np.bincount(pair_label)
     single = pairs_in_component[pair_label] == 1
-    out_rows = [rows[single]]
-    out_cols = [cols[single]]
+    chosen = [np.flatnonzero(single)]
 
     # Components with several pairs: one exact assignment problem each. Few and small in
     # practice (crossing targets, clutter near a track), so this loop is not per track.
@@ -113,12 +111,12 @@ def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike
             matrix = np.full((nr, nc + nr), big)
             matrix[local_r, local_c] = cost[block]
             matrix[np.arange(nr), nc + np.arange(nr)] = miss[block_rows]
+            pair_at = np.full((nr, nc), -1, dtype=np.intp)
+            pair_at[local_r, local_c] = block
             r, c = linear_sum_assignment(matrix)
             taken = c < nc
-            out_rows.append(block_rows[r[taken]])
-            out_cols.append(block_cols[c[taken]])
+            chosen.append(pair_at[r[taken], c[taken]])
 
-    all_rows = np.concatenate(out_rows)
-    all_cols = np.concatenate(out_cols)
-    order = np.argsort(all_rows, kind="stable")
-    return all_rows[order], all_cols[order]
+    selected = np.concatenate(chosen)
+    selected = selected[np.argsort(rows[selected], kind="stable")]
+    return kept[selected]

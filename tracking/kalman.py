@@ -76,11 +76,19 @@ def white_noise_acceleration(dt_s: float, q_deg2_s3: ArrayLike) -> Array:
 def predict(x: Array, P: Array, F: Array, Q: Array) -> tuple[Array, Array]:
     """Kalman prediction ``x' = F x``, ``P' = F P F^T + Q``.
 
-    ``x`` is ``(n, 4)``, ``P`` ``(n, 4, 4)``; ``F`` and ``Q`` are ``(4, 4)`` or per track.
+    ``x`` is ``(n, 4)``, ``P`` ``(n, 4, 4)``; ``F`` is ``(4, 4)`` shared by all tracks or
+    ``(n, 4, 4)``, ``Q`` ``(4, 4)`` or ``(n, 4, 4)``.
     """
-    x_new = np.einsum("...ij,...j->...i", F, x)
-    P_new = F @ P @ np.swapaxes(F, -1, -2) + Q
-    return x_new, P_new
+    if F.ndim == 2:
+        # One F for every track: two plain matrix products over the stacked rows, which
+        # BLAS does far faster than a stack of tiny 4x4 products.
+        n, d = x.shape
+        x_new = x @ F.T
+        PFt = (P.reshape(-1, d) @ F.T).reshape(n, d, d)
+        FPFt = (F @ PFt.transpose(1, 0, 2).reshape(d, -1)).reshape(d, n, d).transpose(1, 0, 2)
+        return x_new, FPFt + Q
+    x_new = np.einsum("nij,nj->ni", F, x)
+    return x_new, F @ P @ np.swapaxes(F, -1, -2) + Q
 
 
 def innovation(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
@@ -89,9 +97,29 @@ def innovation(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
 
     ``z`` is ``(n, k)`` and ``R`` ``(n, k, k)`` (or ``(k, k)``) for a ``k``-row ``H``.
     """
-    y = z - np.einsum("...ij,...j->...i", H, x)
-    S = H @ P @ np.swapaxes(H, -1, -2) + R
-    return y, S
+    if H is POSITION_H:  # a selection: no products needed
+        return z - x[:, :2], P[:, :2, :2] + R
+    return z - x @ H.T, H @ P @ H.T + R
+
+
+def _inverse_2x2(S: Array) -> Array:
+    """Inverses of a stack of 2x2 matrices, in closed form."""
+    det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] * S[:, 1, 0]
+    inverse = np.empty_like(S)
+    inverse[:, 0, 0] = S[:, 1, 1]
+    inverse[:, 0, 1] = -S[:, 0, 1]
+    inverse[:, 1, 0] = -S[:, 1, 0]
+    inverse[:, 1, 1] = S[:, 0, 0]
+    return inverse / det[:, None, None]
+
+
+def _mul_inner2(A: Array, B: Array) -> Array:
+    """``A @ B`` for stacks ``(n, p, 2) @ (n, 2, q)``.
+
+    numpy's stacked matmul pays a large per-matrix overhead on tiny matrices; with an inner
+    dimension of two, two broadcast products and a sum are several times faster.
+    """
+    return A[:, :, 0, None] * B[:, None, 0, :] + A[:, :, 1, None] * B[:, None, 1, :]
 
 
 def mahalanobis_sq(y: Array, S: Array) -> Array:
@@ -105,13 +133,20 @@ def update(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
 
     ``x' = x + K y`` and ``P' = (I - K H) P (I - K H)^T + K R K^T`` with the gain
     ``K = P H^T S^-1``. The Joseph form keeps ``P`` symmetric positive definite under rounding,
-    which matters for tracks that live for thousands of frames.
+    which matters for tracks that live for thousands of frames. ``z`` is ``(n, k)``, ``R``
+    ``(n, k, k)``; ``H`` (``k x 4``) defaults to measuring the position.
     """
     y, S = innovation(x, P, z, R, H)
-    Ht = np.swapaxes(H, -1, -2)
-    PHt = P @ Ht
-    K = PHt @ np.linalg.inv(S)
-    x_new = x + np.einsum("...ij,...j->...i", K, y)
+    if H is POSITION_H:
+        # H selects the position, so every product below has an inner dimension of two.
+        K = _mul_inner2(P[:, :, :2], _inverse_2x2(S))
+        x_new = x + _mul_inner2(K, y[:, :, None])[:, :, 0]
+        # (I - K H) P (I - K H)^T with K H non-zero only in its first two columns.
+        M = P - _mul_inner2(K, P[:, :2, :])
+        M = M - _mul_inner2(M[:, :, :2], np.swapaxes(K, 1, 2))
+        return x_new, M + _mul_inner2(_mul_inner2(K, R), np.swapaxes(K, 1, 2))
+    K = P @ H.T @ np.linalg.inv(S)
+    x_new = x + (K @ y[:, :, None])[:, :, 0]
     I_KH = np.eye(x.shape[-1]) - K @ H
     P_new = I_KH @ P @ np.swapaxes(I_KH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
     return x_new, P_new
@@ -135,25 +170,31 @@ def recentre(ra0_deg: Array, dec0_deg: Array, x: Array, P: Array
     a = np.radians(x[:, 0])[:, None]
     b = np.radians(x[:, 1])[:, None]
     p = c0 + a * e0 + b * n0
-    norm = np.linalg.norm(p, axis=-1)
+    norm = np.sqrt(_dot(p, p))
     ra, dec = radec_from_unit(p)
     e1, n1, _ = tangent_basis(ra, dec)
-    J = np.empty((len(ra), 2, 2))
-    J[:, 0, 0] = np.sum(e1 * e0, axis=-1)
-    J[:, 0, 1] = np.sum(e1 * n0, axis=-1)
-    J[:, 1, 0] = np.sum(n1 * e0, axis=-1)
-    J[:, 1, 1] = np.sum(n1 * n0, axis=-1)
+    n = len(ra)
+    J = np.empty((n, 2, 2))
+    J[:, 0, 0] = _dot(e1, e0)
+    J[:, 0, 1] = _dot(e1, n0)
+    J[:, 1, 0] = _dot(n1, e0)
+    J[:, 1, 1] = _dot(n1, n0)
     J /= norm[:, None, None]
-    T = np.zeros((len(ra), 4, 4))
+    x_new = np.zeros_like(x)
+    x_new[:, 2:] = _mul_inner2(J, x[:, 2:, None])[:, :, 0]
+    T = np.zeros((n, 4, 4))
     T[:, :2, :2] = J
     T[:, 2:, 2:] = J
-    x_new = np.zeros_like(x)
-    x_new[:, 2:] = np.einsum("nij,nj->ni", J, x[:, 2:])
     P_new = T @ P @ np.swapaxes(T, -1, -2)
     # Rounding breaks symmetry at the 1e-16 level; keep P exactly symmetric so that it stays
     # a valid covariance through thousands of frames.
     P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
     return ra, dec, x_new, P_new
+
+
+def _dot(a: Array, b: Array) -> Array:
+    """Row-wise dot products of ``(n, 3)`` arrays (einsum avoids a slow strided reduction)."""
+    return np.einsum("ni,ni->n", a, b)
 
 
 def project_to_planes(ra_deg: Array, dec_deg: Array, ra0_deg: Array, dec0_deg: Array

@@ -279,10 +279,10 @@ class SensorTracker:
             hit[hit_rows] = True
             det_track[hit_cols] = hit_rows
 
-        live, was_confirmed, deleted = self._life_cycle(hit, frame)
+        was_confirmed, deleted = self._life_cycle(hit, frame)
         det_of_track = np.full(n, -1, dtype=np.intp)
         det_of_track[det_track[det_track >= 0]] = np.flatnonzero(det_track >= 0)
-        records = self._records(frame, live, was_confirmed, deleted, det_of_track, hit)
+        records = self._records(frame, was_confirmed, deleted, det_of_track, hit)
         state.select(~deleted)
 
         free = det_track < 0
@@ -317,7 +317,7 @@ class SensorTracker:
         a = np.radians(x[:, 0])[:, None]
         b = np.radians(x[:, 1])[:, None]
         predicted = centre + a * east + b * north
-        predicted /= np.linalg.norm(predicted, axis=-1, keepdims=True)
+        predicted /= np.sqrt(np.einsum("ni,ni->n", predicted, predicted))[:, None]
 
         # Gate radius: the largest axis of the innovation covariance, scaled to the gate.
         # Plane distances are never shorter than angles on the sky, so this is conservative.
@@ -328,11 +328,11 @@ class SensorTracker:
 
         # Detections in each candidate track's plane, then the squared Mahalanobis distance.
         v = det_unit[cols]
-        depth = np.sum(v * centre[rows], axis=-1)
+        depth = np.einsum("ni,ni->n", v, centre[rows])
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(depth > 1e-12, np.degrees(1.0) / depth, np.nan)
-        z = np.stack([np.sum(v * east[rows], axis=-1) * scale,
-                      np.sum(v * north[rows], axis=-1) * scale], axis=-1)
+        z = np.stack([np.einsum("ni,ni->n", v, east[rows]) * scale,
+                      np.einsum("ni,ni->n", v, north[rows]) * scale], axis=-1)
         y = z - x[rows, :2]
         r_var = det_sigma_deg[cols] ** 2
         s00 = P[rows, 0, 0] + r_var
@@ -347,32 +347,26 @@ class SensorTracker:
 
         # Confirmed tracks choose first; tentative tracks share what is left, so a young
         # track born of clutter can never take a detection from an established one.
-        first = state.confirmed[rows]
-        hit_rows, hit_cols = gnn_assign(rows[first], cols[first], d2[first], self._gate,
-                                        len(x), len(det_unit))
-        second = ~first & ~np.isin(cols, hit_cols)
-        more_rows, more_cols = gnn_assign(rows[second], cols[second], d2[second], self._gate,
-                                          len(x), len(det_unit))
-        hit_rows = np.concatenate([hit_rows, more_rows])
-        hit_cols = np.concatenate([hit_cols, more_cols])
-        if len(hit_rows):
-            # Pairs are unique per row, so the gated z of each assigned pair is found by row.
-            z_by_row = np.empty((len(x), 2))
-            pick = np.flatnonzero(np.isin(rows * len(det_unit) + cols,
-                                          hit_rows * len(det_unit) + hit_cols))
-            z_by_row[rows[pick]] = z[pick]
+        first = np.flatnonzero(state.confirmed[rows])
+        first = first[gnn_assign(rows[first], cols[first], d2[first], self._gate,
+                                 len(x), len(det_unit))]
+        second = np.flatnonzero(~state.confirmed[rows] & ~np.isin(cols, cols[first]))
+        second = second[gnn_assign(rows[second], cols[second], d2[second], self._gate,
+                                   len(x), len(det_unit))]
+        chosen = np.concatenate([first, second])
+        hit_rows, hit_cols = rows[chosen], cols[chosen]
+        if len(chosen):
             R = (det_sigma_deg[hit_cols] ** 2)[:, None, None] * np.eye(2)
-            x[hit_rows], P[hit_rows] = update(x[hit_rows], P[hit_rows],
-                                              z_by_row[hit_rows], R)
+            x[hit_rows], P[hit_rows] = update(x[hit_rows], P[hit_rows], z[chosen], R)
 
         state.ra0_deg, state.dec0_deg, state.x, state.P = recentre(
             state.ra0_deg, state.dec0_deg, x, P)
         return hit_rows, hit_cols
 
     def _life_cycle(self, hit: NDArray[np.bool_], frame: Frame
-                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-        """Update counters, confirm and delete. Returns ``(live, was_confirmed, deleted)``
-        masks over the current tracks (before deleted ones are dropped)."""
+                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """Update counters, confirm and find the tracks to delete. Returns the masks
+        ``(was_confirmed, deleted)`` over the current tracks (deleted ones not yet dropped)."""
         state, s = self._state, self.settings
         window = np.uint32((1 << s.confirm_n) - 1)
         state.history = ((state.history << np.uint32(1)) | hit.astype(np.uint32)) & window
@@ -399,23 +393,25 @@ class SensorTracker:
                                               frame.fov.ra_deg, frame.fov.dec_deg)
             outside = distance > frame.fov.radius_deg + s.fov_margin_deg
         deleted = hopeless | lost | ~finite | uncertain | outside
-        return ~deleted, was_confirmed, deleted
+        return was_confirmed, deleted
 
-    def _records(self, frame: Frame, live: NDArray[np.bool_],
-                 was_confirmed: NDArray[np.bool_], deleted: NDArray[np.bool_],
-                 det_of_track: NDArray[np.intp], hit: NDArray[np.bool_]) -> list[TrackUpdate]:
-        """TrackUpdates of the existing tracks for this frame, in track-number order."""
+    def _records(self, frame: Frame, was_confirmed: NDArray[np.bool_],
+                 deleted: NDArray[np.bool_], det_of_track: NDArray[np.intp],
+                 hit: NDArray[np.bool_]) -> list[TrackUpdate]:
+        """TrackUpdates of the existing tracks for this frame, in track-number order:
+        confirmed tracks (and those deleted this frame), plus tentative ones if asked."""
         state = self._state
         publish = state.confirmed | was_confirmed
         if self.settings.publish_tentative:
             publish = np.ones_like(publish)
-        # A deleted track that never made it to confirmed is only of interest when tentative
-        # tracks are published too; the check above covers that.
-        status = np.where(deleted, "deleted",
-                          np.where(~state.confirmed, "tentative",
-                                   np.where(hit, "confirmed", "coasting")))
-        index = np.flatnonzero(publish)
-        return self._make_records(frame, index, status[index], det_of_track[index])
+        # A track whose state went non-finite (a guard against pathological input; the
+        # life cycle deletes it) is dropped rather than published with NaNs.
+        finite = np.all(np.isfinite(state.x), axis=1) & np.all(np.isfinite(state.P), axis=(1, 2))
+        index = np.flatnonzero(publish & finite)
+        status = np.where(deleted[index], "deleted",
+                          np.where(~state.confirmed[index], "tentative",
+                                   np.where(hit[index], "confirmed", "coasting")))
+        return self._make_records(frame, index, status, det_of_track[index])
 
     def _new_track_records(self, frame: Frame, start: int) -> list[TrackUpdate]:
         index = np.arange(start, len(self._state.number))
@@ -436,15 +432,16 @@ class SensorTracker:
         numbers = state.number[index].tolist()
         n_updates = state.n_updates[index].tolist()
         n_missed = state.n_missed[index].tolist()
-        # Every value is computed and checked finite here, so pydantic's validation is skipped.
+        statuses = status.tolist()
+        used = [det_ids[j] if j >= 0 else None for j in det_index.tolist()]
+        time, frame_id, sensor_id = frame.time, frame.frame_id, self.sensor_id
         return [
-            TrackUpdate.model_construct(
-                time=frame.time, track_id=self._track_id(numbers[k]),
-                sensor_id=self.sensor_id, frame_id=frame.frame_id, status=str(status[k]),
-                ra_deg=ra[k], dec_deg=dec[k], ra_rate_deg_s=ra_rate[k],
-                dec_rate_deg_s=dec_rate[k], covariance=cov[k], n_updates=n_updates[k],
-                n_missed=n_missed[k],
-                det_id=det_ids[det_index[k]] if det_index[k] >= 0 else None)
+            _trusted_track_update({
+                "time": time, "track_id": self._track_id(numbers[k]), "sensor_id": sensor_id,
+                "frame_id": frame_id, "status": statuses[k], "ra_deg": ra[k],
+                "dec_deg": dec[k], "ra_rate_deg_s": ra_rate[k], "dec_rate_deg_s": dec_rate[k],
+                "covariance": cov[k], "n_updates": n_updates[k], "n_missed": n_missed[k],
+                "det_id": used[k]})
             for k in range(len(index))
         ]
 
@@ -471,6 +468,9 @@ class SensorTracker:
                 # The two-point velocity is a mean over the interval; allow for the
                 # acceleration the model expects over it.
                 P = P + white_noise_acceleration(dt_s, self._process_noise_density(x))
+                # Pairs 90 degrees or more apart have no common tangent plane.
+                ok = np.all(np.isfinite(x), axis=1)
+                prev_i, new_j, x, P = prev_i[ok], new_j[ok], x[ok], P[ok]
                 count = len(prev_i)
                 numbers = np.arange(state.next_number, state.next_number + count,
                                     dtype=np.int64)
@@ -552,6 +552,27 @@ class SensorTracker:
             if len(getattr(state, name)) != expected:
                 raise ValueError(f"tracker state array {name!r} has the wrong length")
         return tracker
+
+
+_TRACK_UPDATE_FIELDS = tuple(TrackUpdate.model_fields)
+
+
+def _trusted_track_update(values: dict[str, object]) -> TrackUpdate:
+    """A :class:`TrackUpdate` from values the tracker computed itself, without validation.
+
+    Every field is present with the right type and finite floats (non-finite tracks are never
+    published), so validation would only cost time: about 15 us a record, more than the whole
+    filter cycle of a track. This is what ``TrackUpdate.model_construct`` ends with for a full
+    set of fields, minus its per-field default and alias handling, which costs as much as
+    validating. ``test_tracker`` checks the records equal validated ones, so a pydantic
+    upgrade that changes the model internals fails there, not in production.
+    """
+    record = TrackUpdate.__new__(TrackUpdate)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 def _largest_eigenvalue_2x2(M: Array) -> Array:

@@ -217,7 +217,8 @@ def test_gnn_assign_is_optimal_on_random_sparse_problems() -> None:
                         rng.uniform(0, 10, (n_rows, n_cols)), np.inf)
         miss = np.full(n_rows, 9.21)
         rows, cols = np.nonzero(np.isfinite(cost))
-        r, c = gnn_assign(rows, cols, cost[rows, cols], miss, n_rows, n_cols)
+        chosen = gnn_assign(rows, cols, cost[rows, cols], miss, n_rows, n_cols)
+        r, c = rows[chosen], cols[chosen]
         assert len(set(c.tolist())) == len(c) and len(set(r.tolist())) == len(r)
         assert np.all(np.isfinite(cost[r, c]))
         total = cost[r, c].sum() + miss[np.setdiff1d(np.arange(n_rows), r)].sum()
@@ -229,8 +230,8 @@ def test_gnn_assign_resolves_contention_for_one_detection() -> None:
     rows = np.array([0, 1, 1, 2])
     cols = np.array([5, 5, 7, 9])
     cost = np.array([1.0, 0.5, 2.0, 20.0])
-    r, c = gnn_assign(rows, cols, cost, 9.21, 3, 10)
-    assert r.tolist() == [0, 1] and c.tolist() == [5, 7]  # track 2's pair costs over a miss
+    chosen = gnn_assign(rows, cols, cost, 9.21, 3, 10)
+    assert chosen.tolist() == [0, 2]  # track 2's pair costs more than a miss
     # Dense reference with the same miss columns.
     dense = np.full((3, 10 + 3), 1e9)
     dense[rows, cols] = cost

@@ -420,3 +420,17 @@ def test_real_leo_pass_is_tracked_with_right_rates(catalog_dir: Path) -> None:
         error = np.hypot(record.ra_rate_deg_s - true_rate[0],
                          record.dec_rate_deg_s - true_rate[1])
         assert error < 0.02 * np.hypot(*true_rate) + 0.002, (k, error, true_rate)
+
+
+def test_records_equal_validated_track_updates() -> None:
+    """Records are built without pydantic validation for speed; they must be exactly what
+    validation would give (this fails if a pydantic upgrade changes the model internals)."""
+    records = run(geo_scene(seed=3), TrackerSettings(publish_tentative=True), sigma_arcsec=2.0)
+    assert {r.status for r in records} >= {"tentative", "confirmed", "deleted"}
+    for record in records:
+        validated = TrackUpdate.model_validate(record.model_dump())
+        assert record == validated
+        assert record.to_json() == validated.to_json()
+        assert record.model_fields_set == validated.model_fields_set
+        assert all(np.isfinite(v) for v in (record.ra_deg, record.dec_deg,
+                                             record.ra_rate_deg_s, record.dec_rate_deg_s))
