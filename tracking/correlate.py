@@ -17,23 +17,24 @@ each scaled by its uncertainty (see ``docs/correlation.md``):
 * **direction of motion** ``direction_residual_deg`` and **angular speed**
   ``rate_residual`` (fractional) of the track against the prediction at that point.
 
-Near-stationary objects (GEO seen from the ground moves at the sidereal rate, 15 arcsec/s, and
-a co-moving camera may see no motion at all) make the time offset ill-conditioned: below
-:attr:`CorrelationSettings.slow_rate_deg_s` the offset along the path is gated as an angle in
-arc-seconds instead, and no time search is made.
+Near-stationary objects make the time offset ill-conditioned: a GEO object's own motion is
+about 18 arcsec/s on the sky, so one arc-second of position error is a tenth of a second of
+time, and its apparent motion can be mostly the sensor's. Below
+:attr:`CorrelationSettings.slow_rate_deg_s` of own angular motion the offset is gated as an
+angle in arc-seconds instead, no time search is made and ``along_track_s`` is null.
 
 How the work is organised for speed (nothing loops per track-object pair):
 
 1. the whole catalogue is predicted once at the frame time (:func:`tracking.predict.predict_sky`);
 2. candidates are coarse-selected with k-d trees: fast movers by the pole of their great-circle
-   path (the track must move along the same great circle) and then by distance reachable within
-   their search window; slow movers by position alone;
+   path (the track must move along nearly the same great circle), within an octave band of
+   speed, and then by the distance reachable within their search window; slow movers by
+   position alone;
 3. fast candidates are predicted on a small grid of times around the frame time in one call,
    their paths are interpolated with cubic splines, and the along-track offset of every
    candidate pair is refined with a few batched Gauss-Newton steps on the spline;
-4. gated pairs are assigned globally (each object claims at most one track) with
-   :func:`scipy.optimize.linear_sum_assignment` per connected group of conflicting pairs, with
-   a per-track "UCT" alternative.
+4. gated pairs are assigned globally (each object claims at most one track, each track may
+   instead be a UCT) by one sparse minimum-weight bipartite matching.
 
 The path of a late or early object is what the element set predicts *at another time as seen
 from where the sensor is now*: the sensor's own motion over the shift (a ground site moves
