@@ -17,11 +17,11 @@ each scaled by its uncertainty (see ``docs/correlation.md``):
 * **direction of motion** ``direction_residual_deg`` and **angular speed**
   ``rate_residual`` (fractional) of the track against the prediction at that point.
 
-Near-stationary objects make the time offset ill-conditioned: a GEO object's own motion is
-about 18 arcsec/s on the sky, so one arc-second of position error is a tenth of a second of
-time, and its apparent motion can be mostly the sensor's. Below
-:attr:`CorrelationSettings.slow_rate_deg_s` of own angular motion the offset is gated as an
-angle in arc-seconds instead, no time search is made and ``along_track_s`` is null.
+For near-stationary objects a time offset describes the error badly: a GEO object moves
+about 18 arcsec/s on its orbit, its element-set error is tens of arc-seconds in any direction
+rather than a timing error, and the direction of its apparent motion can be mostly the sensor's
+own. Below :attr:`CorrelationSettings.slow_rate_deg_s` of own angular motion the offset is gated
+as an angle in arc-seconds instead, no time search is made and ``along_track_s`` is null.
 
 How the work is organised for speed (nothing loops per track-object pair):
 
