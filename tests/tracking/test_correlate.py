@@ -259,6 +259,27 @@ def test_track_between_train_neighbours_is_ambiguous(catalogue: Catalogue,
     assert sure.norad_id == nid_a and not sure.ambiguous and sure.confidence > 0.9
 
 
+def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.ndarray):
+    """Two GEO objects sharing a slot (under an arc-minute apart) cannot be told apart by a
+    day-old catalogue: a track between them is named with the other as runner-up, flagged."""
+    rng = np.random.default_rng(14)
+    ids = visible(catalogue, geo_ids, DAY_ON, 20.0)
+    p = predict_sky(catalogue, SITE, DAY_ON, index=catalogue.index_of(ids))
+    sky = np.c_[p.ra_deg * np.cos(np.radians(p.dec_deg)), p.dec_deg]
+    separation = np.hypot(*(sky[:, None, :] - sky[None, :, :]).transpose(2, 0, 1)) * 3600.0
+    np.fill_diagonal(separation, np.inf)
+    a, b = np.unravel_index(np.argmin(separation), separation.shape)
+    assert separation[a, b] < 60.0, "no co-located GEO pair above the site"
+    pair = {int(ids[a]), int(ids[b])}
+    # Halfway between the two, moving as the first does.
+    midway = ((sky[b] - sky[a]) / 2.0)
+    track = track_of(catalogue.subset(catalogue.index_of([ids[a]])), DAY_ON, "slot", rng,
+                     offset_deg=(midway[0], midway[1]))
+    [assoc] = correlate_tracks([track], SITE, catalogue)
+    assert assoc.ambiguous and {assoc.norad_id, assoc.runner_up_norad_id} == pair
+    assert assoc.confidence < 0.8 and assoc.n_candidates >= 2
+
+
 # ------------------------------------------------------------------------------ UCTs and conflicts
 
 
