@@ -209,6 +209,18 @@ class ScenarioSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def __str__(self) -> str:
+        lines = [f"scenario {self.out_dir} (seed {self.seed}): {self.start_time} to "
+                 f"{self.end_time}",
+                 f"  {self.n_frames} frames, {self.n_detections} detections "
+                 f"({self.n_false_alarms} false alarms) of {self.n_objects_detected} objects",
+                 f"  withheld from the catalogue ({self.catalogue_size} objects left): "
+                 f"{', '.join(map(str, self.withheld_norad_ids)) or 'none'}"]
+        lines += [f"  {sid}: {self.frames_by_sensor[sid]} frames, "
+                  f"{self.detections_by_sensor[sid]} detections, "
+                  f"{self.objects_by_sensor[sid]} objects" for sid in self.frames_by_sensor]
+        return "\n".join(lines)
+
 
 # --------------------------------------------------------------------------------------------
 # Truth elements
