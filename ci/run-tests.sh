@@ -8,8 +8,9 @@
 # Pass 1 is what `make test` runs (pytest with pyproject's settings; stream tests start one
 # embedded Tansu broker themselves). Pass 2 starts a single-node KRaft Kafka with ci/kafka.sh and
 # reruns only `kafka`-marked tests with ORBITLINK_TEST_BROKER pointing at it, then stops it (also
-# on failure or interrupt).
+# on failure or interrupt). A failing pass 1 stops the run (no Kafka pass).
 #
+# The last line printed is the total over both passes, "ci: N passed, N failed, N skipped".
 # Exit status: non-zero when setup fails, any test fails, or a pass collects no test at all
 # (pytest exit code 5 is a failure here, not "nothing to do").
 # Environment: ORBITLINK_CI_SKIP_KAFKA=1 skips pass 2 (local use only; CI must run it).
@@ -18,14 +19,41 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 PY="${ROOT}/.venv/bin/python"
+REPORT_DIR="${ROOT}/.ci-cache/reports"
+KAFKA_STARTED=0
 
 step() { printf '\n==> %s\n' "$*"; }
 
+summary() {
+  # Totals from the JUnit reports of the passes that ran.
+  python3 - "${REPORT_DIR}" <<'PY' || true
+import sys, pathlib, xml.etree.ElementTree as ET
+totals = dict(tests=0, failures=0, errors=0, skipped=0)
+for path in sorted(pathlib.Path(sys.argv[1]).glob("pass*.xml")):
+    root = ET.parse(path).getroot()
+    for suite in ([root] if root.tag == "testsuite" else root.iter("testsuite")):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
+print(f"ci: {passed} passed, {totals['failures'] + totals['errors']} failed, {totals['skipped']} skipped")
+PY
+}
+
+on_exit() {
+  local status=$?
+  if (( KAFKA_STARTED )); then
+    ci/kafka.sh stop || true
+  fi
+  summary
+  exit "${status}"
+}
+trap on_exit EXIT
+
 run_pytest() {
-  # Runs pytest, turns "collected nothing" (5) into a failure, returns pytest's status.
-  local label="$1"; shift
+  # run_pytest LABEL REPORT ARGS...: pytest with a JUnit report; "collected nothing" (5) fails.
+  local label="$1" report="$2"; shift 2
   local status=0
-  "${PY}" -m pytest "$@" || status=$?
+  "${PY}" -m pytest --junitxml="${REPORT_DIR}/${report}.xml" "$@" || status=$?
   if (( status == 5 )); then
     echo "ci: ${label}: pytest collected no tests: failing" >&2
   elif (( status != 0 )); then
@@ -34,11 +62,14 @@ run_pytest() {
   return "${status}"
 }
 
+rm -rf "${REPORT_DIR}"
+mkdir -p "${REPORT_DIR}"
+
 step "setup (make setup: venv + pip install -e '.[test,bench]')"
 make setup
 
 step "pass 1: tests on the embedded Tansu broker"
-run_pytest "pass 1 (embedded broker)" "$@"
+run_pytest "pass 1 (embedded broker)" pass1-embedded "$@"
 
 if [[ "${ORBITLINK_CI_SKIP_KAFKA:-0}" == "1" ]]; then
   step "pass 2 skipped (ORBITLINK_CI_SKIP_KAFKA=1)"
@@ -46,12 +77,12 @@ if [[ "${ORBITLINK_CI_SKIP_KAFKA:-0}" == "1" ]]; then
 fi
 
 step "pass 2: live-broker tests on Apache Kafka 4.x"
-trap 'ci/kafka.sh stop || true' EXIT
+KAFKA_STARTED=1
 bootstrap="$(ci/kafka.sh start)"
 echo "ci: Apache Kafka at ${bootstrap}"
 status=0
 ORBITLINK_TEST_BROKER="kafka://${bootstrap}" ORBITLINK_TEST_BROKER_KIND=kafka \
-  run_pytest "pass 2 (Apache Kafka)" -m kafka "$@" || status=$?
+  run_pytest "pass 2 (Apache Kafka)" pass2-kafka -m kafka "$@" || status=$?
 if (( status != 0 )); then
   echo "----- Apache Kafka log tail -----" >&2
   ci/kafka.sh logs 60 >&2 || true
