@@ -23,14 +23,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skyfield.api import load_file
 from skyfield.jpllib import SpiceKernel
+from skyfield.timelib import Time
 
 from .times import timescale
 
-__all__ = ["EPHEMERIS_FILE", "ephemeris", "sun_and_earth_velocity"]
+__all__ = ["BucketCache", "EPHEMERIS_FILE", "ephemeris", "skyfield_time", "sun_and_earth_velocity"]
 
 EPHEMERIS_FILE = "de421.bsp"
 SUN_BUCKET_S = 60.0
-_CACHE_LIMIT = 8192
 
 
 @lru_cache(maxsize=1)
@@ -49,19 +49,66 @@ def ephemeris() -> SpiceKernel:
     return load_file(str(path))
 
 
-_cache: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
-_cache_lock = threading.Lock()
+def skyfield_time(time_unix_s: ArrayLike) -> Time:
+    """A Skyfield ``Time`` for Unix seconds (scalar or array), on the builtin timescale.
+
+    The seconds are split into whole UTC days and seconds of day so that Skyfield looks up the
+    leap-second count of the right date (POSIX seconds count no leap seconds). The instant is
+    the one :func:`tracking.times.jd_from_unix` hands to sgp4.
+    """
+    seconds = np.asarray(time_unix_s, dtype=float)
+    days = np.floor(seconds / 86400.0)
+    return timescale().utc(1970, 1, 1 + days, 0, 0, seconds - days * 86400.0)
 
 
-def _evaluate(buckets: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+class BucketCache:
+    """Slowly varying per-time quantities, evaluated once per time bucket and cached.
+
+    ``evaluate(centres_unix_s)`` takes the centres of ``K`` buckets and returns a tuple of
+    arrays whose first axis is ``K``. Calling the cache with times of any shape returns the
+    same tuple gathered per time (shape ``times.shape + value shape``) and the offsets of the
+    times from their bucket centres, in seconds. Thread-safe; bounded to ``limit`` buckets.
+    """
+
+    def __init__(self, bucket_s: float, evaluate, limit: int = 8192) -> None:
+        self.bucket_s = float(bucket_s)
+        self._evaluate = evaluate
+        self._limit = limit
+        self._values: dict[int, tuple[np.ndarray, ...]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, time_unix_s: ArrayLike) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        times = np.asarray(time_unix_s, dtype=float)
+        if times.size == 0 or not np.all(np.isfinite(times)):
+            raise ValueError("time_unix_s must be finite and not empty")
+        keys = np.floor(times / self.bucket_s).astype(np.int64)
+        unique, inverse = np.unique(keys.ravel(), return_inverse=True)
+        with self._lock:
+            missing = [k for k in unique.tolist() if k not in self._values]
+            if missing:
+                centres = (np.array(missing, dtype=float) + 0.5) * self.bucket_s
+                values = self._evaluate(centres)
+                if len(self._values) + len(missing) > self._limit:
+                    self._values.clear()
+                for j, key in enumerate(missing):
+                    self._values[key] = tuple(value[j] for value in values)
+            rows = [self._values[k] for k in unique.tolist()]
+        gathered = tuple(np.stack(column)[inverse].reshape(times.shape + column[0].shape)
+                         for column in zip(*rows))
+        return gathered, times - (keys + 0.5) * self.bucket_s
+
+
+def _sun_and_earth_velocity_at(centres_unix_s: NDArray[np.float64]
+                               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     eph = ephemeris()
-    centres_s = (buckets.astype(float) + 0.5) * SUN_BUCKET_S
-    days = np.floor(centres_s / 86400.0)
-    t = timescale().utc(1970, 1, 1 + days, 0, 0, centres_s - days * 86400.0)
+    t = skyfield_time(centres_unix_s)
     earth = eph["earth"]
-    sun_km = (eph["sun"] - earth).at(t).position.km  # (3, B)
-    earth_velocity_km_s = earth.at(t).velocity.km_per_s  # (3, B)
+    sun_km = (eph["sun"] - earth).at(t).position.km  # (3, K)
+    earth_velocity_km_s = earth.at(t).velocity.km_per_s  # (3, K)
     return sun_km.T, earth_velocity_km_s.T
+
+
+_sun_cache = BucketCache(SUN_BUCKET_S, _sun_and_earth_velocity_at)
 
 
 def sun_and_earth_velocity(time_unix_s: ArrayLike
@@ -76,17 +123,5 @@ def sun_and_earth_velocity(time_unix_s: ArrayLike
         raise ValueError("time_unix_s must be finite")
     if times.size == 0:
         return np.zeros(times.shape + (3,)), np.zeros(times.shape + (3,))
-    keys = np.floor(times / SUN_BUCKET_S).astype(np.int64)
-    unique, inverse = np.unique(keys.ravel(), return_inverse=True)
-    with _cache_lock:
-        missing = np.array([k for k in unique.tolist() if k not in _cache], dtype=np.int64)
-        if missing.size:
-            sun, vel = _evaluate(missing)
-            if len(_cache) + missing.size > _CACHE_LIMIT:
-                _cache.clear()
-            for k, s, v in zip(missing.tolist(), sun, vel):
-                _cache[k] = (s, v)
-        sun_u = np.stack([_cache[k][0] for k in unique.tolist()])
-        vel_u = np.stack([_cache[k][1] for k in unique.tolist()])
-    shape = times.shape + (3,)
-    return sun_u[inverse].reshape(shape), vel_u[inverse].reshape(shape)
+    (sun_km, earth_velocity_km_s), _ = _sun_cache(times)
+    return sun_km, earth_velocity_km_s

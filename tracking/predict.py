@@ -44,15 +44,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
 from skyfield.api import wgs84
+from skyfield.constants import ANGVEL
+from skyfield.framelib import tirs
 from skyfield.sgp4lib import TEME
-from skyfield.timelib import Time
 from skyfield.toposlib import GeographicPosition
 
 from .catalog import Catalogue, element_set_from_tle
-from .ephemeris import sun_and_earth_velocity
+from .ephemeris import BucketCache, skyfield_time, sun_and_earth_velocity
 from .models import FieldOfView, Sensor
 from .sky import angular_separation_deg, radec_rates_from_vectors
-from .times import jd_from_unix, timescale
+from .times import jd_from_unix
 
 __all__ = [
     "ATMOSPHERE_KM",
@@ -64,13 +65,16 @@ __all__ = [
     "observer_state_gcrs_km",
     "predict_sky",
     "sun_altitude_deg",
-    "teme_to_gcrs_matrices",
+    "frame_rotations",
 ]
 
 SPEED_OF_LIGHT_KM_S = 299_792.458
 EARTH_RADIUS_KM = 6378.137  # WGS84 equatorial radius
 MIN_RANGE_KM = 1e-3  # closer than this to the observer, an object has no direction
-BLOCK_OBJECT_TIMES = 500_000  # object-times per vectorised block (see predict_sky)
+BLOCK_OBJECT_TIMES = 120_000  # object-times per vectorised block: ~40 MB of temporaries
+FRAME_BUCKET_S = 60.0  # precession-nutation is evaluated once per bucket (see frame_rotations)
+# Rate of Greenwich sidereal time (rad per SI second of UT1, which UTC follows within 1e-8).
+SIDEREAL_RATE_RAD_S = 2.0 * np.pi * 1.00273781191135448 / 86400.0
 ATMOSPHERE_KM = 100.0  # grazing lines of sight below this height count as blocked
 
 Array = NDArray[np.float64]
@@ -135,18 +139,40 @@ def _time_vector(time_unix_s: ArrayLike) -> tuple[Array, bool]:
     return np.atleast_1d(times), times.ndim == 0
 
 
-def _skyfield_time(times: Array) -> Time:
-    # Split into whole UTC days and seconds of day so Skyfield looks up the leap-second count
-    # of the right date (POSIX seconds count no leap seconds); this is the same instant as
-    # jd_from_unix() hands to sgp4.
-    days = np.floor(times / 86400.0)
-    return timescale().utc(1970, 1, 1 + days, 0, 0, times - days * 86400.0)
+def _frame_rotations_at(centres_unix_s: Array) -> tuple[Array, Array, Array]:
+    t = skyfield_time(centres_unix_s)
+    teme_to_gcrs = np.moveaxis(TEME.rotation_at(t), -1, 0).transpose(0, 2, 1)
+    gcrs_to_tirs = np.moveaxis(tirs.rotation_at(t), -1, 0)
+    if t.ts.polar_motion_table is not None:
+        polar = np.moveaxis(t.polar_motion_matrix(), -1, 0)
+    else:  # the builtin timescale has no polar motion, as in Skyfield's own itrs frame
+        polar = np.broadcast_to(np.eye(3), gcrs_to_tirs.shape)
+    return teme_to_gcrs, gcrs_to_tirs, polar
 
 
-def teme_to_gcrs_matrices(t: Time) -> Array:
-    """Rotation matrices ``(T, 3, 3)`` taking TEME vectors to GCRS for a 1-D Skyfield time."""
-    gcrs_to_teme = TEME.rotation_at(t)  # (3, 3, T)
-    return np.ascontiguousarray(np.moveaxis(gcrs_to_teme, -1, 0).transpose(0, 2, 1))
+_frame_cache = BucketCache(FRAME_BUCKET_S, _frame_rotations_at)
+
+
+def frame_rotations(time_unix_s: ArrayLike) -> tuple[Array, Array]:
+    """``(teme_to_gcrs, gcrs_to_itrs)`` rotation matrices, each ``time.shape + (3, 3)``.
+
+    They are Skyfield's (``TEME.rotation_at`` transposed, ``itrs.rotation_at``), built once per
+    60-second bucket, because evaluating IAU 2000A nutation costs about a millisecond per call.
+    Within a bucket only the Earth's rotation matters: the ITRS matrix is turned by the sidereal
+    rate times the offset from the bucket centre, while precession-nutation and the
+    TEME-to-GCRS matrix move less than 1e-4 arcsec in 30 s, 1000 times below anything
+    measurable here (the tests compare with Skyfield evaluated at each exact time).
+    """
+    (teme_to_gcrs, gcrs_to_tirs, polar), offset_s = _frame_cache(time_unix_s)
+    angle = -SIDEREAL_RATE_RAD_S * offset_s  # rot_z(-gast) with gast advanced by the offset
+    cos, sin = np.cos(angle), np.sin(angle)
+    gcrs_to_itrs = np.empty_like(gcrs_to_tirs)
+    for j in range(3):
+        x, y, z = gcrs_to_tirs[..., 0, j], gcrs_to_tirs[..., 1, j], gcrs_to_tirs[..., 2, j]
+        gcrs_to_itrs[..., 0, j] = cos * x - sin * y
+        gcrs_to_itrs[..., 1, j] = sin * x + cos * y
+        gcrs_to_itrs[..., 2, j] = z
+    return teme_to_gcrs, polar @ gcrs_to_itrs
 
 
 def _rotate(matrices: Array, vectors: Array) -> Array:
@@ -166,8 +192,19 @@ def _dot(a: Array, b: Array) -> Array:
 
 
 @lru_cache(maxsize=256)
-def _ground_site(lat_deg: float, lon_deg: float, alt_m: float) -> GeographicPosition:
-    return wgs84.latlon(lat_deg, lon_deg, elevation_m=alt_m)
+def _ground_site(lat_deg: float, lon_deg: float, alt_m: float
+                 ) -> tuple[GeographicPosition, Array, Array, Array]:
+    """A WGS84 site: Skyfield's object, ITRS position (km), velocity (km/s), zenith (unit)."""
+    site = wgs84.latlon(lat_deg, lon_deg, elevation_m=alt_m)
+    x, y, z = site.itrs_xyz.km
+    velocity = ANGVEL * np.array([-y, x, 0.0])  # Skyfield's rotating-Earth velocity
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    zenith = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    return site, np.array([x, y, z]), velocity, zenith
+
+
+def _site(sensor: Sensor) -> tuple[GeographicPosition, Array, Array, Array]:
+    return _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
 
 
 @lru_cache(maxsize=256)
@@ -175,7 +212,7 @@ def _sensor_satrec(line1: str, line2: str, sensor_id: str) -> Satrec:
     return element_set_from_tle("", line1, line2, where=f"sensor {sensor_id!r} tle").satrec
 
 
-def _observer_state(sensor: Sensor, times: Array, t: Time, to_gcrs: Array
+def _observer_state(sensor: Sensor, times: Array, teme_to_gcrs: Array, gcrs_to_itrs: Array
                     ) -> tuple[Array, Array]:
     """Observer GCRS position and velocity, each ``(T, 3)`` km and km/s."""
     if sensor.tle is not None:
@@ -186,10 +223,11 @@ def _observer_state(sensor: Sensor, times: Array, t: Time, to_gcrs: Array
             code = int(error[np.flatnonzero(error)[0]])
             raise ValueError(f"sensor {sensor.sensor_id!r}: sgp4 cannot propagate its tle: "
                              f"{SGP4_ERRORS[code]}")
-        return _rotate(to_gcrs, r[None])[:, 0].T, _rotate(to_gcrs, v[None])[:, 0].T
-    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
-    state = site.at(t)
-    return state.position.km.T, state.velocity.km_per_s.T
+        return (_rotate(teme_to_gcrs, r[None])[:, 0].T,
+                _rotate(teme_to_gcrs, v[None])[:, 0].T)
+    _, position, velocity, _ = _site(sensor)
+    # GCRS = transpose(gcrs_to_itrs) @ ITRS, for each time
+    return gcrs_to_itrs.transpose(0, 2, 1) @ position, gcrs_to_itrs.transpose(0, 2, 1) @ velocity
 
 
 def observer_state_gcrs_km(sensor: Sensor, time_unix_s: ArrayLike) -> tuple[Array, Array]:
@@ -199,15 +237,13 @@ def observer_state_gcrs_km(sensor: Sensor, time_unix_s: ArrayLike) -> tuple[Arra
     own TLE through sgp4.
     """
     times, scalar = _time_vector(time_unix_s)
-    t = _skyfield_time(times)
-    position, velocity = _observer_state(sensor, times, t, teme_to_gcrs_matrices(t))
+    position, velocity = _observer_state(sensor, times, *frame_rotations(times))
     return (position[0], velocity[0]) if scalar else (position, velocity)
 
 
-def _ground_up_gcrs(sensor: Sensor, t: Time) -> Array:
-    """Local vertical (WGS84 normal) of a ground site in GCRS, ``(T, 3)``."""
-    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
-    return site.rotation_at(t)[2].T  # row 2 of the GCRS->horizon rotation is the zenith
+def _ground_up_gcrs(sensor: Sensor, gcrs_to_itrs: Array) -> Array:
+    """Local vertical (WGS84 ellipsoid normal) of a ground site in GCRS, ``(T, 3)``."""
+    return gcrs_to_itrs.transpose(0, 2, 1) @ _site(sensor)[3]
 
 
 # ------------------------------------------------------------------------------ prediction
@@ -399,9 +435,8 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
 
     ``propagate(times)`` returns sgp4's ``(error (n, T), r_teme (n, T, 3), v_teme (n, T, 3))``.
     """
-    t = _skyfield_time(times)
-    to_gcrs = teme_to_gcrs_matrices(t)
-    observer_km, observer_km_s = _observer_state(sensor, times, t, to_gcrs)
+    to_gcrs, gcrs_to_itrs = frame_rotations(times)
+    observer_km, observer_km_s = _observer_state(sensor, times, to_gcrs, gcrs_to_itrs)
     sun_km, earth_km_s = sun_and_earth_velocity(times)
 
     error, r_teme, v_teme = propagate(times)
@@ -443,7 +478,7 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
     else:
         # Geometric direction, as Skyfield's altaz(): the astrometric one is displaced up to
         # ~25 arcsec by the Earth's orbital motion, which a horizon test should not see.
-        up = per_time(_ground_up_gcrs(sensor, t))
+        up = per_time(_ground_up_gcrs(sensor, gcrs_to_itrs))
         elevation = np.degrees(np.arcsin(np.clip(
             _dot(rel, up) / np.sqrt(_dot(rel, rel)), -1.0, 1.0)))
         above = (elevation > min_elevation_deg) & valid
@@ -473,12 +508,11 @@ def sun_altitude_deg(sensor: Sensor, time_unix_s: ArrayLike) -> Array:
         raise ValueError(f"sensor {sensor.sensor_id!r} is space-based: sun altitude is only "
                          f"defined for ground sites")
     times, scalar = _time_vector(time_unix_s)
-    t = _skyfield_time(times)
-    site = _ground_site(float(sensor.lat_deg), float(sensor.lon_deg), float(sensor.alt_m or 0.0))
-    observer_km = site.at(t).position.km.T
+    teme_to_gcrs, gcrs_to_itrs = frame_rotations(times)
+    observer_km, _ = _observer_state(sensor, times, teme_to_gcrs, gcrs_to_itrs)
     sun_km, _ = sun_and_earth_velocity(times)
     to_sun = sun_km - observer_km
-    up = _ground_up_gcrs(sensor, t)
+    up = _ground_up_gcrs(sensor, gcrs_to_itrs)
     altitude = np.degrees(np.arcsin(np.sum(to_sun * up, axis=-1)
                                     / np.linalg.norm(to_sun, axis=-1)))
     return altitude[0] if scalar else altitude
