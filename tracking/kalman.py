@@ -56,21 +56,22 @@ def constant_velocity_transition(dt_s: float) -> Array:
     return F
 
 
-def white_noise_acceleration(dt_s: float, q_deg2_s3: ArrayLike) -> Array:
+def white_noise_acceleration(dt_s: ArrayLike, q_deg2_s3: ArrayLike) -> Array:
     """Process noise ``Q`` of continuous white-noise acceleration over ``dt_s`` seconds.
 
-    ``q_deg2_s3`` is the acceleration power spectral density per axis (deg^2/s^3), a scalar
-    or one per track; the result has shape ``q.shape + (4, 4)``. Over an interval the
-    velocity random-walks by ``sqrt(q dt)`` and the position by ``sqrt(q dt^3 / 3)``, the same
-    on both axes and independent between them.
+    ``q_deg2_s3`` is the acceleration power spectral density per axis (deg^2/s^3). Both
+    arguments are scalars or one per track (they broadcast); the result has shape
+    ``broadcast.shape + (4, 4)``. Over an interval the velocity random-walks by
+    ``sqrt(q dt)`` and the position by ``sqrt(q dt^3 / 3)``, the same on both axes and
+    independent between them.
     """
-    q = np.asarray(q_deg2_s3, dtype=float)
-    dt = float(dt_s)
-    unit = np.zeros((4, 4))
-    unit[0, 0] = unit[1, 1] = dt**3 / 3.0
-    unit[0, 2] = unit[2, 0] = unit[1, 3] = unit[3, 1] = dt**2 / 2.0
-    unit[2, 2] = unit[3, 3] = dt
-    return q[..., None, None] * unit
+    q, dt = np.broadcast_arrays(np.asarray(q_deg2_s3, dtype=float),
+                                np.asarray(dt_s, dtype=float))
+    Q = np.zeros(q.shape + (4, 4))
+    Q[..., 0, 0] = Q[..., 1, 1] = q * dt**3 / 3.0
+    Q[..., 0, 2] = Q[..., 2, 0] = Q[..., 1, 3] = Q[..., 3, 1] = q * dt**2 / 2.0
+    Q[..., 2, 2] = Q[..., 3, 3] = q * dt
+    return Q
 
 
 def predict(x: Array, P: Array, F: Array, Q: Array) -> tuple[Array, Array]:
@@ -210,9 +211,10 @@ def project_to_planes(ra_deg: Array, dec_deg: Array, ra0_deg: Array, dec0_deg: A
 
 
 def two_point_initial_state(ra_prev_deg: Array, dec_prev_deg: Array, sigma_prev_deg: Array,
-                            ra_deg: Array, dec_deg: Array, sigma_deg: Array, dt_s: float
+                            ra_deg: Array, dec_deg: Array, sigma_deg: Array, dt_s: ArrayLike
                             ) -> tuple[Array, Array]:
-    """State and covariance of new tracks from two detections ``dt_s`` seconds apart.
+    """State and covariance of new tracks from two detections ``dt_s`` seconds apart
+    (a scalar or one interval per pair).
 
     The plane is tangent at the newer detection (so the state's position is zero), the
     velocity is the difference of the two positions over ``dt_s`` in that plane, and the
@@ -222,6 +224,7 @@ def two_point_initial_state(ra_prev_deg: Array, dec_prev_deg: Array, sigma_prev_
     """
     xi_prev, eta_prev = project_to_planes(ra_prev_deg, dec_prev_deg, ra_deg, dec_deg)
     n = len(xi_prev)
+    dt_s = np.asarray(dt_s, dtype=float)
     x = np.zeros((n, 4))
     x[:, 2] = -xi_prev / dt_s
     x[:, 3] = -eta_prev / dt_s

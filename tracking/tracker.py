@@ -77,6 +77,9 @@ class TrackerSettings:
     max_init_rate_deg_s: float = 2.0
     #: Two detections further apart in time than this never start a track (s).
     max_init_gap_s: float = 120.0
+    #: A tentative track may start from two detections up to this many frames apart, so one
+    #: missed detection does not delay initiation (1 = consecutive frames only).
+    init_max_frame_gap: int = 2
     #: Each unassociated detection starts tentative tracks with up to this many of the
     #: nearest unassociated detections of the previous frame (within the rate limit); M-of-N
     #: confirmation then keeps the pairing that continues and drops the others.
@@ -85,7 +88,7 @@ class TrackerSettings:
     #: ``confirm_n`` frames (the two initiating detections count), and deleted as soon as it
     #: no longer can.
     confirm_m: int = 5
-    confirm_n: int = 6
+    confirm_n: int = 7
     #: A confirmed track is deleted at its ``delete_after_misses``-th consecutive missed frame
     #: (it coasts through the ones before).
     delete_after_misses: int = 4
@@ -112,6 +115,8 @@ class TrackerSettings:
                 raise ValueError(f"TrackerSettings.{name} must be > 0")
         if not 1 <= self.confirm_m <= self.confirm_n <= 32 or self.confirm_m < 2:
             raise ValueError("TrackerSettings needs 2 <= confirm_m <= confirm_n <= 32")
+        if not 1 <= self.init_max_frame_gap < self.confirm_n:
+            raise ValueError("TrackerSettings needs 1 <= init_max_frame_gap < confirm_n")
         if self.max_init_partners < 1:
             raise ValueError("TrackerSettings.max_init_partners must be >= 1")
         if self.delete_after_misses < 1:
@@ -145,8 +150,11 @@ _ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
     "pending_ra_deg": ("<f8", ()),
     "pending_dec_deg": ("<f8", ()),
     "pending_sigma_deg": ("<f8", ()),
+    "pending_time_s": ("<f8", ()),
+    "pending_frames_back": ("<i4", ()),
 }
-_PENDING = ("pending_ra_deg", "pending_dec_deg", "pending_sigma_deg")
+_PENDING = ("pending_ra_deg", "pending_dec_deg", "pending_sigma_deg", "pending_time_s",
+            "pending_frames_back")
 
 
 @dataclass
@@ -166,6 +174,10 @@ class _State:
     pending_ra_deg: Array = field(default_factory=lambda: np.empty(0))
     pending_dec_deg: Array = field(default_factory=lambda: np.empty(0))
     pending_sigma_deg: Array = field(default_factory=lambda: np.empty(0))
+    #: Unix time of each pending detection's frame, and how many processed frames ago it
+    #: was made (0 = the last frame).
+    pending_time_s: Array = field(default_factory=lambda: np.empty(0))
+    pending_frames_back: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     last_time_s: float = math.nan
     next_number: int = 1
 
@@ -287,7 +299,7 @@ class SensorTracker:
 
         free = det_track < 0
         n_before = len(state.number)
-        self._initiate(dt_s, det_ra[free], det_dec[free], det_sigma[free],
+        self._initiate(time_s, det_ra[free], det_dec[free], det_sigma[free],
                        det_unit[free], np.flatnonzero(free))
         if self.settings.publish_tentative and len(state.number) > n_before:
             records.extend(self._new_track_records(frame, n_before))
@@ -445,51 +457,69 @@ class SensorTracker:
             for k in range(len(index))
         ]
 
-    def _initiate(self, dt_s: float, ra: Array, dec: Array, sigma_deg: Array,
+    def _initiate(self, time_s: float, ra: Array, dec: Array, sigma_deg: Array,
                   unit: Array, det_index: NDArray[np.intp]) -> None:
-        """Pair last frame's unassociated detections with this frame's to start tentative
-        tracks; this frame's unassociated detections wait for the next frame."""
+        """Start tentative tracks from pairs of unassociated detections: one of this frame
+        and one of the last ``init_max_frame_gap`` frames, within the rate limit. Then this
+        frame's unassociated detections join the pending ones."""
         state, s = self._state, self.settings
         self._new_det_index = np.empty(0, dtype=np.intp)
-        if len(state.pending_ra_deg) and len(ra) and 0.0 < dt_s <= s.max_init_gap_s:
-            prev_unit = unit_from_radec(state.pending_ra_deg, state.pending_dec_deg)
-            k = min(s.max_init_partners, len(prev_unit))
-            chord = float(chord_from_angle(s.max_init_rate_deg_s * dt_s))
-            # Nearest previous detections of each new one within the rate limit, nearest first.
-            _, partner = cKDTree(prev_unit).query(unit, k=k, distance_upper_bound=chord)
-            partner = partner.reshape(len(unit), k)
-            new_j, slot = np.nonzero(partner < len(prev_unit))
+        # Frames and seconds since each pending detection was made.
+        frames_back = state.pending_frames_back + 1
+        dt_pending = time_s - state.pending_time_s
+        usable = (frames_back <= s.init_max_frame_gap) & (dt_pending > 0.0) & (
+            dt_pending <= s.max_init_gap_s)
+        prev = {name: getattr(state, name)[usable] for name in _PENDING}
+        frames_back, dt_pending = frames_back[usable], dt_pending[usable]
+        n_prev = len(frames_back)
+        if n_prev and len(ra):
+            prev_unit = unit_from_radec(prev["pending_ra_deg"], prev["pending_dec_deg"])
+            k = min(s.max_init_partners, n_prev)
+            # No pair may span 90 degrees or more: it would have no common tangent plane.
+            reach_deg = np.minimum(s.max_init_rate_deg_s * dt_pending, 89.0)
+            # Nearest pending detections of each new one, nearest first, then each pair
+            # checked against the rate limit over its own interval.
+            distance, partner = cKDTree(prev_unit).query(
+                unit, k=k, distance_upper_bound=float(chord_from_angle(reach_deg.max())))
+            distance, partner = distance.reshape(len(unit), k), partner.reshape(len(unit), k)
+            new_j, slot = np.nonzero(partner < n_prev)
             prev_i = partner[new_j, slot]
+            within = distance[new_j, slot] <= chord_from_angle(reach_deg[prev_i])
+            new_j, prev_i = new_j[within], prev_i[within]
             if len(prev_i):
+                dt_pair = dt_pending[prev_i]
                 x, P = two_point_initial_state(
-                    state.pending_ra_deg[prev_i], state.pending_dec_deg[prev_i],
-                    state.pending_sigma_deg[prev_i], ra[new_j], dec[new_j],
-                    sigma_deg[new_j], dt_s)
+                    prev["pending_ra_deg"][prev_i], prev["pending_dec_deg"][prev_i],
+                    prev["pending_sigma_deg"][prev_i], ra[new_j], dec[new_j],
+                    sigma_deg[new_j], dt_pair)
                 # The two-point velocity is a mean over the interval; allow for the
                 # acceleration the model expects over it.
-                P = P + white_noise_acceleration(dt_s, self._process_noise_density(x))
-                # Pairs 90 degrees or more apart have no common tangent plane.
-                ok = np.all(np.isfinite(x), axis=1)
-                prev_i, new_j, x, P = prev_i[ok], new_j[ok], x[ok], P[ok]
+                P = P + white_noise_acceleration(dt_pair, self._process_noise_density(x))
                 count = len(prev_i)
+                back = frames_back[prev_i]
                 numbers = np.arange(state.next_number, state.next_number + count,
                                     dtype=np.int64)
                 state.next_number += count
                 state.append({
                     "ra0_deg": ra[new_j], "dec0_deg": dec[new_j], "x": x, "P": P,
                     "number": numbers, "confirmed": np.zeros(count, bool),
-                    "history": np.full(count, 0b11, np.uint32),
-                    "age": np.full(count, 2, np.int32),
+                    # Hits now and ``back`` frames ago; the frames between were misses.
+                    "history": (1 | (1 << back)).astype(np.uint32),
+                    "age": (back + 1).astype(np.int32),
                     "n_updates": np.full(count, 2, np.int32),
                     "n_missed": np.zeros(count, np.int32),
                 })
                 self._new_det_index = det_index[new_j]
-        # Every detection no track took waits for the next frame, including those that just
+        # Every detection no track took waits for later frames, including those that just
         # started tentative tracks: if the pairing was wrong (clutter, or a miss of the other
-        # end), the right pairing can still form next frame.
-        state.pending_ra_deg = ra
-        state.pending_dec_deg = dec
-        state.pending_sigma_deg = sigma_deg
+        # end), the right pairing can still form.
+        keep = frames_back < s.init_max_frame_gap
+        for name, value in (("pending_ra_deg", ra), ("pending_dec_deg", dec),
+                            ("pending_sigma_deg", sigma_deg),
+                            ("pending_time_s", np.full(len(ra), time_s)),
+                            ("pending_frames_back", np.zeros(len(ra), np.int32))):
+            older = frames_back if name == "pending_frames_back" else prev[name]
+            setattr(state, name, np.concatenate([older[keep], value]))
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:

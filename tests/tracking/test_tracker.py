@@ -434,3 +434,18 @@ def test_records_equal_validated_track_updates() -> None:
         assert record.model_fields_set == validated.model_fields_set
         assert all(np.isfinite(v) for v in (record.ra_deg, record.dec_deg,
                                              record.ra_rate_deg_s, record.dec_rate_deg_s))
+
+
+def test_initiation_bridges_a_missed_frame() -> None:
+    """Detections in frames 0, 2, 4, 5, 6: the pair (0, 2) starts a track across the missed
+    frame 1, and 5 detections within 7 frames confirm it at frame 6."""
+    frames = single_target_frames([True, False, True, False, True, True, True])
+    records = run(frames, TrackerSettings(publish_tentative=True), sigma_arcsec=2.0)
+    assert {r.track_id for r in records} == {f"{SENSOR}-000001"}
+    assert [(r.frame_id, r.status, r.n_updates, r.det_id) for r in records] == [
+        ("f2", "tentative", 2, "f2-t0"), ("f3", "tentative", 2, None),
+        ("f4", "tentative", 3, "f4-t0"), ("f5", "tentative", 4, "f5-t0"),
+        ("f6", "confirmed", 5, "f6-t0")]
+    # Consecutive frames only: the same detections never make a track.
+    strict = run(frames, TrackerSettings(init_max_frame_gap=1), sigma_arcsec=2.0)
+    assert strict == []

@@ -1,0 +1,243 @@
+"""Throughput and quality of the frame-to-frame tracker, against Stone Soup on the same scene.
+
+The scene is the classic 2-D constant-velocity benchmark, laid on the sky: targets move on
+straight lines in the gnomonic plane tangent at (RA 30, Dec 10) -- great circles on the sky --
+at 0.002-0.02 deg/s in random directions, one frame every 2 s, detection probability 0.9,
+astrometric sigma 3 arcsec and Poisson clutter of 0.2 per target per frame, uniform over the
+area. The density is fixed (4 targets per square degree), so the area grows with the number of
+targets and the cost per detection should stay flat.
+
+orbitlink's :class:`~tracking.tracker.SensorTracker` gets RA/Dec detections; Stone Soup 1.9.1
+gets the same detections as plane coordinates (degrees) with the same F, Q (continuous white
+noise acceleration), R, Mahalanobis gate and GNN assignment, a MultiMeasurementInitiator and
+a deleter after 4 missed steps, once with its plain DistanceHypothesiser and once with its
+KD-tree associator. Quality is GOSPA per frame (p = 1, alpha = 2, cut-off 36 arcsec),
+averaged over the frames after a burn-in, with its parts: mean position error of matched
+tracks, missed targets and false tracks per frame.
+
+Run: ``python -m bench tracker`` (or ``python -m bench.tracker``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tracking.association import chi2_gate
+from tracking.models import Detection, Frame
+from tracking.sky import gnomonic_from_radec, radec_from_gnomonic
+from tracking.tracker import SensorTracker, TrackerSettings
+
+CENTRE_RA_DEG, CENTRE_DEC_DEG = 30.0, 10.0
+DT_S = 2.0
+SIGMA_ARCSEC = 3.0
+PD = 0.9
+CLUTTER_PER_TARGET = 0.2
+DENSITY_PER_DEG2 = 4.0
+SPEED_RANGE_DEG_S = (0.002, 0.02)
+GOSPA_CUTOFF_ARCSEC = 36.0
+BURN_IN_FRAMES = 8
+T0 = datetime(2026, 5, 30, 2, 0, 0, tzinfo=timezone.utc)
+SETTINGS = TrackerSettings(max_init_rate_deg_s=0.05)
+
+
+@dataclass
+class Scene:
+    """Truth positions ``(n_frames, n_targets, 2)`` in the plane (deg) and the detections of
+    each frame as plane coordinates, with target index (-1 for clutter)."""
+
+    truth: np.ndarray
+    plane: list[np.ndarray]
+    source: list[np.ndarray]
+
+
+def make_scene(n_targets: int, n_frames: int, seed: int = 1) -> Scene:
+    rng = np.random.default_rng(seed)
+    half = 0.5 * np.sqrt(n_targets / DENSITY_PER_DEG2)
+    start = rng.uniform(-half, half, (n_targets, 2))
+    speed = rng.uniform(*SPEED_RANGE_DEG_S, n_targets)
+    heading = rng.uniform(0.0, 2 * np.pi, n_targets)
+    velocity = speed[:, None] * np.column_stack([np.cos(heading), np.sin(heading)])
+    times = np.arange(n_frames) * DT_S
+    truth = start[None] + times[:, None, None] * velocity[None]
+    sigma = SIGMA_ARCSEC / 3600.0
+    plane, source = [], []
+    for k in range(n_frames):
+        seen = np.flatnonzero(rng.random(n_targets) < PD)
+        points = truth[k, seen] + rng.normal(0.0, sigma, (len(seen), 2))
+        n_clutter = rng.poisson(CLUTTER_PER_TARGET * n_targets)
+        clutter = rng.uniform(-half, half, (n_clutter, 2))
+        order = rng.permutation(len(seen) + n_clutter)
+        plane.append(np.concatenate([points, clutter])[order])
+        source.append(np.concatenate([seen, np.full(n_clutter, -1)])[order])
+    return Scene(truth=truth, plane=plane, source=source)
+
+
+def frames_of(scene: Scene) -> list[Frame]:
+    frames = []
+    for k, points in enumerate(scene.plane):
+        ra, dec = radec_from_gnomonic(points[:, 0], points[:, 1], CENTRE_RA_DEG, CENTRE_DEC_DEG)
+        detections = [Detection(det_id=f"{k}:{j}", ra_deg=float(r), dec_deg=float(d))
+                      for j, (r, d) in enumerate(zip(ra.tolist(), dec.tolist()))]
+        frames.append(Frame(frame_id=f"frame-{k}", sensor_id="BENCH",
+                            time=T0 + timedelta(seconds=k * DT_S), detections=detections))
+    return frames
+
+
+def gospa(truth: np.ndarray, estimate: np.ndarray, cutoff: float) -> tuple[float, float, int, int]:
+    """GOSPA (p = 1, alpha = 2) of one frame: ``(gospa, summed matched error, missed, false)``."""
+    if len(truth) == 0 or len(estimate) == 0:
+        return cutoff / 2 * (len(truth) + len(estimate)), 0.0, len(truth), len(estimate)
+    distance = np.linalg.norm(truth[:, None] - estimate[None], axis=-1)
+    rows, cols = linear_sum_assignment(np.minimum(distance, cutoff))
+    matched = distance[rows, cols] < cutoff
+    error = float(distance[rows, cols][matched].sum())
+    missed = len(truth) - int(matched.sum())
+    false = len(estimate) - int(matched.sum())
+    return error + cutoff / 2 * (missed + false), error, missed, false
+
+
+def quality(scene: Scene, estimates: list[np.ndarray]) -> dict[str, float]:
+    """Mean GOSPA per frame and its parts after the burn-in (positions in arcsec)."""
+    totals = np.zeros(4)
+    n_matched = 0
+    frames = range(BURN_IN_FRAMES, len(estimates))
+    for k in frames:
+        g, error, missed, false = gospa(scene.truth[k] * 3600, estimates[k] * 3600,
+                                        GOSPA_CUTOFF_ARCSEC)
+        totals += (g, error, missed, false)
+        n_matched += len(scene.truth[k]) - missed
+    n = len(frames)
+    return {"gospa": totals[0] / n, "error_arcsec": totals[1] / max(n_matched, 1),
+            "missed": totals[2] / n, "false": totals[3] / n}
+
+
+def run_orbitlink(scene: Scene, serialise: bool = False) -> tuple[float, int, list[np.ndarray]]:
+    """CPU seconds in ``process`` (and ``to_bytes`` when asked), detections, track positions.
+
+    CPU time of this process, not wall time: the figures then mean "one core" even on a
+    machine shared with other work.
+    """
+    frames = frames_of(scene)
+    tracker = SensorTracker("BENCH", SETTINGS)
+    elapsed = 0.0
+    estimates = []
+    for frame in frames:
+        started = time.process_time()
+        step = tracker.process(frame, SIGMA_ARCSEC)
+        if serialise:
+            tracker.to_bytes()
+        elapsed += time.process_time() - started
+        live = [(u.ra_deg, u.dec_deg) for u in step.updates if u.status != "deleted"]
+        ra, dec = np.array(live).reshape(-1, 2).T
+        xi, eta = gnomonic_from_radec(ra, dec, CENTRE_RA_DEG, CENTRE_DEC_DEG)
+        estimates.append(np.column_stack([xi, eta]))
+    return elapsed, sum(len(f.detections) for f in frames), estimates
+
+
+def run_stonesoup(scene: Scene, kd_tree: bool) -> tuple[float, int, list[np.ndarray]]:
+    """The same scene through Stone Soup's MultiTargetTracker with equivalent components."""
+    from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
+    from stonesoup.dataassociator.tree import DetectionKDTreeGNN2D
+    from stonesoup.deleter.time import UpdateTimeStepsDeleter
+    from stonesoup.hypothesiser.distance import DistanceHypothesiser
+    from stonesoup.initiator.simple import MultiMeasurementInitiator
+    from stonesoup.measures import Mahalanobis
+    from stonesoup.models.measurement.linear import LinearGaussian
+    from stonesoup.models.transition.linear import (
+        CombinedLinearGaussianTransitionModel,
+        ConstantVelocity,
+    )
+    from stonesoup.predictor.kalman import KalmanPredictor
+    from stonesoup.tracker.simple import MultiTargetTracker
+    from stonesoup.types.detection import Detection as SSDetection
+    from stonesoup.types.state import GaussianState
+    from stonesoup.updater.kalman import KalmanUpdater
+
+    sigma = SIGMA_ARCSEC / 3600.0
+    # The process noise orbitlink gives a track at the scene's mid speed.
+    mid_speed = float(np.mean(SPEED_RANGE_DEG_S))
+    accel = SETTINGS.accel_floor_deg_s2 + SETTINGS.accel_per_rate_sq_per_deg * mid_speed**2
+    q = accel**2 * SETTINGS.accel_time_s
+    transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(q),
+                                                        ConstantVelocity(q)])
+    measurement = LinearGaussian(ndim_state=4, mapping=(0, 2),
+                                 noise_covar=np.diag([sigma**2, sigma**2]))
+    predictor = KalmanPredictor(transition)
+    updater = KalmanUpdater(measurement)
+    gate = float(np.sqrt(chi2_gate(SETTINGS.gate_probability)))  # Stone Soup's is not squared
+    hypothesiser = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(),
+                                        missed_distance=gate)
+    if kd_tree:
+        associator = DetectionKDTreeGNN2D(hypothesiser=hypothesiser, predictor=predictor,
+                                          updater=updater, max_distance=0.1)
+    else:
+        associator = GNNWith2DAssignment(hypothesiser)
+    max_speed = SPEED_RANGE_DEG_S[1]
+    prior = GaussianState(np.zeros((4, 1)),
+                          np.diag([sigma**2, max_speed**2, sigma**2, max_speed**2]))
+    initiator = MultiMeasurementInitiator(
+        prior_state=prior, measurement_model=measurement,
+        deleter=UpdateTimeStepsDeleter(2), data_associator=associator, updater=updater,
+        min_points=SETTINGS.confirm_m)
+    detections = []
+    for k, points in enumerate(scene.plane):
+        stamp = T0 + timedelta(seconds=k * DT_S)
+        detections.append((stamp, {SSDetection(np.array([[x], [y]]), timestamp=stamp,
+                                                measurement_model=measurement)
+                                   for x, y in points.tolist()}))
+    tracker = MultiTargetTracker(initiator=initiator,
+                                 deleter=UpdateTimeStepsDeleter(SETTINGS.delete_after_misses),
+                                 detector=detections, data_associator=associator,
+                                 updater=updater)
+    estimates = []
+    started = time.process_time()
+    for _, tracks in tracker:
+        estimates.append(np.array([[t.state_vector[0, 0], t.state_vector[2, 0]]
+                                   for t in tracks]).reshape(-1, 2))
+    elapsed = time.process_time() - started
+    return elapsed, sum(len(p) for p in scene.plane), estimates
+
+
+def main() -> None:
+    print(__doc__.split("\n\n")[1].replace("\n", " "))
+    run_orbitlink(make_scene(20, 5))  # warm-up: scipy's lazy imports, first-call caches
+    print(f"\norbitlink SensorTracker, CPU time of one core; {DT_S:g} s frames, Pd {PD}, clutter "
+          f"{CLUTTER_PER_TARGET}/target, sigma {SIGMA_ARCSEC:g} arcsec")
+    print(f"{'targets':>8} {'frames':>6} {'detections':>10} {'det/s':>10} "
+          f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
+          f"{'miss/f':>7} {'false/f':>7}")
+    for n_targets, n_frames in [(50, 30), (200, 30), (1000, 20), (5000, 12)]:
+        scene = make_scene(n_targets, n_frames)
+        elapsed, n_det, estimates = run_orbitlink(scene)
+        elapsed_ser, _, _ = run_orbitlink(scene, serialise=True)
+        q = quality(scene, estimates)
+        print(f"{n_targets:>8} {n_frames:>6} {n_det:>10} {n_det / elapsed:>10,.0f} "
+              f"{n_det / elapsed_ser:>15,.0f} "
+              f"{1e6 * elapsed / (n_targets * n_frames):>14.1f} {q['gospa']:>7.1f} "
+              f"{q['error_arcsec']:>6.2f} {q['missed']:>7.2f} {q['false']:>7.2f}", flush=True)
+
+    print("\nStone Soup 1.9.1 on the same scenes (KF + Mahalanobis DistanceHypothesiser + "
+          "GNNWith2DAssignment,\nMultiMeasurementInitiator, UpdateTimeStepsDeleter), "
+          "against orbitlink on each:")
+    print(f"{'variant':>10} {'targets':>8} {'frames':>6} {'SS det/s':>9} {'ol det/s':>9} "
+          f"{'ratio':>7} {'SS GOSPA':>8} {'ol GOSPA':>8} {'SS err':>7} {'ol err':>7} "
+          f"{'SS miss/f':>9} {'ol miss/f':>9} {'SS false/f':>10} {'ol false/f':>10}")
+    for kd_tree, n_targets, n_frames in [(False, 50, 20), (True, 50, 20), (True, 200, 20)]:
+        scene = make_scene(n_targets, n_frames, seed=2)
+        ss_elapsed, n_det, ss_estimates = run_stonesoup(scene, kd_tree)
+        ol_elapsed, _, ol_estimates = run_orbitlink(scene)
+        ss, ol = quality(scene, ss_estimates), quality(scene, ol_estimates)
+        print(f"{'kd-tree' if kd_tree else 'plain':>10} {n_targets:>8} {n_frames:>6} "
+              f"{n_det / ss_elapsed:>9,.0f} {n_det / ol_elapsed:>9,.0f} "
+              f"{ss_elapsed / ol_elapsed:>6.0f}x {ss['gospa']:>8.1f} {ol['gospa']:>8.1f} "
+              f"{ss['error_arcsec']:>7.2f} {ol['error_arcsec']:>7.2f} {ss['missed']:>9.2f} "
+              f"{ol['missed']:>9.2f} {ss['false']:>10.2f} {ol['false']:>10.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
