@@ -206,10 +206,10 @@ async def test_create_topics_with_partition_counts_and_compaction(bootstrap: str
 
 
 @pytest.mark.kafka
-async def test_produce_consume_round_trip_keeps_per_key_order(bootstrap: str, topic_prefix: str) -> None:
-    topic = f"{topic_prefix}frames"
+async def test_produce_consume_round_trip_keeps_per_key_order(bootstrap: str, make_topics) -> None:
     partitions = 4
-    await create_topics_async(bootstrap, {topic: (partitions, False)})
+    # make_topics is blocking; called inside this test's event loop it runs on a helper thread.
+    topic = make_topics({"frames": (partitions, False)})["frames"]
     sent = [(f"sensor-{i % 5}".encode(), f'{{"seq": {i}}}'.encode()) for i in range(60)]
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **TANSU_SAFE_PRODUCER_CONFIG)
