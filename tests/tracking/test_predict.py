@@ -21,6 +21,7 @@ from tracking.predict import (
     GridPropagator,
     SkyPrediction,
     in_field_of_view,
+    frame_rotations,
     observer_state_gcrs_km,
     predict_sky,
     sun_altitude_deg,
@@ -175,6 +176,21 @@ def test_subset_equals_whole_catalogue_rows(catalogue, sample):
     mask = np.zeros(len(catalogue), dtype=bool)
     mask[sample] = True
     np.testing.assert_array_equal(predict_sky(catalogue, SITE, T0, mask).index, sample)
+
+
+def test_bucketed_frame_rotations_match_skyfield_at_each_time():
+    from skyfield.framelib import itrs
+    from skyfield.sgp4lib import TEME
+
+    # offsets reach both ends of a 60 s bucket, where the extrapolated Earth rotation is worst
+    times = T0 + np.array([-29.999, 0.0, 12.5, 29.999, 30.001, 3600.0 * 5 + 0.3])
+    teme_to_gcrs, gcrs_to_itrs = frame_rotations(times)
+    assert teme_to_gcrs.shape == gcrs_to_itrs.shape == (len(times), 3, 3)
+    for k, seconds in enumerate(times):
+        t = skyfield_time(seconds)
+        # 1e-10 rad is 0.02 milliarcsec, or 0.6 mm at the Earth's surface
+        np.testing.assert_allclose(gcrs_to_itrs[k], itrs.rotation_at(t), atol=1e-10)
+        np.testing.assert_allclose(teme_to_gcrs[k], TEME.rotation_at(t).T, atol=1e-10)
 
 
 def test_observer_state_matches_skyfield(space_sensor):
