@@ -50,9 +50,11 @@ from .sky import angular_separation_deg, radec_from_gnomonic, radec_from_unit, u
 from .times import datetime_from_unix, timescale, unix_from_datetime
 
 __all__ = [
+    "DEFAULT_SENSORS",
     "ScenarioSettings",
     "ScenarioSummary",
     "SensorPlan",
+    "perturbed_line2",
     "simulate_scenario",
 ]
 
@@ -444,12 +446,13 @@ def _random_in_cap(rng: np.random.Generator, n: int, ra0: float, dec0: float,
     rho = np.arccos(1.0 - rng.random(n) * (1.0 - cos_r))  # angular distance from centre
     bearing = rng.random(n) * 2.0 * math.pi
     # tan(rho) is the gnomonic distance of a point at angular distance rho.
-    xi, eta = np.degrees(np.tan(rho) * np.sin(bearing)), np.degrees(np.tan(rho) * np.cos(bearing))
-    return radec_from_gnomonic(xi, eta, ra0, dec0)
+    distance = np.degrees(np.tan(rho))
+    return radec_from_gnomonic(distance * np.sin(bearing), distance * np.cos(bearing), ra0, dec0)
 
 
 def _with_noise(rng: np.random.Generator, ra: NDArray[np.float64], dec: NDArray[np.float64],
-                sigma_arcsec: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+                sigma_arcsec: NDArray[np.float64]
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Gaussian errors of ``sigma_arcsec`` on each tangent-plane axis around each point."""
     xi, eta = (rng.standard_normal((2, ra.size)) * sigma_arcsec / 3600.0)
     return radec_from_gnomonic(xi, eta, ra, dec)
