@@ -161,10 +161,10 @@ def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> Eleme
     values.setdefault("REV_AT_EPOCH", 0)
     values.setdefault("MEAN_MOTION_DDOT", 0.0)
     epoch = values.get("EPOCH")
-    if isinstance(epoch, str) and "." not in epoch:
-        values["EPOCH"] = epoch.rstrip("Zz") + ".000000"
-    elif isinstance(epoch, str):
-        values["EPOCH"] = epoch.rstrip("Zz")
+    if isinstance(epoch, str):
+        # sgp4.omm wants exactly "YYYY-MM-DDTHH:MM:SS.ffffff": no zone, at most 6 decimals.
+        whole, _, fraction = epoch.strip().rstrip("Zz").partition(".")
+        values["EPOCH"] = f"{whole}.{(fraction + '000000')[:6]}"
     try:
         omm.initialize(satrec, values)
     except KeyError as exc:

@@ -321,3 +321,17 @@ def test_duplicates_in_one_text_keep_the_newest_epoch(geo_sets):
         text = "".join(f"{name}\n{first}\n{line2}\n" for first in order)
         cat = Catalogue.from_tle_text(text)
         assert len(cat) == 1 and cat.lines[0][0] == newer
+
+
+def test_omm_epoch_forms_and_six_digit_ids(full):
+    i = int(full.index_of([25544])[0])
+    record = omm_fields(full, i)
+    record.update(NORAD_CAT_ID=100001, EPOCH=record["EPOCH"] + "7Z")  # 7 decimals and a zone
+    cat = Catalogue.from_records([record])
+    assert cat.norad_ids.tolist() == [100001]
+    assert cat.lines[0][0][2:7] == "A0001" and cat.lines[0][1][2:7] == "A0001"
+    assert cat.epoch_unix_s[0] == pytest.approx(full.epoch_unix_s[i], abs=1e-5)
+    assert positions_agree(cat.satrecs[0], full.satrecs[i]) < 1e-3
+    whole_seconds = dict(record, EPOCH=record["EPOCH"].split(".")[0])
+    assert Catalogue.from_records([whole_seconds]).epoch_unix_s[0] == pytest.approx(
+        np.floor(full.epoch_unix_s[i]), abs=1e-5)
