@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -381,11 +381,13 @@ def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np
     geo = plan.task == "geo_survey"
     units = _visible_units(coarse, usable, "geo" if geo else "leo")
     rotations = _local_rotation(plan, coarse.time_unix_s)
-    local = np.concatenate([u @ r.T for u, r in zip(units, rotations)])
+    per_time = [u @ r.T for u, r in zip(units, rotations)]
+    local = np.concatenate(per_time)
     if geo:
-        # GEO objects hold still in the site's frame: candidate centres are the objects
-        # themselves, scored on how many others fit in the inner part of the field.
-        candidates = local[local[:, 2] >= math.sin(math.radians(plan.min_elevation_deg))]
+        # GEO objects hold still in the site's frame: candidate centres are the objects at
+        # mid-scenario, scored on how many fit in the inner part of the field.
+        middle = per_time[len(per_time) // 2]
+        candidates = middle[middle[:, 2] >= math.sin(math.radians(plan.min_elevation_deg))]
         radius = 0.7 * plan.fov_radius_deg
     else:
         alt, az = np.meshgrid(np.arange(plan.min_elevation_deg, 86.0, 5.0),
@@ -409,13 +411,15 @@ def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np
 def _space_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_],
                     settings: ScenarioSettings) -> tuple[float, float]:
     """A fixed (RA, Dec) on the GEO belt for a camera in orbit, away from the Sun."""
-    points = np.concatenate(_visible_units(coarse, usable, "geo"))
+    units = _visible_units(coarse, usable, "geo")
+    points = np.concatenate(units)
     sun, _ = sun_and_earth_velocity(coarse.time_unix_s)
     sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
-    # A candidate must clear the Sun at every search time.
-    clear = np.all(points @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)),
+    # Candidate centres: the GEO objects at mid-scenario that clear the Sun at every time.
+    middle = units[len(units) // 2]
+    clear = np.all(middle @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)),
                    axis=1)
-    candidates = points[clear]
+    candidates = middle[clear]
     if len(candidates) == 0:
         raise ValueError(f"sensor {plan.sensor_id!r}: no GEO object visible more than "
                          f"{settings.sun_exclusion_deg} deg from the Sun")
@@ -458,6 +462,13 @@ def _with_noise(rng: np.random.Generator, ra: NDArray[np.float64], dec: NDArray[
     return radec_from_gnomonic(xi, eta, ra, dec)
 
 
+def _column(prediction: SkyPrediction, k: int) -> SkyPrediction:
+    """The scalar-time prediction of time ``k`` of an ``(N, T)`` prediction."""
+    changes = {f.name: getattr(prediction, f.name)[..., k] for f in fields(prediction)
+               if getattr(prediction, f.name).ndim == 2}
+    return replace(prediction, time_unix_s=prediction.time_unix_s[k], **changes)
+
+
 @dataclass
 class _SensorRun:
     """What one sensor produced: frames, the label of each detection, the truth in view."""
@@ -476,15 +487,16 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
     sun, _ = sun_and_earth_velocity(times)
     sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
     fa_mag_low = plan.limiting_mag - 1.5
+    # Every truth object at every frame time at once: (N, T) arrays, a column per frame.
+    everything = predict_sky(truth, sensor, times) if len(truth) else None
     for k, t in enumerate(times):
         frame_id = f"{plan.sensor_id}-{k:05d}"
         fov = FieldOfView(ra_deg=float(centres[0][k]) % 360.0, dec_deg=float(centres[1][k]),
                           radius_deg=plan.fov_radius_deg)
-        if len(truth):
-            p = predict_sky(truth, sensor, float(t))
+        view = None
+        if everything is not None:
+            p = _column(everything, k)
             view = p.select(in_field_of_view(p, fov, margin=1.0) & p.visible())
-        else:
-            view = None
         if view is not None and view.index.size:
             mag = _apparent_magnitude(standard_mag[view.index], view, sun_unit[k])
             pd = settings.detection_probability / (
