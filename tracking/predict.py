@@ -290,7 +290,7 @@ class GridPropagator:
     :attr:`Catalogue.revision`: an in-place update empties it. Index-only requests (``index``
     given) use cached nodes but never add any: a few hundred objects are cheaper to propagate
     directly than the whole catalogue at two nodes, and so are requests needing more than
-    ``max_nodes`` new nodes.
+    ``max_nodes`` new nodes. Not thread-safe: hold one per worker thread.
     """
 
     def __init__(self, catalogue: Catalogue, step_s: float = 30.0, max_nodes: int = 8) -> None:
