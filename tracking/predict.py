@@ -316,43 +316,42 @@ class GridPropagator:
         if not keys:
             return
         node_times = np.array(keys, dtype=float) * self.step_s
-        error, r, v = self.catalogue.satrec_array.sgp4(*jd_from_unix(node_times))
+        error, r, v = _sgp4_gcrs(self.catalogue.satrec_array, node_times)
         for j, key in enumerate(keys):
-            self._nodes[key] = (error[:, j], r[:, j], v[:, j])
+            self._nodes[key] = (error[:, j], r[:, :, j], v[:, :, j])
         while len(self._nodes) > self.max_nodes:
             self._nodes.popitem(last=False)
 
-    def teme_states(self, times: ArrayLike, index: NDArray[np.intp] | None = None
+    def gcrs_states(self, times: ArrayLike, index: NDArray[np.intp] | None = None
                     ) -> tuple[NDArray[np.int32], Array, Array]:
-        """sgp4-style ``(error (n, T), r_teme_km (n, T, 3), v_teme_km_s (n, T, 3))``."""
+        """``(sgp4 error (n, T), r_km (3, n, T), v_km_s (3, n, T))`` in the GCRS.
+
+        Component-first, like :func:`_sgp4_gcrs`, for all objects or the rows at ``index``.
+        """
         times = np.atleast_1d(np.asarray(times, dtype=float))
         if self.catalogue.revision != self._revision:
             self._nodes.clear()
             self._revision = self.catalogue.revision
-        n = len(self.catalogue) if index is None else len(index)
-        if n == 0:
-            return (np.zeros((0, len(times)), dtype=np.int32), np.zeros((0, len(times), 3)),
-                    np.zeros((0, len(times), 3)))
+        if len(self.catalogue) == 0 or (index is not None and len(index) == 0):
+            return _sgp4_gcrs(None, times)
         before, fraction = self._node_keys(times)
         needed = np.unique(np.concatenate([before, before + 1])).tolist()
         missing = [key for key in needed if key not in self._nodes]
-        if missing and (index is not None or len(missing) > self.max_nodes
-                        or len(needed) > self.max_nodes):
-            array = (self.catalogue.satrec_array if index is None else
-                     SatrecArray([self.catalogue.satrecs[i] for i in index.tolist()]))
-            return array.sgp4(*jd_from_unix(times))
+        if missing and (index is not None or len(needed) > self.max_nodes):
+            return _sgp4_gcrs(_satrec_array(self.catalogue, index), times)
         self._fill(missing)
         for key in needed:
             self._nodes.move_to_end(key)
         rows = slice(None) if index is None else index
 
         def gather(keys: NDArray[np.int64], part: int) -> np.ndarray:
-            return np.stack([self._nodes[key][part][rows] for key in keys.tolist()], axis=1)
+            return np.stack([self._nodes[key][part][..., rows] for key in keys.tolist()],
+                            axis=-1)
 
         error = np.maximum(gather(before, 0), gather(before + 1, 0))
         r0, v0 = gather(before, 1), gather(before, 2)
         r1, v1 = gather(before + 1, 1), gather(before + 1, 2)
-        s = fraction[None, :, None]
+        s = fraction  # (T,), broadcast along the last axis
         h = self.step_s
         s2, s3 = s * s, s * s * s
         position = ((2 * s3 - 3 * s2 + 1) * r0 + (s3 - 2 * s2 + s) * h * v0
@@ -360,6 +359,20 @@ class GridPropagator:
         velocity = ((6 * s2 - 6 * s) * (r0 - r1) / h + (3 * s2 - 4 * s + 1) * v0
                     + (3 * s2 - 2 * s) * v1)
         return error, position, velocity
+
+
+def _sgp4_gcrs(array: SatrecArray | None, times: Array
+               ) -> tuple[NDArray[np.int32], Array, Array]:
+    """sgp4 over ``array`` x ``times``, rotated to the GCRS, component-first.
+
+    Returns ``(error (n, T), r_km (3, n, T), v_km_s (3, n, T))``.
+    """
+    if array is None:
+        return (np.zeros((0, len(times)), dtype=np.int32), np.zeros((3, 0, len(times))),
+                np.zeros((3, 0, len(times))))
+    teme_to_gcrs, _ = frame_rotations(times)
+    error, r_teme, v_teme = array.sgp4(*jd_from_unix(times))
+    return error, _rotate(teme_to_gcrs, r_teme), _rotate(teme_to_gcrs, v_teme)
 
 
 def _sunlit(position_km: Array, sun_km: Array) -> NDArray[np.bool_]:
@@ -406,15 +419,12 @@ def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
             raise ValueError("propagator was built for a different catalogue")
 
         def propagate(block_times: Array) -> tuple[NDArray[np.int32], Array, Array]:
-            return propagator.teme_states(block_times, chosen)
+            return propagator.gcrs_states(block_times, chosen)
     else:
         array = _satrec_array(catalogue, chosen)
 
         def propagate(block_times: Array) -> tuple[NDArray[np.int32], Array, Array]:
-            if array is None:
-                return (np.zeros((0, len(block_times)), dtype=np.int32),
-                        np.zeros((0, len(block_times), 3)), np.zeros((0, len(block_times), 3)))
-            return array.sgp4(*jd_from_unix(block_times))
+            return _sgp4_gcrs(array, block_times)
 
     step = max(1, BLOCK_OBJECT_TIMES // max(n, 1))
     blocks = [_predict_block(propagate, sensor, times[k:k + step], light_time, min_elevation_deg)
@@ -433,16 +443,14 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
                    ) -> dict[str, np.ndarray]:
     """The per-object columns of :class:`SkyPrediction`, each ``(n, len(times))``.
 
-    ``propagate(times)`` returns sgp4's ``(error (n, T), r_teme (n, T, 3), v_teme (n, T, 3))``.
+    ``propagate(times)`` returns ``(sgp4 error (n, T), r_gcrs (3, n, T), v_gcrs (3, n, T))``.
     """
     to_gcrs, gcrs_to_itrs = frame_rotations(times)
     observer_km, observer_km_s = _observer_state(sensor, times, to_gcrs, gcrs_to_itrs)
     sun_km, earth_km_s = sun_and_earth_velocity(times)
 
-    error, r_teme, v_teme = propagate(times)
-    # From here on vectors are component-first, (3, N, T); per-time vectors are (3, 1, T).
-    r_obj = _rotate(to_gcrs, r_teme)
-    v_obj = _rotate(to_gcrs, v_teme)
+    # Vectors are component-first, (3, N, T); per-time vectors are (3, 1, T).
+    error, r_obj, v_obj = propagate(times)
 
     def per_time(vectors: Array) -> Array:
         return vectors.T[:, None, :]
