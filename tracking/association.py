@@ -89,13 +89,17 @@ def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike
     if len(rows) == 0:
         return np.empty(0, dtype=np.intp)
 
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols + n_rows)),
-                       shape=(n_rows + n_cols, n_rows + n_cols))
-    _, labels = connected_components(graph, directed=False)
-    pair_label = labels[rows]
-    pairs_in_component = np.bincount(pair_label)
-    single = pairs_in_component[pair_label] == 1
+    # A pair whose row and column appear in no other pair is a component on its own: the
+    # common case, settled without building the graph.
+    single = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (
+        np.bincount(cols, minlength=n_cols)[cols] == 1)
     chosen = [np.flatnonzero(single)]
+    pair_label = np.zeros(len(rows), dtype=np.intp)
+    if not single.all():
+        graph = coo_matrix((np.ones(len(rows)), (rows, cols + n_rows)),
+                           shape=(n_rows + n_cols, n_rows + n_cols))
+        _, labels = connected_components(graph, directed=False)
+        pair_label = labels[rows]
 
     # Components with several pairs: one exact assignment problem each. Few and small in
     # practice (crossing targets, clutter near a track), so this loop is not per track.

@@ -65,9 +65,10 @@ class TrackerSettings:
     #: Probability that a true detection falls inside a track's gate (chi-square, 2 dof).
     gate_probability: float = 0.999
     #: Angular-acceleration scale of a track: ``a = accel_floor_deg_s2 +
-    #: accel_per_rate_sq_per_deg * speed_deg_s**2``. A LEO object overhead has a peak
-    #: angular acceleration of about 0.011 * speed^2 (deg/s^2, speed in deg/s); GEO
-    #: objects and stars barely accelerate, so the floor sets their noise.
+    #: accel_per_rate_sq_per_deg * speed_deg_s**2``. An object passing overhead peaks at
+    #: about 0.011 * speed^2 (deg/s^2, speed in deg/s: 0.65 (v/h)^2 rad/s^2 for a straight
+    #: pass at range h); the default doubles that. GEO objects barely accelerate against the
+    #: stars, so the floor (also the parallax drift seen from a sensor in LEO) sets theirs.
     accel_floor_deg_s2: float = 2e-5
     accel_per_rate_sq_per_deg: float = 0.02
     #: The white-noise acceleration spectral density is ``q = a**2 * accel_time_s``: the
@@ -81,7 +82,7 @@ class TrackerSettings:
     #: missed detection does not delay initiation (1 = consecutive frames only).
     init_max_frame_gap: int = 2
     #: Each unassociated detection starts tentative tracks with up to this many of the
-    #: nearest unassociated detections of the previous frame (within the rate limit); M-of-N
+    #: nearest pending (unassociated, recent) detections within the rate limit; M-of-N
     #: confirmation then keeps the pairing that continues and drops the others.
     max_init_partners: int = 8
     #: A tentative track is confirmed once it has ``confirm_m`` detections among its last
@@ -584,7 +585,9 @@ class SensorTracker:
         return tracker
 
 
-_TRACK_UPDATE_FIELDS = tuple(TrackUpdate.model_fields)
+_TRACK_UPDATE_FIELDS = frozenset(TrackUpdate.model_fields)
+_new_record = TrackUpdate.__new__
+_set_slot = object.__setattr__
 
 
 def _trusted_track_update(values: dict[str, object]) -> TrackUpdate:
@@ -597,11 +600,11 @@ def _trusted_track_update(values: dict[str, object]) -> TrackUpdate:
     validating. ``test_tracker`` checks the records equal validated ones, so a pydantic
     upgrade that changes the model internals fails there, not in production.
     """
-    record = TrackUpdate.__new__(TrackUpdate)
-    object.__setattr__(record, "__dict__", values)
-    object.__setattr__(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
-    object.__setattr__(record, "__pydantic_extra__", None)
-    object.__setattr__(record, "__pydantic_private__", None)
+    record = _new_record(TrackUpdate)
+    _set_slot(record, "__dict__", values)
+    _set_slot(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
+    _set_slot(record, "__pydantic_extra__", None)
+    _set_slot(record, "__pydantic_private__", None)
     return record
 
 
