@@ -45,7 +45,6 @@ the frame time before interpolation.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -56,7 +55,6 @@ from numpy.typing import NDArray
 from scipy.interpolate import CubicSpline
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
-from scipy.spatial import cKDTree
 
 from .models import Association, FieldOfView, Sensor, TrackUpdate
 from .predict import SkyPrediction, observer_state_gcrs_km, predict_sky
@@ -82,6 +80,12 @@ ARCSEC_PER_DEG = 3600.0
 _EDGE_TOLERANCE_S = 1e-6
 # Below this apparent speed an object has no usable direction of motion (deg/s, 0.0036"/s).
 _NO_MOTION_DEG_S = 1e-6
+# Surface gravity, km/s^2: no orbit's path bends faster, which bounds how far an object leaves
+# the great circle of its motion within a search window.
+_GRAVITY_KM_S2 = 9.82e-3
+# Largest (tracks x objects) block the coarse selection evaluates at once: 0.8 MB arrays, which
+# stay clear of the page faults a fresh multi-megabyte array costs on every call.
+_CHUNK_ELEMENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,6 @@ class CorrelationSettings:
     nodes is a cubic spline: 0.2 m (0.06 arcsec) worst error for low orbits at 30 s."""
     refine_iterations: int = 4
     """Gauss-Newton steps refining the along-track offset on the spline."""
-    coarse_pole_deg: float = 10.0
-    """Coarse gate on the angle between the poles of the track's and the object's great-circle
-    paths, deg (before adding the track's direction uncertainty). Loose: the apparent path of a
-    low orbit bends by a few degrees over a minute."""
     coarse_path_factor: float = 1.5
     """Reach of a fast object over its search window, as a multiple of speed x window, for the
     coarse position gate (the apparent speed changes along a low pass)."""
@@ -279,20 +279,6 @@ def _empty_pairs(n_tracks: int) -> CandidatePairs:
                           np.zeros(0, bool), e, n_tracks)
 
 
-def _flatten_ball(lists: Sequence[list[int]]) -> tuple[IntArray, IntArray]:
-    """Pairs ``(query row, tree index)`` from a k-d tree ball query's lists."""
-    counts = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
-    rows = np.repeat(np.arange(len(lists), dtype=np.intp), counts)
-    cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.intp,
-                       count=int(counts.sum()))
-    return rows, cols
-
-
-def _chord(angle_deg: Array) -> Array:
-    """Chord length on the unit sphere of an angle (deg); 2 beyond 180 degrees."""
-    return 2.0 * np.sin(np.radians(np.minimum(angle_deg, 180.0)) / 2.0)
-
-
 def _motion_3d(east: Array, north: Array, rate_deg_s: Array) -> Array:
     """3-D angular velocity (rad/s) of lines of sight from their (xi, eta) rates."""
     return np.radians(rate_deg_s[..., :1] * east + rate_deg_s[..., 1:] * north)
@@ -378,8 +364,8 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     reach_deg = s.coarse_path_factor * path_speed0 * window_s + position_gate_deg
 
     # ---- coarse selection
-    pair_track, pair_obj = _coarse_select(trk, unit0, motion0, speed0, path0, slow,
-                                          reach_deg, s)
+    pair_track, pair_obj = _coarse_select(trk, unit0, speed0, path0, range0, slow, window_s,
+                                          reach_deg, position_gate_deg, s)
     if len(pair_track) == 0:
         return _empty_pairs(n_tracks)
 
@@ -480,91 +466,55 @@ def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
     return (velocity - np.sum(velocity * unit, -1, keepdims=True) * unit) / range_km[:, None]
 
 
-def _coarse_select(trk: _Tracks, unit0: Array, motion0: Array, speed0: Array, path0: Array,
-                   slow: NDArray[np.bool_], reach_deg: Array,
-                   s: CorrelationSettings) -> tuple[IntArray, IntArray]:
+def _coarse_select(trk: _Tracks, unit0: Array, speed0: Array, path0: Array, range0: Array,
+                   slow: NDArray[np.bool_], window_s: Array, reach_deg: Array,
+                   position_gate_deg: Array, s: CorrelationSettings
+                   ) -> tuple[IntArray, IntArray]:
     """Pairs ``(track, object row)`` worth measuring.
 
-    Slow objects: within their reach of the track. Fast objects: the track moves along
-    nearly the same great circle as the object (the poles of their apparent motions within
-    the coarse gate, widened by the track's direction uncertainty and by how far the pole can
-    turn while the object runs along its path), at a similar speed, within its reach.
+    Every object: the track lies within its reach (the distance it can travel along its path
+    within its window, plus its positional gate). Fast objects also: the track lies in a band
+    around the great circle the object runs on as seen from the sensor held still (a straight
+    line seen from a point is a great circle; the band allows the positional gate plus the
+    bending of the orbit by gravity over the window), and the track's apparent speed is within
+    ``coarse_speed_ratio`` of the object's.
+
+    The tests run as dense (tracks x objects) matrix products, a few chunks of tracks at a
+    time: the band around a great circle is not a ball, so a k-d tree would not index it, and
+    products over the few thousand objects a sensor can see cost milliseconds.
     """
+    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
+    pole = np.cross(unit0, path0)
+    pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-30)[:, None]
+    bend_deg = np.degrees(0.5 * _GRAVITY_KM_S2 * window_s ** 2 / range0)
+    sin_band = np.sin(np.radians(np.minimum(position_gate_deg + bend_deg, 90.0)))
+    cos_reach = np.cos(np.radians(np.minimum(reach_deg, 180.0)))
+
+    track_speed = np.hypot(trk.rate_deg_s[:, 0], trk.rate_deg_s[:, 1])
+    speed_sigma = np.sqrt(np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var)
+    lowest = ((track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio)[:, None]
+    highest = ((track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio)[:, None]
+
+    slow_rows, fast_rows = np.flatnonzero(slow), np.flatnonzero(~slow)
+    slow_unit_t, slow_cos_reach = unit0[slow_rows].T.copy(), cos_reach[slow_rows]
+    fast_pole_t, fast_sin_band = pole[fast_rows].T.copy(), sin_band[fast_rows]
     tracks_out: list[IntArray] = []
     objects_out: list[IntArray] = []
-    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
-
-    def within_reach(k: IntArray, rows: IntArray) -> NDArray[np.bool_]:
-        return np.sum(trk.unit[k] * unit0[rows], -1) >= np.cos(np.radians(
-            np.minimum(reach_deg[rows], 180.0)))
-
-    slow_rows = np.flatnonzero(slow)
-    if len(slow_rows):
-        tree = cKDTree(unit0[slow_rows])
-        radius = _chord(np.full(len(trk.unit), reach_deg[slow_rows].max()))
-        k, j = _flatten_ball(tree.query_ball_point(trk.unit, radius, return_sorted=False))
-        near = within_reach(k, slow_rows[j])
-        tracks_out.append(k[near])
-        objects_out.append(slow_rows[j][near])
-
-    fast_rows = np.flatnonzero(~slow)
-    if len(fast_rows):
-        pole_obj = np.cross(unit0[fast_rows], motion0[fast_rows])
-        norm_obj = np.linalg.norm(pole_obj, axis=-1)
-        pole_obj /= np.maximum(norm_obj, 1e-30)[:, None]
-        # Moving along its own path by its reach turns the apparent pole by up to the reach
-        # times the sine of the angle between the apparent and the own motion (the sensor's
-        # motion): small from the ground, not from orbit.
-        cos_apparent_own = np.sum(motion0[fast_rows] * path0[fast_rows], -1) / np.maximum(
-            norm_obj * np.linalg.norm(path0[fast_rows], axis=-1), 1e-30)
-        turn_deg = np.where(speed0[fast_rows] > _NO_MOTION_DEG_S,
-                            reach_deg[fast_rows] * np.sqrt(np.clip(
-                                1.0 - cos_apparent_own ** 2, 0.0, 1.0)), 180.0)
-
-        track_motion = _motion_3d(trk.east, trk.north, trk.rate_deg_s)
-        track_speed = np.degrees(np.linalg.norm(track_motion, axis=-1))
-        pole_trk = np.cross(trk.unit, track_motion)
-        norm = np.linalg.norm(pole_trk, axis=-1)
-        pole_trk /= np.maximum(norm, 1e-30)[:, None]
-        # The track's direction uncertainty: rate variance across its motion over speed^2.
-        rate_var = np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var
-        with np.errstate(divide="ignore"):
-            direction_sigma_deg = np.degrees(np.sqrt(rate_var) / track_speed)
-        pole_gate = s.coarse_pole_deg + s.gate_sigma * direction_sigma_deg
-        # An undefined track direction (no motion) can only be gated by position.
-        pole_gate = np.where(np.isfinite(pole_gate) & (norm > 0), pole_gate, 180.0)
-
-        # Speed bands of one octave: a track only queries the bands its speed (widened by its
-        # uncertainty and the coarse ratio) overlaps.
-        speed_sigma = np.sqrt(rate_var)
-        lowest = (track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio
-        highest = (track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio
-        floor = s.slow_rate_deg_s / 1024.0  # everything slower shares the lowest band
-        band = np.floor(np.log2(np.maximum(speed0[fast_rows], floor) / s.slow_rate_deg_s)
-                        ).astype(np.intp)
-        for b in np.unique(band).tolist():  # one iteration per octave of speed, ~10
-            in_band = band == b
-            members = fast_rows[in_band]
-            low_edge = s.slow_rate_deg_s * 2.0 ** b
-            band_low = 0.0 if low_edge <= floor else low_edge
-            queries = np.flatnonzero((highest >= band_low)
-                                     & (lowest < s.slow_rate_deg_s * 2.0 ** (b + 1)))
-            if len(queries) == 0:
-                continue
-            widest_turn = float(turn_deg[in_band].max())
-            tree = cKDTree(pole_obj[in_band])
-            k, j = _flatten_ball(tree.query_ball_point(
-                pole_trk[queries], _chord(pole_gate[queries] + widest_turn),
-                return_sorted=False))
-            k, rows, turn = queries[k], members[j], turn_deg[in_band][j]
-            pole_ok = np.sum(pole_trk[k] * pole_obj[in_band][j], -1) >= np.cos(np.radians(
-                np.minimum(pole_gate[k] + turn, 180.0)))
-            near = pole_ok & within_reach(k, rows)
-            tracks_out.append(k[near])
-            objects_out.append(rows[near])
-
-    if not tracks_out:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    step = max(1, _CHUNK_ELEMENTS // len(unit0))
+    for start in range(0, len(trk.unit), step):  # one pass per chunk of tracks
+        r = trk.unit[start:start + step]
+        # Slow objects: within reach.
+        k, j = np.nonzero(r @ slow_unit_t >= slow_cos_reach)
+        tracks_out.append(k + start)
+        objects_out.append(slow_rows[j])
+        # Fast objects: in the band first (the narrowest test), then reach and speed per pair.
+        k, j = np.nonzero(np.abs(r @ fast_pole_t) <= fast_sin_band)
+        rows = fast_rows[j]
+        keep = ((np.sum(r[k] * unit0[rows], -1) >= cos_reach[rows])
+                & (speed0[rows] >= lowest[k + start, 0])
+                & (speed0[rows] <= highest[k + start, 0]))
+        tracks_out.append(k[keep] + start)
+        objects_out.append(rows[keep])
     return np.concatenate(tracks_out), np.concatenate(objects_out)
 
 
