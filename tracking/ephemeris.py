@@ -6,10 +6,11 @@ Predicting a whole catalogue needs, per frame time, the Sun's geocentric positio
 in the Earth's shadow?) and the Earth's barycentric velocity (the light-time correction of an
 astrometric position, see :mod:`tracking.predict`). Evaluating DE421 through Skyfield costs about
 1.5 ms per call, more than the rest of the per-time work, while both vectors change slowly: the
-Sun moves 0.04 arcsec/s across the geocentric sky and the Earth's velocity changes by 0.4 m/s per
+Sun moves 0.04 arcsec/s across the geocentric sky and the Earth's velocity changes by 0.36 m/s per
 minute. :func:`sun_and_earth_velocity` therefore evaluates them at the centre of a 60-second
 bucket and caches the result, which keeps the Sun direction within 1.2 arcsec (a few tens of
-metres of shadow boundary at low orbit) and the light-time term within 0.1 mm.
+metres of shadow boundary at low orbit) and the light-time term within 2 cm at GEO range
+(1e-4 arcsec).
 """
 
 from __future__ import annotations
