@@ -121,7 +121,8 @@ def test_light_time_matters_at_arcsecond_level(catalogue, sample):
     geometric = predict_sky(catalogue, SITE, T0, sample, light_time=False)
     shift = angular_separation_deg(astrometric.ra_deg, astrometric.dec_deg,
                                    geometric.ra_deg, geometric.dec_deg)
-    assert np.all(shift > 2 * ARCSEC) and np.all(shift < 60 * ARCSEC)
+    # tens of arcsec at most; a few arcsec typically (the direction of motion decides)
+    assert np.median(shift) > 5 * ARCSEC and np.all(shift < 60 * ARCSEC)
 
 
 @pytest.mark.parametrize("which", ["ground", "space"])
