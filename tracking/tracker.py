@@ -300,10 +300,12 @@ class SensorTracker:
 
         free = det_track < 0
         n_before = len(state.number)
-        self._initiate(time_s, det_ra[free], det_dec[free], det_sigma[free],
-                       det_unit[free], np.flatnonzero(free))
-        if self.settings.publish_tentative and len(state.number) > n_before:
-            records.extend(self._new_track_records(frame, n_before))
+        new_det_index = self._initiate(time_s, det_ra[free], det_dec[free], det_sigma[free],
+                                       det_unit[free], np.flatnonzero(free))
+        if self.settings.publish_tentative and len(new_det_index):
+            index = np.arange(n_before, len(state.number))
+            records.extend(self._make_records(frame, index,
+                                              np.full(len(index), "tentative"), new_det_index))
 
         state.last_time_s = time_s
         self._recent_frame_ids.append(frame.frame_id)
@@ -426,11 +428,6 @@ class SensorTracker:
                                    np.where(hit[index], "confirmed", "coasting")))
         return self._make_records(frame, index, status, det_of_track[index])
 
-    def _new_track_records(self, frame: Frame, start: int) -> list[TrackUpdate]:
-        index = np.arange(start, len(self._state.number))
-        return self._make_records(frame, index, np.full(len(index), "tentative"),
-                                  self._new_det_index)
-
     def _make_records(self, frame: Frame, index: NDArray[np.intp], status: np.ndarray,
                       det_index: NDArray[np.intp]) -> list[TrackUpdate]:
         if len(index) == 0:
@@ -459,12 +456,13 @@ class SensorTracker:
         ]
 
     def _initiate(self, time_s: float, ra: Array, dec: Array, sigma_deg: Array,
-                  unit: Array, det_index: NDArray[np.intp]) -> None:
+                  unit: Array, det_index: NDArray[np.intp]) -> NDArray[np.intp]:
         """Start tentative tracks from pairs of unassociated detections: one of this frame
         and one of the last ``init_max_frame_gap`` frames, within the rate limit. Then this
-        frame's unassociated detections join the pending ones."""
+        frame's unassociated detections join the pending ones. Returns the frame index of
+        each new track's detection (the tracks are appended in that order)."""
         state, s = self._state, self.settings
-        self._new_det_index = np.empty(0, dtype=np.intp)
+        new_det_index = np.empty(0, dtype=np.intp)
         # Frames and seconds since each pending detection was made.
         frames_back = state.pending_frames_back + 1
         dt_pending = time_s - state.pending_time_s
@@ -510,7 +508,7 @@ class SensorTracker:
                     "n_updates": np.full(count, 2, np.int32),
                     "n_missed": np.zeros(count, np.int32),
                 })
-                self._new_det_index = det_index[new_j]
+                new_det_index = det_index[new_j]
         # Every detection no track took waits for later frames, including those that just
         # started tentative tracks: if the pairing was wrong (clutter, or a miss of the other
         # end), the right pairing can still form.
@@ -521,6 +519,7 @@ class SensorTracker:
                             ("pending_frames_back", np.zeros(len(ra), np.int32))):
             older = frames_back if name == "pending_frames_back" else prev[name]
             setattr(state, name, np.concatenate([older[keep], value]))
+        return new_det_index
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:

@@ -449,3 +449,48 @@ def test_initiation_bridges_a_missed_frame() -> None:
     # Consecutive frames only: the same detections never make a track.
     strict = run(frames, TrackerSettings(init_max_frame_gap=1), sigma_arcsec=2.0)
     assert strict == []
+
+
+def test_real_geo_object_is_tracked_over_30_s_frames(catalog_dir: Path) -> None:
+    """The first object of the real GEO catalogue that is above 30 degrees from the site,
+    drifting against the stars past a sidereally tracking telescope: 30 s frames, sigma
+    2 arcsec, Pd 0.9, clutter."""
+    from skyfield.api import EarthSatellite, wgs84
+
+    from tracking.times import timescale
+
+    ts = timescale()
+    site = wgs84.latlon(39.0, -105.0, elevation_m=1800.0)
+    start = datetime(2026, 5, 30, 6, 0, 0, tzinfo=timezone.utc)
+    t_start = ts.from_datetime(start)
+    lines = [line.rstrip() for line in (catalog_dir / "geo.tle").read_text().splitlines()
+             if line.strip()]
+    for i in range(0, len(lines) - 2, 3):
+        satellite = EarthSatellite(lines[i + 1], lines[i + 2], lines[i].strip(), ts)
+        if (satellite - site).at(t_start).altaz()[0].degrees > 30.0:
+            break
+    else:
+        pytest.fail("no GEO object above 30 degrees")
+    times = np.arange(26) * 30.0  # one more than the frames, for a central-difference rate
+    t = ts.from_datetimes([start + timedelta(seconds=float(s)) for s in times])
+    ra_angle, dec_angle, _ = (satellite - site).at(t).radec()
+    ra, dec = ra_angle._degrees % 360.0, dec_angle.degrees
+    fov = FieldOfView(ra_deg=float(ra[12]), dec_deg=float(dec[12]), radius_deg=3.0)
+    frames = make_frames([(ra[:-1], dec[:-1])], times[:-1], fov, np.random.default_rng(8),
+                         2.0, pd=0.9, clutter_per_frame=3.0)
+    records = run(frames, sigma_arcsec=2.0)
+    detections_of = track_detections(records)
+    assert len(detections_of) == 1, (satellite.name, detections_of)
+    (det_ids,) = detections_of.values()
+    assert all(source_of(d) == 0 for d in det_ids)
+    n_detected = sum(source_of(d.det_id) == 0 for f in frames for d in f.detections)
+    assert len(det_ids) >= 0.6 * n_detected
+    final = records[-1]
+    k = int(round((final.time - T0).total_seconds() / 30.0))
+    drift = 3600 * angular_separation_deg(ra[k - 1], dec[k - 1], ra[k + 1], dec[k + 1]) / 60.0
+    assert 10.0 < drift < 20.0  # arcsec/s: a GEO object against the stars
+    true_rate = np.array([(ra[k + 1] - ra[k - 1]) * np.cos(np.radians(dec[k])),
+                          dec[k + 1] - dec[k - 1]]) / 60.0
+    error_arcsec_s = 3600 * np.hypot(final.ra_rate_deg_s - true_rate[0],
+                                     final.dec_rate_deg_s - true_rate[1])
+    assert error_arcsec_s < 0.3, error_arcsec_s
