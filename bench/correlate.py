@@ -4,10 +4,10 @@ Run: ``python -m bench correlate`` or ``python bench/correlate.py [--quick]``. P
 
 Each frame is one sensor at one time with N confirmed tracks: for a ground site every real
 object above 20 degrees elevation, for a camera flying on the ISS's orbit every real object
-whose line of sight clears the Earth, each made early or late along its orbit by a timing error drawn from the
-correlator's own error model for the element set's age, plus track noise), and, when there are
-not enough real objects for N, uncorrelated "debris" tracks at random places above the site with
-the speeds and random directions of real objects. Two ages: a day after the catalogue's epochs
+whose line of sight clears the Earth, each made early or late along its orbit by a timing error
+drawn from the correlator's own error model for the element set's age, plus track noise; and,
+when there are not enough real objects for N, uncorrelated "debris" tracks within a few degrees
+of real objects, with the speeds and random directions of real objects. Two ages: a day after the catalogue's epochs
 (fresh elements, short along-track windows) and a week after (windows up to +-60 s).
 
 Columns: ``predict`` is the whole-catalogue :func:`tracking.predict.predict_sky` at the frame
