@@ -241,9 +241,10 @@ async def create_topics_async(
     Returns ``{name: True if created now, False if it existed already}``. A topic that exists
     with another partition count raises :class:`TopicMismatchError` (Faust refuses a table whose
     changelog partition count differs from its source topic, and keys would hash to other
-    partitions, so this is never silently accepted). An existing topic's cleanup policy is not
-    checked. Replication factor is 1 (single-node brokers); compacted topics get
-    ``cleanup.policy=compact``.
+    partitions, so this is never silently accepted), and so does one whose cleanup policy
+    disagrees: a compacted frames topic would keep only the last frame of each sensor, a
+    non-compacted sensors topic would forget sensors after the retention time. Replication
+    factor is 1 (single-node brokers); compacted topics get ``cleanup.policy=compact``.
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -293,12 +294,43 @@ async def create_topics_async(
                         f"topic {name!r} exists with {have} partitions but {want} are required; "
                         f"delete it or use another topic name/prefix"
                     )
+            policies = await _cleanup_policies(admin, existing)
+            for name in existing:
+                compacted = "compact" in policies[name]
+                if compacted != specs[name].compacted:
+                    raise TopicMismatchError(
+                        f"topic {name!r} exists with cleanup.policy={','.join(sorted(policies[name]))} "
+                        f"but must {'' if specs[name].compacted else 'not '}be compacted; "
+                        f"delete it or use another topic name/prefix"
+                    )
         missing = set(specs) - set(created)
         if missing:
             raise BrokerError(f"broker did not answer for topics {sorted(missing)}")
         return created
     finally:
         await admin.close()
+
+
+async def _cleanup_policies(admin: Any, topics: list[str]) -> dict[str, set[str]]:
+    """``{topic: {"delete"} or {"compact"} or both}`` from DescribeConfigs.
+
+    Tansu lists only the configs set on the topic, Kafka all of them; a missing entry is
+    Kafka's default, ``delete``.
+    """
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]
+    )
+    policies = {name: {"delete"} for name in topics}
+    for response in responses:
+        for error_code, error_message, _type, name, entries in response.resources:
+            if error_code != 0:
+                raise BrokerError(f"describing configs of topic {name!r} failed: Kafka error {error_code} ({error_message})")
+            for entry in entries:
+                if entry[0] == "cleanup.policy" and entry[1]:
+                    policies[name] = {p.strip() for p in entry[1].split(",") if p.strip()}
+    return policies
 
 
 def _run_coroutine_sync(coro: Any) -> Any:

@@ -203,6 +203,11 @@ async def test_create_topics_with_partition_counts_and_compaction(bootstrap: str
     # A different partition count for an existing topic is refused, naming topic and counts.
     with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}frames.*8 partitions.*4"):
         await create_topics_async(bootstrap, {f"{topic_prefix}frames": (4, False)})
+    # So is a different cleanup policy, either way round.
+    with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}frames.*cleanup.policy=delete.*must be compacted"):
+        await create_topics_async(bootstrap, {f"{topic_prefix}frames": (8, True)})
+    with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}sensors.*cleanup.policy=compact.*must not be"):
+        await create_topics_async(bootstrap, {f"{topic_prefix}sensors": (1, False)})
 
 
 @pytest.mark.kafka
