@@ -202,6 +202,7 @@ class _Tracks:
     rate_deg_s: Array    # (K, 2) (xi, eta) rates
     position_cov: Array  # (K, 2, 2) deg^2
     rate_cov: Array      # (K, 2, 2) (deg/s)^2
+    position_var: Array  # (K,) mean position variance per axis, with the sensor's, deg^2
 
 
 def _track_arrays(tracks: Sequence[TrackUpdate], sensor: Sensor) -> _Tracks:
@@ -234,7 +235,10 @@ def _track_arrays(tracks: Sequence[TrackUpdate], sensor: Sensor) -> _Tracks:
     east, north, unit = tangent_basis(ra, dec)
     # Symmetrise: a tracker's covariance can be a few ulps from symmetric.
     cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-    return _Tracks(time_unix_s, unit, east, north, rates, cov[:, :2, :2], cov[:, 2:, 2:])
+    position_var = (np.trace(cov[:, :2, :2], axis1=1, axis2=2) / 2.0
+                    + (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2)
+    return _Tracks(time_unix_s, unit, east, north, rates, cov[:, :2, :2], cov[:, 2:, 2:],
+                   position_var)
 
 
 def _quadratic(cov: Array, direction: Array) -> Array:
@@ -296,30 +300,55 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     if not tracks:
         return _empty_pairs(0)
     trk = _track_arrays(tracks, sensor)
-    n_tracks = len(tracks)
     if len(catalogue) == 0:
-        return _empty_pairs(n_tracks)
-    t0 = trk.time_unix_s
+        return _empty_pairs(len(tracks))
     if prediction is None:
-        prediction = predict_sky(catalogue, sensor, t0)
+        prediction = predict_sky(catalogue, sensor, trk.time_unix_s)
     elif prediction.ra_deg.shape != (len(catalogue),) or abs(
-            float(np.asarray(prediction.time_unix_s)) - t0) > 1e-3:
+            float(np.asarray(prediction.time_unix_s)) - trk.time_unix_s) > 1e-3:
         raise ValueError("prediction must be the whole catalogue predicted at the tracks' time")
+    objects = _object_states(prediction, catalogue, sensor, trk, settings, fov)
+    if objects is None:
+        return _empty_pairs(len(tracks))
+    pair_track, pair_row = _coarse_select(trk, objects, settings)
+    if len(pair_track) == 0:
+        return _empty_pairs(len(tracks))
+    points = _path_points(catalogue, sensor, trk, objects, pair_track, pair_row, settings)
+    return _measure(trk, objects, pair_track, pair_row, points, sensor, settings)
 
-    s = settings
-    sensor_var = (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2
-    track_pos_var = np.trace(trk.position_cov, axis1=1, axis2=2) / 2.0 + sensor_var  # (K,)
 
-    # ---- per-object quantities at the frame time
+@dataclass(frozen=True)
+class _Objects:
+    """The catalogue objects that may be seen, at the frame time: N rows."""
+
+    index: IntArray           # (N,) catalogue indices
+    unit: Array               # (N, 3) predicted line of sight
+    motion: Array             # (N, 3) apparent angular velocity, rad/s
+    path: Array               # (N, 3) own angular velocity (sensor held still), rad/s
+    speed_deg_s: Array        # (N,) apparent angular speed
+    range_km: Array           # (N,)
+    age_days: Array           # (N,) frame time minus epoch
+    slow: NDArray[np.bool_]   # (N,) matched by angle, no time search
+    window_s: Array           # (N,) along-track search window (0 for slow objects)
+    reach_deg: Array          # (N,) how far from its prediction a track of it can be
+    position_gate_deg: Array  # (N,) positional gate, with the worst track's uncertainty
+
+
+def _object_states(prediction: SkyPrediction, catalogue: Catalogue, sensor: Sensor,
+                   trk: _Tracks, s: CorrelationSettings,
+                   fov: FieldOfView | None) -> _Objects | None:
+    """Per-object quantities at the frame time, for the objects that could be a track; None
+    if there are none."""
+    t0 = trk.time_unix_s
     usable = np.asarray(prediction.valid, dtype=bool).copy()
     if s.require_sunlit:
         usable &= np.asarray(prediction.sunlit, dtype=bool)
     obj = np.flatnonzero(usable)
-    range0 = prediction.range_km[obj]
-    speed0 = np.hypot(prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj])
+    range_km = prediction.range_km[obj]
+    speed = np.hypot(prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj])
     age_days = (t0 - catalogue.epoch_unix_s[obj]) / SECONDS_PER_DAY
-    timing_s, position_deg = s.element_sigmas(age_days, range0)
-    worst_track_var = float(track_pos_var.max())
+    timing_s, position_deg = s.element_sigmas(age_days, range_km)
+    worst_track_var = float(trk.position_var.max())
     position_gate_deg = s.gate_sigma * np.sqrt(position_deg ** 2 + worst_track_var)
 
     # Objects that cannot reach the sky above a ground site, or the field of view, within
@@ -327,95 +356,109 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     # apparent one by at most the sensor's speed over the range.
     _, observer_velocity = observer_state_gcrs_km(sensor, t0)
     observer_velocity = np.asarray(observer_velocity, dtype=float)
-    path_speed_bound = speed0 + np.degrees(np.linalg.norm(observer_velocity) / range0)
+    path_speed_bound = speed + np.degrees(np.linalg.norm(observer_velocity) / range_km)
     longest_reach = (s.coarse_path_factor * path_speed_bound * s.max_window_s
                      + position_gate_deg)
     keep = np.ones(len(obj), dtype=bool)
     elevation = getattr(prediction, "elevation_deg", None)
     if elevation is not None and not sensor.is_space_based:
         keep &= np.asarray(elevation)[obj] > -np.minimum(longest_reach, 90.0)
-    ra0, dec0 = prediction.ra_deg[obj], prediction.dec_deg[obj]
+    ra, dec = prediction.ra_deg[obj], prediction.dec_deg[obj]
     if fov is not None:
         centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
         limit = np.minimum(s.fov_margin * fov.radius_deg + longest_reach, 180.0)
-        keep &= np.sum(unit_from_radec(ra0, dec0) * centre, -1) >= np.cos(np.radians(limit))
-    obj, range0, speed0, age_days, timing_s, position_deg, position_gate_deg, ra0, dec0 = (
-        a[keep] for a in (obj, range0, speed0, age_days, timing_s, position_deg,
-                          position_gate_deg, ra0, dec0))
-    if len(obj) == 0:
-        return _empty_pairs(n_tracks)
+        keep &= np.sum(unit_from_radec(ra, dec) * centre, -1) >= np.cos(np.radians(limit))
+    if not keep.any():
+        return None
+    obj, range_km, speed, age_days, timing_s, position_deg, position_gate_deg, ra, dec = (
+        a[keep] for a in (obj, range_km, speed, age_days, timing_s, position_deg,
+                          position_gate_deg, ra, dec))
 
-    rate0 = np.stack([prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]], axis=-1)
-    east0, north0, unit0 = tangent_basis(ra0, dec0)
-    motion0 = _motion_3d(east0, north0, rate0)
+    rates = np.stack([prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]], axis=-1)
+    east, north, unit = tangent_basis(ra, dec)
+    motion = _motion_3d(east, north, rates)
     # The object's own motion as seen from the sensor held still: the apparent relative
     # velocity plus the sensor's velocity.
-    velocity = (np.asarray(prediction.range_rate_km_s)[obj, None] * unit0
-                + range0[:, None] * motion0 + observer_velocity)
-    path0 = _transverse(unit0, velocity, range0)
-    path_speed0 = np.degrees(np.linalg.norm(path0, axis=-1))
-    slow = path_speed0 < s.slow_rate_deg_s
+    velocity = (np.asarray(prediction.range_rate_km_s)[obj, None] * unit
+                + range_km[:, None] * motion + observer_velocity)
+    path = _transverse(unit, velocity, range_km)
+    path_speed = np.degrees(np.linalg.norm(path, axis=-1))
+    slow = path_speed < s.slow_rate_deg_s
     # Time window of a fast object: the gate on its along-track offset, expressed in seconds.
     window_s = np.where(
         slow, 0.0,
         np.minimum(s.max_window_s,
                    s.gate_sigma * np.sqrt(timing_s ** 2 + (position_deg ** 2 + worst_track_var)
-                                          / np.maximum(path_speed0, s.slow_rate_deg_s) ** 2)))
-    reach_deg = s.coarse_path_factor * path_speed0 * window_s + position_gate_deg
+                                          / np.maximum(path_speed, s.slow_rate_deg_s) ** 2)))
+    reach_deg = s.coarse_path_factor * path_speed * window_s + position_gate_deg
+    return _Objects(obj, unit, motion, path, speed, range_km, age_days, slow, window_s,
+                    reach_deg, position_gate_deg)
 
-    # ---- coarse selection
-    pair_track, pair_obj = _coarse_select(trk, unit0, speed0, path0, range0, slow, window_s,
-                                          reach_deg, position_gate_deg, s)
-    if len(pair_track) == 0:
-        return _empty_pairs(n_tracks)
 
-    # ---- fine measures: fast pairs on an interpolated path, slow pairs at the frame time
+@dataclass(frozen=True)
+class _PathPoints:
+    """Per pair, the point of the object's predicted path that best explains the track."""
+
+    unit: Array       # (P, 3) line of sight
+    motion: Array     # (P, 3) apparent angular velocity as the sensor sees it at t0, rad/s
+    path: Array       # (P, 3) own angular velocity (sensor held still), rad/s
+    range_km: Array   # (P,)
+    shift_s: Array    # (P,) track = prediction at t0 + shift_s (0 for slow objects)
+    ok: NDArray[np.bool_]  # (P,) valid propagation, optimum inside the searched window
+
+
+def _path_points(catalogue: Catalogue, sensor: Sensor, trk: _Tracks, objects: _Objects,
+                 pair_track: IntArray, pair_row: IntArray,
+                 s: CorrelationSettings) -> _PathPoints:
+    """Slow objects: their prediction at the frame time. Fast objects: the along-track
+    search of :func:`_refine_on_path`."""
     n_pairs = len(pair_track)
-    pred_unit = np.empty((n_pairs, 3))
-    pred_motion = np.empty((n_pairs, 3))   # rad/s, apparent, as the sensor sees it at t0
-    pred_path = np.empty((n_pairs, 3))     # rad/s, the object's own motion from the sensor
-    pred_range = np.empty(n_pairs)
-    shift_s = np.zeros(n_pairs)            # track = prediction at t0 + shift_s
+    unit, motion, path = np.empty((n_pairs, 3)), np.empty((n_pairs, 3)), np.empty((n_pairs, 3))
+    range_km, shift_s = np.empty(n_pairs), np.zeros(n_pairs)
     ok = np.ones(n_pairs, dtype=bool)
-
-    is_slow = slow[pair_obj]
-    sp = np.flatnonzero(is_slow)
-    if len(sp):
-        o = pair_obj[sp]
-        pred_unit[sp], pred_motion[sp], pred_path[sp] = unit0[o], motion0[o], path0[o]
-        pred_range[sp] = range0[o]
-    fp = np.flatnonzero(~is_slow)
+    slow = objects.slow[pair_row]
+    sp = np.flatnonzero(slow)
+    o = pair_row[sp]
+    unit[sp], motion[sp], path[sp] = objects.unit[o], objects.motion[o], objects.path[o]
+    range_km[sp] = objects.range_km[o]
+    fp = np.flatnonzero(~slow)
     if len(fp):
-        span_s = float(window_s[pair_obj[fp]].max())
-        refined = _refine_on_path(catalogue, sensor, t0, obj, pair_obj[fp],
-                                  trk.unit[pair_track[fp]], span_s, s)
-        (pred_unit[fp], pred_motion[fp], pred_path[fp], pred_range[fp], shift_s[fp],
-         ok[fp]) = refined
+        span_s = float(objects.window_s[pair_row[fp]].max())
+        (unit[fp], motion[fp], path[fp], range_km[fp], shift_s[fp], ok[fp]) = _refine_on_path(
+            catalogue, sensor, trk.time_unix_s, objects.index, pair_row[fp],
+            trk.unit[pair_track[fp]], span_s, s)
+    return _PathPoints(unit, motion, path, range_km, shift_s, ok)
 
-    # ---- residuals in the tangent plane at each track
+
+def _measure(trk: _Tracks, objects: _Objects, pair_track: IntArray, pair_row: IntArray,
+             points: _PathPoints, sensor: Sensor, s: CorrelationSettings) -> CandidatePairs:
+    """Residuals of every pair in the tangent plane at its track, normalised and gated."""
     k = pair_track
+    is_slow = objects.slow[pair_row]
     e_k, n_k, c_k = trk.east[k], trk.north[k], trk.unit[k]
-    depth = np.sum(pred_unit * c_k, axis=-1)
-    ok &= depth > 0.5
+    depth = np.sum(points.unit * c_k, axis=-1)
+    ok = points.ok & (depth > 0.5)
     depth = np.where(ok, depth, 1.0)
-    residual = -np.degrees(np.stack([np.sum(pred_unit * e_k, -1), np.sum(pred_unit * n_k, -1)],
-                                    axis=-1) / depth[:, None])  # track minus prediction, deg
+    residual = -np.degrees(np.stack([np.sum(points.unit * e_k, -1),
+                                     np.sum(points.unit * n_k, -1)], axis=-1)
+                           / depth[:, None])  # track minus prediction, deg
 
-    def in_plane(vectors: Array) -> tuple[Array, Array, Array]:
-        """Rate (deg/s) in the track's plane, its size and unit direction (east if none)."""
+    def in_plane(vectors: Array) -> tuple[Array, Array]:
+        """Size (deg/s) and unit direction in the track's plane (east if none) of 3-D rates."""
         xy = np.degrees(np.stack([np.sum(vectors * e_k, -1), np.sum(vectors * n_k, -1)], -1))
         size = np.hypot(xy[:, 0], xy[:, 1])
-        unit = np.where((size > _NO_MOTION_DEG_S)[:, None],
-                        xy / np.maximum(size, _NO_MOTION_DEG_S)[:, None], np.array([1.0, 0.0]))
-        return xy, size, unit
+        direction = np.where((size > _NO_MOTION_DEG_S)[:, None],
+                             xy / np.maximum(size, _NO_MOTION_DEG_S)[:, None],
+                             np.array([1.0, 0.0]))
+        return size, direction
 
     # Positions are compared along and across the path the element set's error moves the
     # object on (its own motion); rates against the apparent motion the track measured.
-    _, path_speed, path_dir = in_plane(pred_path)
+    path_speed, path_dir = in_plane(points.path)
     path_normal = np.stack([-path_dir[:, 1], path_dir[:, 0]], axis=-1)  # left of the path
     cross_deg = np.sum(residual * path_normal, -1)
     along_deg = np.sum(residual * path_dir, -1)
-    _, speed, motion_dir = in_plane(pred_motion)
+    speed, motion_dir = in_plane(points.motion)
     motion_normal = np.stack([-motion_dir[:, 1], motion_dir[:, 0]], axis=-1)
     moving = speed > _NO_MOTION_DEG_S
 
@@ -427,18 +470,19 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
         direction_deg = np.where(
             moving & (track_speed > 0), np.degrees(np.arctan2(w_cross, w_along)), np.nan)
         rate_fraction = np.where(moving, track_speed / speed - 1.0, np.nan)
-        # Slow movers get no time offset: along-track time is ill-conditioned for them.
-        along_track_s = np.where(is_slow, np.nan, -(shift_s + along_deg / path_speed))
+        # Slow movers get no time offset (see the module docstring).
+        along_track_s = np.where(is_slow, np.nan, -(points.shift_s + along_deg / path_speed))
 
-    # ---- normalise by the total uncertainty of each measure
-    age = age_days[pair_obj]
-    timing_sig, position_sig = s.element_sigmas(age, pred_range)
+    # Each measure over its total uncertainty: element set, track covariance, sensor.
+    age = objects.age_days[pair_row]
+    timing_sig, position_sig = s.element_sigmas(age, points.range_km)
+    sensor_var = (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2
     pos_cov = trk.position_cov[k]
     var_cross = position_sig ** 2 + _quadratic(pos_cov, path_normal) + sensor_var
     var_along = position_sig ** 2 + _quadratic(pos_cov, path_dir) + sensor_var
     # Fast movers: the along-track term is the whole offset along the path (time shift plus
     # what is left after it) against timing and position error. Slow movers: angle only.
-    total_along_deg = along_deg + path_speed * shift_s
+    total_along_deg = along_deg + path_speed * points.shift_s
     var_along = var_along + np.where(is_slow, 0.0, (path_speed * timing_sig) ** 2)
     floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
     rate_cov = trk.rate_cov[k]
@@ -455,10 +499,10 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
     gated = ok & np.all(np.abs(z) <= s.gate_sigma, axis=-1) & (score <= s.chi2_gate)
 
     return CandidatePairs(
-        track=pair_track, object_index=obj[pair_obj], along_track_s=along_track_s,
+        track=pair_track, object_index=objects.index[pair_row], along_track_s=along_track_s,
         cross_track_deg=cross_deg, along_offset_deg=along_deg, direction_deg=direction_deg,
         rate_fraction=rate_fraction, z=z, score=score, gated=gated, slow=is_slow,
-        element_age_days=age, n_tracks=n_tracks)
+        element_age_days=age, n_tracks=len(trk.unit))
 
 
 def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
@@ -466,9 +510,7 @@ def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
     return (velocity - np.sum(velocity * unit, -1, keepdims=True) * unit) / range_km[:, None]
 
 
-def _coarse_select(trk: _Tracks, unit0: Array, speed0: Array, path0: Array, range0: Array,
-                   slow: NDArray[np.bool_], window_s: Array, reach_deg: Array,
-                   position_gate_deg: Array, s: CorrelationSettings
+def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
                    ) -> tuple[IntArray, IntArray]:
     """Pairs ``(track, object row)`` worth measuring.
 
@@ -484,11 +526,12 @@ def _coarse_select(trk: _Tracks, unit0: Array, speed0: Array, path0: Array, rang
     products over the few thousand objects a sensor can see cost milliseconds.
     """
     floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
-    pole = np.cross(unit0, path0)
+    unit, slow, speed = objects.unit, objects.slow, objects.speed_deg_s
+    pole = np.cross(unit, objects.path)
     pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-30)[:, None]
-    bend_deg = np.degrees(0.5 * _GRAVITY_KM_S2 * window_s ** 2 / range0)
-    sin_band = np.sin(np.radians(np.minimum(position_gate_deg + bend_deg, 90.0)))
-    cos_reach = np.cos(np.radians(np.minimum(reach_deg, 180.0)))
+    bend_deg = np.degrees(0.5 * _GRAVITY_KM_S2 * objects.window_s ** 2 / objects.range_km)
+    sin_band = np.sin(np.radians(np.minimum(objects.position_gate_deg + bend_deg, 90.0)))
+    cos_reach = np.cos(np.radians(np.minimum(objects.reach_deg, 180.0)))
 
     track_speed = np.hypot(trk.rate_deg_s[:, 0], trk.rate_deg_s[:, 1])
     speed_sigma = np.sqrt(np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var)
@@ -496,11 +539,11 @@ def _coarse_select(trk: _Tracks, unit0: Array, speed0: Array, path0: Array, rang
     highest = ((track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio)[:, None]
 
     slow_rows, fast_rows = np.flatnonzero(slow), np.flatnonzero(~slow)
-    slow_unit_t, slow_cos_reach = unit0[slow_rows].T.copy(), cos_reach[slow_rows]
+    slow_unit_t, slow_cos_reach = unit[slow_rows].T.copy(), cos_reach[slow_rows]
     fast_pole_t, fast_sin_band = pole[fast_rows].T.copy(), sin_band[fast_rows]
     tracks_out: list[IntArray] = []
     objects_out: list[IntArray] = []
-    step = max(1, _CHUNK_ELEMENTS // len(unit0))
+    step = max(1, _CHUNK_ELEMENTS // len(unit))
     for start in range(0, len(trk.unit), step):  # one pass per chunk of tracks
         r = trk.unit[start:start + step]
         # Slow objects: within reach.
@@ -510,9 +553,9 @@ def _coarse_select(trk: _Tracks, unit0: Array, speed0: Array, path0: Array, rang
         # Fast objects: in the band first (the narrowest test), then reach and speed per pair.
         k, j = np.nonzero(np.abs(r @ fast_pole_t) <= fast_sin_band)
         rows = fast_rows[j]
-        keep = ((np.sum(r[k] * unit0[rows], -1) >= cos_reach[rows])
-                & (speed0[rows] >= lowest[k + start, 0])
-                & (speed0[rows] <= highest[k + start, 0]))
+        keep = ((np.sum(r[k] * unit[rows], -1) >= cos_reach[rows])
+                & (speed[rows] >= lowest[k + start, 0])
+                & (speed[rows] <= highest[k + start, 0]))
         tracks_out.append(k[keep] + start)
         objects_out.append(rows[keep])
     return np.concatenate(tracks_out), np.concatenate(objects_out)
