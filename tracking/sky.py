@@ -100,14 +100,24 @@ def radec_rates_from_vectors(position: ArrayLike, velocity: ArrayLike
 
     Returns ``(ra_deg, dec_deg, ra_rate_deg_s, dec_rate_deg_s, range)``, where the rates are
     the great-circle rates ``dRA/dt cos(Dec)`` and ``dDec/dt`` (per second if the velocity is
-    per second) and ``range`` is in the position's unit.
+    per second) and ``range`` is in the position's unit. On the celestial poles the east
+    direction is taken along +y, as in :func:`tangent_basis`.
     """
     r = np.asarray(position, dtype=float)
     v = np.asarray(velocity, dtype=float)
-    distance = np.linalg.norm(r, axis=-1)
-    ra, dec = radec_from_unit(r)
-    east, north, _ = tangent_basis(ra, dec)
-    # The transverse velocity over distance is the angular velocity of the line of sight.
-    ra_rate = np.degrees(np.sum(v * east, axis=-1) / distance)
-    dec_rate = np.degrees(np.sum(v * north, axis=-1) / distance)
-    return ra, dec, ra_rate, dec_rate, distance
+    x, y, z = r[..., 0], r[..., 1], r[..., 2]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    rho_sq = x * x + y * y
+    rho = np.sqrt(rho_sq)
+    distance_sq = rho_sq + z * z
+    distance = np.sqrt(distance_sq)
+    ra = np.degrees(np.arctan2(y, x)) % 360.0
+    dec = np.degrees(np.arctan2(z, rho))
+    # The transverse velocity over distance is the angular velocity of the line of sight;
+    # written with the east/north basis expanded so no sine or cosine is needed.
+    on_axis = rho == 0.0
+    safe_rho = np.where(on_axis, 1.0, rho)
+    ra_rate = np.where(on_axis, vy / distance, (x * vy - y * vx) / (safe_rho * distance))
+    dec_rate = np.where(on_axis, -np.sign(z) * vx / distance,
+                        (rho_sq * vz - z * (x * vx + y * vy)) / (safe_rho * distance_sq))
+    return ra, dec, np.degrees(ra_rate), np.degrees(dec_rate), distance

@@ -56,3 +56,13 @@ def test_rates_from_vectors_match_a_finite_difference():
     assert np.allclose(d_ra / dt, ra_rate, rtol=1e-3, atol=1e-9)
     assert np.allclose((dec2 - dec) / dt, dec_rate, rtol=1e-3, atol=1e-9)
     assert np.allclose(distance, np.linalg.norm(position, axis=1))
+
+
+def test_rates_on_the_celestial_pole_use_the_tangent_basis():
+    position = np.array([[0.0, 0.0, 7000.0], [0.0, 0.0, -7000.0]])
+    velocity = np.array([[1.0, 2.0, 0.5], [1.0, 2.0, 0.5]])
+    ra, dec, ra_rate, dec_rate, distance = sky.radec_rates_from_vectors(position, velocity)
+    east, north, _ = sky.tangent_basis(ra, dec)
+    assert np.allclose(dec, [90.0, -90.0])
+    assert np.allclose(ra_rate, np.degrees(np.sum(velocity * east, axis=1) / distance))
+    assert np.allclose(dec_rate, np.degrees(np.sum(velocity * north, axis=1) / distance))
