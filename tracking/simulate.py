@@ -395,9 +395,10 @@ def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np
         candidates = np.concatenate([_local_unit(alt.ravel(), az.ravel()),
                                      _local_unit(np.array([90.0]), np.array([0.0]))])
         radius = 0.9 * plan.fov_radius_deg
-    if len(candidates) == 0:
-        raise ValueError(f"sensor {plan.sensor_id!r}: no catalogue object visible above "
-                         f"{plan.min_elevation_deg} deg elevation for a {plan.task}")
+    if len(candidates) == 0 or len(local) == 0:
+        raise ValueError(f"sensor {plan.sensor_id!r}: no catalogue object for a {plan.task} "
+                         f"is visible and brighter than magnitude {plan.limiting_mag} above "
+                         f"{plan.min_elevation_deg} deg elevation during the scenario")
     centre = candidates[_best_direction(candidates, local, radius)]
     if geo:  # centre the field on the cluster rather than on one of its members
         members = local[local @ centre >= math.cos(math.radians(radius))]

@@ -205,6 +205,14 @@ def test_a_ground_site_in_daylight_is_refused(small_catalog_dir, tmp_path):
         simulate_scenario(small_catalog_dir, tmp_path, settings=daylight)
 
 
+def test_a_stare_with_nothing_to_see_is_refused(catalog_dir, tmp_path):
+    (tmp_path / "geo").mkdir()
+    shutil.copy(catalog_dir / "geo.tle", tmp_path / "geo" / "geo.tle")
+    only_leo_stare = dataclasses.replace(SMALL, sensors=(DEFAULT_SENSORS[2],))
+    with pytest.raises(ValueError, match="kpno-leo.*no catalogue object for a leo_stare"):
+        simulate_scenario(tmp_path / "geo", tmp_path / "out", settings=only_leo_stare)
+
+
 def test_perturbed_line2_shifts_the_angles_and_stays_a_valid_tle(catalogue):
     i = int(catalogue.index_of([39089])[0])  # NEOSSAT
     line1, line2 = catalogue.lines[i]
