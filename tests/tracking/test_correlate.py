@@ -251,8 +251,8 @@ def test_track_between_train_neighbours_is_ambiguous(catalogue: Catalogue,
     assert assoc.n_candidates >= 2
     assert assoc.runner_up_score - assoc.score < CorrelationSettings().ambiguity_delta_chi2
     assert assoc.confidence < 0.6
-    # The same track with a fresh catalogue model (1-day-old error growth) and no offset is
-    # named without doubt: the neighbour is then outside its window.
+    # A track exactly on a, with an error model for good elements (2.4 s timing sigma at this
+    # age instead of 15 s), is named without doubt: the neighbour is then outside the window.
     exact = track_of(catalogue.subset([a]), WEEK_ON, "exact", rng)
     fresh = CorrelationSettings(timing_sigma_growth_s_per_day=0.2)
     [sure] = correlate_tracks([exact], SITE, catalogue, fresh)
