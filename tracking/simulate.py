@@ -54,6 +54,7 @@ __all__ = [
     "ScenarioSettings",
     "ScenarioSummary",
     "SensorPlan",
+    "blend_unresolved",
     "perturbed_line2",
     "simulate_scenario",
 ]
@@ -101,6 +102,7 @@ class SensorPlan:
     exposure_s: float = 1.0
     limiting_mag: float = 15.0
     min_elevation_deg: float = 30.0   # ground pointings are searched above this elevation
+    resolution_arcsec: float = 10.0   # sources closer than this blend into one detection
 
     def __post_init__(self) -> None:
         ground = self.lat_deg is not None and self.lon_deg is not None
@@ -112,9 +114,10 @@ class SensorPlan:
                              f"'leo_stare', got {self.task!r}")
         if self.task == "leo_stare" and not ground:
             raise ValueError(f"sensor plan {self.sensor_id!r}: leo_stare is a ground task")
-        if self.cadence_s <= 0 or self.exposure_s < 0 or self.fov_radius_deg <= 0:
-            raise ValueError(f"sensor plan {self.sensor_id!r}: cadence_s and fov_radius_deg "
-                             f"must be > 0 and exposure_s >= 0")
+        if (self.cadence_s <= 0 or self.exposure_s < 0 or self.fov_radius_deg <= 0
+                or self.resolution_arcsec <= 0):
+            raise ValueError(f"sensor plan {self.sensor_id!r}: cadence_s, fov_radius_deg and "
+                             f"resolution_arcsec must be > 0 and exposure_s >= 0")
 
 
 DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
@@ -130,7 +133,7 @@ DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     SensorPlan("kpno-leo", "leo_stare", name="LEO staring camera, Kitt Peak",
                lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, fov_radius_deg=3.0,
                sigma_arcsec=8.0, cadence_s=1.0, exposure_s=0.5, limiting_mag=10.5,
-               min_elevation_deg=20.0),
+               min_elevation_deg=20.0, resolution_arcsec=30.0),
     # NEOSSAT (a real SDA microsatellite, sun-synchronous LEO) staring at the GEO belt.
     SensorPlan("neossat", "geo_survey", name="Space-based camera on NEOSSAT",
                host_norad_id=39089, fov_radius_deg=2.0, sigma_arcsec=4.0, cadence_s=5.0,
@@ -511,8 +514,9 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
                             for n, r, d, m in zip(view.norad_ids[detectable],
                                                   view.ra_deg[detectable],
                                                   view.dec_deg[detectable], mag[detectable])]})
-            obj_ids = view.norad_ids[seen].astype(np.int64)
-            obj_ra, obj_dec, obj_mag = view.ra_deg[seen], view.dec_deg[seen], mag[seen]
+            obj_ids, obj_ra, obj_dec, obj_mag = blend_unresolved(
+                view.norad_ids[seen].astype(np.int64), view.ra_deg[seen], view.dec_deg[seen],
+                mag[seen], plan.resolution_arcsec)
         else:
             run.in_view.append({"frame_id": frame_id, "objects": []})
             obj_ids, obj_ra, obj_dec, obj_mag = (np.zeros(0, np.int64), np.zeros(0),
@@ -546,6 +550,46 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
                                 time=datetime_from_unix(float(t)), exposure_s=plan.exposure_s,
                                 fov=fov, detections=detections))
     return run
+
+
+def blend_unresolved(ids: NDArray[np.int64], ra_deg: NDArray[np.float64],
+                     dec_deg: NDArray[np.float64], mag: NDArray[np.float64],
+                     resolution_arcsec: float
+                     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+                                NDArray[np.float64]]:
+    """Merge sources closer than ``resolution_arcsec`` (chains included) into one each.
+
+    A detector cannot split two images closer than its resolution: they give one detection at
+    their flux-weighted centroid, with their summed flux, labelled with the brightest member
+    (what a human checking the frame would call it). Returns ``(ids, ra, dec, mag)`` of the
+    surviving sources, in the order of their brightest members.
+    """
+    n = ids.size
+    if n < 2:
+        return ids, ra_deg, dec_deg, mag
+    close = angular_separation_deg(ra_deg[:, None], dec_deg[:, None], ra_deg[None, :],
+                                   dec_deg[None, :]) * 3600.0 < resolution_arcsec
+    # Connected groups of the "closer than resolution" graph, by repeated relaxation of each
+    # source's group label to the smallest label it touches (n is a handful per frame).
+    group = np.arange(n)
+    while True:
+        relaxed = np.min(np.where(close, group[None, :], n), axis=1)
+        if np.array_equal(relaxed, group):
+            break
+        group = relaxed
+    if np.unique(group).size == n:
+        return ids, ra_deg, dec_deg, mag
+    flux = 10.0 ** (-0.4 * mag)
+    units = unit_from_radec(ra_deg, dec_deg) * flux[:, None]
+    keep = []
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        keep.append(members[np.argmax(flux[members])])
+    keep = np.array(keep)
+    total_flux = np.array([flux[group == group[k]].sum() for k in keep])
+    centroid = np.stack([units[group == group[k]].sum(axis=0) for k in keep])
+    ra, dec = radec_from_unit(centroid)
+    return ids[keep], ra, dec, -2.5 * np.log10(total_flux)
 
 
 def _candidates(coarse: SkyPrediction, centres: tuple[NDArray[np.float64], NDArray[np.float64]],

@@ -19,6 +19,7 @@ from tracking.simulate import (
     DEFAULT_SENSORS,
     ScenarioSettings,
     SensorPlan,
+    blend_unresolved,
     perturbed_line2,
     simulate_scenario,
 )
@@ -224,6 +225,26 @@ def test_perturbed_line2_shifts_the_angles_and_stays_a_valid_tle(catalogue):
     assert math.degrees(after.nodeo - before.nodeo) == pytest.approx(-0.0034, abs=1e-9)
     assert math.degrees(after.mo - before.mo) % 360.0 == pytest.approx(359.9, abs=1e-9)
     assert shifted[:8] == line2[:8] and shifted[51:68] == line2[51:68]
+
+
+def test_sources_closer_than_the_resolution_blend_into_one():
+    arcsec = 1.0 / 3600.0
+    # 1 and 2 are 5" apart (2 is 0.4 mag fainter), 3 is a minute away; 4-5-6 form a chain of
+    # 8" steps (4 and 6 are 16" apart) and blend as one.
+    ids = np.array([1, 2, 3, 4, 5, 6])
+    dec = np.array([0.0, 5 * arcsec, 60 * arcsec, 0.5, 0.5 + 8 * arcsec, 0.5 + 16 * arcsec])
+    ra = np.full(6, 10.0)
+    mag = np.array([10.0, 10.4, 12.0, 13.0, 11.0, 13.0])
+    out_ids, out_ra, out_dec, out_mag = blend_unresolved(ids, ra, dec, mag, 10.0)
+    assert out_ids.tolist() == [1, 3, 5]
+    flux = 10.0 ** (-0.4 * mag)
+    assert out_mag[0] == pytest.approx(-2.5 * np.log10(flux[0] + flux[1]))
+    assert out_dec[0] == pytest.approx((flux[1] * 5 * arcsec) / (flux[0] + flux[1]), abs=1e-9)
+    assert out_dec[1] == pytest.approx(dec[2]) and out_mag[1] == pytest.approx(12.0)
+    assert out_dec[2] == pytest.approx(0.5 + 8 * arcsec, abs=1e-9)  # symmetric chain
+    assert np.allclose(out_ra, 10.0)
+    # Nothing within the resolution: the sources pass unchanged.
+    assert blend_unresolved(ids, ra, dec, mag, 4.0)[0].tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_bad_settings_are_refused():
