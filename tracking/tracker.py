@@ -25,7 +25,7 @@ import json
 import math
 import struct
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np

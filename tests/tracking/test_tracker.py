@@ -494,3 +494,30 @@ def test_real_geo_object_is_tracked_over_30_s_frames(catalog_dir: Path) -> None:
     error_arcsec_s = 3600 * np.hypot(final.ra_rate_deg_s - true_rate[0],
                                      final.dec_rate_deg_s - true_rate[1])
     assert error_arcsec_s < 0.3, error_arcsec_s
+
+
+def test_long_gap_empty_frames_and_pole_detections_are_handled() -> None:
+    frames = single_target_frames([True] * 8)
+    tracker = SensorTracker(SENSOR)
+    for frame in frames:
+        tracker.process(frame, 2.0)
+    assert tracker.confirmed.tolist() == [True]
+    # An empty frame: the track coasts.
+    empty = Frame(frame_id="empty", sensor_id=SENSOR,
+                  time=frames[-1].time + timedelta(seconds=10))
+    (coast,) = tracker.process(empty, 2.0).updates
+    assert coast.status == "coasting" and coast.n_missed == 1
+    # Six hours later (the next night's pass): the prediction is worthless, the track is
+    # deleted with a final record, and detections exactly at the pole start nothing odd.
+    later = Frame(frame_id="later", sensor_id=SENSOR, time=empty.time + timedelta(hours=6),
+                  detections=[Detection(det_id="pole", ra_deg=0.0, dec_deg=90.0),
+                              Detection(det_id="near", ra_deg=180.0, dec_deg=89.9999)])
+    (gone,) = tracker.process(later, 2.0).updates
+    assert gone.status == "deleted" and gone.track_id == coast.track_id
+    assert tracker.n_tracks == 0
+    after = Frame(frame_id="after", sensor_id=SENSOR, time=later.time + timedelta(seconds=1),
+                  detections=[Detection(det_id="pole2", ra_deg=90.0, dec_deg=90.0)])
+    assert tracker.process(after, 2.0).disposition == "processed"
+    # Pole pairs give finite tentative tracks.
+    assert tracker.n_tracks >= 1 and np.isfinite(tracker.covariance).all()
+    assert np.isfinite(tracker.rates_deg_s).all()
