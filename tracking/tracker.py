@@ -445,15 +445,14 @@ class SensorTracker:
         statuses = status.tolist()
         used = [det_ids[j] if j >= 0 else None for j in det_index.tolist()]
         time, frame_id, sensor_id = frame.time, frame.frame_id, self.sensor_id
-        return [
-            _trusted_track_update({
-                "time": time, "track_id": self._track_id(numbers[k]), "sensor_id": sensor_id,
-                "frame_id": frame_id, "status": statuses[k], "ra_deg": ra[k],
-                "dec_deg": dec[k], "ra_rate_deg_s": ra_rate[k], "dec_rate_deg_s": dec_rate[k],
-                "covariance": cov[k], "n_updates": n_updates[k], "n_missed": n_missed[k],
-                "det_id": used[k]})
-            for k in range(len(index))
-        ]
+        prefix = f"{sensor_id}-"
+        return _trusted_track_updates([
+            {"time": time, "track_id": f"{prefix}{numbers[k]:06d}", "sensor_id": sensor_id,
+             "frame_id": frame_id, "status": statuses[k], "ra_deg": ra[k], "dec_deg": dec[k],
+             "ra_rate_deg_s": ra_rate[k], "dec_rate_deg_s": dec_rate[k],
+             "covariance": cov[k], "n_updates": n_updates[k], "n_missed": n_missed[k],
+             "det_id": used[k]}
+            for k in range(len(index))])
 
     def _initiate(self, time_s: float, ra: Array, dec: Array, sigma_deg: Array,
                   unit: Array, det_index: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -589,8 +588,8 @@ _new_record = TrackUpdate.__new__
 _set_slot = object.__setattr__
 
 
-def _trusted_track_update(values: dict[str, object]) -> TrackUpdate:
-    """A :class:`TrackUpdate` from values the tracker computed itself, without validation.
+def _trusted_track_updates(rows: list[dict[str, object]]) -> list[TrackUpdate]:
+    """:class:`TrackUpdate` records from values the tracker computed itself, unvalidated.
 
     Every field is present with the right type and finite floats (non-finite tracks are never
     published), so validation would only cost time: about 15 us a record, more than the whole
@@ -599,12 +598,15 @@ def _trusted_track_update(values: dict[str, object]) -> TrackUpdate:
     validating. ``test_tracker`` checks the records equal validated ones, so a pydantic
     upgrade that changes the model internals fails there, not in production.
     """
-    record = _new_record(TrackUpdate)
-    _set_slot(record, "__dict__", values)
-    _set_slot(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
-    _set_slot(record, "__pydantic_extra__", None)
-    _set_slot(record, "__pydantic_private__", None)
-    return record
+    records = []
+    for values in rows:
+        record = _new_record(TrackUpdate)
+        _set_slot(record, "__dict__", values)
+        _set_slot(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
+        _set_slot(record, "__pydantic_extra__", None)
+        _set_slot(record, "__pydantic_private__", None)
+        records.append(record)
+    return records
 
 
 def _largest_eigenvalue_2x2(M: Array) -> Array:
