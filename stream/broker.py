@@ -306,9 +306,38 @@ async def create_topics_async(
         missing = set(specs) - set(created)
         if missing:
             raise BrokerError(f"broker did not answer for topics {sorted(missing)}")
+        await _wait_for_leaders(admin, [name for name, new in created.items() if new], timeout_s)
         return created
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: Any, topics: list[str], timeout_s: float) -> None:
+    """Return once every partition of ``topics`` has a leader.
+
+    Apache Kafka answers CreateTopics before the new partitions have leaders in its metadata, so
+    a consumer assigning them at once could see no partitions. Even after this, the very first
+    produce may still meet NotLeaderForPartition for a few milliseconds while the broker takes
+    leadership (aiokafka retries it transparently). Only names just created are described, so
+    the metadata request cannot auto-create anything.
+    """
+    if not topics:
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = await admin.describe_topics(topics)
+        waiting = sorted(
+            entry["topic"]
+            for entry in described
+            if entry["error_code"] != 0
+            or not entry["partitions"]
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in entry["partitions"])
+        )
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise BrokerError(f"topics {waiting} have partitions without a leader after {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 async def _cleanup_policies(admin: Any, topics: list[str]) -> dict[str, set[str]]:
