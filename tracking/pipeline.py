@@ -29,6 +29,8 @@ from typing import Literal
 from .catalog import Catalogue
 from .correlate import CorrelationSettings, correlate_tracks
 from .models import Association, Frame, Sensor, TrackUpdate
+from .predict import GridPropagator, predict_sky
+from .times import unix_from_datetime
 from .tracker import SensorTracker, TrackerSettings
 
 __all__ = [
@@ -81,6 +83,7 @@ class Pipeline:
                  settings: PipelineSettings | None = None) -> None:
         self.settings = settings or PipelineSettings()
         self.catalogue = catalogue
+        self._propagator = GridPropagator(catalogue) if catalogue is not None else None
         self.sensors: dict[str, Sensor] = {}
         for sensor in (sensors.values() if isinstance(sensors, Mapping) else sensors):
             self.add_sensor(sensor)
@@ -96,7 +99,9 @@ class Pipeline:
         """Apply newer element sets in place; returns how many were applied."""
         if self.catalogue is None:
             self.catalogue = element_sets
+            self._propagator = GridPropagator(element_sets)
             return len(element_sets)
+        # The propagator follows the catalogue's revision and drops its nodes by itself.
         return self.catalogue.update(element_sets)
 
     def sensor_for(self, frame: Frame) -> Sensor:
@@ -143,8 +148,13 @@ class Pipeline:
         measured = [u for u in updates if u.status == "confirmed" and u.det_id is not None]
         if not measured:
             return []
+        # The whole catalogue at the frame time, from sgp4 nodes shared by every frame within
+        # the grid step: a whole-catalogue request always goes through the nodes, so the
+        # result depends only on the time and the catalogue, never on what came before.
+        prediction = predict_sky(self.catalogue, sensor, unix_from_datetime(frame.time),
+                                 propagator=self._propagator)
         return correlate_tracks(measured, sensor, self.catalogue, self.settings.correlation,
-                                fov=frame.fov)
+                                fov=frame.fov, prediction=prediction)
 
 
 @dataclass
