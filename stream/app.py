@@ -89,9 +89,8 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
     frames_topic = app.topic(settings.topic("frames"), key_type=bytes, value_type=bytes,
                              key_serializer="raw", value_serializer="raw",
                              partitions=settings.frames_partitions)
-    table = app.Table(settings.state_table, default=None,
-                      schema=faust.Schema(key_type=bytes, value_type=bytes,
-                                          key_serializer="raw", value_serializer="raw"),
+    # bytes key and value types make Faust use the raw codec for the changelog too.
+    table = app.Table(settings.state_table, default=None, key_type=bytes, value_type=bytes,
                       partitions=settings.frames_partitions,
                       help="Tracker state (bytes) of each sensor, by sensor id")
     metrics = Metrics()

@@ -57,7 +57,7 @@ def _load_json_object(raw: bytes | None, what: str) -> dict[str, Any]:
     if raw is None:
         raise Rejected(f"empty message: a {what} message needs a JSON object value")
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise Rejected(f"not JSON: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -68,11 +68,18 @@ def _load_json_object(raw: bytes | None, what: str) -> dict[str, Any]:
     return obj
 
 
+#: pydantic error types meaning "well-formed, but the number cannot be": out of range, NaN.
+_IMPOSSIBLE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+               "finite_number"}
+
+
 def _validate(model: type[BaseModel], obj: dict[str, Any], what: str) -> Any:
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
-        raise Rejected(f"schema violation in {what}: {describe_validation_error(exc)}") from None
+        kinds = {item["type"] for item in exc.errors()}
+        label = "impossible value" if kinds <= _IMPOSSIBLE else "schema violation"
+        raise Rejected(f"{label} in {what}: {describe_validation_error(exc)}") from None
 
 
 def decode_frame(raw: bytes | None) -> Frame:

@@ -83,13 +83,74 @@ def records(messages: list[ConsumedMessage]) -> list[dict[str, Any]]:
 def wait_for_records(bootstrap: str, topic: str,
                      done: Callable[[list[dict[str, Any]]], bool], *, timeout_s: float = 90.0,
                      describe: Callable[[], str] = lambda: "") -> list[dict[str, Any]]:
-    """Re-read ``topic`` until ``done(records)``; AssertionError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = records(read_topic(bootstrap, topic, until_idle_s=1.0))
-        if done(got):
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{topic}: condition not met after {timeout_s} s with "
-                                 f"{len(got)} records. {describe()}")
-        time.sleep(1.0)
+    """Read ``topic`` from the beginning until ``done(records so far)``; AssertionError after
+    ``timeout_s``. (Reads continuously: a topic still being written never goes idle.)"""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def run() -> list[dict[str, Any]] | None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        got: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not consumer.partitions_for_topic(topic):
+                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await asyncio.sleep(0.2)
+            partitions = [TopicPartition(topic, p)
+                          for p in sorted(consumer.partitions_for_topic(topic))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                got += [json.loads(m.value) for ms in batches.values() for m in ms]
+                if done(got):
+                    return got
+            return None if not done(got) else got
+        finally:
+            await consumer.stop()
+            wait_for_records.last = got  # type: ignore[attr-defined]
+
+    result = asyncio.run(run())
+    if result is None:
+        got = wait_for_records.last  # type: ignore[attr-defined]
+        raise AssertionError(f"{topic}: condition not met after {timeout_s} s with "
+                             f"{len(got)} records. {describe()}")
+    return result
+
+
+def publish_raw(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]
+                ) -> None:
+    """Publish ``(key, value)`` messages in order and wait for their acknowledgements."""
+    from aiokafka import AIOKafkaProducer
+
+    from stream.broker import TANSU_SAFE_PRODUCER_CONFIG
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                    **TANSU_SAFE_PRODUCER_CONFIG)
+        await producer.start()
+        try:
+            futures = [await producer.send(topic, value, key=key) for key, value in messages]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def offline_records(scenario: Path, frames: list, out_dir: Path, *,
+                    catalog: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``run_offline`` over ``frames``: ``{"tracks": [...], "associations": [...]}``, deduped
+    and sorted like :func:`stream.consume.dedupe_records`."""
+    from stream.consume import dedupe_records
+    from tracking.catalog import Catalogue
+    from tracking.formats import read_sensors
+    from tracking.pipeline import run_offline
+
+    catalogue = Catalogue.from_path(catalog) if catalog is not None else None
+    run_offline(frames, read_sensors(scenario / "sensors.json"), catalogue, out_dir,
+                progress=False)
+    return {name: dedupe_records(json.loads(line) for line in
+                                 (out_dir / f"{name}.jsonl").read_text().splitlines())
+            for name in ("tracks", "associations")}
