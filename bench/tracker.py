@@ -211,7 +211,7 @@ def main() -> None:
     print(f"{'targets':>8} {'frames':>6} {'detections':>10} {'det/s':>10} "
           f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
           f"{'miss/f':>7} {'false/f':>7}")
-    for n_targets, n_frames in [(50, 30), (200, 30), (1000, 20), (5000, 12)]:
+    for n_targets, n_frames in [(50, 30), (200, 30), (1000, 20), (5000, 16)]:
         scene = make_scene(n_targets, n_frames)
         elapsed, n_det, estimates = run_orbitlink(scene)
         elapsed_ser, _, _ = run_orbitlink(scene, serialise=True)
