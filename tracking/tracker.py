@@ -10,8 +10,9 @@ each frame, runs one batched cycle:
 3. update the assigned tracks, re-centre every track's tangent plane on its new position;
 4. run the life cycle: M-of-N confirmation, coasting through missed frames, deletion after
    too many misses, a covariance grown too large or a track leaving the field of view;
-5. start tentative tracks from pairs of unassociated detections of the previous frame and
-   this one (two-point velocity initialisation within a maximum angular rate).
+5. start tentative tracks from pairs of unassociated detections, one of this frame and one
+   of the last frame or two (two-point velocity initialisation within a maximum angular
+   rate).
 
 The whole state (arrays plus a few scalars) serialises to bytes and back bit-exactly
 (:meth:`SensorTracker.to_bytes`), which is how the stream worker keeps it in a table and
