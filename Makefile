@@ -25,3 +25,11 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+.PHONY: ci kafka-start kafka-stop
+ci:  # what CI runs: every test on the embedded broker, then the kafka tests on Apache Kafka
+	bash ci/run-tests.sh
+kafka-start:
+	@bash ci/kafka.sh start
+kafka-stop:
+	@bash ci/kafka.sh stop

@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "stream"]
+BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "broker", "stream"]
 
 
 def main(argv: list[str] | None = None) -> int:
