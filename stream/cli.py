@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--port", type=int, help="broker port (default: a free one)")
     p.add_argument("--out", type=Path, help="keep the scenario and results here")
+    p.add_argument("--speed", type=float, default=10.0,
+                   help="replay speed-up over real time (default 10; 0 = as fast as possible)")
     return parser
 
 
@@ -250,7 +252,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(catalog=args.catalog, seed=args.seed, port=args.port, out=args.out)
+    return run_demo(catalog=args.catalog, seed=args.seed, port=args.port, out=args.out,
+                    speed=args.speed or None)
 
 
 COMMANDS = {
