@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .sky import tangent_basis, unit_from_radec, radec_from_unit
+from .sky import gnomonic_from_radec, radec_from_unit, tangent_basis
 
 __all__ = [
     "POSITION_H",
@@ -33,7 +33,6 @@ __all__ = [
     "innovation",
     "mahalanobis_sq",
     "predict",
-    "project_to_planes",
     "recentre",
     "two_point_initial_state",
     "update",
@@ -46,7 +45,6 @@ Array = NDArray[np.float64]
 POSITION_H: Array = np.array([[1.0, 0.0, 0.0, 0.0],
                               [0.0, 1.0, 0.0, 0.0]])
 
-_DEG = np.degrees(1.0)
 
 
 def constant_velocity_transition(dt_s: float) -> Array:
@@ -198,18 +196,6 @@ def _dot(a: Array, b: Array) -> Array:
     return np.einsum("ni,ni->n", a, b)
 
 
-def project_to_planes(ra_deg: Array, dec_deg: Array, ra0_deg: Array, dec0_deg: Array
-                      ) -> tuple[Array, Array]:
-    """Gnomonic coordinates ``(xi, eta)`` (degrees) of points in planes tangent at ``(ra0,
-    dec0)``, pairwise (all arrays the same shape). Points 90 degrees or more away give NaN."""
-    e0, n0, c0 = tangent_basis(ra0_deg, dec0_deg)
-    v = unit_from_radec(ra_deg, dec_deg)
-    depth = np.sum(v * c0, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(depth > 1e-12, _DEG / depth, np.nan)
-    return np.sum(v * e0, axis=-1) * scale, np.sum(v * n0, axis=-1) * scale
-
-
 def two_point_initial_state(ra_prev_deg: Array, dec_prev_deg: Array, sigma_prev_deg: Array,
                             ra_deg: Array, dec_deg: Array, sigma_deg: Array, dt_s: ArrayLike
                             ) -> tuple[Array, Array]:
@@ -222,7 +208,7 @@ def two_point_initial_state(ra_prev_deg: Array, dec_prev_deg: Array, sigma_prev_
     ``var(pos) = s1^2``, ``cov(pos, vel) = s1^2 / dt``, ``var(vel) = (s0^2 + s1^2) / dt^2``.
     The tangent points are ``(ra_deg, dec_deg)``. Returns ``(x (n, 4), P (n, 4, 4))``.
     """
-    xi_prev, eta_prev = project_to_planes(ra_prev_deg, dec_prev_deg, ra_deg, dec_deg)
+    xi_prev, eta_prev = gnomonic_from_radec(ra_prev_deg, dec_prev_deg, ra_deg, dec_deg)
     n = len(xi_prev)
     dt_s = np.asarray(dt_s, dtype=float)
     x = np.zeros((n, 4))

@@ -19,7 +19,6 @@ from tracking.kalman import (
     constant_velocity_transition,
     mahalanobis_sq,
     predict,
-    project_to_planes,
     recentre,
     two_point_initial_state,
     update,
@@ -151,16 +150,6 @@ def test_recentre_of_a_centred_state_changes_nothing() -> None:
     assert np.all(angular_separation_deg(ra, dec, ra0, dec0) < 1e-12)
     np.testing.assert_allclose(x_new, x, atol=1e-14)
     np.testing.assert_allclose(P_new, P, rtol=1e-12, atol=1e-18)
-
-
-def test_project_to_planes_matches_sky_projection() -> None:
-    rng = np.random.default_rng(5)
-    ra0, dec0 = rng.uniform(0, 360, 50), rng.uniform(-90, 90, 50)
-    ra, dec = radec_from_gnomonic(rng.normal(size=50), rng.normal(size=50), ra0, dec0)
-    xi, eta = project_to_planes(ra, dec, ra0, dec0)
-    xi_ref, eta_ref = gnomonic_from_radec(ra, dec, ra0, dec0)
-    np.testing.assert_allclose(xi, xi_ref, atol=1e-12)
-    np.testing.assert_allclose(eta, eta_ref, atol=1e-12)
 
 
 def test_two_point_initial_state_is_the_linear_estimate() -> None:
