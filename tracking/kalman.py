@@ -46,7 +46,6 @@ POSITION_H: Array = np.array([[1.0, 0.0, 0.0, 0.0],
                               [0.0, 1.0, 0.0, 0.0]])
 
 
-
 def constant_velocity_transition(dt_s: float) -> Array:
     """State transition ``F`` (4x4) of the constant-velocity model over ``dt_s`` seconds."""
     F = np.eye(4)
