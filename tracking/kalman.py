@@ -121,7 +121,15 @@ def _mul_inner2(A: Array, B: Array) -> Array:
 
 
 def mahalanobis_sq(y: Array, S: Array) -> Array:
-    """Squared Mahalanobis distance ``y^T S^-1 y`` of innovations ``(n, k)``."""
+    """Squared Mahalanobis distance ``y^T S^-1 y`` of innovations ``(n, k)``.
+
+    Closed form for ``k = 2`` (the tracker's case); a singular ``S`` gives inf or NaN.
+    """
+    if S.shape[-1] == 2:
+        a, b, d = S[..., 0, 0], S[..., 0, 1], S[..., 1, 1]
+        y0, y1 = y[..., 0], y[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (d * y0 * y0 - 2.0 * b * y0 * y1 + a * y1 * y1) / (a * d - b * b)
     return np.einsum("...i,...i->...", y, np.linalg.solve(S, y[..., None])[..., 0])
 
 

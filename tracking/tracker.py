@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 from .association import candidate_pairs, chi2_gate, chord_from_angle, gnn_assign
 from .kalman import (
     constant_velocity_transition,
+    mahalanobis_sq,
     predict,
     recentre,
     two_point_initial_state,
@@ -349,15 +350,11 @@ class SensorTracker:
             scale = np.where(depth > 1e-12, np.degrees(1.0) / depth, np.nan)
         z = np.stack([np.einsum("ni,ni->n", v, east[rows]) * scale,
                       np.einsum("ni,ni->n", v, north[rows]) * scale], axis=-1)
-        y = z - x[rows, :2]
+        S = P[rows, :2, :2]  # fancy indexing copies, so adding R in place is safe
         r_var = det_sigma_deg[cols] ** 2
-        s00 = P[rows, 0, 0] + r_var
-        s11 = P[rows, 1, 1] + r_var
-        s01 = P[rows, 0, 1]
-        det_s = s00 * s11 - s01 * s01
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d2 = (s11 * y[:, 0] ** 2 - 2.0 * s01 * y[:, 0] * y[:, 1]
-                  + s00 * y[:, 1] ** 2) / det_s
+        S[:, 0, 0] += r_var
+        S[:, 1, 1] += r_var
+        d2 = mahalanobis_sq(z - x[rows, :2], S)
         gated = np.isfinite(d2) & (d2 < self._gate)
         rows, cols, d2, z = rows[gated], cols[gated], d2[gated], z[gated]
 

@@ -88,6 +88,9 @@ def test_mahalanobis_matches_chi_square_statistics() -> None:
     S = _random_covariance(rng, 1, 2, 1.0)[0]
     y = rng.multivariate_normal(np.zeros(2), S, size=20000)
     d2 = mahalanobis_sq(y, np.broadcast_to(S, (len(y), 2, 2)))
+    # The 2x2 closed form agrees with a general solve.
+    reference = np.einsum("ni,ni->n", y, np.linalg.solve(S, y.T).T)
+    np.testing.assert_allclose(d2, reference, rtol=1e-12)
     # The squared distances of true innovations are chi-square with 2 dof.
     gate = chi2_gate(0.99)
     assert gate == pytest.approx(chi2.ppf(0.99, 2), rel=1e-12)
