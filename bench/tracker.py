@@ -125,27 +125,32 @@ def quality(scene: Scene, estimates: list[np.ndarray]) -> dict[str, float]:
             "missed": totals[2] / n, "false": totals[3] / n}
 
 
-def run_orbitlink(scene: Scene, serialise: bool = False) -> tuple[float, int, list[np.ndarray]]:
+def run_orbitlink(scene: Scene, serialise: bool = False, repeats: int = 3
+                  ) -> tuple[float, int, list[np.ndarray]]:
     """CPU seconds in ``process`` (and ``to_bytes`` when asked), detections, track positions.
 
-    CPU time of this process, not wall time: the figures then mean "one core" even on a
-    machine shared with other work.
+    CPU time of this process, not wall time, and the best of ``repeats`` runs (the tracker
+    is deterministic, so every run does the same work): the figures then mean "one core"
+    even on a machine shared with other work.
     """
     frames = frames_of(scene)
-    tracker = SensorTracker("BENCH", SETTINGS)
-    elapsed = 0.0
-    estimates = []
-    for frame in frames:
-        started = time.process_time()
-        step = tracker.process(frame, SIGMA_ARCSEC)
-        if serialise:
-            tracker.to_bytes()
-        elapsed += time.process_time() - started
-        live = [(u.ra_deg, u.dec_deg) for u in step.updates if u.status != "deleted"]
-        ra, dec = np.array(live).reshape(-1, 2).T
-        xi, eta = gnomonic_from_radec(ra, dec, CENTRE_RA_DEG, CENTRE_DEC_DEG)
-        estimates.append(np.column_stack([xi, eta]))
-    return elapsed, sum(len(f.detections) for f in frames), estimates
+    best = np.inf
+    for _ in range(repeats):
+        tracker = SensorTracker("BENCH", SETTINGS)
+        elapsed = 0.0
+        estimates = []
+        for frame in frames:
+            started = time.process_time()
+            step = tracker.process(frame, SIGMA_ARCSEC)
+            if serialise:
+                tracker.to_bytes()
+            elapsed += time.process_time() - started
+            live = [(u.ra_deg, u.dec_deg) for u in step.updates if u.status != "deleted"]
+            ra, dec = np.array(live).reshape(-1, 2).T
+            xi, eta = gnomonic_from_radec(ra, dec, CENTRE_RA_DEG, CENTRE_DEC_DEG)
+            estimates.append(np.column_stack([xi, eta]))
+        best = min(best, elapsed)
+    return best, sum(len(f.detections) for f in frames), estimates
 
 
 def run_stonesoup(scene: Scene, kd_tree: bool) -> tuple[float, int, list[np.ndarray]]:
@@ -297,8 +302,8 @@ def real_pass_consistency() -> None:
 
 def main() -> None:
     print(__doc__.split("\n\n")[1].replace("\n", " "))
-    run_orbitlink(make_scene(20, 5))  # warm-up: scipy's lazy imports, first-call caches
-    print(f"\norbitlink SensorTracker, CPU time of one core; {DT_S:g} s frames, Pd {PD}, clutter "
+    run_orbitlink(make_scene(20, 5), repeats=1)  # warm-up: scipy's lazy imports, caches
+    print(f"\norbitlink SensorTracker, CPU time of one core (best of 3); {DT_S:g} s frames, Pd {PD}, clutter "
           f"{CLUTTER_PER_TARGET}/target, sigma {SIGMA_ARCSEC:g} arcsec")
     print(f"{'targets':>8} {'frames':>6} {'detections':>10} {'det/s':>10} "
           f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
