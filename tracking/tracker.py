@@ -53,6 +53,9 @@ Array = NDArray[np.float64]
 Disposition = Literal["processed", "duplicate", "out_of_order"]
 
 _ARCSEC_DEG = 1.0 / 3600.0
+#: Record statuses by code, so that records share four string objects.
+_STATUS = ("tentative", "confirmed", "coasting", "deleted")
+_TENTATIVE, _CONFIRMED, _COASTING, _DELETED = range(4)
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,7 @@ class SensorTracker:
         if self.settings.publish_tentative and len(new_det_index):
             index = np.arange(n_before, len(state.number))
             records.extend(self._make_records(frame, index,
-                                              np.full(len(index), "tentative"), new_det_index))
+                                              np.full(len(index), _TENTATIVE), new_det_index))
 
         state.last_time_s = time_s
         self._recent_frame_ids.append(frame.frame_id)
@@ -421,13 +424,14 @@ class SensorTracker:
         # life cycle deletes it) is dropped rather than published with NaNs.
         finite = np.all(np.isfinite(state.x), axis=1) & np.all(np.isfinite(state.P), axis=(1, 2))
         index = np.flatnonzero(publish & finite)
-        status = np.where(deleted[index], "deleted",
-                          np.where(~state.confirmed[index], "tentative",
-                                   np.where(hit[index], "confirmed", "coasting")))
+        status = np.select([deleted[index], ~state.confirmed[index], hit[index]],
+                           [_DELETED, _TENTATIVE, _CONFIRMED], _COASTING)
         return self._make_records(frame, index, status, det_of_track[index])
 
-    def _make_records(self, frame: Frame, index: NDArray[np.intp], status: np.ndarray,
+    def _make_records(self, frame: Frame, index: NDArray[np.intp], status: NDArray[np.intp],
                       det_index: NDArray[np.intp]) -> list[TrackUpdate]:
+        """Records of the tracks at ``index``, with status codes (``_STATUS``) and the
+        frame index of the detection each used (-1 for none)."""
         if len(index) == 0:
             return []
         state = self._state
@@ -440,7 +444,7 @@ class SensorTracker:
         numbers = state.number[index].tolist()
         n_updates = state.n_updates[index].tolist()
         n_missed = state.n_missed[index].tolist()
-        statuses = status.tolist()
+        statuses = [_STATUS[code] for code in status.tolist()]
         used = [det_ids[j] if j >= 0 else None for j in det_index.tolist()]
         time, frame_id, sensor_id = frame.time, frame.frame_id, self.sensor_id
         prefix = f"{sensor_id}-"
