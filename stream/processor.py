@@ -68,11 +68,13 @@ class FrameProcessor:
         self.tracks_topic = settings.topic("tracks")
         self.associations_topic = settings.topic("associations")
         self.deadletter_topic = settings.topic("deadletter")
+        self._last_offset: dict[tuple[str, int], int] = {}
 
     async def handle(self, key: bytes | None, value: bytes | None, *, topic: str,
                      partition: int, offset: int) -> FrameOutcome:
         """Process one message of the frames topic. Never raises for bad input."""
         self.metrics["frames"] += 1
+        self._note_offset(topic, partition, offset)
         try:
             frame = decode_frame(value)
             self._check_key(key, frame)
@@ -103,6 +105,17 @@ class FrameProcessor:
         self.metrics["associations_out"] += len(result.associations)
         return FrameOutcome("processed", frame.sensor_id, frame.frame_id,
                             len(result.tracks), len(result.associations))
+
+    def _note_offset(self, topic: str, partition: int, offset: int) -> None:
+        # Offsets of a partition normally arrive consecutively; a jump means frames were
+        # skipped (or compacted away), which would silently cost tracks, so it is logged.
+        last = self._last_offset.get((topic, partition))
+        if last is None:
+            log.info("frames: %s[%d] starts at offset %d", topic, partition, offset)
+        elif offset != last + 1:
+            log.warning("frames: %s[%d] jumped from offset %d to %d", topic, partition, last,
+                        offset)
+        self._last_offset[(topic, partition)] = offset
 
     @staticmethod
     def _check_key(key: bytes | None, frame: Frame) -> None:
