@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 
 import faust
+from faust.types import TP
 
 from tracking.catalog import Catalogue, ElementSet
 from tracking.pipeline import Pipeline
@@ -122,9 +123,12 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
         if inputs is not None:
             await inputs.catch_up(settings.unknown_sensor_wait_s)
 
+    async def rewind(topic: str, partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(topic, partition), offset)
+
     processor = FrameProcessor(settings, pipeline, sink, table,
                                wait_for_sensor=wait_for_sensor if live else None,
-                               metrics=metrics)
+                               metrics=metrics, rewind=rewind if live else None)
     holder = OrbitlinkApp(app=app, settings=settings, pipeline=pipeline, processor=processor,
                           frames_agent=None, table=table, metrics=metrics,  # type: ignore[arg-type]
                           inputs=inputs, kafka_sink=kafka_sink)

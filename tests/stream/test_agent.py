@@ -89,3 +89,42 @@ async def test_agent_dead_letters_a_malformed_frame(scenario: Path, catalogue: C
     assert "frames must be keyed by sensor_id" in letters[1]["reason"]
     assert json.loads(letters[1]["value_text"])["frame_id"] == frames[1].frame_id
     assert holder.metrics["dead_letters"] == 2
+
+
+async def test_processor_seeks_back_over_skipped_frames(scenario: Path,
+                                                        catalogue: Catalogue) -> None:
+    """A frame delivered past the stored next offset (Faust lost some at a takeover) makes
+    the processor seek back and ignore buffered messages until the missing one comes."""
+    from stream.processor import FrameProcessor, NEXT_OFFSET_KEY
+
+    frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl")
+              if f.sensor_id == "ctio-geo"][:8]
+    settings = StreamSettings(topic_prefix="rw.")
+    sink, states, seeks = MemorySink(), {}, []
+
+    async def rewind(topic: str, partition: int, offset: int) -> None:
+        seeks.append((topic, partition, offset))
+
+    processor = FrameProcessor(settings, Pipeline(read_sensors(scenario / "sensors.json"),
+                                                  catalogue), sink, states, rewind=rewind)
+
+    async def deliver(offset: int) -> str:
+        frame = frames[offset]
+        outcome = await processor.handle(frame.sensor_id.encode(), encode_record(frame),
+                                         topic="frames", partition=2, offset=offset)
+        return outcome.disposition
+
+    assert [await deliver(o) for o in (0, 1, 2)] == ["processed"] * 3
+    assert states[NEXT_OFFSET_KEY + b"2"] == b"3"
+    # 3 and 4 lost; 5 and 6 were already buffered when the seek took effect.
+    assert [await deliver(o) for o in (5, 6)] == ["rewound", "rewound"]
+    assert seeks == [("frames", 2, 3)]
+    assert [await deliver(o) for o in (3, 4, 5, 6, 7)] == ["processed"] * 5
+
+    reference = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
+    state, expected = None, []
+    for frame in frames:
+        result = reference.process(frame, state)
+        state = result.state
+        expected += [json.loads(encode_record(u)) for u in result.tracks]
+    assert [json.loads(r.value) for r in sink.records[settings.topic("tracks")]] == expected
