@@ -171,4 +171,6 @@ class SideInputs:
         applied = self.on_element_sets(element_sets)
         self.counts.element_sets += len(element_sets)
         self.counts.element_sets_applied += applied
-        log.info("catalogue: %d element sets received, %d applied", len(element_sets), applied)
+        log.info("catalogue: %d element sets received, %d applied (since start: %d received, "
+                 "%d applied)", len(element_sets), applied, self.counts.element_sets,
+                 self.counts.element_sets_applied)

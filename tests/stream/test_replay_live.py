@@ -125,8 +125,8 @@ def test_catalogue_update_changes_later_associations(bootstrap, broker_url, topi
     cli("publish-catalog", str(update_file), "--broker", broker_url,
         "--topic-prefix", topic_prefix, "--frames-partitions", str(settings.frames_partitions),
         "--output-partitions", str(settings.output_partitions))
-    worker.wait_for_log(rf"catalogue: {len(withheld)} element sets received, "
-                        rf"{len(withheld)} applied", timeout_s=60)
+    worker.wait_for_log(rf"since start: {len(withheld)} received, {len(withheld)} applied",
+                        timeout_s=60)
     asyncio.run(publish_frames(settings, frames[split:], {}, progress=False,
                                create_topics=False))
     live = wait_for_records(bootstrap, settings.topic("associations"),
