@@ -65,6 +65,5 @@ def run_worker(settings: StreamSettings) -> None:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     holder: OrbitlinkApp = create_app(settings, pipeline)
     worker = faust.Worker(holder.app, loglevel=settings.log_level.upper(),
-                          workdir=str(settings.data_dir), override_logging=False,
-                          redirect_stdouts=False)
+                          override_logging=False, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -221,3 +221,41 @@ def test_two_workers_then_one_takes_over(bootstrap, broker_url, topic_prefix, sp
     assert dedupe_records(tracks) == expected["tracks"]
     assert dedupe_records(associations) == expected["associations"]
     _assert_duplicates_identical(tracks)
+
+
+def test_worker_waits_out_a_broker_outage(embedded_broker, spawn, topic_prefix, scenario,
+                                          tmp_path):
+    """The broker goes away for a while (and comes back empty: Tansu keeps memory only); the
+    worker neither exits nor loses what it knew, and processes the frames sent afterwards."""
+    import sys
+
+    settings = test_settings(embedded_broker.url, topic_prefix)
+    ensure_topics(settings)
+    worker = spawn([sys.executable, "-m", "stream.cli", "worker", "--broker", embedded_broker.url,
+                    *worker_args(settings, "--sensors", str(scenario / "sensors.json"))],
+                   name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker.wait_for_log("worker ready", timeout_s=120)
+    frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+    half = len(frames) // 2
+    asyncio.run(publish_frames(settings, frames[:half], {}, progress=False,
+                               create_topics=False))
+    worker.wait_for_log(rf"frames={half} processed={half}", timeout_s=120)
+
+    embedded_broker.stop()
+    time.sleep(12)
+    assert worker.alive(), worker.log_tail()
+    embedded_broker.start()
+    ensure_topics(settings)
+    asyncio.run(publish_frames(settings, frames[half:], read_sensors(scenario / "sensors.json"),
+                               progress=False, create_topics=False))
+    # The restarted broker is empty, so only the second half's records are on it; they must
+    # equal the offline run's records for those frames (the worker kept its tracker state).
+    expected = offline_records(scenario, frames, tmp_path / "offline")
+    late = {f.frame_id for f in frames[half:]}
+    expected_late = [r for r in expected["tracks"] if r["frame_id"] in late]
+    tracks = wait_for_records(
+        embedded_broker.bootstrap, settings.topic("tracks"),
+        lambda got: len(dedupe_records(got)) >= len(expected_late), timeout_s=180,
+        describe=worker.log_tail)
+    assert dedupe_records(tracks) == expected_late
+    assert worker.alive()
