@@ -59,12 +59,6 @@ def _assert_duplicates_identical(raw: list[dict]) -> int:
     return len(raw) - len(copies)
 
 
-def _processed(worker) -> int:
-    """``processed=N`` of the worker's last metrics line."""
-    found = re.findall(r"metrics(?: \(final\))?: frames=\d+ processed=(\d+)", worker.log_text())
-    return int(found[-1]) if found else 0
-
-
 def test_dead_letters_then_good_frames(bootstrap, broker_url, topic_prefix, spawn_worker,
                                        scenario, tmp_path):
     settings = test_settings(broker_url, topic_prefix)
