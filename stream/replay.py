@@ -70,8 +70,8 @@ def load_frames(path: str | Path, fmt: str = "frames", *, sites: str | Path | No
     else:
         from tracking.formats import read_observations
 
-        frames, file_sensors = read_observations(path, fmt, sites=sites)
-        known.update(file_sensors)
+        frames, known = read_observations(path, fmt, sites=sites, sensors=known or None)
+        frames = list(frames)
     return frames, known
 
 
