@@ -178,7 +178,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from .replay import load_frames
 
     sensors = read_sensors(args.sensors) if args.sensors else {}
-    frames, sensors = load_frames(args.file, args.format, sites=args.sites, sensors=sensors)
+    rejects: list = []
+    frames, sensors = load_frames(args.file, args.format, sites=args.sites, sensors=sensors,
+                                  rejects=rejects)
+    if rejects:
+        print(f"skipped {len(rejects)} bad record(s) of {args.file}:", file=sys.stderr)
+        for reject in rejects[:20]:
+            print(f"  {reject.error}", file=sys.stderr)
+        if len(rejects) > 20:
+            print(f"  ... and {len(rejects) - 20} more", file=sys.stderr)
     progress = not args.no_progress
     if args.offline:
         if args.out is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from tracking.catalog import Catalogue
+from tracking.formats import Reject, read_observations
 from tracking.models import Frame, Sensor
 
 from .broker import TANSU_SAFE_PRODUCER_CONFIG
@@ -52,27 +53,22 @@ class ReplaySummary:
 
 
 def load_frames(path: str | Path, fmt: str = "frames", *, sites: str | Path | None = None,
-                sensors: Mapping[str, Sensor] | None = None
+                sensors: Mapping[str, Sensor] | None = None,
+                rejects: list[Reject] | None = None,
                 ) -> tuple[list[Frame], dict[str, Sensor]]:
     """Frames of a recorded file and the sensors they need.
 
     ``fmt`` is ``frames`` (frames JSONL) or an observation format (``iod``, ``udl``,
     ``tdm``) grouped into frames by :func:`tracking.formats.read_observations`; ``sensors``
-    (e.g. from ``--sensors``) are added to those the file defines.
+    (e.g. from ``--sensors``) are added to those the file defines. Without ``rejects`` the
+    first bad record raises :class:`tracking.formats.FormatError`; with a list, bad records
+    are appended to it (line number and reason) and the rest of the file is read.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    known = dict(sensors or {})
-    if fmt == "frames":
-        from tracking.formats import iter_frames_jsonl
-
-        frames = list(iter_frames_jsonl(path))
-    else:
-        from tracking.formats import read_observations
-
-        frames, known = read_observations(path, fmt, sites=sites, sensors=known or None)
-        frames = list(frames)
-    return frames, known
+    frames, known = read_observations(path, fmt, sites=sites, sensors=dict(sensors or {}) or None,
+                                      rejects=rejects)
+    return list(frames), known
 
 
 def _producer(settings: StreamSettings, *, safe: bool) -> AIOKafkaProducer:
