@@ -83,6 +83,7 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
         # changelog recovery depends on (see docs/topics.md).
         producer_max_batch_size=settings.changelog_batch_bytes,
         producer_linger=0.0,
+        producer_max_request_size=settings.max_message_bytes,
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
@@ -100,6 +101,7 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
     if live:
         kafka_sink = KafkaSink(settings.bootstrap, max_batch_size=settings.output_batch_bytes,
                                linger_ms=settings.output_linger_ms,
+                               max_request_size=settings.max_message_bytes,
                                client_id=f"{settings.faust_app_id}-output")
         sink = kafka_sink
     elif sink is None:

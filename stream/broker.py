@@ -91,14 +91,25 @@ class TopicMismatchError(BrokerError):
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """What a topic should look like: partition count and whether its log is compacted."""
+    """What a topic should look like: partition count, whether its log is compacted, and the
+    largest record it accepts (``max.message.bytes``; ``None`` keeps the broker's default,
+    about 1 MB on Apache Kafka)."""
 
     partitions: int
     compacted: bool = False
+    max_message_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {self.partitions}")
+        if self.max_message_bytes is not None and self.max_message_bytes < 1:
+            raise ValueError(f"max_message_bytes must be >= 1, got {self.max_message_bytes}")
+
+    def topic_configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": "compact"} if self.compacted else {}
+        if self.max_message_bytes is not None:
+            configs["max.message.bytes"] = str(self.max_message_bytes)
+        return configs
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +276,7 @@ async def create_topics_async(
                 name,
                 num_partitions=spec.partitions,
                 replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                topic_configs=spec.topic_configs(),
             )
             for name, spec in specs.items()
         ]

@@ -47,7 +47,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, **extra: Any) -> StreamSettings:
     names = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions",
-             "store", "data_dir", "catalog", "sensors", "session_timeout_s",
+             "store", "data_dir", "catalog", "sensors", "pipeline_settings", "session_timeout_s",
              "commit_interval_s", "web_port", "log_level")
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     overrides.update({k: v for k, v in extra.items() if v is not None})
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(p)
     p.add_argument("--catalog", type=Path, help="TLE/OMM file or folder loaded at start")
     p.add_argument("--sensors", type=Path, help="sensors JSON loaded at start")
+    p.add_argument("--pipeline-settings", type=Path,
+                   help="JSON of tracker/correlation settings (docs/tracking.md)")
     p.add_argument("--store", help="table store: rocksdb:// (default) or memory://")
     p.add_argument("--data-dir", type=Path, help="where the rocksdb tables live")
     p.add_argument("--session-timeout-s", type=float,
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the pipeline in this process instead of publishing")
     p.add_argument("--catalog", type=Path, help="catalogue for --offline")
     p.add_argument("--out", type=Path, help="output folder for --offline")
+    p.add_argument("--pipeline-settings", type=Path,
+                   help="JSON of tracker/correlation settings, for --offline")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = commands.add_parser("publish-catalog",
@@ -159,9 +163,9 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     for name, created in ensure_topics(settings).items():
-        partitions, compacted = settings.topic_specs()[name]
+        spec = settings.topic_specs()[name]
         print(f"{name}: {'created' if created else 'exists'} "
-              f"({partitions} partitions{', compacted' if compacted else ''})")
+              f"({spec.partitions} partitions{', compacted' if spec.compacted else ''})")
     return 0
 
 
@@ -192,11 +196,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.out is None:
             raise SystemExit("orbitlink replay --offline needs --out DIR")
         from tracking.catalog import Catalogue
-        from tracking.pipeline import run_offline
+        from tracking.pipeline import load_pipeline_settings, run_offline
 
         catalogue = Catalogue.from_path(args.catalog) if args.catalog else None
-        summary = run_offline(frames, sensors, catalogue, args.out, progress=progress,
-                              total=len(frames))
+        settings = (load_pipeline_settings(args.pipeline_settings)
+                    if args.pipeline_settings else None)
+        summary = run_offline(frames, sensors, catalogue, args.out, settings=settings,
+                              progress=progress, total=len(frames))
         print(json.dumps(summary.to_dict(), indent=2))
         return 0
     from .replay import publish_frames

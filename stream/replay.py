@@ -75,6 +75,7 @@ def _producer(settings: StreamSettings, *, safe: bool) -> AIOKafkaProducer:
     config = dict(TANSU_SAFE_PRODUCER_CONFIG) if safe else {"max_batch_size": 65536,
                                                              "linger_ms": 5}
     return AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all",
+                            max_request_size=settings.max_message_bytes,
                             client_id=f"{settings.faust_app_id}-replay", **config)
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .broker import TopicSpec
+
 __all__ = ["ENV_PREFIX", "StreamSettings", "default_store"]
 
 ENV_PREFIX = "ORBITLINK_"
@@ -64,6 +66,9 @@ class StreamSettings(BaseModel):
                            description="Faust data directory (rocksdb tables)")
     catalog: Path | None = Field(default=None, description="TLE file or directory loaded at start")
     sensors: Path | None = Field(default=None, description="Sensors JSON loaded at start")
+    pipeline_settings: Path | None = Field(
+        default=None, description="JSON of tracker/correlation settings "
+                                  "(tracking.pipeline.load_pipeline_settings)")
 
     session_timeout_s: float = Field(default=30.0, gt=0,
                                      description="Consumer group session timeout")
@@ -74,6 +79,11 @@ class StreamSettings(BaseModel):
         default=1, ge=1,
         description="Faust producer max batch size in bytes; 1 = one record per batch, which "
                     "keeps end offsets right on the embedded Tansu broker")
+    max_message_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024 * 1024,
+        description="Largest record the service writes or accepts on the frames, changelog "
+                    "and dead-letter topics: a busy sensor's tracker state runs to megabytes "
+                    "(~200 bytes a track), beyond the broker's 1 MB default")
     output_batch_bytes: int = Field(default=65536, ge=1,
                                     description="Batch size of the tracks/associations producer")
     output_linger_ms: int = Field(default=2, ge=0)
@@ -139,18 +149,19 @@ class StreamSettings(BaseModel):
         """Faust's name for the state table's changelog (``<app id>-<table>-changelog``)."""
         return f"{self.faust_app_id}-{self.state_table}-changelog"
 
-    def topic_specs(self) -> dict[str, tuple[int, bool]]:
-        """Every topic the service uses: ``{name: (partitions, compacted)}``.
+    def topic_specs(self) -> dict[str, TopicSpec]:
+        """Every topic the service uses, with its partition count, compaction and size limit.
 
         The changelog must have exactly the frames' partition count: Faust writes the state of
         a frame's sensor to the changelog partition of the frame's partition.
         """
+        large = self.max_message_bytes
         return {
-            self.topic("frames"): (self.frames_partitions, False),
-            self.topic("sensors"): (self.input_partitions, True),
-            self.topic("catalogue"): (self.input_partitions, True),
-            self.topic("tracks"): (self.output_partitions, False),
-            self.topic("associations"): (self.output_partitions, False),
-            self.topic("deadletter"): (self.deadletter_partitions, False),
-            self.changelog_topic: (self.frames_partitions, True),
+            self.topic("frames"): TopicSpec(self.frames_partitions, False, large),
+            self.topic("sensors"): TopicSpec(self.input_partitions, True),
+            self.topic("catalogue"): TopicSpec(self.input_partitions, True),
+            self.topic("tracks"): TopicSpec(self.output_partitions, False),
+            self.topic("associations"): TopicSpec(self.output_partitions, False),
+            self.topic("deadletter"): TopicSpec(self.deadletter_partitions, False, large),
+            self.changelog_topic: TopicSpec(self.frames_partitions, True, large),
         }

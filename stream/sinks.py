@@ -58,9 +58,11 @@ class KafkaSink:
     """
 
     def __init__(self, bootstrap: str, *, max_batch_size: int = 65536,
-                 linger_ms: int = 2, client_id: str = "orbitlink-worker") -> None:
+                 linger_ms: int = 2, client_id: str = "orbitlink-worker",
+                 max_request_size: int = 1048576) -> None:
         self._config = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
                             max_batch_size=max_batch_size, linger_ms=linger_ms,
+                            max_request_size=max_request_size,
                             request_timeout_ms=30_000, retry_backoff_ms=500)
         self._producer: AIOKafkaProducer | None = None
 
