@@ -54,10 +54,11 @@ class LocalStack:
     """
 
     def __init__(self, *, catalog: Path | None = None, sensors: Path | None = None,
-                 broker_url: str | None = None, port: int | None = None,
+                 pipeline_settings: Path | None = None, broker_url: str | None = None, port: int | None = None,
                  work_dir: Path | None = None, topic_prefix: str = "",
                  ready_timeout_s: float = 180.0) -> None:
         self.catalog, self.sensors = catalog, sensors
+        self.pipeline_settings = pipeline_settings
         self.broker_url, self.port = broker_url, port
         self.topic_prefix = topic_prefix
         self.ready_timeout_s = ready_timeout_s
@@ -97,6 +98,8 @@ class LocalStack:
             command += ["--catalog", str(self.catalog)]
         if self.sensors is not None:
             command += ["--sensors", str(self.sensors)]
+        if self.pipeline_settings is not None:
+            command += ["--pipeline-settings", str(self.pipeline_settings)]
         env = dict(os.environ, PYTHONUNBUFFERED="1", ORBITLINK_METRICS_INTERVAL_S="1",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                             os.environ.get("PYTHONPATH")])))

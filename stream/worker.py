@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tracking.catalog import Catalogue
 from tracking.formats import read_sensors
-from tracking.pipeline import Pipeline, PipelineSettings
+from tracking.pipeline import Pipeline, PipelineSettings, load_pipeline_settings
 
 from .app import OrbitlinkApp, create_app
 from .broker import BrokerError, wait_for_broker
@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 
 def build_pipeline(settings: StreamSettings,
                    pipeline_settings: PipelineSettings | None = None) -> Pipeline:
-    """A pipeline with the catalogue file and sensors file named in ``settings`` (if any)."""
+    """A pipeline with the catalogue, sensors and pipeline settings files named in
+    ``settings`` (each optional); ``pipeline_settings`` given here wins over the file."""
     catalogue = Catalogue.from_path(settings.catalog) if settings.catalog else None
     sensors = read_sensors(settings.sensors) if settings.sensors else {}
+    if pipeline_settings is None and settings.pipeline_settings is not None:
+        pipeline_settings = load_pipeline_settings(settings.pipeline_settings)
     return Pipeline(sensors, catalogue, pipeline_settings)
 
 

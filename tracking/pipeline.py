@@ -22,7 +22,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +39,7 @@ __all__ = [
     "Pipeline",
     "PipelineSettings",
     "UnknownSensorError",
+    "load_pipeline_settings",
     "run_offline",
 ]
 
@@ -61,6 +62,43 @@ class PipelineSettings:
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     correlate: bool = True
+
+
+def load_pipeline_settings(path: str | Path) -> PipelineSettings:
+    """Settings from a JSON file: ``{"tracker": {...}, "correlation": {...}, "correlate": true}``.
+
+    Each section holds fields of :class:`~tracking.tracker.TrackerSettings` or
+    :class:`~tracking.correlate.CorrelationSettings` to change; what is left out keeps its
+    default. An unknown section or field is an error naming it, so a typo cannot pass silently.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: settings must be a JSON object")
+    sections = {"tracker": TrackerSettings, "correlation": CorrelationSettings}
+    unknown = sorted(set(data) - set(sections) - {"correlate"})
+    if unknown:
+        raise ValueError(f"{path}: unknown section(s) {unknown}; expected "
+                         f"'tracker', 'correlation' and 'correlate'")
+    values: dict[str, object] = {}
+    for name, kind in sections.items():
+        given = data.get(name, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"{path}: '{name}' must be a JSON object")
+        known = {f.name for f in fields(kind)}
+        wrong = sorted(set(given) - known)
+        if wrong:
+            raise ValueError(f"{path}: unknown {name} setting(s) {wrong}")
+        try:
+            values[name] = kind(**given)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {name}: {error}") from None
+    correlate = data.get("correlate", True)
+    if not isinstance(correlate, bool):
+        raise ValueError(f"{path}: 'correlate' must be true or false")
+    return PipelineSettings(correlate=correlate, **values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

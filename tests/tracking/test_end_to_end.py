@@ -72,3 +72,23 @@ def test_gospa_is_mostly_localisation(scored):
     assert report.gospa_mean_false < 0.2
     assert (results / "evaluation.png").stat().st_size > 10_000
     json.dumps(report.to_dict())
+
+
+def test_pipeline_settings_file_changes_only_what_it_names(tmp_path):
+    from tracking.pipeline import PipelineSettings, load_pipeline_settings
+
+    path = tmp_path / "settings.json"
+    path.write_text('{"tracker": {"confirm_m": 3, "confirm_n": 4}, "correlate": false}')
+    loaded = load_pipeline_settings(path)
+    defaults = PipelineSettings()
+    assert (loaded.tracker.confirm_m, loaded.tracker.confirm_n) == (3, 4)
+    assert loaded.tracker.gate_probability == defaults.tracker.gate_probability
+    assert loaded.correlation == defaults.correlation and loaded.correlate is False
+    for text, message in [('{"tracker": {"confirm_mm": 3}}', "confirm_mm"),
+                          ('{"trakcer": {}}', "trakcer"),
+                          ('{"tracker": {"gate_probability": 2.0}}', "tracker"),
+                          ('{"correlate": "yes"}', "correlate"),
+                          ("[1, 2]", "JSON object"), ("{", "not JSON")]:
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            load_pipeline_settings(path)
