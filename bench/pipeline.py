@@ -81,6 +81,17 @@ def _scenario_throughput() -> None:
             print(f"  {key:<40} {value:.3f}")
 
 
+def _peak_resident_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that
+    over from the parent through fork and exec, so a child of a big benchmark run would
+    report its parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _peak_memory_child() -> None:
     """Runs in its own process so the peak belongs to this workload alone."""
     from bench.tracker import SETTINGS, frames_of, make_scene
@@ -108,7 +119,7 @@ def _peak_memory_child() -> None:
             associations += len(result.associations)
         state = result.state
         tracks = {u.track_id for u in result.tracks}
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_mb = _peak_resident_mb()
     measured = len(frames) - warm_up
     print(f"  one sensor, {len(tracks)} confirmed tracks, whole catalogue ({len(catalogue)}): "
           f"{detections / measured:.0f} detections and {associations / measured:.0f} "
