@@ -243,6 +243,15 @@ def _normalise_specs(topics: Mapping[str, TopicSpec | tuple[int, bool]]) -> dict
     return specs
 
 
+def _admin_client(bootstrap: str, timeout_s: float) -> Any:
+    """An (unstarted) aiokafka admin client for ``bootstrap`` (URL or host:port)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_from_url(bootstrap),
+                               request_timeout_ms=int(timeout_s * 1000),
+                               client_id="orbitlink-admin")
+
+
 async def create_topics_async(
     bootstrap: str,
     topics: Mapping[str, TopicSpec | tuple[int, bool]],
@@ -259,16 +268,12 @@ async def create_topics_async(
     non-compacted sensors topic would forget sensors after the retention time. Replication
     factor is 1 (single-node brokers); compacted topics get ``cleanup.policy=compact``.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
     specs = _normalise_specs(topics)
     if not specs:
         return {}
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_from_url(bootstrap),
-        request_timeout_ms=int(timeout_s * 1000),
-        client_id="orbitlink-admin",
-    )
+    admin = _admin_client(bootstrap, timeout_s)
     await admin.start()
     try:
         new_topics = [
@@ -414,14 +419,8 @@ def describe_broker(bootstrap: str, *, timeout_s: float = 10.0) -> dict[str, Any
     Tansu names its cluster ``tansu_cluster`` unless told otherwise (and :class:`EmbeddedBroker`
     keeps a name containing "tansu"); Apache Kafka's KRaft cluster ids are random base64 UUIDs.
     """
-    from aiokafka.admin import AIOKafkaAdminClient
-
     async def describe() -> dict[str, Any]:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_from_url(bootstrap),
-            request_timeout_ms=int(timeout_s * 1000),
-            client_id="orbitlink-admin",
-        )
+        admin = _admin_client(bootstrap, timeout_s)
         await admin.start()
         try:
             return await admin.describe_cluster()

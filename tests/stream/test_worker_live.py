@@ -49,6 +49,19 @@ def _key(record: dict) -> tuple:
     return record["track_id"], record["time"], record["frame_id"]
 
 
+def _wait_for_outputs(bootstrap: str, settings, expected: dict, worker, *,
+                      timeout_s: float) -> tuple[list[dict], list[dict]]:
+    """Read the track and association topics until they hold (after dedupe) as many records
+    as the offline run made; the worker's log tail explains a time-out."""
+    outputs = []
+    for role, wait_s in (("tracks", timeout_s), ("associations", 60.0)):
+        outputs.append(wait_for_records(
+            bootstrap, settings.topic(role),
+            lambda got, role=role: len(dedupe_records(got)) >= len(expected[role]),
+            timeout_s=wait_s, describe=worker.log_tail))
+    return outputs[0], outputs[1]
+
+
 def _assert_duplicates_identical(raw: list[dict]) -> int:
     """Every repeated record (same track, time, frame) is identical; returns how many repeats."""
     copies: dict[tuple, list[dict]] = defaultdict(list)
@@ -134,14 +147,8 @@ def test_crash_and_restart_loses_nothing(bootstrap, broker_url, topic_prefix, sp
     second = spawn_worker(*args, name="worker-2", env=env)
     publisher.join()
     second.wait_for_log("worker ready", timeout_s=120)
-    tracks = wait_for_records(
-        bootstrap, settings.topic("tracks"),
-        lambda got: len(dedupe_records(got)) >= len(expected["tracks"]),
-        timeout_s=240, describe=second.log_tail)
-    associations = wait_for_records(
-        bootstrap, settings.topic("associations"),
-        lambda got: len(dedupe_records(got)) >= len(expected["associations"]),
-        timeout_s=60, describe=second.log_tail)
+    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, second,
+                                             timeout_s=240)
 
     # Nothing lost, every track continued with the same id and counts ...
     assert dedupe_records(tracks) == expected["tracks"]
@@ -202,14 +209,8 @@ def test_two_workers_then_one_takes_over(bootstrap, broker_url, topic_prefix, sp
 
     expected = offline_records(scenario, frames, tmp_path / "offline",
                                catalog=scenario / "catalog")
-    tracks = wait_for_records(
-        bootstrap, settings.topic("tracks"),
-        lambda got: len(dedupe_records(got)) >= len(expected["tracks"]),
-        timeout_s=180, describe=two.log_tail)
-    associations = wait_for_records(
-        bootstrap, settings.topic("associations"),
-        lambda got: len(dedupe_records(got)) >= len(expected["associations"]),
-        timeout_s=60, describe=two.log_tail)
+    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, two,
+                                             timeout_s=180)
     # The surviving worker continued the other's tracks from the state table: same ids,
     # same update counts, same verdicts as one process running everything.
     assert dedupe_records(tracks) == expected["tracks"]
