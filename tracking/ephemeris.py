@@ -24,11 +24,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skyfield.api import load_file
 from skyfield.jpllib import SpiceKernel
-from skyfield.timelib import Time
 
-from .times import timescale
+from .times import skyfield_time
 
-__all__ = ["BucketCache", "EPHEMERIS_FILE", "ephemeris", "skyfield_time", "sun_and_earth_velocity"]
+__all__ = ["BucketCache", "EPHEMERIS_FILE", "ephemeris", "sun_and_earth_velocity"]
 
 EPHEMERIS_FILE = "de421.bsp"
 SUN_BUCKET_S = 60.0
@@ -48,18 +47,6 @@ def ephemeris() -> SpiceKernel:
     if not path.is_file():
         raise FileNotFoundError(f"{EPHEMERIS_FILE} not found in skyfield-data at {folder}")
     return load_file(str(path))
-
-
-def skyfield_time(time_unix_s: ArrayLike) -> Time:
-    """A Skyfield ``Time`` for Unix seconds (scalar or array), on the builtin timescale.
-
-    The seconds are split into whole UTC days and seconds of day so that Skyfield looks up the
-    leap-second count of the right date (POSIX seconds count no leap seconds). The instant is
-    the one :func:`tracking.times.jd_from_unix` hands to sgp4.
-    """
-    seconds = np.asarray(time_unix_s, dtype=float)
-    days = np.floor(seconds / 86400.0)
-    return timescale().utc(1970, 1, 1 + days, 0, 0, seconds - days * 86400.0)
 
 
 class BucketCache:

@@ -50,10 +50,10 @@ from skyfield.sgp4lib import TEME
 from skyfield.toposlib import GeographicPosition
 
 from .catalog import Catalogue, element_set_from_tle
-from .ephemeris import BucketCache, skyfield_time, sun_and_earth_velocity
+from .ephemeris import BucketCache, sun_and_earth_velocity
 from .models import FieldOfView, Sensor
 from .sky import angular_separation_deg, radec_rates_from_vectors
-from .times import jd_from_unix
+from .times import jd_from_unix, skyfield_time
 
 __all__ = [
     "ATMOSPHERE_KM",

@@ -47,7 +47,7 @@ from .formats import write_frames_jsonl, write_sensors
 from .models import Detection, FieldOfView, Frame, Sensor, format_time
 from .predict import SkyPrediction, in_field_of_view, predict_sky, sun_altitude_deg
 from .sky import angular_separation_deg, radec_from_gnomonic, radec_from_unit, unit_from_radec
-from .times import datetime_from_unix, timescale, unix_from_datetime
+from .times import datetime_from_unix, skyfield_time, unix_from_datetime
 
 __all__ = [
     "DEFAULT_SENSORS",
@@ -343,7 +343,7 @@ def _sensor(plan: SensorPlan, catalogue: Catalogue) -> Sensor:
 def _local_rotation(plan: SensorPlan, times_unix_s: NDArray[np.float64]) -> NDArray[np.float64]:
     """``(T, 3, 3)`` rotations taking GCRS vectors to the site's (north, east, up) frame."""
     site = wgs84.latlon(plan.lat_deg, plan.lon_deg, elevation_m=plan.alt_m)
-    t = timescale().from_datetimes([datetime_from_unix(s) for s in times_unix_s])
+    t = skyfield_time(times_unix_s)
     return np.moveaxis(site.rotation_at(t), -1, 0)
 
 

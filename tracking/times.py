@@ -14,10 +14,12 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skyfield.api import Timescale, load
+from skyfield.timelib import Time
 
 from .models import parse_time
 
-__all__ = ["datetime_from_unix", "jd_from_unix", "timescale", "unix_from_datetime"]
+__all__ = ["datetime_from_unix", "jd_from_unix", "skyfield_time", "timescale",
+           "unix_from_datetime"]
 
 UNIX_EPOCH_JD = 2440587.5
 SECONDS_PER_DAY = 86400.0
@@ -46,3 +48,16 @@ def jd_from_unix(seconds: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.fl
     days = np.floor(s / SECONDS_PER_DAY)
     fraction = (s - days * SECONDS_PER_DAY) / SECONDS_PER_DAY
     return days + UNIX_EPOCH_JD, fraction
+
+
+def skyfield_time(time_unix_s: ArrayLike) -> Time:
+    """A Skyfield ``Time`` for Unix seconds (scalar or array), on the builtin timescale.
+
+    The seconds are split into whole UTC days and seconds of day so that Skyfield looks up the
+    leap-second count of the right date (POSIX seconds count no leap seconds; writing
+    ``utc(1970, 1, 1, 0, 0, seconds)`` would apply 1970's count and be ~29 s off). The
+    instant is the one :func:`jd_from_unix` hands to sgp4.
+    """
+    seconds = np.asarray(time_unix_s, dtype=float)
+    days = np.floor(seconds / SECONDS_PER_DAY)
+    return timescale().utc(1970, 1, 1 + days, 0, 0, seconds - days * SECONDS_PER_DAY)
