@@ -17,8 +17,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
-
-from stream.broker import (
+from orbitlink.stream.broker import (
     TANSU_SAFE_PRODUCER_CONFIG,
     EmbeddedBroker,
     bootstrap_from_url,

@@ -31,11 +31,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracking.catalog import Catalogue, tle_checksum  # noqa: E402
-from tracking.correlate import CorrelationSettings, correlate_tracks  # noqa: E402
-from tracking.models import Sensor, TrackUpdate  # noqa: E402
-from tracking.predict import predict_sky  # noqa: E402
-from tracking.times import SECONDS_PER_DAY, datetime_from_unix  # noqa: E402
+from orbitlink.tracking.catalogue import Catalogue, tle_checksum  # noqa: E402
+from orbitlink.tracking.constants import SECONDS_PER_DAY  # noqa: E402
+from orbitlink.tracking.correlate import CorrelationSettings, correlate_tracks  # noqa: E402
+from orbitlink.tracking.models import Sensor, TrackUpdate  # noqa: E402
+from orbitlink.tracking.predict import predict_sky  # noqa: E402
+from orbitlink.tracking.times import datetime_from_unix  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = REPO.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"

@@ -26,11 +26,11 @@ CATALOG = REPO_ROOT.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-
 
 
 def _scenario_throughput() -> None:
-    from tracking import pipeline as pipeline_module
-    from tracking.catalog import Catalogue
-    from tracking.evaluate import evaluate
-    from tracking.formats import iter_frames_jsonl, read_sensors
-    from tracking.simulate import simulate_scenario
+    from orbitlink.tracking import pipeline as pipeline_module
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.evaluate import evaluate
+    from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+    from orbitlink.tracking.simulate import simulate_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "scenario"
@@ -94,10 +94,11 @@ def _peak_resident_mb() -> float:
 
 def _peak_memory_child() -> None:
     """Runs in its own process so the peak belongs to this workload alone."""
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.models import Sensor
+    from orbitlink.tracking.pipeline import Pipeline, PipelineSettings
+
     from bench.tracker import SETTINGS, frames_of, make_scene
-    from tracking.catalog import Catalogue
-    from tracking.models import Sensor
-    from tracking.pipeline import Pipeline, PipelineSettings
 
     catalogue = Catalogue.from_path(CATALOG)
     sensor = Sensor(sensor_id="bench", lat_deg=31.96, lon_deg=-111.6, alt_m=2100,

@@ -21,10 +21,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracking.catalog import Catalogue  # noqa: E402
-from tracking.models import Sensor  # noqa: E402
-from tracking.predict import GridPropagator, predict_sky  # noqa: E402
-from tracking.times import jd_from_unix, timescale  # noqa: E402
+from orbitlink.tracking.catalogue import Catalogue  # noqa: E402
+from orbitlink.tracking.models import Sensor  # noqa: E402
+from orbitlink.tracking.predict import GridPropagator, predict_sky  # noqa: E402
+from orbitlink.tracking.times import jd_from_unix, timescale  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = REPO.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -30,8 +29,8 @@ GOAL_P99_S = 0.250
 
 
 def _run(stack_kwargs: dict, frames: list, sensors: dict, *, speed: float | None):
-    from stream.demo import LocalStack, collect_outputs
-    from stream.replay import publish_frames
+    from orbitlink.stream.demo import LocalStack, collect_outputs
+    from orbitlink.stream.replay import publish_frames
 
     with LocalStack(**stack_kwargs, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.") as stack:
         assert stack.settings is not None
@@ -44,9 +43,9 @@ def _run(stack_kwargs: dict, frames: list, sensors: dict, *, speed: float | None
 def _measure(label: str, frames: list, sensors: dict, catalog: Path, work: Path,
              broker_url: str | None, pipeline_settings: Path | None = None) -> None:
     """Pipeline alone, sustained throughput and latency at half of it, for one scenario."""
-    from tracking.catalog import Catalogue
-    from tracking.formats import write_sensors
-    from tracking.pipeline import load_pipeline_settings, run_offline
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.formats import write_sensors
+    from orbitlink.tracking.pipeline import load_pipeline_settings, run_offline
 
     n_detections = sum(len(f.detections) for f in frames)
     event_span_s = (frames[-1].time - frames[0].time).total_seconds() or 1.0
@@ -88,9 +87,10 @@ def _dense_scene(settings_path: Path) -> tuple[list, dict]:
     import dataclasses
     import json
 
+    from orbitlink.tracking.models import Sensor
+    from orbitlink.tracking.tracker import TrackerSettings
+
     from bench.tracker import SETTINGS, frames_of, make_scene
-    from tracking.models import Sensor
-    from tracking.tracker import TrackerSettings
 
     changed = {f.name: getattr(SETTINGS, f.name) for f in dataclasses.fields(TrackerSettings)
                if getattr(SETTINGS, f.name) != getattr(TrackerSettings(), f.name)}
@@ -104,9 +104,9 @@ def _dense_scene(settings_path: Path) -> tuple[list, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from stream.demo import default_catalog
-    from tracking.formats import iter_frames_jsonl, read_sensors
-    from tracking.simulate import simulate_scenario
+    from orbitlink.stream.demo import default_catalog
+    from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+    from orbitlink.tracking.simulate import simulate_scenario
 
     parser = argparse.ArgumentParser(prog="python -m bench.stream", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

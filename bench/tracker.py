@@ -34,12 +34,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+from orbitlink.tracking.association import chi2_gate
+from orbitlink.tracking.models import Detection, Frame
+from orbitlink.tracking.sky import (
+    gnomonic_from_radec,
+    radec_from_gnomonic,
+    tangent_basis,
+    unit_from_radec,
+)
+from orbitlink.tracking.tracker import SensorTracker, TrackerSettings
 from scipy.optimize import linear_sum_assignment
-
-from tracking.association import chi2_gate
-from tracking.models import Detection, Frame
-from tracking.sky import gnomonic_from_radec, radec_from_gnomonic, tangent_basis, unit_from_radec
-from tracking.tracker import SensorTracker, TrackerSettings
 
 CENTRE_RA_DEG, CENTRE_DEC_DEG = 30.0, 10.0
 DT_S = 2.0
@@ -224,9 +228,8 @@ CATALOGUE_DIR = Path(os.environ.get(
 
 def _real_passes(n_per_object: int = 6) -> list[tuple[str, list[Frame], np.ndarray]]:
     """Frames of real LEO passes and the true on-sky rates at each frame ``(n, 2)``."""
+    from orbitlink.tracking.times import timescale
     from skyfield.api import EarthSatellite, wgs84
-
-    from tracking.times import timescale
 
     ts = timescale()
     site = wgs84.latlon(39.0, -105.0, elevation_m=1800.0)

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 
 import faust
 from faust.types import TP
-
-from tracking.catalog import Catalogue, ElementSet
-from tracking.pipeline import Pipeline
+from orbitlink.tracking.catalogue import Catalogue, ElementSet
+from orbitlink.tracking.pipeline import Pipeline
 
 from .codecs import dead_letter
 from .inputs import SideInputs

@@ -177,7 +177,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from tracking.formats import read_sensors
+    from orbitlink.tracking.formats import read_sensors
 
     from .replay import load_frames
 
@@ -195,8 +195,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.offline:
         if args.out is None:
             raise SystemExit("orbitlink replay --offline needs --out DIR")
-        from tracking.catalog import Catalogue
-        from tracking.pipeline import load_pipeline_settings, run_offline
+        from orbitlink.tracking.catalogue import Catalogue
+        from orbitlink.tracking.pipeline import load_pipeline_settings, run_offline
 
         catalogue = Catalogue.from_path(args.catalog) if args.catalog else None
         settings = (load_pipeline_settings(args.pipeline_settings)
@@ -217,7 +217,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish_catalog(args: argparse.Namespace) -> int:
-    from tracking.catalog import Catalogue
+    from orbitlink.tracking.catalogue import Catalogue
 
     from .replay import publish_catalogue
     from .topics import ensure_topics
@@ -248,7 +248,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from tracking.simulate import simulate_scenario
+    from orbitlink.tracking.simulate import simulate_scenario
 
     result = simulate_scenario(args.catalog, args.out, seed=args.seed)
     print(result if result is not None else f"scenario written to {args.out}")
@@ -256,7 +256,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from tracking.evaluate import evaluate
+    from orbitlink.tracking.evaluate import evaluate
 
     report = evaluate(args.truth, args.results, plot_path=args.plot)
     print(report.to_table())

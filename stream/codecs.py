@@ -12,10 +12,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from orbitlink.tracking.catalogue import (
+    CatalogueError,
+    ElementSet,
+    element_set_from_tle,
+)
+from orbitlink.tracking.models import Frame, Sensor
 from pydantic import BaseModel, ValidationError
-
-from tracking.catalog import CatalogueError, ElementSet, element_set_from_tle
-from tracking.models import Frame, Sensor
 
 __all__ = [
     "Rejected",

@@ -91,7 +91,7 @@ class LocalStack:
                                        store="memory://", data_dir=self.work_dir / "data",
                                        session_timeout_s=10.0)
         ensure_topics(self.settings)
-        command = [sys.executable, "-m", "stream.cli", "worker", "--broker", url,
+        command = [sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", url,
                    "--topic-prefix", self.topic_prefix, "--store", "memory://",
                    "--data-dir", str(self.work_dir / "data"), "--session-timeout-s", "10"]
         if self.catalog is not None:
@@ -268,9 +268,9 @@ def print_summary(report: OutputReport, *, withheld: list[int] | None = None) ->
 def run_demo(*, catalog: Path | None = None, seed: int = 0, port: int | None = None,
              out: Path | None = None, speed: float | None = 10.0) -> int:
     """The ``orbitlink demo`` command; returns the exit code."""
-    from tracking.evaluate import evaluate
-    from tracking.formats import iter_frames_jsonl, read_sensors
-    from tracking.simulate import simulate_scenario
+    from orbitlink.tracking.evaluate import evaluate
+    from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+    from orbitlink.tracking.simulate import simulate_scenario
 
     from .replay import publish_frames
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-
-from tracking.catalog import ElementSet
+from orbitlink.tracking.catalogue import ElementSet
 
 from .codecs import Rejected, decode_element_set, decode_sensor
 from .settings import StreamSettings

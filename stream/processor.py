@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 
-from tracking.models import Frame
-from tracking.pipeline import Pipeline, UnknownSensorError
+from orbitlink.tracking.errors import UnknownSensorError
+from orbitlink.tracking.models import Frame
+from orbitlink.tracking.pipeline import Pipeline
 
 from .codecs import Rejected, dead_letter, decode_frame, encode_record
 from .settings import StreamSettings

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-
-from tracking.catalog import Catalogue
-from tracking.formats import Reject, read_observations
-from tracking.models import Frame, Sensor
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.formats import Reject, read_observations
+from orbitlink.tracking.models import Frame, Sensor
 
 from .broker import TANSU_SAFE_PRODUCER_CONFIG
 from .codecs import encode_element_set, encode_record

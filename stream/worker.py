@@ -12,9 +12,13 @@ import logging
 import time
 from pathlib import Path
 
-from tracking.catalog import Catalogue
-from tracking.formats import read_sensors
-from tracking.pipeline import Pipeline, PipelineSettings, load_pipeline_settings
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.formats import read_sensors
+from orbitlink.tracking.pipeline import (
+    Pipeline,
+    PipelineSettings,
+    load_pipeline_settings,
+)
 
 from .app import OrbitlinkApp, create_app
 from .broker import BrokerError, wait_for_broker

@@ -20,16 +20,16 @@ from __future__ import annotations
 from itertools import chain
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .types import Array, IntArray
+
 __all__ = ["candidate_pairs", "chi2_gate", "chord_from_angle", "gnn_assign"]
 
-Array = NDArray[np.float64]
-IntArray = NDArray[np.intp]
 
 
 def chi2_gate(probability: float, dof: int = 2) -> float:

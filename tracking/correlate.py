@@ -47,22 +47,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field
 from scipy.interpolate import CubicSpline
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from .constants import ARCSEC_PER_DEG, SECONDS_PER_DAY, SURFACE_GRAVITY_KM_S2
 from .models import Association, FieldOfView, Sensor, TrackUpdate
 from .predict import SkyPrediction, observer_state_gcrs_km, predict_sky
+from .settings import Settings
 from .sky import tangent_basis, unit_from_radec
-from .times import SECONDS_PER_DAY, datetime_from_unix, unix_from_datetime
+from .times import datetime_from_unix, unix_from_datetime
+from .types import Array, IntArray
 
 if TYPE_CHECKING:
-    from .catalog import Catalogue
+    from .catalogue import Catalogue
 
 __all__ = [
     "CandidatePairs",
@@ -71,25 +75,17 @@ __all__ = [
     "correlate_tracks",
 ]
 
-Array = NDArray[np.float64]
-IntArray = NDArray[np.intp]
-
-ARCSEC_PER_DEG = 3600.0
 # A time offset within this many seconds of the end of the search grid means the optimum lies
 # outside it: the pair is rejected rather than reported at the edge.
 _EDGE_TOLERANCE_S = 1e-6
 # Below this apparent speed an object has no usable direction of motion (deg/s, 0.0036"/s).
 _NO_MOTION_DEG_S = 1e-6
-# Surface gravity, km/s^2: no orbit's path bends faster, which bounds how far an object leaves
-# the great circle of its motion within a search window.
-_GRAVITY_KM_S2 = 9.82e-3
 # Largest (tracks x objects) block the coarse selection evaluates at once: 0.8 MB arrays, which
 # stay clear of the page faults a fresh multi-megabyte array costs on every call.
 _CHUNK_ELEMENTS = 100_000
 
 
-@dataclass(frozen=True)
-class CorrelationSettings:
+class CorrelationSettings(Settings):
     """Every gate and uncertainty of the correlator, with units.
 
     The catalogue's own error is modelled per element set as a 1-sigma value that grows linearly
@@ -99,81 +95,74 @@ class CorrelationSettings:
     """
 
     # -- element-set error model (1 sigma at epoch + growth per day of age)
-    timing_sigma_s: float = 1.0
-    """Along-track timing error of a fresh element set, s (fast movers only)."""
-    timing_sigma_growth_s_per_day: float = 2.0
-    """Growth of the timing error, s/day: week-old Starlink sets are 3-50 s early or late, so
-    15 s at a week, searched to ``gate_sigma`` x 15 = 60 s."""
-    position_sigma_km: float = 0.3
-    """Position error of a fresh element set across (and along) its path, km; converted to an
-    angle at the object's range."""
-    position_sigma_growth_km_per_day: float = 0.15
-    """Growth of the position error, km/day: week-old Starlink sets stay within ~2 km across
-    their path (1.35 km 1-sigma at a week)."""
-    angular_sigma_arcsec: float = 10.0
-    """Angular error of a fresh element set in any direction, arcsec: the floor that matters for
-    distant objects (GEO), where kilometres are a few arcsec."""
-    angular_sigma_growth_arcsec_per_day: float = 10.0
-    """Growth of the angular error, arcsec/day: week-old GEO sets are 30-200 arcsec off
-    (80 arcsec 1-sigma at a week, gated at 320)."""
-    direction_sigma_deg: float = 0.5
-    """Direction-of-motion tolerance, deg: stvid's 2-degree gate at ``gate_sigma`` = 4."""
-    rate_sigma_fraction: float = 0.0125
-    """Fractional angular-speed tolerance: stvid's 5 % gate at ``gate_sigma`` = 4."""
-    rate_sigma_floor_arcsec_s: float = 0.5
-    """Absolute floor on each component of the rate difference, arcsec/s: keeps the direction
-    and speed tests sane for objects that barely move."""
+    timing_sigma_s: float = Field(
+        1.0, ge=0.0, description="Along-track timing error of a fresh element set, s (fast movers "
+        "only).")
+    timing_sigma_growth_s_per_day: float = Field(
+        2.0, ge=0.0, description="Growth of the timing error, s/day: week-old Starlink sets are "
+        "3-50 s early or late, so 15 s at a week, searched to ``gate_sigma`` x 15 = 60 s.")
+    position_sigma_km: float = Field(
+        0.3, ge=0.0, description="Position error of a fresh element set across (and along) its "
+        "path, km; converted to an angle at the object's range.")
+    position_sigma_growth_km_per_day: float = Field(
+        0.15, ge=0.0, description="Growth of the position error, km/day: week-old Starlink sets "
+        "stay within ~2 km across their path (1.35 km 1-sigma at a week).")
+    angular_sigma_arcsec: float = Field(
+        10.0, ge=0.0, description="Angular error of a fresh element set in any direction, arcsec: "
+        "the floor that matters for distant objects (GEO), where kilometres are a few arcsec.")
+    angular_sigma_growth_arcsec_per_day: float = Field(
+        10.0, ge=0.0, description="Growth of the angular error, arcsec/day: week-old GEO sets are "
+        "30-200 arcsec off (80 arcsec 1-sigma at a week, gated at 320).")
+    direction_sigma_deg: float = Field(
+        0.5, gt=0.0, description="Direction-of-motion tolerance, deg: stvid's 2-degree gate at "
+        "``gate_sigma`` = 4.")
+    rate_sigma_fraction: float = Field(
+        0.0125, gt=0.0, description="Fractional angular-speed tolerance: stvid's 5 % gate at "
+        "``gate_sigma`` = 4.")
+    rate_sigma_floor_arcsec_s: float = Field(
+        0.5, ge=0.0, description="Absolute floor on each component of the rate difference, "
+        "arcsec/s: keeps the direction and speed tests sane for objects that barely move.")
 
     # -- gates
-    gate_sigma: float = 4.0
-    """Every normalised measure must be within this many sigma."""
-    chi2_gate: float = 23.5
-    """Largest acceptable score (sum of the four squared normalised measures): the 1e-4 tail
-    of chi-square with 4 degrees of freedom. It is also the score of the "UCT" alternative."""
-    ambiguity_delta_chi2: float = 6.0
-    """A runner-up whose score is within this of the chosen object's makes the association
-    ambiguous (a likelihood ratio under e^3 = 20)."""
+    gate_sigma: float = Field(
+        4.0, gt=0.0, description="Every normalised measure must be within this many sigma.")
+    chi2_gate: float = Field(
+        23.5, gt=0.0, description="Largest acceptable score (sum of the four squared normalised "
+        "measures): the 1e-4 tail of chi-square with 4 degrees of freedom. It is also the score "
+        'of the "UCT" alternative.')
+    ambiguity_delta_chi2: float = Field(
+        6.0, ge=0.0, description="A runner-up whose score is within this of the chosen object's "
+        "makes the association ambiguous (a likelihood ratio under e^3 = 20).")
 
     # -- search
-    slow_rate_deg_s: float = 0.01
-    """Objects predicted to move slower than this (deg/s, 36 arcsec/s; GEO from the ground moves
-    at 0.0042) are matched by angular offset, without a time search."""
-    max_window_s: float = 90.0
-    """Largest along-track time offset searched, s, whatever the element set's age."""
-    grid_step_s: float = 30.0
-    """Largest spacing of the prediction grid spanning the search window, s; the path between
-    nodes is a cubic spline: 0.2 m (0.06 arcsec) worst error for low orbits at 30 s."""
-    refine_iterations: int = 4
-    """Gauss-Newton steps refining the along-track offset on the spline."""
-    coarse_path_factor: float = 1.5
-    """Reach of a fast object over its search window, as a multiple of speed x window, for the
-    coarse position gate (the apparent speed changes along a low pass)."""
-    coarse_speed_ratio: float = 2.5
-    """Coarse gate on speed: a fast object is only paired with tracks whose angular speed is
-    within this factor of its own (after widening by the track's speed uncertainty). Loose: a
-    low pass speeds up and slows down along the window."""
-    fov_margin: float = 1.2
-    """With a field of view, objects further than ``fov_margin`` x radius plus their reach are
-    not considered (SatChecker keeps hits within 1.2 x the FOV radius)."""
-    require_sunlit: bool = False
-    """Only consider objects predicted in sunlight. Off by default: a week-old element set can
-    put the shadow entry a minute off."""
-
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, bool):
-                continue
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"CorrelationSettings.{item.name} must be a finite number >= 0, "
-                                 f"got {value!r}")
-        for name in ("gate_sigma", "chi2_gate", "slow_rate_deg_s", "grid_step_s",
-                     "direction_sigma_deg", "rate_sigma_fraction", "fov_margin",
-                     "coarse_speed_ratio"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"CorrelationSettings.{name} must be > 0")
-        if self.refine_iterations < 1 or int(self.refine_iterations) != self.refine_iterations:
-            raise ValueError("CorrelationSettings.refine_iterations must be an integer >= 1")
+    slow_rate_deg_s: float = Field(
+        0.01, gt=0.0, description="Objects predicted to move slower than this (deg/s, 36 "
+        "arcsec/s; GEO from the ground moves at 0.0042) are matched by angular offset, without a "
+        "time search.")
+    max_window_s: float = Field(
+        90.0, ge=0.0, description="Largest along-track time offset searched, s, whatever the "
+        "element set's age.")
+    grid_step_s: float = Field(
+        30.0, gt=0.0, description="Largest spacing of the prediction grid spanning the search "
+        "window, s; the path between nodes is a cubic spline: 0.2 m (0.06 arcsec) worst error "
+        "for low orbits at 30 s.")
+    refine_iterations: int = Field(
+        4, ge=1, description="Gauss-Newton steps refining the along-track offset on the spline.")
+    coarse_path_factor: float = Field(
+        1.5, ge=0.0, description="Reach of a fast object over its search window, as a multiple of "
+        "speed x window, for the coarse position gate (the apparent speed changes along a low "
+        "pass).")
+    coarse_speed_ratio: float = Field(
+        2.5, gt=0.0, description="Coarse gate on speed: a fast object is only paired with tracks "
+        "whose angular speed is within this factor of its own (after widening by the track's "
+        "speed uncertainty). Loose: a low pass speeds up and slows down along the window.")
+    fov_margin: float = Field(
+        1.2, gt=0.0, description="With a field of view, objects further than ``fov_margin`` x "
+        "radius plus their reach are not considered (SatChecker keeps hits within 1.2 x the FOV "
+        "radius).")
+    require_sunlit: bool = Field(
+        False, description="Only consider objects predicted in sunlight. Off by default: a "
+        "week-old element set can put the shadow entry a minute off.")
 
     def element_sigmas(self, age_days: Array, range_km: Array
                        ) -> tuple[Array, Array]:
@@ -529,7 +518,7 @@ def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
     unit, slow, speed = objects.unit, objects.slow, objects.speed_deg_s
     pole = np.cross(unit, objects.path)
     pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-30)[:, None]
-    bend_deg = np.degrees(0.5 * _GRAVITY_KM_S2 * objects.window_s ** 2 / objects.range_km)
+    bend_deg = np.degrees(0.5 * SURFACE_GRAVITY_KM_S2 * objects.window_s ** 2 / objects.range_km)
     sin_band = np.sin(np.radians(np.minimum(objects.position_gate_deg + bend_deg, 90.0)))
     cos_reach = np.cos(np.radians(np.minimum(objects.reach_deg, 180.0)))
 

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
+from .constants import ARCSEC_PER_DEG
 from .formats import iter_frames_jsonl, read_records
 from .models import Association, TrackUpdate
 from .sky import angular_separation_deg, gnomonic_from_radec, unit_from_radec
@@ -100,7 +101,7 @@ def gospa_radec(truth_ra_deg: ArrayLike, truth_dec_deg: ArrayLike,
     n_assigned, localisation = 0, 0.0
     if n_truth and n_est:
         d_arcsec = angular_separation_deg(t_ra[:, None], t_dec[:, None],
-                                          e_ra[None, :], e_dec[None, :]) * 3600.0
+                                          e_ra[None, :], e_dec[None, :]) * ARCSEC_PER_DEG
         cost = np.minimum(d_arcsec, c_arcsec) ** p
         rows, cols = linear_sum_assignment(cost)
         inside = d_arcsec[rows, cols] < c_arcsec

@@ -23,9 +23,10 @@ Joseph form, exactly as ``filterpy.kalman.KalmanFilter`` does (a test checks the
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from .sky import gnomonic_from_radec, radec_from_unit, tangent_basis
+from .types import Array
 
 __all__ = [
     "POSITION_H",
@@ -39,7 +40,6 @@ __all__ = [
     "white_noise_acceleration",
 ]
 
-Array = NDArray[np.float64]
 
 #: Measurement matrix: a detection measures the position ``(xi, eta)`` of the state.
 POSITION_H: Array = np.array([[1.0, 0.0, 0.0, 0.0],

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -30,6 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .types import TrackStatus
 
 __all__ = [
     "Association",
@@ -43,9 +44,6 @@ __all__ = [
     "format_time",
     "parse_time",
 ]
-
-TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
-
 
 def parse_time(value: str | datetime) -> datetime:
     """Return a timezone-aware UTC datetime from an ISO-8601 string or a datetime.

@@ -22,16 +22,20 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from .catalog import Catalogue
+from pydantic import Field
+
+from .catalogue import Catalogue
 from .correlate import CorrelationSettings, correlate_tracks
+from .errors import UnknownSensorError
 from .models import Association, Frame, Sensor, TrackUpdate
 from .predict import GridPropagator, predict_sky
+from .settings import Settings, load_settings_file
 from .times import unix_from_datetime
 from .tracker import SensorTracker, TrackerSettings
+from .types import Disposition
 
 __all__ = [
     "FrameResult",
@@ -43,62 +47,24 @@ __all__ = [
     "run_offline",
 ]
 
-Disposition = Literal["processed", "duplicate", "out_of_order"]
+class PipelineSettings(Settings):
+    """Settings of the tracker and the correlator, and whether to correlate at all.
 
+    A settings file (``--pipeline-settings FILE``) holds the sections and fields to change:
+    ``{"tracker": {...}, "correlation": {...}, "correlate": true}``; what is left out keeps
+    its default, and an unknown section or field is an error naming it.
+    """
 
-class UnknownSensorError(ValueError):
-    """A frame names a sensor the pipeline does not know and carries no inline definition."""
-
-    def __init__(self, sensor_id: str) -> None:
-        super().__init__(f"sensor_id: unknown sensor {sensor_id!r} and the frame has no "
-                         f"inline 'sensor' definition")
-        self.sensor_id = sensor_id
-
-
-@dataclass(frozen=True)
-class PipelineSettings:
-    """Settings of the tracker and the correlator, and whether to correlate at all."""
-
-    tracker: TrackerSettings = field(default_factory=TrackerSettings)
-    correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
-    correlate: bool = True
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings,
+                                     description="The frame-to-frame tracker.")
+    correlation: CorrelationSettings = Field(default_factory=CorrelationSettings,
+                                             description="The catalogue correlator.")
+    correlate: bool = Field(True, description="Correlate confirmed tracks with the catalogue.")
 
 
 def load_pipeline_settings(path: str | Path) -> PipelineSettings:
-    """Settings from a JSON file: ``{"tracker": {...}, "correlation": {...}, "correlate": true}``.
-
-    Each section holds fields of :class:`~tracking.tracker.TrackerSettings` or
-    :class:`~tracking.correlate.CorrelationSettings` to change; what is left out keeps its
-    default. An unknown section or field is an error naming it, so a typo cannot pass silently.
-    """
-    try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: settings must be a JSON object")
-    sections = {"tracker": TrackerSettings, "correlation": CorrelationSettings}
-    unknown = sorted(set(data) - set(sections) - {"correlate"})
-    if unknown:
-        raise ValueError(f"{path}: unknown section(s) {unknown}; expected "
-                         f"'tracker', 'correlation' and 'correlate'")
-    values: dict[str, object] = {}
-    for name, kind in sections.items():
-        given = data.get(name, {})
-        if not isinstance(given, dict):
-            raise ValueError(f"{path}: '{name}' must be a JSON object")
-        known = {f.name for f in fields(kind)}
-        wrong = sorted(set(given) - known)
-        if wrong:
-            raise ValueError(f"{path}: unknown {name} setting(s) {wrong}")
-        try:
-            values[name] = kind(**given)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {name}: {error}") from None
-    correlate = data.get("correlate", True)
-    if not isinstance(correlate, bool):
-        raise ValueError(f"{path}: 'correlate' must be true or false")
-    return PipelineSettings(correlate=correlate, **values)  # type: ignore[arg-type]
+    """:class:`PipelineSettings` from a JSON file (see the class)."""
+    return load_settings_file(PipelineSettings, path)
 
 
 @dataclass(frozen=True)

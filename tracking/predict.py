@@ -49,17 +49,21 @@ from skyfield.framelib import tirs
 from skyfield.sgp4lib import TEME
 from skyfield.toposlib import GeographicPosition
 
-from .catalog import Catalogue, element_set_from_tle
+from .catalogue import Catalogue, element_set_from_tle
+from .constants import (
+    ATMOSPHERE_KM,
+    EARTH_RADIUS_KM,
+    SIDEREAL_RATE_RAD_S,
+    SPEED_OF_LIGHT_KM_S,
+)
 from .ephemeris import BucketCache, sun_and_earth_velocity
 from .models import FieldOfView, Sensor
 from .sky import angular_separation_deg, radec_rates_from_vectors
 from .times import jd_from_unix, skyfield_time
+from .types import Array
 
 __all__ = [
-    "ATMOSPHERE_KM",
-    "EARTH_RADIUS_KM",
     "GridPropagator",
-    "SPEED_OF_LIGHT_KM_S",
     "SkyPrediction",
     "in_field_of_view",
     "observer_state_gcrs_km",
@@ -68,16 +72,9 @@ __all__ = [
     "frame_rotations",
 ]
 
-SPEED_OF_LIGHT_KM_S = 299_792.458
-EARTH_RADIUS_KM = 6378.137  # WGS84 equatorial radius
 MIN_RANGE_KM = 1e-3  # closer than this to the observer, an object has no direction
 BLOCK_OBJECT_TIMES = 120_000  # object-times per vectorised block: ~40 MB of temporaries
 FRAME_BUCKET_S = 60.0  # precession-nutation is evaluated once per bucket (see frame_rotations)
-# Rate of Greenwich sidereal time (rad per SI second of UT1, which UTC follows within 1e-8).
-SIDEREAL_RATE_RAD_S = 2.0 * np.pi * 1.00273781191135448 / 86400.0
-ATMOSPHERE_KM = 100.0  # grazing lines of sight below this height count as blocked
-
-Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)

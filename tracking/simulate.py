@@ -41,12 +41,18 @@ import numpy as np
 from numpy.typing import NDArray
 from skyfield.api import wgs84
 
-from .catalog import Catalogue, tle_checksum
+from .catalogue import Catalogue, tle_checksum
+from .constants import ARCSEC_PER_DEG, SECONDS_PER_DAY
 from .ephemeris import sun_and_earth_velocity
 from .formats import write_frames_jsonl, write_sensors
 from .models import Detection, FieldOfView, Frame, Sensor, format_time
 from .predict import SkyPrediction, in_field_of_view, predict_sky, sun_altitude_deg
-from .sky import angular_separation_deg, radec_from_gnomonic, radec_from_unit, unit_from_radec
+from .sky import (
+    angular_separation_deg,
+    radec_from_gnomonic,
+    radec_from_unit,
+    unit_from_radec,
+)
 from .times import datetime_from_unix, skyfield_time, unix_from_datetime
 
 __all__ = [
@@ -61,7 +67,6 @@ __all__ = [
 
 Task = Literal["geo_survey", "leo_stare"]
 
-SECONDS_PER_DAY = 86400.0
 #: Objects whose range from the sensor lies in this window count as GEO-belt objects when a
 #: GEO pointing is searched for (ground: 35,786 km overhead to ~41,700 km at the horizon).
 GEO_RANGE_KM = (33_000.0, 52_000.0)
@@ -274,7 +279,7 @@ def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
     rng = np.random.default_rng((seed, _STREAM_PERTURB))
     n = len(catalogue)
     along = rng.standard_normal(n)
-    d_incl, d_node = rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / 3600.0
+    d_incl, d_node = rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / ARCSEC_PER_DEG
     # Near-equatorial orbits keep their inclination: SGP4's small-inclination (Lyddane)
     # branch can turn a few arc-seconds of it into tens of arc-seconds on the sky, and their
     # node shift already moves them as much (along-track, as node and anomaly add up there).
@@ -283,7 +288,7 @@ def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
     rev_day = _mean_motion_rev_day(catalogue)
     deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
     d_anomaly = np.where(rev_day > 2.0, along * settings.along_track_sigma_s * deg_per_s,
-                         along * settings.along_track_sigma_geo_arcsec / 3600.0)
+                         along * settings.along_track_sigma_geo_arcsec / ARCSEC_PER_DEG)
     text = []
     for i in index.tolist():
         line1, line2 = catalogue.lines[i]
@@ -462,7 +467,7 @@ def _with_noise(rng: np.random.Generator, ra: NDArray[np.float64], dec: NDArray[
                 sigma_arcsec: NDArray[np.float64]
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Gaussian errors of ``sigma_arcsec`` on each tangent-plane axis around each point."""
-    xi, eta = (rng.standard_normal((2, ra.size)) * sigma_arcsec / 3600.0)
+    xi, eta = (rng.standard_normal((2, ra.size)) * sigma_arcsec / ARCSEC_PER_DEG)
     return radec_from_gnomonic(xi, eta, ra, dec)
 
 
@@ -568,7 +573,7 @@ def blend_unresolved(ids: NDArray[np.int64], ra_deg: NDArray[np.float64],
     if n < 2:
         return ids, ra_deg, dec_deg, mag
     close = angular_separation_deg(ra_deg[:, None], dec_deg[:, None], ra_deg[None, :],
-                                   dec_deg[None, :]) * 3600.0 < resolution_arcsec
+                                   dec_deg[None, :]) * ARCSEC_PER_DEG < resolution_arcsec
     # Connected groups of the "closer than resolution" graph, by repeated relaxation of each
     # source's group label to the smallest label it touches (n is a handful per frame).
     group = np.arange(n)

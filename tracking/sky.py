@@ -8,7 +8,9 @@ is why the trackers filter in it: an object moving on a great circle moves on a 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
+
+from .types import Array
 
 __all__ = [
     "angular_separation_deg",
@@ -20,7 +22,6 @@ __all__ = [
     "radec_rates_from_vectors",
 ]
 
-Array = NDArray[np.float64]
 
 
 def unit_from_radec(ra_deg: ArrayLike, dec_deg: ArrayLike) -> Array:

@@ -16,13 +16,12 @@ from numpy.typing import ArrayLike, NDArray
 from skyfield.api import Timescale, load
 from skyfield.timelib import Time
 
+from .constants import SECONDS_PER_DAY, UNIX_EPOCH_JD
 from .models import parse_time
 
 __all__ = ["datetime_from_unix", "jd_from_unix", "skyfield_time", "timescale",
            "unix_from_datetime"]
 
-UNIX_EPOCH_JD = 2440587.5
-SECONDS_PER_DAY = 86400.0
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 

@@ -27,13 +27,14 @@ import math
 import struct
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field, field_validator, model_validator
 from scipy.spatial import cKDTree
 
 from .association import candidate_pairs, chi2_gate, chord_from_angle, gnn_assign
+from .constants import DEG_PER_ARCSEC
 from .kalman import (
     constant_velocity_transition,
     mahalanobis_sq,
@@ -44,22 +45,19 @@ from .kalman import (
     white_noise_acceleration,
 )
 from .models import Frame, TrackUpdate
+from .settings import Settings
 from .sky import angular_separation_deg, tangent_basis, unit_from_radec
 from .times import unix_from_datetime
+from .types import Array, Disposition
 
 __all__ = ["Disposition", "SensorTracker", "TrackerSettings", "TrackerStep"]
 
-Array = NDArray[np.float64]
-Disposition = Literal["processed", "duplicate", "out_of_order"]
-
-_ARCSEC_DEG = 1.0 / 3600.0
 #: Record statuses by code, so that records share four string objects.
 _STATUS = ("tentative", "confirmed", "coasting", "deleted")
 _TENTATIVE, _CONFIRMED, _COASTING, _DELETED = range(4)
 
 
-@dataclass(frozen=True)
-class TrackerSettings:
+class TrackerSettings(Settings):
     """Every threshold of the tracker. Units are in the names; see ``docs/tracking.md``.
 
     The defaults suit optical sensors on the ground or in orbit with frames every 1-30 s,
@@ -67,68 +65,77 @@ class TrackerSettings:
     ~0.9, a few false alarms per frame and astrometric sigmas of 1-30 arcsec.
     """
 
-    #: Probability that a true detection falls inside a track's gate (chi-square, 2 dof).
-    gate_probability: float = 0.999
-    #: Angular-acceleration scale of a track: ``a = accel_floor_deg_s2 +
-    #: accel_per_rate_sq_per_deg * speed_deg_s**2``. An object passing overhead peaks at
-    #: about 0.011 * speed^2 (deg/s^2, speed in deg/s: 0.65 (v/h)^2 rad/s^2 for a straight
-    #: pass at range h); the default doubles that. GEO objects barely accelerate against the
-    #: stars, so the floor (also the parallax drift seen from a sensor in LEO) sets theirs.
-    accel_floor_deg_s2: float = 2e-5
-    accel_per_rate_sq_per_deg: float = 0.02
-    #: The white-noise acceleration spectral density is ``q = a**2 * accel_time_s``: the
-    #: time over which an acceleration of ``a`` persists (deg^2/s^3 overall).
-    accel_time_s: float = 10.0
-    #: Largest angular rate a two-point initiation may imply (deg/s).
-    max_init_rate_deg_s: float = 2.0
-    #: Two detections further apart in time than this never start a track (s).
-    max_init_gap_s: float = 120.0
-    #: A tentative track may start from two detections up to this many frames apart, so one
-    #: missed detection does not delay initiation (1 = consecutive frames only).
-    init_max_frame_gap: int = 2
-    #: Each unassociated detection starts tentative tracks with up to this many of the
-    #: nearest pending (unassociated, recent) detections within the rate limit; M-of-N
-    #: confirmation then keeps the pairing that continues and drops the others.
-    max_init_partners: int = 8
-    #: A tentative track is confirmed once it has ``confirm_m`` detections among its last
-    #: ``confirm_n`` frames (the two initiating detections count), and deleted as soon as it
-    #: no longer can.
-    confirm_m: int = 5
-    confirm_n: int = 7
-    #: A confirmed track is deleted at its ``delete_after_misses``-th consecutive missed frame
-    #: (it coasts through the ones before).
-    delete_after_misses: int = 4
-    #: A track whose 1-sigma position uncertainty (largest axis) exceeds this is deleted (deg).
-    max_position_sigma_deg: float = 0.5
-    #: The KD-tree pre-gate never searches further than this from a prediction (deg).
-    max_gate_radius_deg: float = 5.0
-    #: A track predicted further than the frame's FOV radius plus this margin from the FOV
-    #: centre has left the field and is deleted (deg). Frames without a FOV skip the test.
-    fov_margin_deg: float = 0.0
-    #: How many recent frame ids are remembered to recognise duplicates.
-    frame_id_memory: int = 256
-    #: Publish tentative tracks (and their deletion) as well as confirmed ones.
-    publish_tentative: bool = False
+    gate_probability: float = Field(
+        0.999, description="Probability that a true detection falls inside a track's gate "
+        "(chi-square, 2 dof): a gate of 13.8, which keeps true detections through model "
+        "mismatch (LEO acceleration); global nearest neighbour resolves the rest.")
+    accel_floor_deg_s2: float = Field(
+        2e-5, ge=0.0, description="Floor of a track's angular-acceleration scale ``a = "
+        "accel_floor_deg_s2 + accel_per_rate_sq_per_deg * speed_deg_s**2``: GEO objects barely "
+        "accelerate against the stars, so the floor (also the parallax drift seen from a "
+        "sensor in LEO) sets theirs.")
+    accel_per_rate_sq_per_deg: float = Field(
+        0.02, ge=0.0, description="Growth of the acceleration scale with the square of the "
+        "track's speed: an object passing overhead peaks at about 0.011 * speed^2 (deg/s^2, "
+        "speed in deg/s: 0.65 (v/h)^2 rad/s^2 for a straight pass at range h); the default "
+        "doubles that.")
+    accel_time_s: float = Field(
+        10.0, gt=0.0, description="The white-noise acceleration spectral density is ``q = "
+        "a**2 * accel_time_s``: the time over which an acceleration of ``a`` persists.")
+    max_init_rate_deg_s: float = Field(
+        2.0, gt=0.0, description="Largest angular rate a two-point initiation may imply: "
+        "above the fastest LEO rate seen from the ground (about 1 deg/s).")
+    max_init_gap_s: float = Field(
+        120.0, gt=0.0, description="Two detections further apart in time than this never "
+        "start a track: 30 s frames with a missed frame still initiate.")
+    init_max_frame_gap: int = Field(
+        2, ge=1, description="A tentative track may start from two detections up to this "
+        "many frames apart, so one missed detection does not delay initiation (1 = "
+        "consecutive frames only).")
+    max_init_partners: int = Field(
+        8, ge=1, description="Each unassociated detection starts tentative tracks with up to "
+        "this many of the nearest pending (unassociated, recent) detections within the rate "
+        "limit; M-of-N confirmation then keeps the pairing that continues.")
+    confirm_m: int = Field(
+        5, ge=2, le=32, description="A tentative track is confirmed once it has ``confirm_m`` "
+        "detections among its last ``confirm_n`` frames (the two initiating detections "
+        "count), and deleted as soon as it no longer can.")
+    confirm_n: int = Field(7, ge=2, le=32, description="See ``confirm_m``.")
+    delete_after_misses: int = Field(
+        4, ge=1, description="A confirmed track is deleted at its ``delete_after_misses``-th "
+        "consecutive missed frame (it coasts through the ones before): at Pd 0.9 a live track "
+        "is dropped about once in 10^4 frames.")
+    max_position_sigma_deg: float = Field(
+        0.5, gt=0.0, description="A track whose 1-sigma position uncertainty (largest axis) "
+        "exceeds this is deleted: beyond it, gates hold many detections.")
+    max_gate_radius_deg: float = Field(
+        5.0, gt=0.0, description="The KD-tree pre-gate never searches further than this from "
+        "a prediction.")
+    fov_margin_deg: float = Field(
+        0.0, ge=0.0, description="A track predicted further than the frame's FOV radius plus "
+        "this margin from the FOV centre has left the field and is deleted (a track outside "
+        "the field cannot be observed, so its misses are not evidence). Frames without a FOV "
+        "skip the test.")
+    frame_id_memory: int = Field(
+        256, ge=1, description="How many recent frame ids are remembered to recognise "
+        "duplicates.")
+    publish_tentative: bool = Field(
+        False, description="Publish tentative tracks (and their deletion) as well as "
+        "confirmed ones; downstream correlation wants confirmed tracks only.")
 
-    def __post_init__(self) -> None:
-        chi2_gate(self.gate_probability)  # validates the probability
-        for name in ("accel_floor_deg_s2", "accel_per_rate_sq_per_deg", "fov_margin_deg"):
-            if not getattr(self, name) >= 0.0:
-                raise ValueError(f"TrackerSettings.{name} must be >= 0")
-        for name in ("accel_time_s", "max_init_rate_deg_s", "max_init_gap_s",
-                     "max_position_sigma_deg", "max_gate_radius_deg"):
-            if not getattr(self, name) > 0.0:
-                raise ValueError(f"TrackerSettings.{name} must be > 0")
-        if not 1 <= self.confirm_m <= self.confirm_n <= 32 or self.confirm_m < 2:
+    @field_validator("gate_probability")
+    @classmethod
+    def _probability(cls, value: float) -> float:
+        chi2_gate(value)  # raises naming the gate probability when outside (0, 1)
+        return value
+
+    @model_validator(mode="after")
+    def _windows(self) -> TrackerSettings:
+        if self.confirm_m > self.confirm_n:
             raise ValueError("TrackerSettings needs 2 <= confirm_m <= confirm_n <= 32")
-        if not 1 <= self.init_max_frame_gap < self.confirm_n:
+        if self.init_max_frame_gap >= self.confirm_n:
             raise ValueError("TrackerSettings needs 1 <= init_max_frame_gap < confirm_n")
-        if self.max_init_partners < 1:
-            raise ValueError("TrackerSettings.max_init_partners must be >= 1")
-        if self.delete_after_misses < 1:
-            raise ValueError("TrackerSettings.delete_after_misses must be >= 1")
-        if self.frame_id_memory < 1:
-            raise ValueError("TrackerSettings.frame_id_memory must be >= 1")
+        return self
 
 
 @dataclass
@@ -285,7 +292,7 @@ class SensorTracker:
         det_dec = np.array([d.dec_deg for d in detections], dtype=float)
         det_sigma = np.array([default_sigma_arcsec if d.sigma_arcsec is None
                               else d.sigma_arcsec for d in detections],
-                             dtype=float) * _ARCSEC_DEG
+                             dtype=float) * DEG_PER_ARCSEC
         det_unit = unit_from_radec(det_ra, det_dec).reshape(-1, 3)
 
         dt_s = time_s - state.last_time_s  # NaN for the first frame, which has no tracks

@@ -49,8 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-
-from stream.broker import (
+from orbitlink.stream.broker import (
     EmbeddedBroker,
     bootstrap_from_url,
     create_topics,
@@ -268,7 +267,7 @@ def spawn_worker(spawn: Callable[..., ManagedProcess], broker_url: str) -> Calla
     """``spawn_worker(*cli_args, name=..., env=...)``: an ``orbitlink worker`` on the test broker."""
 
     def start(*cli_args: str, name: str | None = None, env: Mapping[str, str] | None = None) -> ManagedProcess:
-        args = [sys.executable, "-m", "stream.cli", "worker", "--broker", broker_url, *cli_args]
+        args = [sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", broker_url, *cli_args]
         return spawn(args, env=env, name=name)
 
     return start

@@ -17,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from stream.consume import ConsumedMessage, consume_topic
-from stream.settings import StreamSettings
+from orbitlink.stream.consume import ConsumedMessage, consume_topic
+from orbitlink.stream.settings import StreamSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_SEED = 3
@@ -29,7 +29,7 @@ SCENARIO_DURATION_S = 90.0
 def small_scenario(catalog_dir: Path) -> Path:
     """A 90 s scenario (~150 frames, ~650 detections, several sensors) simulated from the
     real catalogue at ``catalog_dir`` (the ``catalog_dir`` fixture), once per process."""
-    from tracking.simulate import ScenarioSettings, simulate_scenario
+    from orbitlink.tracking.simulate import ScenarioSettings, simulate_scenario
 
     out = Path(tempfile.mkdtemp(prefix="orbitlink-scenario-"))
     atexit.register(shutil.rmtree, out, True)
@@ -123,8 +123,7 @@ def publish_raw(bootstrap: str, topic: str, messages: list[tuple[bytes | None, b
                 ) -> None:
     """Publish ``(key, value)`` messages in order and wait for their acknowledgements."""
     from aiokafka import AIOKafkaProducer
-
-    from stream.broker import TANSU_SAFE_PRODUCER_CONFIG
+    from orbitlink.stream.broker import TANSU_SAFE_PRODUCER_CONFIG
 
     async def run() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
@@ -143,10 +142,10 @@ def offline_records(scenario: Path, frames: list, out_dir: Path, *,
                     catalog: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     """``run_offline`` over ``frames``: ``{"tracks": [...], "associations": [...]}``, deduped
     and sorted like :func:`stream.consume.dedupe_records`."""
-    from stream.consume import dedupe_records
-    from tracking.catalog import Catalogue
-    from tracking.formats import read_sensors
-    from tracking.pipeline import run_offline
+    from orbitlink.stream.consume import dedupe_records
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.formats import read_sensors
+    from orbitlink.tracking.pipeline import run_offline
 
     catalogue = Catalogue.from_path(catalog) if catalog is not None else None
     run_offline(frames, read_sensors(scenario / "sensors.json"), catalogue, out_dir,

@@ -10,15 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from stream.app import create_app
-from stream.codecs import encode_record
-from stream.settings import StreamSettings
-from stream.sinks import MemorySink
+from orbitlink.stream.app import create_app
+from orbitlink.stream.codecs import encode_record
+from orbitlink.stream.settings import StreamSettings
+from orbitlink.stream.sinks import MemorySink
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+from orbitlink.tracking.pipeline import Pipeline
 from streamtools import small_scenario
-from tracking.catalog import Catalogue
-from tracking.formats import iter_frames_jsonl, read_sensors
-from tracking.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +94,7 @@ async def test_processor_seeks_back_over_skipped_frames(scenario: Path,
                                                         catalogue: Catalogue) -> None:
     """A frame delivered past the stored next offset (Faust lost some at a takeover) makes
     the processor seek back and ignore buffered messages until the missing one comes."""
-    from stream.processor import FrameProcessor, NEXT_OFFSET_KEY
+    from orbitlink.stream.processor import NEXT_OFFSET_KEY, FrameProcessor
 
     frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl")
               if f.sensor_id == "ctio-geo"][:8]

@@ -16,8 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-
-from stream.broker import (
+from orbitlink.stream.broker import (
     TANSU_SAFE_PRODUCER_CONFIG,
     BrokerError,
     EmbeddedBroker,

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tracking.formats import read_records
-from tracking.models import TrackUpdate
+from orbitlink.tracking.formats import read_records
+from orbitlink.tracking.models import TrackUpdate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _orbitlink(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "orbitlink.stream.cli", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

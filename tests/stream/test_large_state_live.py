@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from stream.replay import publish_frames
-from stream.topics import ensure_topics
+from orbitlink.stream.replay import publish_frames
+from orbitlink.stream.topics import ensure_topics
+from orbitlink.tracking.models import Detection, Frame, Sensor
+from orbitlink.tracking.tracker import SensorTracker
 from streamtools import read_topic, test_settings, worker_args, worker_env
-from tracking.models import Detection, Frame, Sensor
-from tracking.tracker import SensorTracker
 
 pytestmark = pytest.mark.kafka
 

@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from stream.consume import dedupe_records
-from stream.replay import publish_frames
-from stream.topics import ensure_topics
+from orbitlink.stream.consume import dedupe_records
+from orbitlink.stream.replay import publish_frames
+from orbitlink.stream.topics import ensure_topics
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from streamtools import (
     REPO_ROOT,
     offline_records,
@@ -27,8 +28,6 @@ from streamtools import (
     worker_args,
     worker_env,
 )
-from tracking.catalog import Catalogue
-from tracking.formats import iter_frames_jsonl, read_sensors
 
 pytestmark = pytest.mark.kafka
 
@@ -41,7 +40,7 @@ def scenario(catalog_dir: Path) -> Path:
 def cli(*args: str, timeout_s: float = 180.0) -> str:
     """Run ``python -m stream.cli ARGS`` to completion; its stdout (fails on non-zero exit)."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    done = subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=REPO_ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "orbitlink.stream.cli", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout_s)
     assert done.returncode == 0, f"orbitlink {args[0]} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout

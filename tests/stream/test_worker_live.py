@@ -19,11 +19,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
-from stream.codecs import encode_record
-from stream.consume import dedupe_records
-from stream.replay import publish_frames
-from stream.topics import ensure_topics
+from orbitlink.stream.codecs import encode_record
+from orbitlink.stream.consume import dedupe_records
+from orbitlink.stream.replay import publish_frames
+from orbitlink.stream.topics import ensure_topics
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from streamtools import (
     offline_records,
     publish_raw,
@@ -35,7 +35,6 @@ from streamtools import (
     worker_args,
     worker_env,
 )
-from tracking.formats import iter_frames_jsonl, read_sensors
 
 pytestmark = pytest.mark.kafka
 
@@ -226,7 +225,7 @@ def test_worker_waits_out_a_broker_outage(embedded_broker, spawn, topic_prefix, 
 
     settings = test_settings(embedded_broker.url, topic_prefix)
     ensure_topics(settings)
-    worker = spawn([sys.executable, "-m", "stream.cli", "worker", "--broker", embedded_broker.url,
+    worker = spawn([sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", embedded_broker.url,
                     *worker_args(settings, "--sensors", str(scenario / "sensors.json"))],
                    name="worker", env=worker_env(settings, tmp_path / "data"))
     worker.wait_for_log("worker ready", timeout_s=120)

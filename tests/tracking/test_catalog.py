@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from orbitlink.tracking.catalogue import (
+    Catalogue,
+    CatalogueError,
+    parse_norad_id,
+    tle_checksum,
+)
 from sgp4.api import Satrec
 from sgp4.exporter import export_omm
-
-from tracking.catalog import Catalogue, CatalogueError, parse_norad_id, tle_checksum
 
 
 def checksum(line: str) -> int:

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tracking.catalog import Catalogue, tle_checksum
-from tracking.correlate import CorrelationSettings, candidate_pairs, correlate_tracks
-from tracking.models import Association, FieldOfView, Sensor, TrackUpdate
-from tracking.predict import predict_sky
-from tracking.times import datetime_from_unix, jd_from_unix
+from orbitlink.tracking.catalogue import Catalogue, tle_checksum
+from orbitlink.tracking.correlate import (
+    CorrelationSettings,
+    candidate_pairs,
+    correlate_tracks,
+)
+from orbitlink.tracking.models import Association, FieldOfView, Sensor, TrackUpdate
+from orbitlink.tracking.predict import predict_sky
+from orbitlink.tracking.times import datetime_from_unix, jd_from_unix
 
 WEEK_ON = datetime(2026, 6, 6, 3, 0, tzinfo=timezone.utc).timestamp()   # ~7 days after epochs
 DAY_ON = datetime(2026, 5, 31, 3, 0, tzinfo=timezone.utc).timestamp()   # ~1 day after

@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tracking.catalog import Catalogue
-from tracking.evaluate import evaluate
-from tracking.formats import iter_frames_jsonl, read_sensors
-from tracking.pipeline import run_offline
-from tracking.simulate import DEFAULT_SENSORS, ScenarioSettings, simulate_scenario
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.evaluate import evaluate
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+from orbitlink.tracking.pipeline import run_offline
+from orbitlink.tracking.simulate import (
+    DEFAULT_SENSORS,
+    ScenarioSettings,
+    simulate_scenario,
+)
 
 # Ninety seconds of the default network, the LEO stare at 2 s: ~600 detections.
 SETTINGS = ScenarioSettings(
@@ -75,7 +78,7 @@ def test_gospa_is_mostly_localisation(scored):
 
 
 def test_pipeline_settings_file_changes_only_what_it_names(tmp_path):
-    from tracking.pipeline import PipelineSettings, load_pipeline_settings
+    from orbitlink.tracking.pipeline import PipelineSettings, load_pipeline_settings
 
     path = tmp_path / "settings.json"
     path.write_text('{"tracker": {"confirm_m": 3, "confirm_n": 4}, "correlate": false}')

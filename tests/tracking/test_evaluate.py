@@ -8,11 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tracking.evaluate import EvaluationReport, evaluate, gospa_radec
-from tracking.formats import write_frames_jsonl, write_records
-from tracking.models import Association, Detection, FieldOfView, Frame, TrackUpdate
-from tracking.times import datetime_from_unix
+from orbitlink.tracking.evaluate import EvaluationReport, evaluate, gospa_radec
+from orbitlink.tracking.formats import write_frames_jsonl, write_records
+from orbitlink.tracking.models import (
+    Association,
+    Detection,
+    FieldOfView,
+    Frame,
+    TrackUpdate,
+)
+from orbitlink.tracking.times import datetime_from_unix
 
 T0 = 1_780_200_000.0  # 2026-05-31
 ARCSEC = 1.0 / 3600.0

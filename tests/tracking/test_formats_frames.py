@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tracking.formats import (
+from orbitlink.tracking.formats import (
     FormatError,
     Reject,
     iter_frames_jsonl,
@@ -20,7 +19,14 @@ from tracking.formats import (
     write_records,
     write_sensors,
 )
-from tracking.models import Association, Detection, FieldOfView, Frame, Sensor, TrackUpdate
+from orbitlink.tracking.models import (
+    Association,
+    Detection,
+    FieldOfView,
+    Frame,
+    Sensor,
+    TrackUpdate,
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from skyfield.positionlib import position_of_radec
-
-from tracking.formats import Reject
-from tracking.formats.iod import (
+from orbitlink.tracking.formats import Reject
+from orbitlink.tracking.formats.iod import (
     IODFormatError,
     format_iod_line,
     frames_from_observations,
@@ -20,8 +18,9 @@ from tracking.formats.iod import (
     load_sites,
     parse_iod_line,
 )
-from tracking.sky import angular_separation_deg
-from tracking.times import timescale
+from orbitlink.tracking.sky import angular_separation_deg
+from orbitlink.tracking.times import timescale
+from skyfield.positionlib import position_of_radec
 
 # Lines of the reference set where no reading can give the listed verdict, because the set
 # contradicts itself. Each entry: the line, and why. Anything else must match exactly.

@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from tracking.formats import (
+from orbitlink.tracking.formats import (
     FormatError,
     Reject,
     detect_format,
@@ -19,8 +18,8 @@ from tracking.formats import (
     write_tdm,
     write_udl,
 )
-from tracking.formats.iod import load_sites
-from tracking.models import Frame
+from orbitlink.tracking.formats.iod import load_sites
+from orbitlink.tracking.models import Frame
 
 
 @pytest.fixture(scope="module")

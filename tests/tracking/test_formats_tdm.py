@@ -6,11 +6,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from tracking.formats import FormatError, Reject
-from tracking.formats.iod import load_sites
-from tracking.formats.tdm import parse_tdm, read_tdm, write_tdm
-from tracking.models import Detection, Frame, Sensor
+from orbitlink.tracking.formats import FormatError, Reject
+from orbitlink.tracking.formats.iod import load_sites
+from orbitlink.tracking.formats.tdm import parse_tdm, read_tdm, write_tdm
+from orbitlink.tracking.models import Detection, Frame, Sensor
 
 HEADER = """CCSDS_TDM_VERS = 2.0
 COMMENT written by hand for a test
@@ -79,7 +78,7 @@ def test_time_systems() -> None:
 
 
 def test_azel_needs_a_ground_sensor(sites: dict[str, Sensor], iod_dir: Path) -> None:
-    from tracking.formats.iod import parse_iod_line
+    from orbitlink.tracking.formats.iod import parse_iod_line
     text = HEADER + _segment("ANGLE_1 = 2026-05-30T21:30:00 215.5\n"
                              "ANGLE_2 = 2026-05-30T21:30:00 41.5", angle_type="AZEL")
     frames = read_tdm(text.splitlines(), sites)

@@ -8,18 +8,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from skyfield.api import EarthSatellite, wgs84
-
-from tracking.formats import FormatError, Reject
-from tracking.formats.udl import (
+from orbitlink.tracking.formats import FormatError, Reject
+from orbitlink.tracking.formats.udl import (
     frames_from_eo_observations,
     iter_eo_observations,
     read_udl,
     write_udl,
 )
-from tracking.models import Sensor
-from tracking.sky import angular_separation_deg
-from tracking.times import timescale
+from orbitlink.tracking.models import Sensor
+from orbitlink.tracking.sky import angular_separation_deg
+from orbitlink.tracking.times import timescale
+from skyfield.api import EarthSatellite, wgs84
 
 T0 = datetime(2026, 5, 30, 20, 0, 0, 250000, tzinfo=timezone.utc)
 

@@ -10,11 +10,8 @@ import numpy as np
 import pytest
 from filterpy.common import Q_continuous_white_noise
 from filterpy.kalman import KalmanFilter
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import chi2
-
-from tracking.association import candidate_pairs, chi2_gate, gnn_assign
-from tracking.kalman import (
+from orbitlink.tracking.association import candidate_pairs, chi2_gate, gnn_assign
+from orbitlink.tracking.kalman import (
     POSITION_H,
     constant_velocity_transition,
     mahalanobis_sq,
@@ -24,12 +21,14 @@ from tracking.kalman import (
     update,
     white_noise_acceleration,
 )
-from tracking.sky import (
+from orbitlink.tracking.sky import (
     angular_separation_deg,
     gnomonic_from_radec,
     radec_from_gnomonic,
     unit_from_radec,
 )
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
 
 
 def _random_covariance(rng: np.random.Generator, n: int, dim: int, scale: float) -> np.ndarray:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tracking.models import Association, Frame, Sensor, TrackUpdate, ValidationError
+from orbitlink.tracking.models import (
+    Association,
+    Frame,
+    Sensor,
+    TrackUpdate,
+    ValidationError,
+)
 
 GOOD_FRAME = {
     "frame_id": "f1",

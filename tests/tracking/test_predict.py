@@ -11,23 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from skyfield.api import EarthSatellite, wgs84
-
-from tracking.catalog import Catalogue
-from tracking.ephemeris import ephemeris
-from tracking.models import FieldOfView, Sensor
-from tracking.predict import (
-    EARTH_RADIUS_KM,
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.constants import EARTH_RADIUS_KM
+from orbitlink.tracking.ephemeris import ephemeris
+from orbitlink.tracking.models import FieldOfView, Sensor
+from orbitlink.tracking.predict import (
     GridPropagator,
     SkyPrediction,
-    in_field_of_view,
     frame_rotations,
+    in_field_of_view,
     observer_state_gcrs_km,
     predict_sky,
     sun_altitude_deg,
 )
-from tracking.sky import angular_separation_deg
-from tracking.times import timescale
+from orbitlink.tracking.sky import angular_separation_deg
+from orbitlink.tracking.times import timescale
+from skyfield.api import EarthSatellite, wgs84
 
 T0 = datetime(2026, 5, 31, 12, 0, tzinfo=timezone.utc).timestamp()  # night at Siding Spring
 SITE = Sensor(sensor_id="siding-spring", lat_deg=-31.2733, lon_deg=149.0644, alt_m=1165.0)
@@ -157,7 +156,7 @@ def test_many_times_at_once_equal_one_at_a_time(catalogue, sample):
 def test_long_time_arrays_are_processed_in_blocks(catalogue, sample, monkeypatch):
     times = T0 + np.arange(7) * 60.0
     whole = predict_sky(catalogue, SITE, times, sample)
-    monkeypatch.setattr("tracking.predict.BLOCK_OBJECT_TIMES", 2 * len(sample))
+    monkeypatch.setattr("orbitlink.tracking.predict.BLOCK_OBJECT_TIMES", 2 * len(sample))
     blocked = predict_sky(catalogue, SITE, times, sample)  # 4 blocks of 2, 2, 2, 1 times
     for name in ("ra_deg", "dec_rate_deg_s", "range_km", "elevation_deg"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tracking.catalog import Catalogue, tle_checksum
-from tracking.formats import iter_frames_jsonl, read_sensors
-from tracking.predict import predict_sky, sun_altitude_deg
-from tracking.simulate import (
+from orbitlink.tracking.catalogue import Catalogue, tle_checksum
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+from orbitlink.tracking.predict import predict_sky, sun_altitude_deg
+from orbitlink.tracking.simulate import (
     DEFAULT_SENSORS,
     ScenarioSettings,
     SensorPlan,
@@ -23,8 +22,8 @@ from tracking.simulate import (
     perturbed_line2,
     simulate_scenario,
 )
-from tracking.sky import angular_separation_deg
-from tracking.times import unix_from_datetime
+from orbitlink.tracking.sky import angular_separation_deg
+from orbitlink.tracking.times import unix_from_datetime
 
 # One minute, every sensor at most every 2 s: a few hundred detections in a few seconds.
 SMALL = ScenarioSettings(

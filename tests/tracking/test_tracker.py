@@ -15,15 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tracking.models import Detection, FieldOfView, Frame, TrackUpdate
-from tracking.sky import (
+from orbitlink.tracking.models import Detection, FieldOfView, Frame, TrackUpdate
+from orbitlink.tracking.sky import (
     angular_separation_deg,
     radec_from_gnomonic,
     radec_rates_from_vectors,
     tangent_basis,
 )
-from tracking.tracker import SensorTracker, TrackerSettings
+from orbitlink.tracking.tracker import SensorTracker, TrackerSettings
 
 T0 = datetime(2026, 5, 30, 3, 0, 0, tzinfo=timezone.utc)
 SENSOR = "SITE-1"
@@ -359,9 +358,8 @@ def _read_tle(path: Path, name_prefix: str) -> tuple[str, str, str]:
 
 def _observe_pass(catalog_dir: Path, file: str, prefix: str, start: datetime,
                   times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from orbitlink.tracking.times import timescale
     from skyfield.api import EarthSatellite, wgs84
-
-    from tracking.times import timescale
 
     ts = timescale()
     name, line1, line2 = _read_tle(catalog_dir / file, prefix)
@@ -373,9 +371,8 @@ def _observe_pass(catalog_dir: Path, file: str, prefix: str, start: datetime,
 
 
 def _first_high_pass(catalog_dir: Path) -> datetime:
+    from orbitlink.tracking.times import timescale
     from skyfield.api import EarthSatellite, wgs84
-
-    from tracking.times import timescale
 
     ts = timescale()
     name, line1, line2 = _read_tle(catalog_dir / "stations.tle", "ISS (ZARYA)")
@@ -413,7 +410,7 @@ def test_real_leo_pass_is_tracked_with_right_rates(catalog_dir: Path) -> None:
         h_ra, h_dec = _observe_pass(catalog_dir, "stations.tle", "ISS (ZARYA)", culmination,
                                     np.array([times[k] - 0.05, times[k] + 0.05]))
         east, north, _ = tangent_basis(ra[k], dec[k])
-        from tracking.sky import unit_from_radec
+        from orbitlink.tracking.sky import unit_from_radec
 
         velocity = (unit_from_radec(h_ra[1], h_dec[1]) - unit_from_radec(h_ra[0], h_dec[0]))
         true_rate = np.degrees([velocity @ east, velocity @ north]) / 0.1
@@ -455,9 +452,8 @@ def test_real_geo_object_is_tracked_over_30_s_frames(catalog_dir: Path) -> None:
     """The first object of the real GEO catalogue that is above 30 degrees from the site,
     drifting against the stars past a sidereally tracking telescope: 30 s frames, sigma
     2 arcsec, Pd 0.9, clutter."""
+    from orbitlink.tracking.times import timescale
     from skyfield.api import EarthSatellite, wgs84
-
-    from tracking.times import timescale
 
     ts = timescale()
     site = wgs84.latlon(39.0, -105.0, elevation_m=1800.0)

@@ -8,7 +8,7 @@ the sensors those frames need. See ``docs/formats.md``.
 
 from __future__ import annotations
 
-from .errors import FormatError, Reject
+from ..errors import FormatError, Reject
 from .frames import (
     iter_frames_jsonl,
     iter_records,

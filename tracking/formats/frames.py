@@ -25,8 +25,8 @@ from typing import IO, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import FormatError, Reject, describe_validation_error
 from ..models import Frame, Sensor
-from .errors import FormatError, Reject, describe_validation_error
 
 __all__ = [
     "iter_frames_jsonl",

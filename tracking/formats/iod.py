@@ -58,8 +58,9 @@ from typing import Literal, overload
 
 import numpy as np
 
+from ..constants import ARCSEC_PER_DEG
+from ..errors import FormatError, Reject
 from ..models import Frame, Sensor, parse_time
-from .errors import FormatError, Reject
 from .frames import read_text
 from .grouping import Observation, group_into_frames
 
@@ -106,7 +107,7 @@ EPOCHS: dict[int, tuple[str, float]] = {
 
 SKY_CONDITIONS = frozenset("EGFPBTCO ")
 BEHAVIOUR_CODES = frozenset("EFIRSXBHPADMNV")
-_ARCSEC_PER = {"arcsec": 1.0, "arcmin": 60.0, "deg": 3600.0}
+_ARCSEC_PER = {"arcsec": 1.0, "arcmin": 60.0, "deg": ARCSEC_PER_DEG}
 
 _STATION = re.compile(r"[0-9A-HJ-NP-Z]{4}")
 _PIECE = re.compile(r"[A-Z]{1,3} *")
@@ -590,7 +591,7 @@ def format_iod_line(*, norad_id: int, intl_designator: str, site: str, time: dat
     hh, rem = divmod(tenths_s, 36000)
     mm, rem = divmod(rem, 600)
     ss, tenth = divmod(rem, 10)
-    arcsec = round(abs(dec_deg) * 3600)
+    arcsec = round(abs(dec_deg) * ARCSEC_PER_DEG)
     dd, rem = divmod(arcsec, 3600)
     dm, ds = divmod(rem, 60)
     sign = "-" if dec_deg < 0 else "+"

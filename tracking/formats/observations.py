@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import Literal
 
+from ..errors import FormatError, Reject
 from ..models import Frame, Sensor
-from .errors import FormatError, Reject
 from .frames import iter_frames_jsonl, open_text, read_sensors
 
 __all__ = ["ObservationFormat", "detect_format", "read_observations"]

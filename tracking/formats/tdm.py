@@ -40,8 +40,8 @@ from datetime import datetime, timedelta, timezone
 from os import PathLike
 from pathlib import Path
 
+from ..errors import FormatError, Reject
 from ..models import Frame, Sensor, parse_time
-from .errors import FormatError, Reject
 from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
 

@@ -36,10 +36,18 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
+from ..constants import ARCSEC_PER_DEG
+from ..errors import FormatError, Reject, describe_validation_error
 from ..models import Frame, Sensor, format_time, parse_time
-from .errors import FormatError, Reject, describe_validation_error
 from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
 
@@ -104,7 +112,7 @@ class EOObservation(BaseModel):
         axes = [a for a in axes if a > 0]
         if not axes:
             return None
-        return math.sqrt(sum(a * a for a in axes) / len(axes)) * 3600.0
+        return math.sqrt(sum(a * a for a in axes) / len(axes)) * ARCSEC_PER_DEG
 
     @property
     def label(self) -> str | None:
@@ -297,7 +305,7 @@ def frames_to_eo_observations(frames: Iterable[Frame],
                 "referenceFrame": "J2000", "uct": False,
             }
             if det.sigma_arcsec is not None:
-                sigma_deg = det.sigma_arcsec / 3600.0
+                sigma_deg = det.sigma_arcsec / ARCSEC_PER_DEG
                 cos_dec = max(math.cos(math.radians(det.dec_deg)), 1e-9)
                 record["raUnc"] = sigma_deg / cos_dec
                 record["declinationUnc"] = sigma_deg

@@ -1,8 +1,15 @@
-"""The errors every reader in :mod:`tracking.formats` raises.
+"""orbitlink's error vocabulary: what bad input raises, everywhere.
 
-A reader never crashes on bad input and never drops a record silently: it raises
-:class:`FormatError` naming the source, the line (or record index) and the field, or, in lenient
-mode, hands the same error back as a :class:`Reject` so a replay can report it and go on.
+* :class:`FormatError`: a record that does not follow its format, naming the source, the line
+  (or record index) and the field. Every reader raises it (the catalogue's
+  :class:`~orbitlink.tracking.catalogue.CatalogueError` is one), and the stream service
+  dead-letters a message with its reason.
+* :class:`Reject`: the lenient mode. A reader given a ``rejects`` list appends a
+  ``Reject(line_no, error)`` for each bad record instead of raising, and carries on.
+* :class:`UnknownSensorError`: a frame of a sensor nobody defined.
+* :func:`describe_validation_error`: pydantic's validation error as one readable line.
+
+A reader never crashes on bad input and never drops a record silently.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-__all__ = ["FormatError", "Reject", "describe_validation_error"]
+__all__ = ["FormatError", "Reject", "UnknownSensorError", "describe_validation_error"]
 
 
 class FormatError(ValueError):
@@ -66,20 +73,32 @@ class Reject(NamedTuple):
     error: FormatError
 
 
-def describe_validation_error(error: ValidationError) -> tuple[str | None, str]:
+def describe_validation_error(error: ValidationError, *, limit: int = 5
+                              ) -> tuple[str | None, str]:
     """``(field, reason)`` from pydantic's error: the first failing field as a dotted path and
-    every failure as ``path: message`` joined by ``'; '``."""
+    the first ``limit`` failures as ``path: message (got value)`` joined by ``'; '``."""
     parts: list[str] = []
     first_field: str | None = None
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items[:limit]:
         path = ".".join(str(p) for p in item.get("loc", ()))
         if first_field is None and path:
             first_field = path
         message = item.get("msg", "invalid")
-        if "input" in item and item.get("type") not in ("missing",):
-            value = repr(item["input"])
-            if len(value) > 60:
-                value = value[:57] + "..."
-            message += f" (got {value})"
+        value = item.get("input")
+        if "input" in item and item.get("type") != "missing" and not isinstance(value, (dict, list)):
+            shown = repr(value)
+            message += f" (got {shown[:57] + '...' if len(shown) > 60 else shown})"
         parts.append(f"{path}: {message}" if path else message)
+    if len(items) > limit:
+        parts.append(f"... and {len(items) - limit} more")
     return first_field, "; ".join(parts)
+
+
+class UnknownSensorError(ValueError):
+    """A frame names a sensor the pipeline does not know and carries no inline definition."""
+
+    def __init__(self, sensor_id: str) -> None:
+        super().__init__(f"sensor_id: unknown sensor {sensor_id!r} and the frame has no "
+                         f"inline 'sensor' definition")
+        self.sensor_id = sensor_id

@@ -40,8 +40,9 @@ from sgp4.alpha5 import from_alpha5
 from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
 from sgp4.exporter import export_tle
 
+from .constants import SECONDS_PER_DAY, UNIX_EPOCH_JD
 from .models import format_time
-from .times import UNIX_EPOCH_JD, SECONDS_PER_DAY, datetime_from_unix
+from .times import datetime_from_unix
 
 __all__ = [
     "Catalogue",
