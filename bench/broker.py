@@ -17,6 +17,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
+
 from orbitlink.stream.broker import (
     TANSU_SAFE_PRODUCER_CONFIG,
     EmbeddedBroker,
@@ -29,19 +30,23 @@ RECORD_BYTES = 1000  # about one frame of ~10 detections as JSON
 PARTITION_COUNTS = (1, 4, 16)
 
 
-async def _produce_rate(bootstrap: str, topic: str, partitions: int, n_records: int,
-                        producer_config: dict) -> float:
+async def _produce_rate(
+    bootstrap: str, topic: str, partitions: int, n_records: int, producer_config: dict
+) -> float:
     """Records/s to send ``n_records`` round-robin over ``partitions`` and have them acked."""
     value = b"x" * RECORD_BYTES
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_config)
     await producer.start()
     try:
         # One warm-up record per partition: connection set-up and metadata are not measured.
-        await asyncio.gather(*[await producer.send(topic, value=value, partition=p)
-                               for p in range(partitions)])
+        await asyncio.gather(
+            *[await producer.send(topic, value=value, partition=p) for p in range(partitions)]
+        )
         started = time.perf_counter()
-        futures = [await producer.send(topic, value=value, partition=i % partitions)
-                   for i in range(n_records)]
+        futures = [
+            await producer.send(topic, value=value, partition=i % partitions)
+            for i in range(n_records)
+        ]
         await asyncio.gather(*futures)
         return n_records / (time.perf_counter() - started)
     finally:
@@ -56,15 +61,19 @@ def run(bootstrap: str, n_records: int) -> None:
     for partitions in PARTITION_COUNTS:
         single, batched = f"{prefix}-single-{partitions}", f"{prefix}-batched-{partitions}"
         create_topics(bootstrap, {single: (partitions, False), batched: (partitions, False)})
-        rate_single = asyncio.run(_produce_rate(bootstrap, single, partitions, n_records,
-                                                TANSU_SAFE_PRODUCER_CONFIG))
-        rate_batched = asyncio.run(_produce_rate(bootstrap, batched, partitions, n_records,
-                                                 {"linger_ms": 2}))
+        rate_single = asyncio.run(
+            _produce_rate(bootstrap, single, partitions, n_records, TANSU_SAFE_PRODUCER_CONFIG)
+        )
+        rate_batched = asyncio.run(
+            _produce_rate(bootstrap, batched, partitions, n_records, {"linger_ms": 2})
+        )
         print(f"{partitions:>10} {rate_single:>16,.0f} {rate_batched:>12,.0f}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.broker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.broker", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--broker", help="measure this broker instead of an embedded Tansu")
     parser.add_argument("--records", type=int, default=3000, help="records per run (3000)")
     args = parser.parse_args(argv if argv is not None else [])

@@ -7,8 +7,9 @@ object above 20 degrees elevation, for a camera flying on the ISS's orbit every 
 whose line of sight clears the Earth, each made early or late along its orbit by a timing error
 drawn from the correlator's own error model for the element set's age, plus track noise; and,
 when there are not enough real objects for N, uncorrelated "debris" tracks within a few degrees
-of real objects, with the speeds and random directions of real objects. Two ages: a day after the catalogue's epochs
-(fresh elements, short along-track windows) and a week after (windows up to +-60 s).
+of real objects, with the speeds and random directions of real objects. Two ages: a day after
+the catalogue's epochs (fresh elements, short along-track windows) and a week after (windows
+up to +-60 s).
 
 Columns: ``predict`` is the whole-catalogue :func:`tracking.predict.predict_sky` at the frame
 time; ``search`` is :func:`tracking.correlate.correlate_tracks` given that prediction (coarse
@@ -23,7 +24,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,24 +32,25 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orbitlink.tracking.catalogue import Catalogue, tle_checksum  # noqa: E402
-from orbitlink.tracking.constants import SECONDS_PER_DAY  # noqa: E402
-from orbitlink.tracking.correlate import CorrelationSettings, correlate_tracks  # noqa: E402
-from orbitlink.tracking.models import Sensor, TrackUpdate  # noqa: E402
-from orbitlink.tracking.predict import predict_sky  # noqa: E402
-from orbitlink.tracking.times import datetime_from_unix  # noqa: E402
+from orbitlink.tracking.catalogue import Catalogue, tle_checksum
+from orbitlink.tracking.constants import SECONDS_PER_DAY
+from orbitlink.tracking.correlate import CorrelationSettings, correlate_tracks
+from orbitlink.tracking.models import Sensor, TrackUpdate
+from orbitlink.tracking.predict import predict_sky
+from orbitlink.tracking.times import datetime_from_unix
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = REPO.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"
-SITE = Sensor(sensor_id="kitt-peak", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0,
-              sigma_arcsec=1.5)
+SITE = Sensor(
+    sensor_id="kitt-peak", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, sigma_arcsec=1.5
+)
 FRAMES = {
-    "1 day": datetime(2026, 5, 31, 3, 0, tzinfo=timezone.utc).timestamp(),
-    "7 days": datetime(2026, 6, 6, 3, 0, tzinfo=timezone.utc).timestamp(),
+    "1 day": datetime(2026, 5, 31, 3, 0, tzinfo=UTC).timestamp(),
+    "7 days": datetime(2026, 6, 6, 3, 0, tzinfo=UTC).timestamp(),
 }
 POSITION_SIGMA_DEG = 2.0 / 3600.0
 RATE_SIGMA_DEG_S = 0.5 / 3600.0
-COVARIANCE = np.diag([POSITION_SIGMA_DEG ** 2] * 2 + [RATE_SIGMA_DEG_S ** 2] * 2).tolist()
+COVARIANCE = np.diag([POSITION_SIGMA_DEG**2] * 2 + [RATE_SIGMA_DEG_S**2] * 2).tolist()
 
 
 def _late(catalogue: Catalogue, index: np.ndarray, late_s: np.ndarray) -> Catalogue:
@@ -63,9 +65,13 @@ def _late(catalogue: Catalogue, index: np.ndarray, late_s: np.ndarray) -> Catalo
     return Catalogue.from_records(records)
 
 
-def _frame(catalogue: Catalogue, time_unix_s: float, n_tracks: int,
-           rng: np.random.Generator, sensor: Sensor = SITE
-           ) -> tuple[list[TrackUpdate], np.ndarray]:
+def _frame(
+    catalogue: Catalogue,
+    time_unix_s: float,
+    n_tracks: int,
+    rng: np.random.Generator,
+    sensor: Sensor = SITE,
+) -> tuple[list[TrackUpdate], np.ndarray]:
     """N tracks at the frame time and the NORAD id behind each (-1 for debris)."""
     p = predict_sky(catalogue, sensor, time_unix_s)
     if sensor.is_space_based:
@@ -77,8 +83,11 @@ def _frame(catalogue: Catalogue, time_unix_s: float, n_tracks: int,
     age = np.abs(time_unix_s - catalogue.epoch_unix_s[real]) / SECONDS_PER_DAY
     # Timing errors for low orbits only (a GEO set's error is an angle, see the docs).
     fast = np.hypot(p.ra_rate_deg_s[real], p.dec_rate_deg_s[real]) > settings.slow_rate_deg_s
-    late = np.where(fast, rng.normal(0.0, settings.timing_sigma_s
-                                     + settings.timing_sigma_growth_s_per_day * age), 0.0)
+    late = np.where(
+        fast,
+        rng.normal(0.0, settings.timing_sigma_s + settings.timing_sigma_growth_s_per_day * age),
+        0.0,
+    )
     truth = predict_sky(_late(catalogue, real, late), sensor, time_unix_s)
     ra, dec = truth.ra_deg, truth.dec_deg  # in NORAD id order, as the truth catalogue
     rates = np.c_[truth.ra_rate_deg_s, truth.dec_rate_deg_s]
@@ -93,7 +102,8 @@ def _frame(catalogue: Catalogue, time_unix_s: float, n_tracks: int,
         d_ra = (centre[:, 0] + jitter[:, 0] / np.cos(np.radians(centre[:, 1]))) % 360.0
         d_dec = np.clip(centre[:, 1] + jitter[:, 1], -89.0, 89.0)
         speed = np.hypot(p.ra_rate_deg_s[up], p.dec_rate_deg_s[up])[
-            rng.integers(len(up), size=n_debris)]
+            rng.integers(len(up), size=n_debris)
+        ]
         angle = rng.uniform(0.0, 2.0 * np.pi, n_debris)
         ra = np.r_[ra, d_ra]
         dec = np.r_[dec, d_dec]
@@ -101,31 +111,45 @@ def _frame(catalogue: Catalogue, time_unix_s: float, n_tracks: int,
         ids = np.r_[ids, np.full(n_debris, -1)]
     noise = rng.multivariate_normal(np.zeros(4), np.array(COVARIANCE), size=len(ra))
     time = datetime_from_unix(time_unix_s)
-    tracks = [TrackUpdate(time=time, track_id=f"T{i}", sensor_id=sensor.sensor_id,
-                          status="confirmed",
-                          ra_deg=float((ra[i] + n[0] / np.cos(np.radians(dec[i]))) % 360.0),
-                          dec_deg=float(np.clip(dec[i] + n[1], -90.0, 90.0)),
-                          ra_rate_deg_s=float(rates[i, 0] + n[2]),
-                          dec_rate_deg_s=float(rates[i, 1] + n[3]),
-                          covariance=COVARIANCE, n_updates=8)
-              for i, n in enumerate(noise)]
+    tracks = [
+        TrackUpdate(
+            time=time,
+            track_id=f"T{i}",
+            sensor_id=sensor.sensor_id,
+            status="confirmed",
+            ra_deg=float((ra[i] + n[0] / np.cos(np.radians(dec[i]))) % 360.0),
+            dec_deg=float(np.clip(dec[i] + n[1], -90.0, 90.0)),
+            ra_rate_deg_s=float(rates[i, 0] + n[2]),
+            dec_rate_deg_s=float(rates[i, 1] + n[3]),
+            covariance=COVARIANCE,
+            n_updates=8,
+        )
+        for i, n in enumerate(noise)
+    ]
     return tracks, ids
 
 
 def main(quick: bool = False) -> None:
     catalogue = Catalogue.from_path(CATALOGUE_DIR)
     # A camera flying on the ISS's element set: no horizon cut, and it sees most of the sky.
-    camera = Sensor(sensor_id="iss-camera", sigma_arcsec=2.0,
-                    tle=list(catalogue.lines[catalogue.index_of([25544])[0]]))
-    print(f"catalogue: {len(catalogue)} element sets; sensors: {SITE.sensor_id} (tracks: real "
-          f"objects above 20 deg) and {camera.sensor_id} (real objects clear of the Earth); "
-          f"the rest of the tracks debris (uncorrelated)")
+    camera = Sensor(
+        sensor_id="iss-camera",
+        sigma_arcsec=2.0,
+        tle=list(catalogue.lines[catalogue.index_of([25544])[0]]),
+    )
+    print(
+        f"catalogue: {len(catalogue)} element sets; sensors: {SITE.sensor_id} (tracks: real "
+        f"objects above 20 deg) and {camera.sensor_id} (real objects clear of the Earth); "
+        f"the rest of the tracks debris (uncorrelated)"
+    )
     repeats = 2 if quick else 5
     rng = np.random.default_rng(0)
     predict_sky(catalogue, SITE, FRAMES["1 day"])  # warm caches
-    header = (f"{'sensor':>10} {'age':>7} {'tracks':>7} {'real':>5} {'predict ms':>11} "
-              f"{'search ms':>10} {'total ms':>9} {'named':>7} {'ambig.':>7} "
-              f"{'wrong, sure':>12} {'debris named':>13}")
+    header = (
+        f"{'sensor':>10} {'age':>7} {'tracks':>7} {'real':>5} {'predict ms':>11} "
+        f"{'search ms':>10} {'total ms':>9} {'named':>7} {'ambig.':>7} "
+        f"{'wrong, sure':>12} {'debris named':>13}"
+    )
     print(header)
     for sensor in (SITE, camera):
         for label, t0 in FRAMES.items():
@@ -134,8 +158,15 @@ def main(quick: bool = False) -> None:
     print("(medians of", repeats, "runs; wall clock on a shared machine)")
 
 
-def _measure(catalogue: Catalogue, sensor: Sensor, label: str, t0: float, n_tracks: int,
-             repeats: int, rng: np.random.Generator) -> None:
+def _measure(
+    catalogue: Catalogue,
+    sensor: Sensor,
+    label: str,
+    t0: float,
+    n_tracks: int,
+    repeats: int,
+    rng: np.random.Generator,
+) -> None:
     tracks, truth = _frame(catalogue, t0, n_tracks, rng, sensor)
     predict_ms, search_ms = [], []
     for _ in range(repeats):
@@ -151,12 +182,17 @@ def _measure(catalogue: Catalogue, sensor: Sensor, label: str, t0: float, n_trac
     wrong_debris = float(np.mean(named[~real] >= 0)) if (~real).any() else 0.0
     ambiguous = sum(a.ambiguous for a in result)
     # Real tracks given a wrong name without the correlator flagging any doubt.
-    sure_wrong = sum(1 for a, t in zip(result, truth) if t >= 0 and not a.uct
-                     and a.norad_id != t and not a.ambiguous and a.confidence >= 0.5)
+    sure_wrong = sum(
+        1
+        for a, t in zip(result, truth)
+        if t >= 0 and not a.uct and a.norad_id != t and not a.ambiguous and a.confidence >= 0.5
+    )
     p, s = statistics.median(predict_ms), statistics.median(search_ms)
-    print(f"{sensor.sensor_id:>10} {label:>7} {n_tracks:>7} {int(real.sum()):>5} {p:>11.1f} "
-          f"{s:>10.1f} {p + s:>9.1f} {right:>7.1%} {ambiguous:>7} {sure_wrong:>12} "
-          f"{wrong_debris:>13.1%}")
+    print(
+        f"{sensor.sensor_id:>10} {label:>7} {n_tracks:>7} {int(real.sum()):>5} {p:>11.1f} "
+        f"{s:>10.1f} {p + s:>9.1f} {right:>7.1%} {ambiguous:>7} {sure_wrong:>12} "
+        f"{wrong_debris:>13.1%}"
+    )
 
 
 if __name__ == "__main__":

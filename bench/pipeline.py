@@ -30,6 +30,7 @@ def _scenario_throughput() -> None:
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.evaluate import evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+    from orbitlink.tracking.offline import run_offline
     from orbitlink.tracking.simulate import simulate_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,9 +43,11 @@ def _scenario_throughput() -> None:
         # The stages as the pipeline calls them, timed in place. Prediction is its own
         # stage: the pipeline predicts the catalogue once a frame and hands it to the
         # correlator, so the correlator's time is the search alone.
-        stages = {"tracker": (pipeline_module.SensorTracker, "process"),
-                  "prediction": (pipeline_module, "predict_sky"),
-                  "correlation": (pipeline_module, "correlate_tracks")}
+        stages = {
+            "tracker": (pipeline_module.SensorTracker, "process"),
+            "prediction": (pipeline_module, "predict_sky"),
+            "correlation": (pipeline_module, "correlate_tracks"),
+        }
         spent = dict.fromkeys(stages, 0.0)
         originals = {name: getattr(owner, attr) for name, (owner, attr) in stages.items()}
 
@@ -55,25 +58,34 @@ def _scenario_throughput() -> None:
                     return function(*args, **kwargs)
                 finally:
                     spent[name] += time.perf_counter() - started
+
             return run
 
         for name, (owner, attr) in stages.items():
             setattr(owner, attr, timed(name, originals[name]))
         try:
-            summary = pipeline_module.run_offline(frames, sensors, catalogue, Path(tmp) / "res",
-                                                  progress=False)
+            summary = run_offline(frames, sensors, catalogue, Path(tmp) / "res", progress=False)
         finally:
             for name, (owner, attr) in stages.items():
                 setattr(owner, attr, originals[name])
         report = evaluate(scenario / "truth.json", Path(tmp) / "res").to_dict()
 
     print("offline pipeline, default simulated scenario (seed 1), correlation on")
-    print(f"  frames {summary.frames}, detections {summary.detections}, "
-          f"catalogue {len(catalogue)} objects")
-    print(f"  wall {summary.elapsed_s:.2f} s -> {summary.detections_per_s:,.0f} detections/s, "
-          f"{1e3 * summary.elapsed_s / summary.frames:.1f} ms/frame")
-    print("  " + ", ".join(f"{name} {1e3 * seconds / summary.frames:.2f} ms/frame"
-                           for name, seconds in spent.items()))
+    print(
+        f"  frames {summary.frames}, detections {summary.detections}, "
+        f"catalogue {len(catalogue)} objects"
+    )
+    print(
+        f"  wall {summary.elapsed_s:.2f} s -> {summary.detections_per_s:,.0f} detections/s, "
+        f"{1e3 * summary.elapsed_s / summary.frames:.1f} ms/frame"
+    )
+    print(
+        "  "
+        + ", ".join(
+            f"{name} {1e3 * seconds / summary.frames:.2f} ms/frame"
+            for name, seconds in spent.items()
+        )
+    )
     keys = [k for k in report if any(w in k for w in ("precision", "recall", "purity", "gospa"))]
     for key in keys:
         value = report[key]
@@ -94,17 +106,24 @@ def _peak_resident_mb() -> float:
 
 def _peak_memory_child() -> None:
     """Runs in its own process so the peak belongs to this workload alone."""
+    from bench.tracker import SETTINGS, frames_of, make_scene
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.models import Sensor
     from orbitlink.tracking.pipeline import Pipeline, PipelineSettings
 
-    from bench.tracker import SETTINGS, frames_of, make_scene
-
     catalogue = Catalogue.from_path(CATALOG)
-    sensor = Sensor(sensor_id="bench", lat_deg=31.96, lon_deg=-111.6, alt_m=2100,
-                    fov_radius_deg=10.0, sigma_arcsec=3.0)
-    frames = [frame.model_copy(update={"sensor_id": sensor.sensor_id})
-              for frame in frames_of(make_scene(1000, 20))]
+    sensor = Sensor(
+        sensor_id="bench",
+        lat_deg=31.96,
+        lon_deg=-111.6,
+        alt_m=2100,
+        fov_radius_deg=10.0,
+        sigma_arcsec=3.0,
+    )
+    frames = [
+        frame.model_copy(update={"sensor_id": sensor.sensor_id})
+        for frame in frames_of(make_scene(1000, 20))
+    ]
     pipeline = Pipeline([sensor], catalogue, PipelineSettings(tracker=SETTINGS))
     state = None
     warm_up = 8  # frames before the tracks are confirmed and correlated
@@ -122,20 +141,33 @@ def _peak_memory_child() -> None:
         tracks = {u.track_id for u in result.tracks}
     peak_mb = _peak_resident_mb()
     measured = len(frames) - warm_up
-    print(f"  one sensor, {len(tracks)} confirmed tracks, whole catalogue ({len(catalogue)}): "
-          f"{detections / measured:.0f} detections and {associations / measured:.0f} "
-          f"associations per frame")
-    print(f"  {1e3 * cpu_s / measured:.0f} ms CPU per frame -> "
-          f"{detections / cpu_s:,.0f} detections/s through the whole pipeline")
+    print(
+        f"  one sensor, {len(tracks)} confirmed tracks, whole catalogue ({len(catalogue)}): "
+        f"{detections / measured:.0f} detections and {associations / measured:.0f} "
+        f"associations per frame"
+    )
+    print(
+        f"  {1e3 * cpu_s / measured:.0f} ms CPU per frame -> "
+        f"{detections / cpu_s:,.0f} detections/s through the whole pipeline"
+    )
     print(f"  peak resident memory {peak_mb:.0f} MB (goal < 500 MB)")
 
 
 def main() -> None:
     _scenario_throughput()
-    print("dense frames: 1,000 targets on one sensor, every confirmed track correlated "
-          "(separate process, for its peak memory)")
-    subprocess.run([sys.executable, "-c", "from bench.pipeline import _peak_memory_child; "
-                    "_peak_memory_child()"], cwd=REPO_ROOT, check=True)
+    print(
+        "dense frames: 1,000 targets on one sensor, every confirmed track correlated "
+        "(separate process, for its peak memory)"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from bench.pipeline import _peak_memory_child; _peak_memory_child()",
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+    )
 
 
 if __name__ == "__main__":

@@ -34,49 +34,78 @@ def _run(stack_kwargs: dict, frames: list, sensors: dict, *, speed: float | None
 
     with LocalStack(**stack_kwargs, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.") as stack:
         assert stack.settings is not None
-        asyncio.run(publish_frames(stack.settings, frames, sensors, speed=speed,
-                                   progress=False, create_topics=False))
+        asyncio.run(
+            publish_frames(
+                stack.settings, frames, sensors, speed=speed, progress=False, create_topics=False
+            )
+        )
         stack.wait_for_frames(len(frames), timeout_s=1800)
         return collect_outputs(stack.settings, until_idle_s=2.0)
 
 
-def _measure(label: str, frames: list, sensors: dict, catalog: Path, work: Path,
-             broker_url: str | None, pipeline_settings: Path | None = None) -> None:
+def _measure(
+    label: str,
+    frames: list,
+    sensors: dict,
+    catalog: Path,
+    work: Path,
+    broker_url: str | None,
+    pipeline_settings: Path | None = None,
+) -> None:
     """Pipeline alone, sustained throughput and latency at half of it, for one scenario."""
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.formats import write_sensors
-    from orbitlink.tracking.pipeline import load_pipeline_settings, run_offline
+    from orbitlink.tracking.offline import run_offline
+    from orbitlink.tracking.pipeline import load_pipeline_settings
 
     n_detections = sum(len(f.detections) for f in frames)
     event_span_s = (frames[-1].time - frames[0].time).total_seconds() or 1.0
-    print(f"\n{label}: {len(frames)} frames, {n_detections} detections "
-          f"({n_detections / len(frames):.0f} per frame) over {event_span_s:.0f} s of sky, "
-          f"{len(sensors)} sensor(s)")
+    print(
+        f"\n{label}: {len(frames)} frames, {n_detections} detections "
+        f"({n_detections / len(frames):.0f} per frame) over {event_span_s:.0f} s of sky, "
+        f"{len(sensors)} sensor(s)"
+    )
     settings = load_pipeline_settings(pipeline_settings) if pipeline_settings else None
-    offline = run_offline(frames, sensors, Catalogue.from_path(catalog), work / "offline",
-                          settings=settings, progress=False)
-    print(f"  pipeline alone (run_offline, in process): "
-          f"{offline.detections_per_s:,.0f} detections/s")
+    offline = run_offline(
+        frames,
+        sensors,
+        Catalogue.from_path(catalog),
+        work / "offline",
+        settings=settings,
+        progress=False,
+    )
+    print(
+        f"  pipeline alone (run_offline, in process): {offline.detections_per_s:,.0f} detections/s"
+    )
 
     sensors_path = work / "sensors.json"
     write_sensors(list(sensors.values()), sensors_path)
-    stack = dict(catalog=catalog, sensors=sensors_path, pipeline_settings=pipeline_settings,
-                 broker_url=broker_url, work_dir=work / "stack-1")
+    stack = dict(
+        catalog=catalog,
+        sensors=sensors_path,
+        pipeline_settings=pipeline_settings,
+        broker_url=broker_url,
+        work_dir=work / "stack-1",
+    )
     flat_out = _run(stack, frames, sensors, speed=None)
     throughput = flat_out.throughput_detections_s
-    print(f"  sustained (all frames at once): {throughput:,.0f} detections/s "
-          f"(goal {GOAL_DETECTIONS_S:,.0f}); {flat_out.duplicates} duplicates")
+    print(
+        f"  sustained (all frames at once): {throughput:,.0f} detections/s "
+        f"(goal {GOAL_DETECTIONS_S:,.0f}); {flat_out.duplicates} duplicates"
+    )
 
     load = 0.5 * throughput
     speed = load / (n_detections / event_span_s)
     stack["work_dir"] = work / "stack-2"
     paced = _run(stack, frames, sensors, speed=speed)
-    print(f"  latency at 50 % load ({load:,.0f} detections/s, replay speed {speed:.1f}x), "
-          f"frame publish -> association publish over {len(paced.latencies_s)} records: "
-          f"p50 {paced.latency_percentile_s(50) * 1e3:.0f} ms, "
-          f"p99 {paced.latency_percentile_s(99) * 1e3:.0f} ms "
-          f"(goal {GOAL_P99_S * 1e3:.0f} ms), "
-          f"max {paced.latency_percentile_s(100) * 1e3:.0f} ms")
+    print(
+        f"  latency at 50 % load ({load:,.0f} detections/s, replay speed {speed:.1f}x), "
+        f"frame publish -> association publish over {len(paced.latencies_s)} records: "
+        f"p50 {paced.latency_percentile_s(50) * 1e3:.0f} ms, "
+        f"p99 {paced.latency_percentile_s(99) * 1e3:.0f} ms "
+        f"(goal {GOAL_P99_S * 1e3:.0f} ms), "
+        f"max {paced.latency_percentile_s(100) * 1e3:.0f} ms"
+    )
 
 
 def _dense_scene(settings_path: Path) -> tuple[list, dict]:
@@ -87,19 +116,29 @@ def _dense_scene(settings_path: Path) -> tuple[list, dict]:
     import dataclasses
     import json
 
+    from bench.tracker import SETTINGS, frames_of, make_scene
     from orbitlink.tracking.models import Sensor
     from orbitlink.tracking.tracker import TrackerSettings
 
-    from bench.tracker import SETTINGS, frames_of, make_scene
-
-    changed = {f.name: getattr(SETTINGS, f.name) for f in dataclasses.fields(TrackerSettings)
-               if getattr(SETTINGS, f.name) != getattr(TrackerSettings(), f.name)}
+    changed = {
+        f.name: getattr(SETTINGS, f.name)
+        for f in dataclasses.fields(TrackerSettings)
+        if getattr(SETTINGS, f.name) != getattr(TrackerSettings(), f.name)
+    }
     settings_path.write_text(json.dumps({"tracker": changed}))
 
-    sensor = Sensor(sensor_id="dense", lat_deg=31.96, lon_deg=-111.6, alt_m=2100,
-                    fov_radius_deg=10.0, sigma_arcsec=3.0)
-    frames = [frame.model_copy(update={"sensor_id": sensor.sensor_id})
-              for frame in frames_of(make_scene(1000, 30))]
+    sensor = Sensor(
+        sensor_id="dense",
+        lat_deg=31.96,
+        lon_deg=-111.6,
+        alt_m=2100,
+        fov_radius_deg=10.0,
+        sigma_arcsec=3.0,
+    )
+    frames = [
+        frame.model_copy(update={"sensor_id": sensor.sensor_id})
+        for frame in frames_of(make_scene(1000, 30))
+    ]
     return frames, {sensor.sensor_id: sensor}
 
 
@@ -108,11 +147,18 @@ def main(argv: list[str] | None = None) -> None:
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
     from orbitlink.tracking.simulate import simulate_scenario
 
-    parser = argparse.ArgumentParser(prog="python -m bench.stream", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.stream",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--broker", help="use this broker instead of an embedded Tansu")
-    parser.add_argument("--catalog", type=Path, default=None,
-                        help="TLE catalogue to simulate from (default: the shipped snapshot)")
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=None,
+        help="TLE catalogue to simulate from (default: the shipped snapshot)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenario", choices=("sparse", "dense", "both"), default="both")
     args = parser.parse_args(argv if argv is not None else [])
@@ -126,15 +172,28 @@ def main(argv: list[str] | None = None) -> None:
             frames = list(iter_frames_jsonl(work / "scenario" / "frames.jsonl"))
             sensors = read_sensors(work / "scenario" / "sensors.json")
             (work / "sparse").mkdir()
-            _measure(f"sparse: the simulated scenario (seed {args.seed}, catalogue "
-                     f"{summary.catalogue_size} objects)", frames, sensors,
-                     work / "scenario" / "catalog", work / "sparse", args.broker)
+            _measure(
+                f"sparse: the simulated scenario (seed {args.seed}, catalogue "
+                f"{summary.catalogue_size} objects)",
+                frames,
+                sensors,
+                work / "scenario" / "catalog",
+                work / "sparse",
+                args.broker,
+            )
         if args.scenario in ("dense", "both"):
             (work / "dense").mkdir()
             settings_path = work / "dense" / "pipeline-settings.json"
             frames, sensors = _dense_scene(settings_path)
-            _measure("dense: 1,000 targets on one sensor, whole catalogue", frames, sensors,
-                     Path(catalog), work / "dense", args.broker, settings_path)
+            _measure(
+                "dense: 1,000 targets on one sensor, whole catalogue",
+                frames,
+                sensors,
+                Path(catalog),
+                work / "dense",
+                args.broker,
+                settings_path,
+            )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,12 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from orbitlink.tracking.association import chi2_gate
 from orbitlink.tracking.models import Detection, Frame
 from orbitlink.tracking.sky import (
@@ -43,7 +45,6 @@ from orbitlink.tracking.sky import (
     unit_from_radec,
 )
 from orbitlink.tracking.tracker import SensorTracker, TrackerSettings
-from scipy.optimize import linear_sum_assignment
 
 CENTRE_RA_DEG, CENTRE_DEC_DEG = 30.0, 10.0
 DT_S = 2.0
@@ -54,7 +55,7 @@ DENSITY_PER_DEG2 = 4.0
 SPEED_RANGE_DEG_S = (0.002, 0.02)
 GOSPA_CUTOFF_ARCSEC = 36.0
 BURN_IN_FRAMES = 8
-T0 = datetime(2026, 5, 30, 2, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 30, 2, 0, 0, tzinfo=UTC)
 SETTINGS = TrackerSettings(max_init_rate_deg_s=0.05)
 
 
@@ -94,10 +95,18 @@ def frames_of(scene: Scene) -> list[Frame]:
     frames = []
     for k, points in enumerate(scene.plane):
         ra, dec = radec_from_gnomonic(points[:, 0], points[:, 1], CENTRE_RA_DEG, CENTRE_DEC_DEG)
-        detections = [Detection(det_id=f"{k}:{j}", ra_deg=float(r), dec_deg=float(d))
-                      for j, (r, d) in enumerate(zip(ra.tolist(), dec.tolist()))]
-        frames.append(Frame(frame_id=f"frame-{k}", sensor_id="BENCH",
-                            time=T0 + timedelta(seconds=k * DT_S), detections=detections))
+        detections = [
+            Detection(det_id=f"{k}:{j}", ra_deg=float(r), dec_deg=float(d))
+            for j, (r, d) in enumerate(zip(ra.tolist(), dec.tolist()))
+        ]
+        frames.append(
+            Frame(
+                frame_id=f"frame-{k}",
+                sensor_id="BENCH",
+                time=T0 + timedelta(seconds=k * DT_S),
+                detections=detections,
+            )
+        )
     return frames
 
 
@@ -120,17 +129,23 @@ def quality(scene: Scene, estimates: list[np.ndarray]) -> dict[str, float]:
     n_matched = 0
     frames = range(BURN_IN_FRAMES, len(estimates))
     for k in frames:
-        g, error, missed, false = gospa(scene.truth[k] * 3600, estimates[k] * 3600,
-                                        GOSPA_CUTOFF_ARCSEC)
+        g, error, missed, false = gospa(
+            scene.truth[k] * 3600, estimates[k] * 3600, GOSPA_CUTOFF_ARCSEC
+        )
         totals += (g, error, missed, false)
         n_matched += len(scene.truth[k]) - missed
     n = len(frames)
-    return {"gospa": totals[0] / n, "error_arcsec": totals[1] / max(n_matched, 1),
-            "missed": totals[2] / n, "false": totals[3] / n}
+    return {
+        "gospa": totals[0] / n,
+        "error_arcsec": totals[1] / max(n_matched, 1),
+        "missed": totals[2] / n,
+        "false": totals[3] / n,
+    }
 
 
-def run_orbitlink(scene: Scene, serialise: bool = False, repeats: int = 3
-                  ) -> tuple[float, int, list[np.ndarray]]:
+def run_orbitlink(
+    scene: Scene, serialise: bool = False, repeats: int = 3
+) -> tuple[float, int, list[np.ndarray]]:
     """CPU seconds in ``process`` (and ``to_bytes`` when asked), detections, track positions.
 
     CPU time of this process, not wall time, and the best of ``repeats`` runs (the tracker
@@ -181,59 +196,86 @@ def run_stonesoup(scene: Scene, kd_tree: bool) -> tuple[float, int, list[np.ndar
     mid_speed = float(np.mean(SPEED_RANGE_DEG_S))
     accel = SETTINGS.accel_floor_deg_s2 + SETTINGS.accel_per_rate_sq_per_deg * mid_speed**2
     q = accel**2 * SETTINGS.accel_time_s
-    transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(q),
-                                                        ConstantVelocity(q)])
-    measurement = LinearGaussian(ndim_state=4, mapping=(0, 2),
-                                 noise_covar=np.diag([sigma**2, sigma**2]))
+    transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(q), ConstantVelocity(q)])
+    measurement = LinearGaussian(
+        ndim_state=4, mapping=(0, 2), noise_covar=np.diag([sigma**2, sigma**2])
+    )
     predictor = KalmanPredictor(transition)
     updater = KalmanUpdater(measurement)
     gate = float(np.sqrt(chi2_gate(SETTINGS.gate_probability)))  # Stone Soup's is not squared
-    hypothesiser = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(),
-                                        missed_distance=gate)
+    hypothesiser = DistanceHypothesiser(
+        predictor, updater, measure=Mahalanobis(), missed_distance=gate
+    )
     if kd_tree:
-        associator = DetectionKDTreeGNN2D(hypothesiser=hypothesiser, predictor=predictor,
-                                          updater=updater, max_distance=0.1)
+        associator = DetectionKDTreeGNN2D(
+            hypothesiser=hypothesiser, predictor=predictor, updater=updater, max_distance=0.1
+        )
     else:
         associator = GNNWith2DAssignment(hypothesiser)
     max_speed = SPEED_RANGE_DEG_S[1]
-    prior = GaussianState(np.zeros((4, 1)),
-                          np.diag([sigma**2, max_speed**2, sigma**2, max_speed**2]))
+    prior = GaussianState(
+        np.zeros((4, 1)), np.diag([sigma**2, max_speed**2, sigma**2, max_speed**2])
+    )
     initiator = MultiMeasurementInitiator(
-        prior_state=prior, measurement_model=measurement,
-        deleter=UpdateTimeStepsDeleter(2), data_associator=associator, updater=updater,
-        min_points=SETTINGS.confirm_m)
+        prior_state=prior,
+        measurement_model=measurement,
+        deleter=UpdateTimeStepsDeleter(2),
+        data_associator=associator,
+        updater=updater,
+        min_points=SETTINGS.confirm_m,
+    )
     detections = []
     for k, points in enumerate(scene.plane):
         stamp = T0 + timedelta(seconds=k * DT_S)
-        detections.append((stamp, {SSDetection(np.array([[x], [y]]), timestamp=stamp,
-                                                measurement_model=measurement)
-                                   for x, y in points.tolist()}))
-    tracker = MultiTargetTracker(initiator=initiator,
-                                 deleter=UpdateTimeStepsDeleter(SETTINGS.delete_after_misses),
-                                 detector=detections, data_associator=associator,
-                                 updater=updater)
+        detections.append(
+            (
+                stamp,
+                {
+                    SSDetection(
+                        np.array([[x], [y]]), timestamp=stamp, measurement_model=measurement
+                    )
+                    for x, y in points.tolist()
+                },
+            )
+        )
+    tracker = MultiTargetTracker(
+        initiator=initiator,
+        deleter=UpdateTimeStepsDeleter(SETTINGS.delete_after_misses),
+        detector=detections,
+        data_associator=associator,
+        updater=updater,
+    )
     estimates = []
     started = time.process_time()
     for _, tracks in tracker:
-        estimates.append(np.array([[t.state_vector[0, 0], t.state_vector[2, 0]]
-                                   for t in tracks]).reshape(-1, 2))
+        estimates.append(
+            np.array([[t.state_vector[0, 0], t.state_vector[2, 0]] for t in tracks]).reshape(-1, 2)
+        )
     elapsed = time.process_time() - started
     return elapsed, sum(len(p) for p in scene.plane), estimates
 
 
-CATALOGUE_DIR = Path(os.environ.get(
-    "ORBITLINK_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
-) / "catalog" / "celestrak-2026-05-30"
+CATALOGUE_DIR = (
+    Path(
+        os.environ.get(
+            "ORBITLINK_SHARED_DATA",
+            Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+        )
+    )
+    / "catalog"
+    / "celestrak-2026-05-30"
+)
 
 
 def _real_passes(n_per_object: int = 6) -> list[tuple[str, list[Frame], np.ndarray]]:
     """Frames of real LEO passes and the true on-sky rates at each frame ``(n, 2)``."""
-    from orbitlink.tracking.times import timescale
     from skyfield.api import EarthSatellite, wgs84
+
+    from orbitlink.tracking.times import timescale
 
     ts = timescale()
     site = wgs84.latlon(39.0, -105.0, elevation_m=1800.0)
-    t0 = ts.from_datetime(datetime(2026, 5, 30, tzinfo=timezone.utc))
+    t0 = ts.from_datetime(datetime(2026, 5, 30, tzinfo=UTC))
     rng = np.random.default_rng(1)
     sigma = 5.0 / 3600.0
     passes = []
@@ -251,22 +293,21 @@ def _real_passes(n_per_object: int = 6) -> list[tuple[str, list[Frame], np.ndarr
             ra, dec, _ = topocentric.radec()
             ra, dec = ra._degrees % 360.0, dec.degrees
             # True rates by central differences over +-0.05 s.
-            both = [start + timedelta(seconds=float(s) + h) for s in offsets for h in (-.05, .05)]
+            both = [start + timedelta(seconds=float(s) + h) for s in offsets for h in (-0.05, 0.05)]
             ra2, dec2, _ = (satellite - site).at(ts.from_datetimes(both)).radec()
             u = unit_from_radec(ra2._degrees, dec2.degrees).reshape(-1, 2, 3)
             east, north, _ = tangent_basis(ra, dec)
             motion = np.degrees(u[:, 1] - u[:, 0]) / 0.1
-            rates = np.column_stack([np.sum(motion * east, axis=1),
-                                     np.sum(motion * north, axis=1)])
+            rates = np.column_stack([np.sum(motion * east, axis=1), np.sum(motion * north, axis=1)])
             frames = []
             for k in np.flatnonzero(up):
                 detections = []
                 if rng.random() < PD:
                     r, d = radec_from_gnomonic(*rng.normal(0.0, sigma, 2), ra[k], dec[k])
-                    detections.append(Detection(det_id=f"{k}", ra_deg=float(r),
-                                                dec_deg=float(d)))
-                frames.append(Frame(frame_id=f"{k}", sensor_id="SITE", time=stamps[k],
-                                    detections=detections))
+                    detections.append(Detection(det_id=f"{k}", ra_deg=float(r), dec_deg=float(d)))
+                frames.append(
+                    Frame(frame_id=f"{k}", sensor_id="SITE", time=stamps[k], detections=detections)
+                )
             max_alt = float(topocentric.altaz()[0].degrees.max())
             passes.append((f"{name} {max_alt:4.1f} deg", frames, rates))
     return passes
@@ -274,11 +315,15 @@ def _real_passes(n_per_object: int = 6) -> list[tuple[str, list[Frame], np.ndarr
 
 def real_pass_consistency() -> None:
     passes = _real_passes()
-    print(f"\nReal LEO passes ({len(passes)}: ISS and STARLINK-1008, max elevation "
-          f"{min(p[0].split()[-2] for p in passes)}-{max(p[0].split()[-2] for p in passes)} "
-          "deg), 1 s frames, sigma 5 arcsec, Pd 0.9")
-    print(f"{'accel_per_rate_sq_per_deg':>26} {'tracks/pass':>12} {'mean NEES':>12} "
-          f"{'max NEES':>9} {'max rate err':>13}")
+    print(
+        f"\nReal LEO passes ({len(passes)}: ISS and STARLINK-1008, max elevation "
+        f"{min(p[0].split()[-2] for p in passes)}-{max(p[0].split()[-2] for p in passes)} "
+        "deg), 1 s frames, sigma 5 arcsec, Pd 0.9"
+    )
+    print(
+        f"{'accel_per_rate_sq_per_deg':>26} {'tracks/pass':>12} {'mean NEES':>12} "
+        f"{'max NEES':>9} {'max rate err':>13}"
+    )
     for coefficient in (0.02, 0.01, 0.005):
         settings = dataclasses.replace(TrackerSettings(), accel_per_rate_sq_per_deg=coefficient)
         n_tracks, mean_nees, max_nees, max_error = [], [], 0.0, 0.0
@@ -298,45 +343,62 @@ def real_pass_consistency() -> None:
             n_tracks.append(len(ids))
             mean_nees.append(float(np.mean(nees)))
             max_nees = max(max_nees, max(nees))
-        print(f"{coefficient:>26g} {min(n_tracks):>5}-{max(n_tracks):<6} "
-              f"{min(mean_nees):>5.2f}-{max(mean_nees):<6.2f} {max_nees:>9.1f} "
-              f"{100 * max_error:>12.1f}%", flush=True)
+        print(
+            f"{coefficient:>26g} {min(n_tracks):>5}-{max(n_tracks):<6} "
+            f"{min(mean_nees):>5.2f}-{max(mean_nees):<6.2f} {max_nees:>9.1f} "
+            f"{100 * max_error:>12.1f}%",
+            flush=True,
+        )
 
 
 def main() -> None:
     print(__doc__.split("\n\n")[1].replace("\n", " "))
     run_orbitlink(make_scene(20, 5), repeats=1)  # warm-up: scipy's lazy imports, caches
-    print(f"\norbitlink SensorTracker, CPU time of one core (best of 3); {DT_S:g} s frames, Pd {PD}, clutter "
-          f"{CLUTTER_PER_TARGET}/target, sigma {SIGMA_ARCSEC:g} arcsec")
-    print(f"{'targets':>8} {'frames':>6} {'detections':>10} {'det/s':>10} "
-          f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
-          f"{'miss/f':>7} {'false/f':>7}")
+    print(
+        f"\norbitlink SensorTracker, CPU time of one core (best of 3); {DT_S:g} s frames, "
+        f"Pd {PD}, clutter {CLUTTER_PER_TARGET}/target, sigma {SIGMA_ARCSEC:g} arcsec"
+    )
+    print(
+        f"{'targets':>8} {'frames':>6} {'detections':>10} {'det/s':>10} "
+        f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
+        f"{'miss/f':>7} {'false/f':>7}"
+    )
     for n_targets, n_frames in [(50, 30), (200, 30), (1000, 20), (5000, 16)]:
         scene = make_scene(n_targets, n_frames)
         elapsed, n_det, estimates = run_orbitlink(scene)
         elapsed_ser, _, _ = run_orbitlink(scene, serialise=True)
         q = quality(scene, estimates)
-        print(f"{n_targets:>8} {n_frames:>6} {n_det:>10} {n_det / elapsed:>10,.0f} "
-              f"{n_det / elapsed_ser:>15,.0f} "
-              f"{1e6 * elapsed / (n_targets * n_frames):>14.1f} {q['gospa']:>7.1f} "
-              f"{q['error_arcsec']:>6.2f} {q['missed']:>7.2f} {q['false']:>7.2f}", flush=True)
+        print(
+            f"{n_targets:>8} {n_frames:>6} {n_det:>10} {n_det / elapsed:>10,.0f} "
+            f"{n_det / elapsed_ser:>15,.0f} "
+            f"{1e6 * elapsed / (n_targets * n_frames):>14.1f} {q['gospa']:>7.1f} "
+            f"{q['error_arcsec']:>6.2f} {q['missed']:>7.2f} {q['false']:>7.2f}",
+            flush=True,
+        )
 
-    print("\nStone Soup 1.9.1 on the same scenes (KF + Mahalanobis DistanceHypothesiser + "
-          "GNNWith2DAssignment,\nMultiMeasurementInitiator, UpdateTimeStepsDeleter), "
-          "against orbitlink on each:")
-    print(f"{'variant':>10} {'targets':>8} {'frames':>6} {'SS det/s':>9} {'ol det/s':>9} "
-          f"{'ratio':>7} {'SS GOSPA':>8} {'ol GOSPA':>8} {'SS err':>7} {'ol err':>7} "
-          f"{'SS miss/f':>9} {'ol miss/f':>9} {'SS false/f':>10} {'ol false/f':>10}")
+    print(
+        "\nStone Soup 1.9.1 on the same scenes (KF + Mahalanobis DistanceHypothesiser + "
+        "GNNWith2DAssignment,\nMultiMeasurementInitiator, UpdateTimeStepsDeleter), "
+        "against orbitlink on each:"
+    )
+    print(
+        f"{'variant':>10} {'targets':>8} {'frames':>6} {'SS det/s':>9} {'ol det/s':>9} "
+        f"{'ratio':>7} {'SS GOSPA':>8} {'ol GOSPA':>8} {'SS err':>7} {'ol err':>7} "
+        f"{'SS miss/f':>9} {'ol miss/f':>9} {'SS false/f':>10} {'ol false/f':>10}"
+    )
     for kd_tree, n_targets, n_frames in [(False, 50, 20), (True, 50, 20), (True, 200, 20)]:
         scene = make_scene(n_targets, n_frames, seed=2)
         ss_elapsed, n_det, ss_estimates = run_stonesoup(scene, kd_tree)
         ol_elapsed, _, ol_estimates = run_orbitlink(scene)
         ss, ol = quality(scene, ss_estimates), quality(scene, ol_estimates)
-        print(f"{'kd-tree' if kd_tree else 'plain':>10} {n_targets:>8} {n_frames:>6} "
-              f"{n_det / ss_elapsed:>9,.0f} {n_det / ol_elapsed:>9,.0f} "
-              f"{ss_elapsed / ol_elapsed:>6.0f}x {ss['gospa']:>8.1f} {ol['gospa']:>8.1f} "
-              f"{ss['error_arcsec']:>7.2f} {ol['error_arcsec']:>7.2f} {ss['missed']:>9.2f} "
-              f"{ol['missed']:>9.2f} {ss['false']:>10.2f} {ol['false']:>10.2f}", flush=True)
+        print(
+            f"{'kd-tree' if kd_tree else 'plain':>10} {n_targets:>8} {n_frames:>6} "
+            f"{n_det / ss_elapsed:>9,.0f} {n_det / ol_elapsed:>9,.0f} "
+            f"{ss_elapsed / ol_elapsed:>6.0f}x {ss['gospa']:>8.1f} {ol['gospa']:>8.1f} "
+            f"{ss['error_arcsec']:>7.2f} {ol['error_arcsec']:>7.2f} {ss['missed']:>9.2f} "
+            f"{ol['missed']:>9.2f} {ss['false']:>10.2f} {ol['false']:>10.2f}",
+            flush=True,
+        )
 
     real_pass_consistency()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import faust
 from faust.types import TP
+
 from orbitlink.tracking.catalogue import Catalogue, ElementSet
 from orbitlink.tracking.pipeline import Pipeline
 
@@ -56,8 +57,9 @@ def _apply_element_sets(pipeline: Pipeline, element_sets: list[ElementSet]) -> i
     return pipeline.update_catalogue(delta)
 
 
-def create_app(settings: StreamSettings, pipeline: Pipeline, *,
-               sink: Sink | None = None, live: bool = True) -> OrbitlinkApp:
+def create_app(
+    settings: StreamSettings, pipeline: Pipeline, *, sink: Sink | None = None, live: bool = True
+) -> OrbitlinkApp:
     """Build the worker's Faust app around ``pipeline``.
 
     With ``live=True`` (the worker) the app starts a :class:`KafkaSink` and the side inputs
@@ -87,38 +89,67 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
     )
-    frames_topic = app.topic(settings.topic("frames"), key_type=bytes, value_type=bytes,
-                             key_serializer="raw", value_serializer="raw",
-                             partitions=settings.frames_partitions)
+    frames_topic = app.topic(
+        settings.topic("frames"),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.frames_partitions,
+    )
     # bytes key and value types make Faust use the raw codec for the changelog too.
-    table = app.Table(settings.state_table, default=None, key_type=bytes, value_type=bytes,
-                      partitions=settings.frames_partitions,
-                      help="Tracker state (bytes) of each sensor, by sensor id")
+    table = app.Table(
+        settings.state_table,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.frames_partitions,
+        help="Tracker state (bytes) of each sensor, by sensor id",
+    )
     metrics = Metrics()
     inputs: SideInputs | None = None
     kafka_sink: KafkaSink | None = None
     if live:
-        kafka_sink = KafkaSink(settings.bootstrap, max_batch_size=settings.output_batch_bytes,
-                               linger_ms=settings.output_linger_ms,
-                               max_request_size=settings.max_message_bytes,
-                               client_id=f"{settings.faust_app_id}-output")
+        kafka_sink = KafkaSink(
+            settings.bootstrap,
+            max_batch_size=settings.output_batch_bytes,
+            linger_ms=settings.output_linger_ms,
+            max_request_size=settings.max_message_bytes,
+            client_id=f"{settings.faust_app_id}-output",
+        )
         sink = kafka_sink
     elif sink is None:
         raise ValueError("create_app(live=False) needs a sink")
     assert sink is not None
 
-    async def reject_input(topic: str, partition: int, offset: int, key: bytes | None,
-                           value: bytes | None, reason: str) -> None:
+    async def reject_input(
+        topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str
+    ) -> None:
         metrics["dead_letters"] += 1
-        await sink.publish([OutboundRecord(
-            settings.topic("deadletter"), key,
-            dead_letter(raw=value, key=key, topic=topic, partition=partition, offset=offset,
-                        reason=reason))])
+        await sink.publish(
+            [
+                OutboundRecord(
+                    settings.topic("deadletter"),
+                    key,
+                    dead_letter(
+                        raw=value,
+                        key=key,
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
+                        reason=reason,
+                    ),
+                )
+            ]
+        )
 
     if live:
-        inputs = SideInputs(settings, on_sensor=pipeline.add_sensor,
-                            on_element_sets=lambda sets: _apply_element_sets(pipeline, sets),
-                            on_rejected=reject_input)
+        inputs = SideInputs(
+            settings,
+            on_sensor=pipeline.add_sensor,
+            on_element_sets=lambda sets: _apply_element_sets(pipeline, sets),
+            on_rejected=reject_input,
+        )
 
     async def wait_for_sensor(sensor_id: str) -> None:
         if inputs is not None:
@@ -127,12 +158,26 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
     async def rewind(topic: str, partition: int, offset: int) -> None:
         await app.consumer.seek(TP(topic, partition), offset)
 
-    processor = FrameProcessor(settings, pipeline, sink, table,
-                               wait_for_sensor=wait_for_sensor if live else None,
-                               metrics=metrics, rewind=rewind if live else None)
-    holder = OrbitlinkApp(app=app, settings=settings, pipeline=pipeline, processor=processor,
-                          frames_agent=None, table=table, metrics=metrics,  # type: ignore[arg-type]
-                          inputs=inputs, kafka_sink=kafka_sink)
+    processor = FrameProcessor(
+        settings,
+        pipeline,
+        sink,
+        table,
+        wait_for_sensor=wait_for_sensor if live else None,
+        metrics=metrics,
+        rewind=rewind if live else None,
+    )
+    holder = OrbitlinkApp(
+        app=app,
+        settings=settings,
+        pipeline=pipeline,
+        processor=processor,
+        frames_agent=None,
+        table=table,
+        metrics=metrics,  # type: ignore[arg-type]
+        inputs=inputs,
+        kafka_sink=kafka_sink,
+    )
     if not live:
         holder.started.set()
 
@@ -140,12 +185,18 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
         await holder.started.wait()
         async for event in stream.events():
             message = event.message
-            yield await processor.handle(message.key, message.value, topic=message.topic,
-                                         partition=message.partition, offset=message.offset)
+            yield await processor.handle(
+                message.key,
+                message.value,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
 
     holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
 
     if live:
+
         @app.task
         async def start_side_services() -> None:
             assert inputs is not None and kafka_sink is not None
@@ -153,8 +204,11 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
             await inputs.start()
             while not await inputs.catch_up(30.0):
                 log.warning("inputs: still reading the sensors and catalogue topics")
-            log.info("worker ready: %d sensors, %d catalogue objects", len(pipeline.sensors),
-                     0 if pipeline.catalogue is None else len(pipeline.catalogue))
+            log.info(
+                "worker ready: %d sensors, %d catalogue objects",
+                len(pipeline.sensors),
+                0 if pipeline.catalogue is None else len(pipeline.catalogue),
+            )
             holder.started.set()
 
         @app.timer(settings.metrics_interval_s)
@@ -163,9 +217,14 @@ def create_app(settings: StreamSettings, pipeline: Pipeline, *,
 
         @app.on_rebalance_complete.connect
         async def on_rebalanced(sender: object, **kwargs: object) -> None:
-            log.info("partitions assigned: %s", sorted(
-                tp.partition for tp in app.assignor.assigned_actives()
-                if tp.topic == settings.topic("frames")))
+            log.info(
+                "partitions assigned: %s",
+                sorted(
+                    tp.partition
+                    for tp in app.assignor.assigned_actives()
+                    if tp.topic == settings.topic("frames")
+                ),
+            )
 
         async def stop_side_services(sender: object = None, **kwargs: object) -> None:
             log.info("metrics (final): %s", metrics.summary())

@@ -144,7 +144,9 @@ def bootstrap_from_url(url: str) -> str:
 
 
 def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
-    return [(h, int(p)) for h, p in (x.rsplit(":", 1) for x in bootstrap_from_url(bootstrap).split(","))]
+    return [
+        (h, int(p)) for h, p in (x.rsplit(":", 1) for x in bootstrap_from_url(bootstrap).split(","))
+    ]
 
 
 def port_is_free(port: int, host: str = _DEFAULT_HOST) -> bool:
@@ -196,7 +198,9 @@ def _probe_api_versions(host: str, port: int, timeout_s: float) -> int:
         body = _recv_exactly(sock, size)
     got_id, error_code, n_apis = struct.unpack(">ihi", body[:10])
     if got_id != correlation_id:
-        raise ConnectionError(f"ApiVersions answer has correlation id {got_id}, sent {correlation_id}")
+        raise ConnectionError(
+            f"ApiVersions answer has correlation id {got_id}, sent {correlation_id}"
+        )
     if error_code != 0:
         raise ConnectionError(f"ApiVersions answered with Kafka error code {error_code}")
     return n_apis
@@ -247,9 +251,11 @@ def _admin_client(bootstrap: str, timeout_s: float) -> Any:
     """An (unstarted) aiokafka admin client for ``bootstrap`` (URL or host:port)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_from_url(bootstrap),
-                               request_timeout_ms=int(timeout_s * 1000),
-                               client_id="orbitlink-admin")
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_from_url(bootstrap),
+        request_timeout_ms=int(timeout_s * 1000),
+        client_id="orbitlink-admin",
+    )
 
 
 async def create_topics_async(
@@ -304,7 +310,9 @@ async def create_topics_async(
             for entry in described:
                 name = entry["topic"]
                 if entry["error_code"] != 0:
-                    raise BrokerError(f"describing topic {name!r} failed: Kafka error {entry['error_code']}")
+                    raise BrokerError(
+                        f"describing topic {name!r} failed: Kafka error {entry['error_code']}"
+                    )
                 have = len(entry["partitions"])
                 want = specs[name].partitions
                 if have != want:
@@ -317,7 +325,8 @@ async def create_topics_async(
                 compacted = "compact" in policies[name]
                 if compacted != specs[name].compacted:
                     raise TopicMismatchError(
-                        f"topic {name!r} exists with cleanup.policy={','.join(sorted(policies[name]))} "
+                        f"topic {name!r} exists with cleanup.policy="
+                        f"{','.join(sorted(policies[name]))} "
                         f"but must {'' if specs[name].compacted else 'not '}be compacted; "
                         f"delete it or use another topic name/prefix"
                     )
@@ -354,7 +363,9 @@ async def _wait_for_leaders(admin: Any, topics: list[str], timeout_s: float) -> 
         if not waiting:
             return
         if time.monotonic() >= deadline:
-            raise BrokerError(f"topics {waiting} have partitions without a leader after {timeout_s:.0f} s")
+            raise BrokerError(
+                f"topics {waiting} have partitions without a leader after {timeout_s:.0f} s"
+            )
         await asyncio.sleep(0.1)
 
 
@@ -373,7 +384,10 @@ async def _cleanup_policies(admin: Any, topics: list[str]) -> dict[str, set[str]
     for response in responses:
         for error_code, error_message, _type, name, entries in response.resources:
             if error_code != 0:
-                raise BrokerError(f"describing configs of topic {name!r} failed: Kafka error {error_code} ({error_message})")
+                raise BrokerError(
+                    f"describing configs of topic {name!r} failed: Kafka error {error_code} "
+                    f"({error_message})"
+                )
             for entry in entries:
                 if entry[0] == "cleanup.policy" and entry[1]:
                     policies[name] = {p.strip() for p in entry[1].split(",") if p.strip()}
@@ -414,11 +428,13 @@ def create_topics(
 
 
 def describe_broker(bootstrap: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
-    """``{'cluster_id', 'kind': 'tansu'|'kafka', 'brokers': [...]}`` of the cluster at ``bootstrap``.
+    """``{'cluster_id', 'kind': 'tansu'|'kafka', 'brokers': [...]}`` of the cluster at
+    ``bootstrap``.
 
     Tansu names its cluster ``tansu_cluster`` unless told otherwise (and :class:`EmbeddedBroker`
     keeps a name containing "tansu"); Apache Kafka's KRaft cluster ids are random base64 UUIDs.
     """
+
     async def describe() -> dict[str, Any]:
         admin = _admin_client(bootstrap, timeout_s)
         await admin.start()
@@ -576,10 +592,14 @@ class EmbeddedBroker:
         command = [
             binary,
             "broker",
-            "--cluster-id", self.cluster_id,
-            "--listener-url", address,
-            "--advertised-listener-url", address,
-            "--storage-engine", "memory://tansu/",
+            "--cluster-id",
+            self.cluster_id,
+            "--listener-url",
+            address,
+            "--advertised-listener-url",
+            address,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
@@ -609,7 +629,8 @@ class EmbeddedBroker:
                 pass
             if time.monotonic() >= deadline:
                 raise BrokerError(
-                    f"Tansu did not answer on {self.bootstrap} within {self.startup_timeout_s:.0f} s; "
+                    f"Tansu did not answer on {self.bootstrap} within "
+                    f"{self.startup_timeout_s:.0f} s; "
                     f"log {self.log_path}:\n{self.log_tail()}"
                 )
             time.sleep(0.05)

@@ -41,14 +41,28 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--topic-prefix", help="prefix of every topic name and of the app id")
     group.add_argument("--app-id", help="Faust app id = consumer group (default orbitlink)")
     group.add_argument("--frames-partitions", type=int, help="partitions of the frames topic")
-    group.add_argument("--output-partitions", type=int,
-                       help="partitions of the tracks and associations topics")
+    group.add_argument(
+        "--output-partitions", type=int, help="partitions of the tracks and associations topics"
+    )
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> StreamSettings:
-    names = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions",
-             "store", "data_dir", "catalog", "sensors", "pipeline_settings", "session_timeout_s",
-             "commit_interval_s", "web_port", "log_level")
+    names = (
+        "broker",
+        "topic_prefix",
+        "app_id",
+        "frames_partitions",
+        "output_partitions",
+        "store",
+        "data_dir",
+        "catalog",
+        "sensors",
+        "pipeline_settings",
+        "session_timeout_s",
+        "commit_interval_s",
+        "web_port",
+        "log_level",
+    )
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     overrides.update({k: v for k, v in extra.items() if v is not None})
     return StreamSettings.from_env(**overrides)
@@ -56,8 +70,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> StreamSettings:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="orbitlink",
-        description="Streaming tracking engine for space domain awareness.")
+        prog="orbitlink", description="Streaming tracking engine for space domain awareness."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("broker", help="run the embedded Tansu broker in the foreground")
@@ -71,12 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(p)
     p.add_argument("--catalog", type=Path, help="TLE/OMM file or folder loaded at start")
     p.add_argument("--sensors", type=Path, help="sensors JSON loaded at start")
-    p.add_argument("--pipeline-settings", type=Path,
-                   help="JSON of tracker/correlation settings (docs/tracking.md)")
+    p.add_argument(
+        "--pipeline-settings",
+        type=Path,
+        help="JSON of tracker/correlation settings (docs/tracking.md)",
+    )
     p.add_argument("--store", help="table store: rocksdb:// (default) or memory://")
     p.add_argument("--data-dir", type=Path, help="where the rocksdb tables live")
-    p.add_argument("--session-timeout-s", type=float,
-                   help="consumer session timeout: how soon a dead worker's partitions move")
+    p.add_argument(
+        "--session-timeout-s",
+        type=float,
+        help="consumer session timeout: how soon a dead worker's partitions move",
+    )
     p.add_argument("--commit-interval-s", type=float, help="offset commit period")
     p.add_argument("--web-port", type=int, help="enable Faust's web view on this port")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -85,20 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="frames JSONL, or observations (--format)")
     _add_settings_flags(p)
     p.add_argument("--sensors", type=Path, help="sensors JSON (published first)")
-    p.add_argument("--speed", type=float,
-                   help="event-time speed-up (1 = real time); default: as fast as possible")
+    p.add_argument(
+        "--speed",
+        type=float,
+        help="event-time speed-up (1 = real time); default: as fast as possible",
+    )
     p.add_argument("--format", default="frames", choices=("frames", "iod", "udl", "tdm"))
     p.add_argument("--sites", type=Path, help="COSPAR sites file (IOD)")
-    p.add_argument("--offline", action="store_true",
-                   help="run the pipeline in this process instead of publishing")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the pipeline in this process instead of publishing",
+    )
     p.add_argument("--catalog", type=Path, help="catalogue for --offline")
     p.add_argument("--out", type=Path, help="output folder for --offline")
-    p.add_argument("--pipeline-settings", type=Path,
-                   help="JSON of tracker/correlation settings, for --offline")
+    p.add_argument(
+        "--pipeline-settings", type=Path, help="JSON of tracker/correlation settings, for --offline"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("publish-catalog",
-                            help="publish element sets to the catalogue topic (live update)")
+    p = commands.add_parser(
+        "publish-catalog", help="publish element sets to the catalogue topic (live update)"
+    )
     p.add_argument("path", type=Path, help="TLE/OMM file or folder")
     _add_settings_flags(p)
 
@@ -106,10 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topic", help=f"a role ({', '.join(ROLES)}) or a topic name")
     _add_settings_flags(p)
     p.add_argument("--out", default="-", help="output file, '-' = stdout (default)")
-    p.add_argument("--until-idle", type=float, metavar="SECONDS",
-                   help="stop after this many seconds without a message")
-    p.add_argument("--meta", action="store_true",
-                   help="wrap each value with topic, partition, offset, key, timestamp")
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many seconds without a message",
+    )
+    p.add_argument(
+        "--meta",
+        action="store_true",
+        help="wrap each value with topic, partition, offset, key, timestamp",
+    )
 
     p = commands.add_parser("simulate", help="simulate a scenario from a TLE catalogue")
     p.add_argument("--catalog", type=Path, required=True)
@@ -118,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate", help="score results against a scenario's truth")
     p.add_argument("--truth", type=Path, required=True, help="the scenario's truth.json")
-    p.add_argument("--results", type=Path, required=True,
-                   help="folder with tracks.jsonl and associations.jsonl")
+    p.add_argument(
+        "--results",
+        type=Path,
+        required=True,
+        help="folder with tracks.jsonl and associations.jsonl",
+    )
     p.add_argument("--plot", type=Path, help="PNG to write (default results/evaluation.png)")
 
     p = commands.add_parser("demo", help="broker + worker + simulated scenario, end to end")
@@ -127,8 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--port", type=int, help="broker port (default: a free one)")
     p.add_argument("--out", type=Path, help="keep the scenario and results here")
-    p.add_argument("--speed", type=float, default=10.0,
-                   help="replay speed-up over real time (default 10; 0 = as fast as possible)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="replay speed-up over real time (default 10; 0 = as fast as possible)",
+    )
     return parser
 
 
@@ -146,8 +189,9 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
     broker = EmbeddedBroker(port=args.port, log_path=args.log)
     broker.start()
-    print(f"orbitlink: Tansu broker on {broker.url} (log {broker.log_path}); Ctrl-C stops",
-          flush=True)
+    print(
+        f"orbitlink: Tansu broker on {broker.url} (log {broker.log_path}); Ctrl-C stops", flush=True
+    )
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = broker.wait()
@@ -164,8 +208,10 @@ def _cmd_topics(args: argparse.Namespace) -> int:
     settings = _settings(args)
     for name, created in ensure_topics(settings).items():
         spec = settings.topic_specs()[name]
-        print(f"{name}: {'created' if created else 'exists'} "
-              f"({spec.partitions} partitions{', compacted' if spec.compacted else ''})")
+        print(
+            f"{name}: {'created' if created else 'exists'} "
+            f"({spec.partitions} partitions{', compacted' if spec.compacted else ''})"
+        )
     return 0
 
 
@@ -183,8 +229,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     sensors = read_sensors(args.sensors) if args.sensors else {}
     rejects: list = []
-    frames, sensors = load_frames(args.file, args.format, sites=args.sites, sensors=sensors,
-                                  rejects=rejects)
+    frames, sensors = load_frames(
+        args.file, args.format, sites=args.sites, sensors=sensors, rejects=rejects
+    )
     if rejects:
         print(f"skipped {len(rejects)} bad record(s) of {args.file}:", file=sys.stderr)
         for reject in rejects[:20]:
@@ -196,23 +243,37 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.out is None:
             raise SystemExit("orbitlink replay --offline needs --out DIR")
         from orbitlink.tracking.catalogue import Catalogue
-        from orbitlink.tracking.pipeline import load_pipeline_settings, run_offline
+        from orbitlink.tracking.offline import run_offline
+        from orbitlink.tracking.pipeline import load_pipeline_settings
 
         catalogue = Catalogue.from_path(args.catalog) if args.catalog else None
-        settings = (load_pipeline_settings(args.pipeline_settings)
-                    if args.pipeline_settings else None)
-        summary = run_offline(frames, sensors, catalogue, args.out, settings=settings,
-                              progress=progress, total=len(frames))
+        settings = (
+            load_pipeline_settings(args.pipeline_settings) if args.pipeline_settings else None
+        )
+        summary = run_offline(
+            frames,
+            sensors,
+            catalogue,
+            args.out,
+            settings=settings,
+            progress=progress,
+            total=len(frames),
+        )
         print(json.dumps(summary.to_dict(), indent=2))
         return 0
     from .replay import publish_frames
 
     settings = _settings(args)
-    summary = asyncio.run(publish_frames(settings, frames, sensors, speed=args.speed,
-                                         progress=progress, total=len(frames)))
-    print(f"published {summary.sensors} sensors, {summary.frames} frames "
-          f"({summary.detections} detections) to {settings.topic('frames')} in "
-          f"{summary.elapsed_s:.2f} s ({summary.detections_per_s:,.0f} detections/s)")
+    summary = asyncio.run(
+        publish_frames(
+            settings, frames, sensors, speed=args.speed, progress=progress, total=len(frames)
+        )
+    )
+    print(
+        f"published {summary.sensors} sensors, {summary.frames} frames "
+        f"({summary.detections} detections) to {settings.topic('frames')} in "
+        f"{summary.elapsed_s:.2f} s ({summary.detections_per_s:,.0f} detections/s)"
+    )
     return 0
 
 
@@ -235,14 +296,27 @@ def _cmd_consume(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = settings.topic(args.topic) if args.topic in ROLES else args.topic
     if args.out == "-":
-        count = asyncio.run(consume_to_file(settings.bootstrap, topic, sys.stdout,
-                                            until_idle_s=args.until_idle, with_meta=args.meta))
+        count = asyncio.run(
+            consume_to_file(
+                settings.bootstrap,
+                topic,
+                sys.stdout,
+                until_idle_s=args.until_idle,
+                with_meta=args.meta,
+            )
+        )
     else:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as out:
-            count = asyncio.run(consume_to_file(settings.bootstrap, topic, out,
-                                                until_idle_s=args.until_idle,
-                                                with_meta=args.meta))
+            count = asyncio.run(
+                consume_to_file(
+                    settings.bootstrap,
+                    topic,
+                    out,
+                    until_idle_s=args.until_idle,
+                    with_meta=args.meta,
+                )
+            )
     print(f"consumed {count} messages from {topic}", file=sys.stderr)
     return 0
 
@@ -266,14 +340,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(catalog=args.catalog, seed=args.seed, port=args.port, out=args.out,
-                    speed=args.speed or None)
+    return run_demo(
+        catalog=args.catalog, seed=args.seed, port=args.port, out=args.out, speed=args.speed or None
+    )
 
 
 COMMANDS = {
-    "broker": _cmd_broker, "topics": _cmd_topics, "worker": _cmd_worker,
-    "replay": _cmd_replay, "publish-catalog": _cmd_publish_catalog, "consume": _cmd_consume,
-    "simulate": _cmd_simulate, "evaluate": _cmd_evaluate, "demo": _cmd_demo,
+    "broker": _cmd_broker,
+    "topics": _cmd_topics,
+    "worker": _cmd_worker,
+    "replay": _cmd_replay,
+    "publish-catalog": _cmd_publish_catalog,
+    "consume": _cmd_consume,
+    "simulate": _cmd_simulate,
+    "evaluate": _cmd_evaluate,
+    "demo": _cmd_demo,
 }
 
 

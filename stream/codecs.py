@@ -12,13 +12,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from orbitlink.tracking.catalogue import (
     CatalogueError,
     ElementSet,
     element_set_from_tle,
 )
 from orbitlink.tracking.models import Frame, Sensor
-from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "Rejected",
@@ -66,14 +67,20 @@ def _load_json_object(raw: bytes | None, what: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(obj, dict):
-        raise Rejected(f"schema violation: a {what} must be a JSON object, "
-                       f"got {type(obj).__name__}")
+        raise Rejected(
+            f"schema violation: a {what} must be a JSON object, got {type(obj).__name__}"
+        )
     return obj
 
 
 #: pydantic error types meaning "well-formed, but the number cannot be": out of range, NaN.
-_IMPOSSIBLE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
-               "finite_number"}
+_IMPOSSIBLE = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "finite_number",
+}
 
 
 def _validate(model: type[BaseModel], obj: dict[str, Any], what: str) -> Any:
@@ -115,8 +122,10 @@ def decode_element_set(raw: bytes | None, *, where: str = "catalogue") -> Elemen
         raise Rejected(f"impossible value in element set: {error}") from None
     given = obj.get("norad_id")
     if given is not None and given != element_set.norad_id:
-        raise Rejected(f"impossible value in element set: norad_id {given!r} differs from "
-                       f"line 1 ({element_set.norad_id})")
+        raise Rejected(
+            f"impossible value in element set: norad_id {given!r} differs from "
+            f"line 1 ({element_set.norad_id})"
+        )
     return element_set
 
 
@@ -141,8 +150,9 @@ def text_or_base64(raw: bytes | None) -> dict[str, str | None]:
         return {"value_base64": base64.b64encode(raw).decode("ascii")}
 
 
-def dead_letter(*, raw: bytes | None, key: bytes | None, topic: str, partition: int,
-                offset: int, reason: str) -> bytes:
+def dead_letter(
+    *, raw: bytes | None, key: bytes | None, topic: str, partition: int, offset: int, reason: str
+) -> bytes:
     """The JSON value of a dead-letter record (see docs/topics.md)."""
     record: dict[str, Any] = {
         "topic": topic,

@@ -43,10 +43,17 @@ def message_line(message: ConsumedMessage, *, with_meta: bool = False) -> str:
         value = {"value_base64": base64.b64encode(message.value or b"").decode("ascii")}
     if not with_meta:
         return json.dumps(value, separators=(",", ":"))
-    return json.dumps({
-        "topic": message.topic, "partition": message.partition, "offset": message.offset,
-        "key": None if message.key is None else message.key.decode("utf-8", "backslashreplace"),
-        "timestamp_ms": message.timestamp_ms, "value": value}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": None if message.key is None else message.key.decode("utf-8", "backslashreplace"),
+            "timestamp_ms": message.timestamp_ms,
+            "value": value,
+        },
+        separators=(",", ":"),
+    )
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) -> list[int]:
@@ -57,21 +64,31 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) 
             return sorted(parts)
         if time.monotonic() > deadline:
             raise RuntimeError(f"topic {topic!r} not found")
-        await consumer._client.force_metadata_update()  # noqa: SLF001
+        await consumer._client.force_metadata_update()
         await asyncio.sleep(0.2)
 
 
-async def consume_topic(bootstrap: str, topic: str, *, until_idle_s: float | None = None,
-                        on_message: Callable[[ConsumedMessage], None],
-                        stop: asyncio.Event | None = None) -> int:
+async def consume_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until_idle_s: float | None = None,
+    on_message: Callable[[ConsumedMessage], None],
+    stop: asyncio.Event | None = None,
+) -> int:
     """Call ``on_message`` for every message of ``topic`` from the beginning; returns the count.
 
     Stops after ``until_idle_s`` seconds with no message (also when the topic stays empty), or
     when ``stop`` is set.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                client_id="orbitlink-consume", fetch_max_wait_ms=200)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="orbitlink-consume",
+        fetch_max_wait_ms=200,
+    )
     await consumer.start()
     count = 0
     try:
@@ -83,8 +100,9 @@ async def consume_topic(bootstrap: str, topic: str, *, until_idle_s: float | Non
             batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
             for messages in batches.values():
                 for m in messages:
-                    on_message(ConsumedMessage(m.topic, m.partition, m.offset, m.key, m.value,
-                                               m.timestamp))
+                    on_message(
+                        ConsumedMessage(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                    )
                     count += 1
             if batches:
                 last_message = time.monotonic()
@@ -95,9 +113,16 @@ async def consume_topic(bootstrap: str, topic: str, *, until_idle_s: float | Non
     return count
 
 
-async def consume_to_file(bootstrap: str, topic: str, out: TextIO, *,
-                          until_idle_s: float | None = None, with_meta: bool = False) -> int:
+async def consume_to_file(
+    bootstrap: str,
+    topic: str,
+    out: TextIO,
+    *,
+    until_idle_s: float | None = None,
+    with_meta: bool = False,
+) -> int:
     """:func:`consume_topic` writing :func:`message_line` lines to ``out``."""
+
     def write(message: ConsumedMessage) -> None:
         out.write(message_line(message, with_meta=with_meta) + "\n")
 

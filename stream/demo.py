@@ -53,10 +53,18 @@ class LocalStack:
     is ``stack.worker_log``. Exit stops the worker (SIGTERM, then SIGKILL) and the broker.
     """
 
-    def __init__(self, *, catalog: Path | None = None, sensors: Path | None = None,
-                 pipeline_settings: Path | None = None, broker_url: str | None = None, port: int | None = None,
-                 work_dir: Path | None = None, topic_prefix: str = "",
-                 ready_timeout_s: float = 180.0) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: Path | None = None,
+        sensors: Path | None = None,
+        pipeline_settings: Path | None = None,
+        broker_url: str | None = None,
+        port: int | None = None,
+        work_dir: Path | None = None,
+        topic_prefix: str = "",
+        ready_timeout_s: float = 180.0,
+    ) -> None:
         self.catalog, self.sensors = catalog, sensors
         self.pipeline_settings = pipeline_settings
         self.broker_url, self.port = broker_url, port
@@ -84,43 +92,71 @@ class LocalStack:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         url = self.broker_url
         if url is None:
-            self.broker = EmbeddedBroker(port=self.port,
-                                         log_path=self.work_dir / "broker.log").start()
+            self.broker = EmbeddedBroker(
+                port=self.port, log_path=self.work_dir / "broker.log"
+            ).start()
             url = self.broker.url
-        self.settings = StreamSettings(broker=url, topic_prefix=self.topic_prefix,
-                                       store="memory://", data_dir=self.work_dir / "data",
-                                       session_timeout_s=10.0)
+        self.settings = StreamSettings(
+            broker=url,
+            topic_prefix=self.topic_prefix,
+            store="memory://",
+            data_dir=self.work_dir / "data",
+            session_timeout_s=10.0,
+        )
         ensure_topics(self.settings)
-        command = [sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", url,
-                   "--topic-prefix", self.topic_prefix, "--store", "memory://",
-                   "--data-dir", str(self.work_dir / "data"), "--session-timeout-s", "10"]
+        command = [
+            sys.executable,
+            "-m",
+            "orbitlink.stream.cli",
+            "worker",
+            "--broker",
+            url,
+            "--topic-prefix",
+            self.topic_prefix,
+            "--store",
+            "memory://",
+            "--data-dir",
+            str(self.work_dir / "data"),
+            "--session-timeout-s",
+            "10",
+        ]
         if self.catalog is not None:
             command += ["--catalog", str(self.catalog)]
         if self.sensors is not None:
             command += ["--sensors", str(self.sensors)]
         if self.pipeline_settings is not None:
             command += ["--pipeline-settings", str(self.pipeline_settings)]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", ORBITLINK_METRICS_INTERVAL_S="1",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                            os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            ORBITLINK_METRICS_INTERVAL_S="1",
+        )
         with open(self.worker_log, "wb") as log:
-            self.worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, env=env,
-                                           start_new_session=True)
+            self.worker = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.ready_timeout_s
         while "worker ready" not in self.worker_log.read_text("utf-8", "replace"):
             if self.worker.poll() is not None:
-                raise RuntimeError(f"the worker exited with {self.worker.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"the worker exited with {self.worker.returncode}:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker was not ready in {self.ready_timeout_s} s:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"the worker was not ready in {self.ready_timeout_s} s:\n{self.log_tail()}"
+                )
             time.sleep(0.2)
 
     def frames_seen(self) -> int:
         """``frames=N`` of the worker's latest metrics line (logged every second)."""
-        found = re.findall(r"metrics(?: \(final\))?: frames=(\d+)",
-                           self.worker_log.read_text("utf-8", "replace"))
+        found = re.findall(
+            r"metrics(?: \(final\))?: frames=(\d+)", self.worker_log.read_text("utf-8", "replace")
+        )
         return int(found[-1]) if found else 0
 
     def wait_for_frames(self, n_frames: int, timeout_s: float = 600.0) -> None:
@@ -130,8 +166,10 @@ class LocalStack:
             if self.worker is None or self.worker.poll() is not None:
                 raise RuntimeError(f"the worker stopped:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker took {self.frames_seen()} of {n_frames} "
-                                   f"frames in {timeout_s} s:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the worker took {self.frames_seen()} of {n_frames} "
+                    f"frames in {timeout_s} s:\n{self.log_tail()}"
+                )
             time.sleep(0.5)
 
     def log_tail(self, n: int = 30) -> str:
@@ -165,7 +203,7 @@ class OutputReport:
 
     frames: int = 0
     detections: int = 0
-    tracks: list[dict[str, Any]] = field(default_factory=list)        # deduplicated
+    tracks: list[dict[str, Any]] = field(default_factory=list)  # deduplicated
     associations: list[dict[str, Any]] = field(default_factory=list)  # deduplicated
     duplicates: int = 0
     latencies_s: list[float] = field(default_factory=list)  # per association record
@@ -193,18 +231,19 @@ class OutputReport:
 
 async def _read_all(bootstrap: str, topic: str, until_idle_s: float) -> list[ConsumedMessage]:
     messages: list[ConsumedMessage] = []
-    await consume_topic(bootstrap, topic, until_idle_s=until_idle_s,
-                        on_message=messages.append)
+    await consume_topic(bootstrap, topic, until_idle_s=until_idle_s, on_message=messages.append)
     return messages
 
 
 def collect_outputs(settings: StreamSettings, *, until_idle_s: float = 5.0) -> OutputReport:
     """Read frames, tracks and associations back (until ``until_idle_s`` without news)."""
+
     async def read() -> tuple[list[ConsumedMessage], ...]:
         return await asyncio.gather(
             _read_all(settings.bootstrap, settings.topic("frames"), until_idle_s),
             _read_all(settings.bootstrap, settings.topic("tracks"), until_idle_s),
-            _read_all(settings.bootstrap, settings.topic("associations"), until_idle_s))
+            _read_all(settings.bootstrap, settings.topic("associations"), until_idle_s),
+        )
 
     frames_msgs, track_msgs, assoc_msgs = asyncio.run(read())
     report = OutputReport()
@@ -218,16 +257,16 @@ def collect_outputs(settings: StreamSettings, *, until_idle_s: float = 5.0) -> O
     associations = [json.loads(m.value) for m in assoc_msgs]
     report.tracks = dedupe_records(tracks)
     report.associations = dedupe_records(associations)
-    report.duplicates = len(tracks) + len(associations) - len(report.tracks) \
-        - len(report.associations)
+    report.duplicates = (
+        len(tracks) + len(associations) - len(report.tracks) - len(report.associations)
+    )
     seen: set[tuple] = set()
     for message, record in zip(assoc_msgs, associations):
         key = (record["track_id"], record["time"], record["frame_id"])
         if key in seen or record["frame_id"] not in frame_time_s:
             continue
         seen.add(key)
-        report.latencies_s.append(message.timestamp_ms / 1000.0
-                                  - frame_time_s[record["frame_id"]])
+        report.latencies_s.append(message.timestamp_ms / 1000.0 - frame_time_s[record["frame_id"]])
     if frame_time_s:
         report.first_frame_s = min(frame_time_s.values())
     stamps = [m.timestamp_ms / 1000.0 for m in track_msgs + assoc_msgs]
@@ -249,24 +288,36 @@ def print_summary(report: OutputReport, *, withheld: list[int] | None = None) ->
     correlated = Counter((v["norad_id"], v["name"]) for v in verdicts.values() if not v["uct"])
     ucts = sorted(t for t, v in verdicts.items() if v["uct"])
     print(f"\nframes {report.frames}, detections {report.detections}")
-    print(f"tracks {len({t['track_id'] for t in report.tracks})} "
-          f"({len(report.tracks)} track updates, {len(report.associations)} associations, "
-          f"{report.duplicates} duplicate records dropped)")
+    print(
+        f"tracks {len({t['track_id'] for t in report.tracks})} "
+        f"({len(report.tracks)} track updates, {len(report.associations)} associations, "
+        f"{report.duplicates} duplicate records dropped)"
+    )
     print(f"correlated objects: {len(correlated)}")
     for (norad_id, name), n_tracks in sorted(correlated.items()):
         print(f"  {norad_id:>6}  {name or '?':<28} {n_tracks} track(s)")
     print(f"uncorrelated tracks (UCTs): {len(ucts)}  {', '.join(ucts)}")
     if withheld is not None:
         print(f"  (objects withheld from the catalogue by the simulator: {withheld})")
-    print(f"throughput: {report.throughput_detections_s:,.0f} detections/s "
-          f"(first frame published to last record published)")
-    print(f"latency frame -> associations: p50 {report.latency_percentile_s(50) * 1e3:.0f} ms, "
-          f"p99 {report.latency_percentile_s(99) * 1e3:.0f} ms, "
-          f"max {report.latency_percentile_s(100) * 1e3:.0f} ms")
+    print(
+        f"throughput: {report.throughput_detections_s:,.0f} detections/s "
+        f"(first frame published to last record published)"
+    )
+    print(
+        f"latency frame -> associations: p50 {report.latency_percentile_s(50) * 1e3:.0f} ms, "
+        f"p99 {report.latency_percentile_s(99) * 1e3:.0f} ms, "
+        f"max {report.latency_percentile_s(100) * 1e3:.0f} ms"
+    )
 
 
-def run_demo(*, catalog: Path | None = None, seed: int = 0, port: int | None = None,
-             out: Path | None = None, speed: float | None = 10.0) -> int:
+def run_demo(
+    *,
+    catalog: Path | None = None,
+    seed: int = 0,
+    port: int | None = None,
+    out: Path | None = None,
+    speed: float | None = 10.0,
+) -> int:
     """The ``orbitlink demo`` command; returns the exit code."""
     from orbitlink.tracking.evaluate import evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
@@ -276,8 +327,9 @@ def run_demo(*, catalog: Path | None = None, seed: int = 0, port: int | None = N
 
     catalog = Path(catalog) if catalog is not None else default_catalog()
     if not catalog.exists():
-        print(f"orbitlink demo: catalogue {catalog} not found (use --catalog PATH)",
-              file=sys.stderr)
+        print(
+            f"orbitlink demo: catalogue {catalog} not found (use --catalog PATH)", file=sys.stderr
+        )
         return 2
     tmp = None if out else tempfile.TemporaryDirectory(prefix="orbitlink-demo-")
     work = Path(out or tmp.name)  # type: ignore[union-attr]
@@ -285,32 +337,43 @@ def run_demo(*, catalog: Path | None = None, seed: int = 0, port: int | None = N
         scenario = work / "scenario"
         print(f"[1/5] simulating a scenario from {catalog} (seed {seed}) ...", flush=True)
         summary = simulate_scenario(catalog, scenario, seed=seed)
-        print(f"      {summary.n_frames} frames, {summary.n_detections} detections from "
-              f"{len(summary.frames_by_sensor)} sensors, {summary.n_objects_detected} objects")
+        print(
+            f"      {summary.n_frames} frames, {summary.n_detections} detections from "
+            f"{len(summary.frames_by_sensor)} sensors, {summary.n_objects_detected} objects"
+        )
         print("[2/5] starting the embedded broker and a worker ...", flush=True)
-        with LocalStack(catalog=scenario / "catalog", port=port,
-                        work_dir=work / "stack") as stack:
+        with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
             assert stack.settings is not None
             print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
             frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
             pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
             print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
-            asyncio.run(publish_frames(stack.settings, frames,
-                                       read_sensors(scenario / "sensors.json"), speed=speed,
-                                       total=len(frames), create_topics=False))
+            asyncio.run(
+                publish_frames(
+                    stack.settings,
+                    frames,
+                    read_sensors(scenario / "sensors.json"),
+                    speed=speed,
+                    total=len(frames),
+                    create_topics=False,
+                )
+            )
             stack.wait_for_frames(len(frames))
             print("[4/5] reading tracks and associations back ...", flush=True)
             report = collect_outputs(stack.settings, until_idle_s=2.0)
         print_summary(report, withheld=summary.withheld_norad_ids)
         _write_results(report, work / "results")
         print("\n[5/5] scoring against the simulation's truth ...", flush=True)
-        evaluation = evaluate(scenario / "truth.json", work / "results",
-                              plot_path=work / "results" / "evaluation.png")
+        evaluation = evaluate(
+            scenario / "truth.json", work / "results", plot_path=work / "results" / "evaluation.png"
+        )
         print(evaluation.to_table())
         if out:
             print(f"\nscenario, results and logs kept in {work}")
-        print("\nread the outputs with any Kafka client while a broker runs, e.g.\n"
-              "  kcat -b 127.0.0.1:9092 -t orbitlink.associations -C")
+        print(
+            "\nread the outputs with any Kafka client while a broker runs, e.g.\n"
+            "  kcat -b 127.0.0.1:9092 -t orbitlink.associations -C"
+        )
         return 0
     finally:
         if tmp is not None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+
 from orbitlink.tracking.catalogue import ElementSet
 
 from .codecs import Rejected, decode_element_set, decode_sensor
@@ -49,9 +50,14 @@ class SideInputs:
     offset, key, raw, reason)`` (the worker dead-letters them).
     """
 
-    def __init__(self, settings: StreamSettings, *,
-                 on_sensor: Callable, on_element_sets: Callable[[list[ElementSet]], int],
-                 on_rejected: Callable | None = None) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        *,
+        on_sensor: Callable,
+        on_element_sets: Callable[[list[ElementSet]], int],
+        on_rejected: Callable | None = None,
+    ) -> None:
         self.settings = settings
         self.sensors_topic = settings.topic("sensors")
         self.catalogue_topic = settings.topic("catalogue")
@@ -68,9 +74,13 @@ class SideInputs:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap, group_id=None,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            client_id=f"{self.settings.faust_app_id}-inputs", fetch_max_wait_ms=100)
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"{self.settings.faust_app_id}-inputs",
+            fetch_max_wait_ms=100,
+        )
         await self._consumer.start()
         self._partitions = []
         for topic in (self.sensors_topic, self.catalogue_topic):
@@ -86,17 +96,19 @@ class SideInputs:
             parts = self._consumer.partitions_for_topic(topic)
             if parts:
                 return parts
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             await asyncio.sleep(0.2)
-        raise RuntimeError(f"topic {topic!r} does not exist on {self.settings.broker}; "
-                           f"create the topics first (orbitlink worker does at start)")
+        raise RuntimeError(
+            f"topic {topic!r} does not exist on {self.settings.broker}; "
+            f"create the topics first (orbitlink worker does at start)"
+        )
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
             self._task = None
         if self._consumer is not None:
@@ -107,9 +119,8 @@ class SideInputs:
         """Wait until every record published before this call is applied; False on timeout."""
         assert self._consumer is not None
         try:
-            ends = await asyncio.wait_for(self._consumer.end_offsets(self._partitions),
-                                          timeout_s)
-        except (asyncio.TimeoutError, KafkaError) as error:
+            ends = await asyncio.wait_for(self._consumer.end_offsets(self._partitions), timeout_s)
+        except (TimeoutError, KafkaError) as error:
             log.warning("inputs: cannot read end offsets (%s)", error)
             return False
 
@@ -119,7 +130,7 @@ class SideInputs:
         async with self._progress:
             try:
                 await asyncio.wait_for(self._progress.wait_for(reached), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return True
 
@@ -133,12 +144,18 @@ class SideInputs:
                 await asyncio.sleep(1.0)
                 continue
             element_sets: list[ElementSet] = []
-            for tp, messages in batches.items():
+            for messages in batches.values():
                 for message in messages:
                     reason = self._apply(message, element_sets)
                     if reason is not None and self.on_rejected is not None:
-                        await self.on_rejected(message.topic, message.partition, message.offset,
-                                               message.key, message.value, reason)
+                        await self.on_rejected(
+                            message.topic,
+                            message.partition,
+                            message.offset,
+                            message.key,
+                            message.value,
+                            reason,
+                        )
             if element_sets:
                 self._apply_element_sets(element_sets)
             for tp in self._partitions:
@@ -157,12 +174,21 @@ class SideInputs:
                 self.on_sensor(sensor)
                 self.counts.sensors += 1
             else:
-                element_sets.append(decode_element_set(
-                    message.value, where=f"{message.topic}[{message.partition}]@{message.offset}"))
+                element_sets.append(
+                    decode_element_set(
+                        message.value,
+                        where=f"{message.topic}[{message.partition}]@{message.offset}",
+                    )
+                )
         except Rejected as rejected:
             self.counts.rejected += 1
-            log.warning("inputs: %s[%d]@%d rejected: %s", message.topic, message.partition,
-                        message.offset, rejected.reason)
+            log.warning(
+                "inputs: %s[%d]@%d rejected: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                rejected.reason,
+            )
             return rejected.reason
         return None
 
@@ -170,6 +196,11 @@ class SideInputs:
         applied = self.on_element_sets(element_sets)
         self.counts.element_sets += len(element_sets)
         self.counts.element_sets_applied += applied
-        log.info("catalogue: %d element sets received, %d applied (since start: %d received, "
-                 "%d applied)", len(element_sets), applied, self.counts.element_sets,
-                 self.counts.element_sets_applied)
+        log.info(
+            "catalogue: %d element sets received, %d applied (since start: %d received, "
+            "%d applied)",
+            len(element_sets),
+            applied,
+            self.counts.element_sets,
+            self.counts.element_sets_applied,
+        )

@@ -45,6 +45,7 @@ class _Rewind:
     skipped: set[int]
     attempts: int = 1
 
+
 log = logging.getLogger(__name__)
 
 
@@ -52,8 +53,17 @@ class Metrics(Counter):
     """Counters of the worker: frames by disposition, detections, records, dead letters."""
 
     def summary(self) -> str:
-        keys = ("frames", "processed", "duplicate", "out_of_order", "dead_letters", "rewinds",
-                "detections", "tracks_out", "associations_out")
+        keys = (
+            "frames",
+            "processed",
+            "duplicate",
+            "out_of_order",
+            "dead_letters",
+            "rewinds",
+            "detections",
+            "tracks_out",
+            "associations_out",
+        )
         return " ".join(f"{k}={self.get(k, 0)}" for k in keys)
 
 
@@ -80,11 +90,17 @@ class FrameProcessor:
     been published just before its frames), after which an unknown sensor is a dead letter.
     """
 
-    def __init__(self, settings: StreamSettings, pipeline: Pipeline, sink: Sink,
-                 states: MutableMapping[bytes, bytes], *,
-                 wait_for_sensor: Callable[[str], Awaitable[object]] | None = None,
-                 metrics: Metrics | None = None,
-                 rewind: Callable[[str, int, int], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        pipeline: Pipeline,
+        sink: Sink,
+        states: MutableMapping[bytes, bytes],
+        *,
+        wait_for_sensor: Callable[[str], Awaitable[object]] | None = None,
+        metrics: Metrics | None = None,
+        rewind: Callable[[str, int, int], Awaitable[object]] | None = None,
+    ) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.sink = sink
@@ -99,8 +115,9 @@ class FrameProcessor:
         self._rewinding: dict[tuple[str, int], _Rewind] = {}
         self._gave_up: dict[tuple[str, int], int] = {}
 
-    async def handle(self, key: bytes | None, value: bytes | None, *, topic: str,
-                     partition: int, offset: int) -> FrameOutcome:
+    async def handle(
+        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+    ) -> FrameOutcome:
         """Process one message of the frames topic. Never raises for bad input."""
         if await self._skip_for_rewind(topic, partition, offset):
             return FrameOutcome("rewound")
@@ -108,13 +125,13 @@ class FrameProcessor:
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
         self._note_offset(topic, partition, offset)
-        outcome = await self._handle(key, value, topic=topic, partition=partition,
-                                     offset=offset)
+        outcome = await self._handle(key, value, topic=topic, partition=partition, offset=offset)
         self.states[_next_offset_key(partition)] = str(offset + 1).encode()
         return outcome
 
-    async def _handle(self, key: bytes | None, value: bytes | None, *, topic: str,
-                      partition: int, offset: int) -> FrameOutcome:
+    async def _handle(
+        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+    ) -> FrameOutcome:
         try:
             frame = decode_frame(value)
             self._check_key(key, frame)
@@ -123,28 +140,44 @@ class FrameProcessor:
             return await self._reject(key, value, topic, partition, offset, rejected.reason)
         except UnknownSensorError as error:
             return await self._reject(key, value, topic, partition, offset, str(error))
-        except Exception as error:  # noqa: BLE001 - a pipeline failure must not kill the agent
+        except Exception as error:
             log.exception("frames: %s[%d]@%d failed in the pipeline", topic, partition, offset)
-            return await self._reject(key, value, topic, partition, offset,
-                                      f"processing error: {type(error).__name__}: {error}")
+            return await self._reject(
+                key,
+                value,
+                topic,
+                partition,
+                offset,
+                f"processing error: {type(error).__name__}: {error}",
+            )
 
         self.metrics[result.disposition] += 1
         if result.disposition != "processed":
-            log.debug("frames: %s of sensor %s is %s", frame.frame_id, frame.sensor_id,
-                      result.disposition)
+            log.debug(
+                "frames: %s of sensor %s is %s", frame.frame_id, frame.sensor_id, result.disposition
+            )
             return FrameOutcome(result.disposition, frame.sensor_id, frame.frame_id)
         self.metrics["detections"] += len(frame.detections)
-        records = [OutboundRecord(self.tracks_topic, u.track_id.encode(), encode_record(u))
-                   for u in result.tracks]
-        records += [OutboundRecord(self.associations_topic, a.track_id.encode(),
-                                   encode_record(a)) for a in result.associations]
+        records = [
+            OutboundRecord(self.tracks_topic, u.track_id.encode(), encode_record(u))
+            for u in result.tracks
+        ]
+        records += [
+            OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
+            for a in result.associations
+        ]
         # Records first, state second: see stream/sinks.py for why this order.
         await self.sink.publish(records)
         self.states[frame.sensor_id.encode()] = result.state
         self.metrics["tracks_out"] += len(result.tracks)
         self.metrics["associations_out"] += len(result.associations)
-        return FrameOutcome("processed", frame.sensor_id, frame.frame_id,
-                            len(result.tracks), len(result.associations))
+        return FrameOutcome(
+            "processed",
+            frame.sensor_id,
+            frame.frame_id,
+            len(result.tracks),
+            len(result.associations),
+        )
 
     # -- offset continuity ------------------------------------------------------------------
     #
@@ -162,8 +195,13 @@ class FrameProcessor:
         expected = int(stored)
         if offset <= expected or self._gave_up.get((topic, partition)) == expected:
             return False
-        log.warning("frames: %s[%d] delivered offset %d but %d is next; seeking back",
-                    topic, partition, offset, expected)
+        log.warning(
+            "frames: %s[%d] delivered offset %d but %d is next; seeking back",
+            topic,
+            partition,
+            offset,
+            expected,
+        )
         self.metrics["rewinds"] += 1
         self._rewinding[(topic, partition)] = _Rewind(expected, {offset})
         await self.rewind(topic, partition, expected)
@@ -189,8 +227,14 @@ class FrameProcessor:
             await asyncio.sleep(0.2 * pending.attempts)
             await self.rewind(topic, partition, pending.expected)
             return True
-        log.error("frames: %s[%d] offsets %d..%d are gone; continuing at %d", topic,
-                  partition, pending.expected, offset - 1, offset)
+        log.error(
+            "frames: %s[%d] offsets %d..%d are gone; continuing at %d",
+            topic,
+            partition,
+            pending.expected,
+            offset - 1,
+            offset,
+        )
         del self._rewinding[(topic, partition)]
         self._gave_up[(topic, partition)] = pending.expected
         return False
@@ -202,8 +246,9 @@ class FrameProcessor:
         if last is None:
             log.info("frames: %s[%d] starts at offset %d", topic, partition, offset)
         elif offset != last + 1:
-            log.warning("frames: %s[%d] jumped from offset %d to %d", topic, partition, last,
-                        offset)
+            log.warning(
+                "frames: %s[%d] jumped from offset %d to %d", topic, partition, last, offset
+            )
         self._last_offset[(topic, partition)] = offset
 
     @staticmethod
@@ -213,8 +258,10 @@ class FrameProcessor:
         expected = frame.sensor_id.encode()
         if key != expected:
             shown = None if key is None else key.decode("utf-8", "backslashreplace")
-            raise Rejected(f"message key {shown!r} differs from sensor_id "
-                           f"{frame.sensor_id!r}: frames must be keyed by sensor_id")
+            raise Rejected(
+                f"message key {shown!r} differs from sensor_id "
+                f"{frame.sensor_id!r}: frames must be keyed by sensor_id"
+            )
 
     async def _process(self, frame: Frame):
         state = self.states.get(frame.sensor_id.encode())
@@ -225,16 +272,34 @@ class FrameProcessor:
                 raise
         started = time.monotonic()
         await self.wait_for_sensor(frame.sensor_id)
-        log.info("frames: waited %.2f s for sensor %s", time.monotonic() - started,
-                 frame.sensor_id)
+        log.info("frames: waited %.2f s for sensor %s", time.monotonic() - started, frame.sensor_id)
         return self.pipeline.process(frame, state)
 
-    async def _reject(self, key: bytes | None, value: bytes | None, topic: str,
-                      partition: int, offset: int, reason: str) -> FrameOutcome:
+    async def _reject(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+        reason: str,
+    ) -> FrameOutcome:
         self.metrics["dead_letters"] += 1
         log.warning("frames: %s[%d]@%d to dead letters: %s", topic, partition, offset, reason)
-        await self.sink.publish([OutboundRecord(
-            self.deadletter_topic, key,
-            dead_letter(raw=value, key=key, topic=topic, partition=partition, offset=offset,
-                        reason=reason))])
+        await self.sink.publish(
+            [
+                OutboundRecord(
+                    self.deadletter_topic,
+                    key,
+                    dead_letter(
+                        raw=value,
+                        key=key,
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
+                        reason=reason,
+                    ),
+                )
+            ]
+        )
         return FrameOutcome("dead_letter", reason=reason)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import Reject, read_observations
 from orbitlink.tracking.models import Frame, Sensor
@@ -26,8 +27,7 @@ from .codecs import encode_element_set, encode_record
 from .settings import StreamSettings
 from .topics import ensure_topics_async
 
-__all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames",
-           "publish_sensors"]
+__all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames", "publish_sensors"]
 
 FORMATS = ("frames", "iod", "udl", "tdm")
 
@@ -51,10 +51,14 @@ class ReplaySummary:
         return self.detections / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
 
-def load_frames(path: str | Path, fmt: str = "frames", *, sites: str | Path | None = None,
-                sensors: Mapping[str, Sensor] | None = None,
-                rejects: list[Reject] | None = None,
-                ) -> tuple[list[Frame], dict[str, Sensor]]:
+def load_frames(
+    path: str | Path,
+    fmt: str = "frames",
+    *,
+    sites: str | Path | None = None,
+    sensors: Mapping[str, Sensor] | None = None,
+    rejects: list[Reject] | None = None,
+) -> tuple[list[Frame], dict[str, Sensor]]:
     """Frames of a recorded file and the sensors they need.
 
     ``fmt`` is ``frames`` (frames JSONL) or an observation format (``iod``, ``udl``,
@@ -65,17 +69,21 @@ def load_frames(path: str | Path, fmt: str = "frames", *, sites: str | Path | No
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    frames, known = read_observations(path, fmt, sites=sites, sensors=dict(sensors or {}) or None,
-                                      rejects=rejects)
+    frames, known = read_observations(
+        path, fmt, sites=sites, sensors=dict(sensors or {}) or None, rejects=rejects
+    )
     return list(frames), known
 
 
 def _producer(settings: StreamSettings, *, safe: bool) -> AIOKafkaProducer:
-    config = dict(TANSU_SAFE_PRODUCER_CONFIG) if safe else {"max_batch_size": 65536,
-                                                             "linger_ms": 5}
-    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all",
-                            max_request_size=settings.max_message_bytes,
-                            client_id=f"{settings.faust_app_id}-replay", **config)
+    config = dict(TANSU_SAFE_PRODUCER_CONFIG) if safe else {"max_batch_size": 65536, "linger_ms": 5}
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap,
+        acks="all",
+        max_request_size=settings.max_message_bytes,
+        client_id=f"{settings.faust_app_id}-replay",
+        **config,
+    )
 
 
 async def publish_sensors(settings: StreamSettings, sensors: Iterable[Sensor]) -> int:
@@ -87,8 +95,9 @@ async def publish_sensors(settings: StreamSettings, sensors: Iterable[Sensor]) -
     await producer.start()
     try:
         topic = settings.topic("sensors")
-        futures = [await producer.send(topic, encode_record(s), key=s.sensor_id.encode())
-                   for s in sensors]
+        futures = [
+            await producer.send(topic, encode_record(s), key=s.sensor_id.encode()) for s in sensors
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -111,11 +120,16 @@ async def publish_catalogue(settings: StreamSettings, catalogue: Catalogue) -> i
     return len(catalogue)
 
 
-async def publish_frames(settings: StreamSettings, frames: Iterable[Frame],
-                         sensors: Mapping[str, Sensor] | Iterable[Sensor] = (), *,
-                         speed: float | None = None, progress: bool = True,
-                         total: int | None = None, create_topics: bool = True
-                         ) -> ReplaySummary:
+async def publish_frames(
+    settings: StreamSettings,
+    frames: Iterable[Frame],
+    sensors: Mapping[str, Sensor] | Iterable[Sensor] = (),
+    *,
+    speed: float | None = None,
+    progress: bool = True,
+    total: int | None = None,
+    create_topics: bool = True,
+) -> ReplaySummary:
     """Publish ``sensors`` then ``frames`` (key = sensor id).
 
     ``speed`` ``None`` publishes as fast as the broker takes them; ``1.0`` reproduces the
@@ -139,8 +153,9 @@ async def publish_frames(settings: StreamSettings, frames: Iterable[Frame],
     try:
         first_event_s: float | None = None
         wall_start = time.monotonic()
-        for frame in tqdm(frames, total=total, unit="frame", desc="replay", disable=not progress,
-                          leave=False):
+        for frame in tqdm(
+            frames, total=total, unit="frame", desc="replay", disable=not progress, leave=False
+        ):
             event_s = frame.time.timestamp()
             if speed is not None:
                 if first_event_s is None:
@@ -148,8 +163,9 @@ async def publish_frames(settings: StreamSettings, frames: Iterable[Frame],
                 delay = wall_start + (event_s - first_event_s) / speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            pending.append(await producer.send(topic, encode_record(frame),
-                                               key=frame.sensor_id.encode()))
+            pending.append(
+                await producer.send(topic, encode_record(frame), key=frame.sensor_id.encode())
+            )
             summary.frames += 1
             summary.detections += len(frame.detections)
             if len(pending) >= 1000:

@@ -12,8 +12,9 @@ broker without seeing each other's messages.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,8 +39,10 @@ class StreamSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    broker: str = Field(default="kafka://127.0.0.1:9092",
-                        description="Broker URL(s), kafka://host:port[;host:port...]")
+    broker: str = Field(
+        default="kafka://127.0.0.1:9092",
+        description="Broker URL(s), kafka://host:port[;host:port...]",
+    )
     topic_prefix: str = Field(default="", description="Prepended to topic names and app id")
     app_id: str = Field(default="orbitlink", description="Faust app id (consumer group)")
 
@@ -49,48 +52,65 @@ class StreamSettings(BaseModel):
     tracks_topic: str = "orbitlink.tracks"
     associations_topic: str = "orbitlink.associations"
     deadletter_topic: str = "orbitlink.deadletter"
-    state_table: str = Field(default="tracker-state",
-                             description="Faust table of per-sensor tracker state")
+    state_table: str = Field(
+        default="tracker-state", description="Faust table of per-sensor tracker state"
+    )
 
-    frames_partitions: int = Field(default=4, ge=1,
-                                   description="Partitions of frames (and the state changelog)")
-    output_partitions: int = Field(default=4, ge=1,
-                                   description="Partitions of tracks and associations")
-    input_partitions: int = Field(default=1, ge=1,
-                                  description="Partitions of the compacted sensors/catalogue")
+    frames_partitions: int = Field(
+        default=4, ge=1, description="Partitions of frames (and the state changelog)"
+    )
+    output_partitions: int = Field(
+        default=4, ge=1, description="Partitions of tracks and associations"
+    )
+    input_partitions: int = Field(
+        default=1, ge=1, description="Partitions of the compacted sensors/catalogue"
+    )
     deadletter_partitions: int = Field(default=1, ge=1)
 
-    store: str = Field(default_factory=default_store,
-                       description="Faust table store: rocksdb:// or memory://")
-    data_dir: Path = Field(default=Path(".orbitlink-data"),
-                           description="Faust data directory (rocksdb tables)")
+    store: str = Field(
+        default_factory=default_store, description="Faust table store: rocksdb:// or memory://"
+    )
+    data_dir: Path = Field(
+        default=Path(".orbitlink-data"), description="Faust data directory (rocksdb tables)"
+    )
     catalog: Path | None = Field(default=None, description="TLE file or directory loaded at start")
     sensors: Path | None = Field(default=None, description="Sensors JSON loaded at start")
     pipeline_settings: Path | None = Field(
-        default=None, description="JSON of tracker/correlation settings "
-                                  "(tracking.pipeline.load_pipeline_settings)")
+        default=None,
+        description="JSON of tracker/correlation settings "
+        "(tracking.pipeline.load_pipeline_settings)",
+    )
 
-    session_timeout_s: float = Field(default=30.0, gt=0,
-                                     description="Consumer group session timeout")
+    session_timeout_s: float = Field(
+        default=30.0, gt=0, description="Consumer group session timeout"
+    )
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
-    commit_interval_s: float = Field(default=1.0, gt=0,
-                                     description="How often processed offsets are committed")
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="How often processed offsets are committed"
+    )
     changelog_batch_bytes: int = Field(
-        default=1, ge=1,
+        default=1,
+        ge=1,
         description="Faust producer max batch size in bytes; 1 = one record per batch, which "
-                    "keeps end offsets right on the embedded Tansu broker")
+        "keeps end offsets right on the embedded Tansu broker",
+    )
     max_message_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024 * 1024,
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
         description="Largest record the service writes or accepts on the frames, changelog "
-                    "and dead-letter topics: a busy sensor's tracker state runs to megabytes "
-                    "(~200 bytes a track), beyond the broker's 1 MB default")
-    output_batch_bytes: int = Field(default=65536, ge=1,
-                                    description="Batch size of the tracks/associations producer")
+        "and dead-letter topics: a busy sensor's tracker state runs to megabytes "
+        "(~200 bytes a track), beyond the broker's 1 MB default",
+    )
+    output_batch_bytes: int = Field(
+        default=65536, ge=1, description="Batch size of the tracks/associations producer"
+    )
     output_linger_ms: int = Field(default=2, ge=0)
     unknown_sensor_wait_s: float = Field(
-        default=5.0, ge=0,
+        default=5.0,
+        ge=0,
         description="How long a frame of an unknown sensor waits for the sensors topic to "
-                    "catch up before it is dead-lettered")
+        "catch up before it is dead-lettered",
+    )
     web_port: int | None = Field(default=None, description="Faust web view port; unset = off")
     metrics_interval_s: float = Field(default=10.0, gt=0, description="Metrics log period")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -108,8 +128,7 @@ class StreamSettings(BaseModel):
     # -- construction -----------------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None,
-                 **overrides: Any) -> StreamSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StreamSettings:
         """Defaults, then ``ORBITLINK_*`` variables, then ``overrides`` that are not None."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}

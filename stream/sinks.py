@@ -57,13 +57,25 @@ class KafkaSink:
     the changelog; output throughput should not pay that price.
     """
 
-    def __init__(self, bootstrap: str, *, max_batch_size: int = 65536,
-                 linger_ms: int = 2, client_id: str = "orbitlink-worker",
-                 max_request_size: int = 1048576) -> None:
-        self._config = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                            max_batch_size=max_batch_size, linger_ms=linger_ms,
-                            max_request_size=max_request_size,
-                            request_timeout_ms=30_000, retry_backoff_ms=500)
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        max_batch_size: int = 65536,
+        linger_ms: int = 2,
+        client_id: str = "orbitlink-worker",
+        max_request_size: int = 1048576,
+    ) -> None:
+        self._config = dict(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            max_batch_size=max_batch_size,
+            linger_ms=linger_ms,
+            max_request_size=max_request_size,
+            request_timeout_ms=30_000,
+            retry_backoff_ms=500,
+        )
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -95,19 +107,29 @@ class KafkaSink:
             outcomes: list[asyncio.Future | BaseException] = []
             for record in pending:
                 try:
-                    outcomes.append(await self._producer.send(record.topic, record.value,
-                                                              key=record.key))
+                    outcomes.append(
+                        await self._producer.send(record.topic, record.value, key=record.key)
+                    )
                 except KafkaError as error:
                     outcomes.append(error)
             futures = [o for o in outcomes if not isinstance(o, BaseException)]
             await asyncio.gather(*futures, return_exceptions=True)
-            failed = [record for record, outcome in zip(pending, outcomes)
-                      if isinstance(outcome, BaseException) or outcome.exception() is not None]
+            failed = [
+                record
+                for record, outcome in zip(pending, outcomes)
+                if isinstance(outcome, BaseException) or outcome.exception() is not None
+            ]
             if failed:
-                error = next(o if isinstance(o, BaseException) else o.exception()
-                             for o in outcomes
-                             if isinstance(o, BaseException) or o.exception() is not None)
-                log.warning("output: %d of %d records not delivered (%s); retrying",
-                            len(failed), len(pending), error)
+                error = next(
+                    o if isinstance(o, BaseException) else o.exception()
+                    for o in outcomes
+                    if isinstance(o, BaseException) or o.exception() is not None
+                )
+                log.warning(
+                    "output: %d of %d records not delivered (%s); retrying",
+                    len(failed),
+                    len(pending),
+                    error,
+                )
                 await asyncio.sleep(1.0)
             pending = failed

@@ -20,8 +20,10 @@ def ensure_topics(settings: StreamSettings, *, timeout_s: float = 30.0) -> dict[
     return create_topics(settings.bootstrap, settings.topic_specs(), timeout_s=timeout_s)
 
 
-async def ensure_topics_async(settings: StreamSettings, *,
-                              timeout_s: float = 30.0) -> dict[str, bool]:
+async def ensure_topics_async(
+    settings: StreamSettings, *, timeout_s: float = 30.0
+) -> dict[str, bool]:
     """:func:`ensure_topics` from inside an event loop."""
-    return await create_topics_async(settings.bootstrap, settings.topic_specs(),
-                                     timeout_s=timeout_s)
+    return await create_topics_async(
+        settings.bootstrap, settings.topic_specs(), timeout_s=timeout_s
+    )

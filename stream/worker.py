@@ -30,8 +30,9 @@ __all__ = ["build_pipeline", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(settings: StreamSettings,
-                   pipeline_settings: PipelineSettings | None = None) -> Pipeline:
+def build_pipeline(
+    settings: StreamSettings, pipeline_settings: PipelineSettings | None = None
+) -> Pipeline:
     """A pipeline with the catalogue, sensors and pipeline settings files named in
     ``settings`` (each optional); ``pipeline_settings`` given here wins over the file."""
     catalogue = Catalogue.from_path(settings.catalog) if settings.catalog else None
@@ -54,8 +55,9 @@ def _wait_and_create_topics(settings: StreamSettings) -> None:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def run_worker(settings: StreamSettings) -> None:
@@ -65,12 +67,19 @@ def run_worker(settings: StreamSettings) -> None:
     configure_logging(settings.log_level)
     started = time.perf_counter()
     pipeline = build_pipeline(settings)
-    log.info("loaded %d sensors and %d catalogue objects in %.1f s", len(pipeline.sensors),
-             0 if pipeline.catalogue is None else len(pipeline.catalogue),
-             time.perf_counter() - started)
+    log.info(
+        "loaded %d sensors and %d catalogue objects in %.1f s",
+        len(pipeline.sensors),
+        0 if pipeline.catalogue is None else len(pipeline.catalogue),
+        time.perf_counter() - started,
+    )
     _wait_and_create_topics(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     holder: OrbitlinkApp = create_app(settings, pipeline)
-    worker = faust.Worker(holder.app, loglevel=settings.log_level.upper(),
-                          override_logging=False, redirect_stdouts=False)
+    worker = faust.Worker(
+        holder.app,
+        loglevel=settings.log_level.upper(),
+        override_logging=False,
+        redirect_stdouts=False,
+    )
     worker.execute_from_commandline()

@@ -31,7 +31,6 @@ from .types import Array, IntArray
 __all__ = ["candidate_pairs", "chi2_gate", "chord_from_angle", "gnn_assign"]
 
 
-
 def chi2_gate(probability: float, dof: int = 2) -> float:
     """Squared-Mahalanobis threshold that a true ``dof``-dimensional measurement passes with
     the given probability (the chi-square quantile)."""
@@ -50,8 +49,7 @@ def chord_from_angle(angle_deg: ArrayLike) -> Array:
     return 2.0 * np.sin(half)
 
 
-def candidate_pairs(centres: Array, radius_deg: Array, points: Array
-                    ) -> tuple[IntArray, IntArray]:
+def candidate_pairs(centres: Array, radius_deg: Array, points: Array) -> tuple[IntArray, IntArray]:
     """All ``(i, j)`` with ``points[j]`` within ``radius_deg[i]`` of ``centres[i]``.
 
     ``centres`` ``(n, 3)`` and ``points`` ``(m, 3)`` are unit vectors; the KD-tree is built on
@@ -70,8 +68,9 @@ def candidate_pairs(centres: Array, radius_deg: Array, points: Array
     return rows, cols
 
 
-def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike,
-               n_rows: int, n_cols: int) -> IntArray:
+def gnn_assign(
+    rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike, n_rows: int, n_cols: int
+) -> IntArray:
     """Global-nearest-neighbour assignment over sparse gated pairs.
 
     ``rows``, ``cols`` and ``cost`` describe the gated pairs (at most one per ``(row, col)``);
@@ -92,12 +91,14 @@ def gnn_assign(rows: IntArray, cols: IntArray, cost: Array, miss_cost: ArrayLike
     # A pair whose row and column appear in no other pair is a component on its own: the
     # common case, settled without building the graph.
     single = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (
-        np.bincount(cols, minlength=n_cols)[cols] == 1)
+        np.bincount(cols, minlength=n_cols)[cols] == 1
+    )
     chosen = [np.flatnonzero(single)]
     pair_label = np.zeros(len(rows), dtype=np.intp)
     if not single.all():
-        graph = coo_matrix((np.ones(len(rows)), (rows, cols + n_rows)),
-                           shape=(n_rows + n_cols, n_rows + n_cols))
+        graph = coo_matrix(
+            (np.ones(len(rows)), (rows, cols + n_rows)), shape=(n_rows + n_cols, n_rows + n_cols)
+        )
         _, labels = connected_components(graph, directed=False)
         pair_label = labels[rows]
 

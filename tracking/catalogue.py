@@ -112,18 +112,21 @@ def _epoch_unix_s(satrec: Satrec) -> float:
 
 def _check_tle_line(line: str, number: int, where: str) -> None:
     if len(line) != 69:
-        raise CatalogueError(f"{where}: TLE line {number} has {len(line)} characters, "
-                             f"expected 69: {line!r}")
+        raise CatalogueError(
+            f"{where}: TLE line {number} has {len(line)} characters, expected 69: {line!r}"
+        )
     if not line[68].isdigit():
         raise CatalogueError(f"{where}: TLE line {number} has no checksum digit in column 69")
     expected = tle_checksum(line)
     if int(line[68]) != expected:
-        raise CatalogueError(f"{where}: TLE line {number} checksum is {line[68]}, "
-                             f"computed {expected}")
+        raise CatalogueError(
+            f"{where}: TLE line {number} checksum is {line[68]}, computed {expected}"
+        )
 
 
-def element_set_from_tle(name: str, line1: str, line2: str, where: str = "TLE",
-                         where2: str | None = None) -> ElementSet:
+def element_set_from_tle(
+    name: str, line1: str, line2: str, where: str = "TLE", where2: str | None = None
+) -> ElementSet:
     """Check and initialise one TLE.
 
     ``where`` prefixes error messages (e.g. ``file:12``); ``where2``, if given, is used instead
@@ -138,8 +141,10 @@ def element_set_from_tle(name: str, line1: str, line2: str, where: str = "TLE",
     _check_tle_line(line1, 1, where)
     _check_tle_line(line2, 2, where2)
     if line1[2:7] != line2[2:7]:
-        raise CatalogueError(f"{where}: catalogue numbers differ between line 1 "
-                             f"({line1[2:7]!r}) and line 2 ({line2[2:7]!r})")
+        raise CatalogueError(
+            f"{where}: catalogue numbers differ between line 1 "
+            f"({line1[2:7]!r}) and line 2 ({line2[2:7]!r})"
+        )
     try:
         norad_id = parse_norad_id(line1[2:7])
         satrec = Satrec.twoline2rv(line1, line2)
@@ -180,8 +185,9 @@ def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> Eleme
     return ElementSet(norad_id, name, line1, line2, satrec, _epoch_unix_s(satrec))
 
 
-def parse_tle_text(text: str, *, source: str = "<text>", errors: Errors = "raise"
-                   ) -> tuple[list[ElementSet], list[str]]:
+def parse_tle_text(
+    text: str, *, source: str = "<text>", errors: Errors = "raise"
+) -> tuple[list[ElementSet], list[str]]:
     """Parse 2-line and 3-line TLE text; return ``(element_sets, rejection_messages)``.
 
     With ``errors="raise"`` the first problem raises :class:`CatalogueError` naming
@@ -210,8 +216,15 @@ def parse_tle_text(text: str, *, source: str = "<text>", errors: Errors = "raise
                 name, i = None, i + 1
                 continue
             try:
-                sets.append(element_set_from_tle(name[1] if name else "", line, rows[i + 1][1],
-                                                 where, f"{source}:{rows[i + 1][0]}"))
+                sets.append(
+                    element_set_from_tle(
+                        name[1] if name else "",
+                        line,
+                        rows[i + 1][1],
+                        where,
+                        f"{source}:{rows[i + 1][0]}",
+                    )
+                )
             except CatalogueError as exc:
                 fail(str(exc))
             name, i = None, i + 2
@@ -241,30 +254,36 @@ def _check_errors(errors: str) -> None:
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
 
 
-def _records_to_sets(records: Iterable[Mapping[str, Any]], source: str, errors: Errors
-                     ) -> tuple[list[ElementSet], list[str]]:
+def _records_to_sets(
+    records: Iterable[Mapping[str, Any]], source: str, errors: Errors
+) -> tuple[list[ElementSet], list[str]]:
     sets: list[ElementSet] = []
     rejected: list[str] = []
     for i, record in enumerate(records):
         where = f"{source}[{i}]"
         try:
             if not isinstance(record, Mapping):
-                raise CatalogueError(f"{where}: a record must be an object, "
-                                     f"not {type(record).__name__}")
+                raise CatalogueError(
+                    f"{where}: a record must be an object, not {type(record).__name__}"
+                )
             if "line1" in record or "line2" in record:
                 if "line1" not in record or "line2" not in record:
                     raise CatalogueError(f"{where}: a TLE record needs both line1 and line2")
-                entry = element_set_from_tle(str(record.get("name") or ""),
-                                             str(record["line1"]), str(record["line2"]), where)
+                entry = element_set_from_tle(
+                    str(record.get("name") or ""), str(record["line1"]), str(record["line2"]), where
+                )
                 given = record.get("norad_id")
                 if given is not None and int(given) != entry.norad_id:
-                    raise CatalogueError(f"{where}: norad_id {given} differs from the TLE's "
-                                         f"{entry.norad_id}")
+                    raise CatalogueError(
+                        f"{where}: norad_id {given} differs from the TLE's {entry.norad_id}"
+                    )
             elif "MEAN_MOTION" in record or "NORAD_CAT_ID" in record:
                 entry = element_set_from_omm(record, where)
             else:
-                raise CatalogueError(f"{where}: neither a TLE record (name, line1, line2) nor "
-                                     f"an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)")
+                raise CatalogueError(
+                    f"{where}: neither a TLE record (name, line1, line2) nor "
+                    f"an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)"
+                )
         except CatalogueError as exc:
             if errors == "raise":
                 raise
@@ -318,8 +337,9 @@ class Catalogue:
       valid for one revision, since an update may insert objects.
     """
 
-    def __init__(self, element_sets: Iterable[ElementSet] = (), *,
-                 rejected: Sequence[str] = ()) -> None:
+    def __init__(
+        self, element_sets: Iterable[ElementSet] = (), *, rejected: Sequence[str] = ()
+    ) -> None:
         self.rejected: list[str] = list(rejected)
         self.revision = 0
         self._set_rows(_newest_per_id(list(element_sets)))
@@ -328,8 +348,9 @@ class Catalogue:
         rows.sort(key=lambda row: row.norad_id)
         self._rows = rows
         self.norad_ids: NDArray[np.int64] = np.array([r.norad_id for r in rows], dtype=np.int64)
-        self.epoch_unix_s: NDArray[np.float64] = np.array([r.epoch_unix_s for r in rows],
-                                                          dtype=np.float64)
+        self.epoch_unix_s: NDArray[np.float64] = np.array(
+            [r.epoch_unix_s for r in rows], dtype=np.float64
+        )
         self.names: list[str] = [r.name for r in rows]
         self.lines: list[tuple[str, str]] = [(r.line1, r.line2) for r in rows]
         self.satrecs: list[Satrec] = [r.satrec for r in rows]
@@ -338,15 +359,21 @@ class Catalogue:
     # ---- constructors
 
     @classmethod
-    def from_tle_text(cls, text: str, *, source: str = "<text>",
-                      errors: Errors = "raise") -> Catalogue:
+    def from_tle_text(
+        cls, text: str, *, source: str = "<text>", errors: Errors = "raise"
+    ) -> Catalogue:
         """Parse 2-line/3-line TLE text (see :func:`parse_tle_text`)."""
         sets, rejected = parse_tle_text(text, source=source, errors=errors)
         return cls(sets, rejected=rejected)
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], *, source: str = "records",
-                     errors: Errors = "raise") -> Catalogue:
+    def from_records(
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        source: str = "records",
+        errors: Errors = "raise",
+    ) -> Catalogue:
         """Build from ``{"name", "line1", "line2"}`` dicts and/or OMM dicts."""
         _check_errors(errors)
         sets, rejected = _records_to_sets(records, source, errors)
@@ -363,11 +390,16 @@ class Catalogue:
         _check_errors(errors)
         root = Path(path)
         if root.is_dir():
-            files = sorted(p for p in root.iterdir()
-                           if p.is_file() and p.suffix.lower() in TLE_SUFFIXES + OMM_SUFFIXES)
+            files = sorted(
+                p
+                for p in root.iterdir()
+                if p.is_file() and p.suffix.lower() in TLE_SUFFIXES + OMM_SUFFIXES
+            )
             if not files:
-                raise CatalogueError(f"{root}: no TLE ({', '.join(TLE_SUFFIXES)}) or OMM "
-                                     f"({', '.join(OMM_SUFFIXES)}) files")
+                raise CatalogueError(
+                    f"{root}: no TLE ({', '.join(TLE_SUFFIXES)}) or OMM "
+                    f"({', '.join(OMM_SUFFIXES)}) files"
+                )
         elif root.is_file():
             files = [root]
         else:
@@ -428,9 +460,13 @@ class Catalogue:
         """Record form of element set ``i``: ``name``, ``line1``, ``line2``, ``norad_id``,
         ``epoch`` (ISO-8601 UTC). :meth:`from_records` reads it back."""
         row = self._rows[i]
-        return {"name": row.name, "line1": row.line1, "line2": row.line2,
-                "norad_id": row.norad_id,
-                "epoch": format_time(datetime_from_unix(row.epoch_unix_s))}
+        return {
+            "name": row.name,
+            "line1": row.line1,
+            "line2": row.line2,
+            "norad_id": row.norad_id,
+            "epoch": format_time(datetime_from_unix(row.epoch_unix_s)),
+        }
 
     def to_tle_text(self) -> str:
         """3-line TLE text (name lines prefixed ``"0 "``, which keeps empty names parseable)."""

@@ -96,83 +96,135 @@ class CorrelationSettings(Settings):
 
     # -- element-set error model (1 sigma at epoch + growth per day of age)
     timing_sigma_s: float = Field(
-        1.0, ge=0.0, description="Along-track timing error of a fresh element set, s (fast movers "
-        "only).")
+        1.0,
+        ge=0.0,
+        description="Along-track timing error of a fresh element set, s (fast movers only).",
+    )
     timing_sigma_growth_s_per_day: float = Field(
-        2.0, ge=0.0, description="Growth of the timing error, s/day: week-old Starlink sets are "
-        "3-50 s early or late, so 15 s at a week, searched to ``gate_sigma`` x 15 = 60 s.")
+        2.0,
+        ge=0.0,
+        description="Growth of the timing error, s/day: week-old Starlink sets are "
+        "3-50 s early or late, so 15 s at a week, searched to ``gate_sigma`` x 15 = 60 s.",
+    )
     position_sigma_km: float = Field(
-        0.3, ge=0.0, description="Position error of a fresh element set across (and along) its "
-        "path, km; converted to an angle at the object's range.")
+        0.3,
+        ge=0.0,
+        description="Position error of a fresh element set across (and along) its "
+        "path, km; converted to an angle at the object's range.",
+    )
     position_sigma_growth_km_per_day: float = Field(
-        0.15, ge=0.0, description="Growth of the position error, km/day: week-old Starlink sets "
-        "stay within ~2 km across their path (1.35 km 1-sigma at a week).")
+        0.15,
+        ge=0.0,
+        description="Growth of the position error, km/day: week-old Starlink sets "
+        "stay within ~2 km across their path (1.35 km 1-sigma at a week).",
+    )
     angular_sigma_arcsec: float = Field(
-        10.0, ge=0.0, description="Angular error of a fresh element set in any direction, arcsec: "
-        "the floor that matters for distant objects (GEO), where kilometres are a few arcsec.")
+        10.0,
+        ge=0.0,
+        description="Angular error of a fresh element set in any direction, arcsec: "
+        "the floor that matters for distant objects (GEO), where kilometres are a few arcsec.",
+    )
     angular_sigma_growth_arcsec_per_day: float = Field(
-        10.0, ge=0.0, description="Growth of the angular error, arcsec/day: week-old GEO sets are "
-        "30-200 arcsec off (80 arcsec 1-sigma at a week, gated at 320).")
+        10.0,
+        ge=0.0,
+        description="Growth of the angular error, arcsec/day: week-old GEO sets are "
+        "30-200 arcsec off (80 arcsec 1-sigma at a week, gated at 320).",
+    )
     direction_sigma_deg: float = Field(
-        0.5, gt=0.0, description="Direction-of-motion tolerance, deg: stvid's 2-degree gate at "
-        "``gate_sigma`` = 4.")
+        0.5,
+        gt=0.0,
+        description="Direction-of-motion tolerance, deg: stvid's 2-degree gate at "
+        "``gate_sigma`` = 4.",
+    )
     rate_sigma_fraction: float = Field(
-        0.0125, gt=0.0, description="Fractional angular-speed tolerance: stvid's 5 % gate at "
-        "``gate_sigma`` = 4.")
+        0.0125,
+        gt=0.0,
+        description="Fractional angular-speed tolerance: stvid's 5 % gate at ``gate_sigma`` = 4.",
+    )
     rate_sigma_floor_arcsec_s: float = Field(
-        0.5, ge=0.0, description="Absolute floor on each component of the rate difference, "
-        "arcsec/s: keeps the direction and speed tests sane for objects that barely move.")
+        0.5,
+        ge=0.0,
+        description="Absolute floor on each component of the rate difference, "
+        "arcsec/s: keeps the direction and speed tests sane for objects that barely move.",
+    )
 
     # -- gates
     gate_sigma: float = Field(
-        4.0, gt=0.0, description="Every normalised measure must be within this many sigma.")
+        4.0, gt=0.0, description="Every normalised measure must be within this many sigma."
+    )
     chi2_gate: float = Field(
-        23.5, gt=0.0, description="Largest acceptable score (sum of the four squared normalised "
+        23.5,
+        gt=0.0,
+        description="Largest acceptable score (sum of the four squared normalised "
         "measures): the 1e-4 tail of chi-square with 4 degrees of freedom. It is also the score "
-        'of the "UCT" alternative.')
+        'of the "UCT" alternative.',
+    )
     ambiguity_delta_chi2: float = Field(
-        6.0, ge=0.0, description="A runner-up whose score is within this of the chosen object's "
-        "makes the association ambiguous (a likelihood ratio under e^3 = 20).")
+        6.0,
+        ge=0.0,
+        description="A runner-up whose score is within this of the chosen object's "
+        "makes the association ambiguous (a likelihood ratio under e^3 = 20).",
+    )
 
     # -- search
     slow_rate_deg_s: float = Field(
-        0.01, gt=0.0, description="Objects predicted to move slower than this (deg/s, 36 "
+        0.01,
+        gt=0.0,
+        description="Objects predicted to move slower than this (deg/s, 36 "
         "arcsec/s; GEO from the ground moves at 0.0042) are matched by angular offset, without a "
-        "time search.")
+        "time search.",
+    )
     max_window_s: float = Field(
-        90.0, ge=0.0, description="Largest along-track time offset searched, s, whatever the "
-        "element set's age.")
+        90.0,
+        ge=0.0,
+        description="Largest along-track time offset searched, s, whatever the element set's age.",
+    )
     grid_step_s: float = Field(
-        30.0, gt=0.0, description="Largest spacing of the prediction grid spanning the search "
+        30.0,
+        gt=0.0,
+        description="Largest spacing of the prediction grid spanning the search "
         "window, s; the path between nodes is a cubic spline: 0.2 m (0.06 arcsec) worst error "
-        "for low orbits at 30 s.")
+        "for low orbits at 30 s.",
+    )
     refine_iterations: int = Field(
-        4, ge=1, description="Gauss-Newton steps refining the along-track offset on the spline.")
+        4, ge=1, description="Gauss-Newton steps refining the along-track offset on the spline."
+    )
     coarse_path_factor: float = Field(
-        1.5, ge=0.0, description="Reach of a fast object over its search window, as a multiple of "
+        1.5,
+        ge=0.0,
+        description="Reach of a fast object over its search window, as a multiple of "
         "speed x window, for the coarse position gate (the apparent speed changes along a low "
-        "pass).")
+        "pass).",
+    )
     coarse_speed_ratio: float = Field(
-        2.5, gt=0.0, description="Coarse gate on speed: a fast object is only paired with tracks "
+        2.5,
+        gt=0.0,
+        description="Coarse gate on speed: a fast object is only paired with tracks "
         "whose angular speed is within this factor of its own (after widening by the track's "
-        "speed uncertainty). Loose: a low pass speeds up and slows down along the window.")
+        "speed uncertainty). Loose: a low pass speeds up and slows down along the window.",
+    )
     fov_margin: float = Field(
-        1.2, gt=0.0, description="With a field of view, objects further than ``fov_margin`` x "
+        1.2,
+        gt=0.0,
+        description="With a field of view, objects further than ``fov_margin`` x "
         "radius plus their reach are not considered (SatChecker keeps hits within 1.2 x the FOV "
-        "radius).")
+        "radius).",
+    )
     require_sunlit: bool = Field(
-        False, description="Only consider objects predicted in sunlight. Off by default: a "
-        "week-old element set can put the shadow entry a minute off.")
+        False,
+        description="Only consider objects predicted in sunlight. Off by default: a "
+        "week-old element set can put the shadow entry a minute off.",
+    )
 
-    def element_sigmas(self, age_days: Array, range_km: Array
-                       ) -> tuple[Array, Array]:
+    def element_sigmas(self, age_days: Array, range_km: Array) -> tuple[Array, Array]:
         """Timing sigma (s) and position sigma (deg) of element sets of the given age (days,
         absolute) seen at the given range (km)."""
         age = np.abs(np.asarray(age_days, dtype=float))
         timing_s = self.timing_sigma_s + self.timing_sigma_growth_s_per_day * age
         position_km = self.position_sigma_km + self.position_sigma_growth_km_per_day * age
-        angular_deg = (self.angular_sigma_arcsec
-                       + self.angular_sigma_growth_arcsec_per_day * age) / ARCSEC_PER_DEG
+        angular_deg = (
+            self.angular_sigma_arcsec + self.angular_sigma_growth_arcsec_per_day * age
+        ) / ARCSEC_PER_DEG
         position_deg = np.hypot(np.degrees(position_km / np.maximum(range_km, 1.0)), angular_deg)
         return timing_s, position_deg
 
@@ -185,12 +237,12 @@ class _Tracks:
     """The tracks of one frame as arrays: K tracks."""
 
     time_unix_s: float
-    unit: Array          # (K, 3) line of sight
-    east: Array          # (K, 3) tangent basis
-    north: Array         # (K, 3)
-    rate_deg_s: Array    # (K, 2) (xi, eta) rates
+    unit: Array  # (K, 3) line of sight
+    east: Array  # (K, 3) tangent basis
+    north: Array  # (K, 3)
+    rate_deg_s: Array  # (K, 2) (xi, eta) rates
     position_cov: Array  # (K, 2, 2) deg^2
-    rate_cov: Array      # (K, 2, 2) (deg/s)^2
+    rate_cov: Array  # (K, 2, 2) (deg/s)^2
     position_var: Array  # (K,) mean position variance per axis, with the sensor's, deg^2
 
 
@@ -200,34 +252,45 @@ def _track_arrays(tracks: Sequence[TrackUpdate], sensor: Sensor) -> _Tracks:
     first_time = tracks[0].time
     for i, track in enumerate(tracks):
         if track.sensor_id != sensor.sensor_id:
-            raise ValueError(f"tracks[{i}].sensor_id {track.sensor_id!r} (track "
-                             f"{track.track_id!r}) is not the sensor's {sensor.sensor_id!r}")
+            raise ValueError(
+                f"tracks[{i}].sensor_id {track.sensor_id!r} (track "
+                f"{track.track_id!r}) is not the sensor's {sensor.sensor_id!r}"
+            )
         if abs((track.time - first_time).total_seconds()) > 1e-3:
-            raise ValueError(f"tracks[{i}].time {track.time.isoformat()} (track "
-                             f"{track.track_id!r}) differs from tracks[0].time "
-                             f"{tracks[0].time.isoformat()}: correlate one frame at a time")
+            raise ValueError(
+                f"tracks[{i}].time {track.time.isoformat()} (track "
+                f"{track.track_id!r}) differs from tracks[0].time "
+                f"{tracks[0].time.isoformat()}: correlate one frame at a time"
+            )
     ra = np.array([t.ra_deg for t in tracks], dtype=float)
     dec = np.array([t.dec_deg for t in tracks], dtype=float)
     rates = np.array([[t.ra_rate_deg_s, t.dec_rate_deg_s] for t in tracks], dtype=float)
     cov = np.array([t.covariance for t in tracks], dtype=float)
     bad_cov = ~np.all(np.isfinite(cov), axis=(1, 2)) | np.any(
-        np.diagonal(cov, axis1=1, axis2=2) < 0, axis=1)
+        np.diagonal(cov, axis1=1, axis2=2) < 0, axis=1
+    )
     if bad_cov.any():
         i = int(np.flatnonzero(bad_cov)[0])
-        raise ValueError(f"tracks[{i}].covariance (track {tracks[i].track_id!r}) must be finite "
-                         f"with a non-negative diagonal")
+        raise ValueError(
+            f"tracks[{i}].covariance (track {tracks[i].track_id!r}) must be finite "
+            f"with a non-negative diagonal"
+        )
     bad_dec = np.abs(dec) > 90.0
     if bad_dec.any():
         i = int(np.flatnonzero(bad_dec)[0])
-        raise ValueError(f"tracks[{i}].dec_deg {dec[i]} (track {tracks[i].track_id!r}) is "
-                         f"outside [-90, 90]")
+        raise ValueError(
+            f"tracks[{i}].dec_deg {dec[i]} (track {tracks[i].track_id!r}) is outside [-90, 90]"
+        )
     east, north, unit = tangent_basis(ra, dec)
     # Symmetrise: a tracker's covariance can be a few ulps from symmetric.
     cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-    position_var = (np.trace(cov[:, :2, :2], axis1=1, axis2=2) / 2.0
-                    + (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2)
-    return _Tracks(time_unix_s, unit, east, north, rates, cov[:, :2, :2], cov[:, 2:, 2:],
-                   position_var)
+    position_var = (
+        np.trace(cov[:, :2, :2], axis1=1, axis2=2) / 2.0
+        + (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2
+    )
+    return _Tracks(
+        time_unix_s, unit, east, north, rates, cov[:, :2, :2], cov[:, 2:, 2:], position_var
+    )
 
 
 def _quadratic(cov: Array, direction: Array) -> Array:
@@ -249,16 +312,16 @@ class CandidatePairs:
 
     track: IntArray
     object_index: IntArray
-    along_track_s: Array          # NaN for slow movers (matched by angle)
+    along_track_s: Array  # NaN for slow movers (matched by angle)
     cross_track_deg: Array
-    along_offset_deg: Array       # offset along the path left after the time shift
+    along_offset_deg: Array  # offset along the path left after the time shift
     direction_deg: Array
-    rate_fraction: Array          # NaN where the object barely moves
-    z: Array                      # (P, 4): cross, along, speed, direction, normalised
-    score: Array                  # sum of z**2
-    gated: NDArray[np.bool_]      # every |z| within gate_sigma, score within chi2_gate
-    slow: NDArray[np.bool_]       # matched by angular offset, no time search
-    element_age_days: Array       # signed: time - epoch
+    rate_fraction: Array  # NaN where the object barely moves
+    z: Array  # (P, 4): cross, along, speed, direction, normalised
+    score: Array  # sum of z**2
+    gated: NDArray[np.bool_]  # every |z| within gate_sigma, score within chi2_gate
+    slow: NDArray[np.bool_]  # matched by angular offset, no time search
+    element_age_days: Array  # signed: time - epoch
     n_tracks: int
 
     def __len__(self) -> int:
@@ -268,8 +331,9 @@ class CandidatePairs:
 def _empty_pairs(n_tracks: int) -> CandidatePairs:
     e = np.zeros(0)
     i = np.zeros(0, dtype=np.intp)
-    return CandidatePairs(i, i, e, e, e, e, e, np.zeros((0, 4)), e, np.zeros(0, bool),
-                          np.zeros(0, bool), e, n_tracks)
+    return CandidatePairs(
+        i, i, e, e, e, e, e, np.zeros((0, 4)), e, np.zeros(0, bool), np.zeros(0, bool), e, n_tracks
+    )
 
 
 def _motion_3d(east: Array, north: Array, rate_deg_s: Array) -> Array:
@@ -277,10 +341,15 @@ def _motion_3d(east: Array, north: Array, rate_deg_s: Array) -> Array:
     return np.radians(rate_deg_s[..., :1] * east + rate_deg_s[..., 1:] * north)
 
 
-def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Catalogue,
-                    settings: CorrelationSettings = CorrelationSettings(), *,
-                    fov: FieldOfView | None = None,
-                    prediction: SkyPrediction | None = None) -> CandidatePairs:
+def candidate_pairs(
+    tracks: Sequence[TrackUpdate],
+    sensor: Sensor,
+    catalogue: Catalogue,
+    settings: CorrelationSettings = CorrelationSettings(),
+    *,
+    fov: FieldOfView | None = None,
+    prediction: SkyPrediction | None = None,
+) -> CandidatePairs:
     """Coarse-select candidate objects for every track and measure each pair.
 
     ``prediction`` is the whole catalogue predicted at the tracks' time for this sensor; it is
@@ -293,8 +362,10 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
         return _empty_pairs(len(tracks))
     if prediction is None:
         prediction = predict_sky(catalogue, sensor, trk.time_unix_s)
-    elif prediction.ra_deg.shape != (len(catalogue),) or abs(
-            float(np.asarray(prediction.time_unix_s)) - trk.time_unix_s) > 1e-3:
+    elif (
+        prediction.ra_deg.shape != (len(catalogue),)
+        or abs(float(np.asarray(prediction.time_unix_s)) - trk.time_unix_s) > 1e-3
+    ):
         raise ValueError("prediction must be the whole catalogue predicted at the tracks' time")
     objects = _object_states(prediction, catalogue, sensor, trk, settings, fov)
     if objects is None:
@@ -310,22 +381,27 @@ def candidate_pairs(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Ca
 class _Objects:
     """The catalogue objects that may be seen, at the frame time: N rows."""
 
-    index: IntArray           # (N,) catalogue indices
-    unit: Array               # (N, 3) predicted line of sight
-    motion: Array             # (N, 3) apparent angular velocity, rad/s
-    path: Array               # (N, 3) own angular velocity (sensor held still), rad/s
-    speed_deg_s: Array        # (N,) apparent angular speed
-    range_km: Array           # (N,)
-    age_days: Array           # (N,) frame time minus epoch
-    slow: NDArray[np.bool_]   # (N,) matched by angle, no time search
-    window_s: Array           # (N,) along-track search window (0 for slow objects)
-    reach_deg: Array          # (N,) how far from its prediction a track of it can be
+    index: IntArray  # (N,) catalogue indices
+    unit: Array  # (N, 3) predicted line of sight
+    motion: Array  # (N, 3) apparent angular velocity, rad/s
+    path: Array  # (N, 3) own angular velocity (sensor held still), rad/s
+    speed_deg_s: Array  # (N,) apparent angular speed
+    range_km: Array  # (N,)
+    age_days: Array  # (N,) frame time minus epoch
+    slow: NDArray[np.bool_]  # (N,) matched by angle, no time search
+    window_s: Array  # (N,) along-track search window (0 for slow objects)
+    reach_deg: Array  # (N,) how far from its prediction a track of it can be
     position_gate_deg: Array  # (N,) positional gate, with the worst track's uncertainty
 
 
-def _object_states(prediction: SkyPrediction, catalogue: Catalogue, sensor: Sensor,
-                   trk: _Tracks, s: CorrelationSettings,
-                   fov: FieldOfView | None) -> _Objects | None:
+def _object_states(
+    prediction: SkyPrediction,
+    catalogue: Catalogue,
+    sensor: Sensor,
+    trk: _Tracks,
+    s: CorrelationSettings,
+    fov: FieldOfView | None,
+) -> _Objects | None:
     """Per-object quantities at the frame time, for the objects that could be a track; None
     if there are none."""
     t0 = trk.time_unix_s
@@ -338,7 +414,7 @@ def _object_states(prediction: SkyPrediction, catalogue: Catalogue, sensor: Sens
     age_days = (t0 - catalogue.epoch_unix_s[obj]) / SECONDS_PER_DAY
     timing_s, position_deg = s.element_sigmas(age_days, range_km)
     worst_track_var = float(trk.position_var.max())
-    position_gate_deg = s.gate_sigma * np.sqrt(position_deg ** 2 + worst_track_var)
+    position_gate_deg = s.gate_sigma * np.sqrt(position_deg**2 + worst_track_var)
 
     # Objects that cannot reach the sky above a ground site, or the field of view, within
     # the longest window are dropped first. Their speed along their own path differs from the
@@ -346,8 +422,7 @@ def _object_states(prediction: SkyPrediction, catalogue: Catalogue, sensor: Sens
     _, observer_velocity = observer_state_gcrs_km(sensor, t0)
     observer_velocity = np.asarray(observer_velocity, dtype=float)
     path_speed_bound = speed + np.degrees(np.linalg.norm(observer_velocity) / range_km)
-    longest_reach = (s.coarse_path_factor * path_speed_bound * s.max_window_s
-                     + position_gate_deg)
+    longest_reach = s.coarse_path_factor * path_speed_bound * s.max_window_s + position_gate_deg
     keep = np.ones(len(obj), dtype=bool)
     elevation = getattr(prediction, "elevation_deg", None)
     if elevation is not None and not sensor.is_space_based:
@@ -360,45 +435,84 @@ def _object_states(prediction: SkyPrediction, catalogue: Catalogue, sensor: Sens
     if not keep.any():
         return None
     obj, range_km, speed, age_days, timing_s, position_deg, position_gate_deg, ra, dec = (
-        a[keep] for a in (obj, range_km, speed, age_days, timing_s, position_deg,
-                          position_gate_deg, ra, dec))
+        a[keep]
+        for a in (
+            obj,
+            range_km,
+            speed,
+            age_days,
+            timing_s,
+            position_deg,
+            position_gate_deg,
+            ra,
+            dec,
+        )
+    )
 
     rates = np.stack([prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]], axis=-1)
     east, north, unit = tangent_basis(ra, dec)
     motion = _motion_3d(east, north, rates)
     # The object's own motion as seen from the sensor held still: the apparent relative
     # velocity plus the sensor's velocity.
-    velocity = (np.asarray(prediction.range_rate_km_s)[obj, None] * unit
-                + range_km[:, None] * motion + observer_velocity)
+    velocity = (
+        np.asarray(prediction.range_rate_km_s)[obj, None] * unit
+        + range_km[:, None] * motion
+        + observer_velocity
+    )
     path = _transverse(unit, velocity, range_km)
     path_speed = np.degrees(np.linalg.norm(path, axis=-1))
     slow = path_speed < s.slow_rate_deg_s
     # Time window of a fast object: the gate on its along-track offset, expressed in seconds.
     window_s = np.where(
-        slow, 0.0,
-        np.minimum(s.max_window_s,
-                   s.gate_sigma * np.sqrt(timing_s ** 2 + (position_deg ** 2 + worst_track_var)
-                                          / np.maximum(path_speed, s.slow_rate_deg_s) ** 2)))
+        slow,
+        0.0,
+        np.minimum(
+            s.max_window_s,
+            s.gate_sigma
+            * np.sqrt(
+                timing_s**2
+                + (position_deg**2 + worst_track_var)
+                / np.maximum(path_speed, s.slow_rate_deg_s) ** 2
+            ),
+        ),
+    )
     reach_deg = s.coarse_path_factor * path_speed * window_s + position_gate_deg
-    return _Objects(obj, unit, motion, path, speed, range_km, age_days, slow, window_s,
-                    reach_deg, position_gate_deg)
+    return _Objects(
+        obj,
+        unit,
+        motion,
+        path,
+        speed,
+        range_km,
+        age_days,
+        slow,
+        window_s,
+        reach_deg,
+        position_gate_deg,
+    )
 
 
 @dataclass(frozen=True)
 class _PathPoints:
     """Per pair, the point of the object's predicted path that best explains the track."""
 
-    unit: Array       # (P, 3) line of sight
-    motion: Array     # (P, 3) apparent angular velocity as the sensor sees it at t0, rad/s
-    path: Array       # (P, 3) own angular velocity (sensor held still), rad/s
-    range_km: Array   # (P,)
-    shift_s: Array    # (P,) track = prediction at t0 + shift_s (0 for slow objects)
+    unit: Array  # (P, 3) line of sight
+    motion: Array  # (P, 3) apparent angular velocity as the sensor sees it at t0, rad/s
+    path: Array  # (P, 3) own angular velocity (sensor held still), rad/s
+    range_km: Array  # (P,)
+    shift_s: Array  # (P,) track = prediction at t0 + shift_s (0 for slow objects)
     ok: NDArray[np.bool_]  # (P,) valid propagation, optimum inside the searched window
 
 
-def _path_points(catalogue: Catalogue, sensor: Sensor, trk: _Tracks, objects: _Objects,
-                 pair_track: IntArray, pair_row: IntArray,
-                 s: CorrelationSettings) -> _PathPoints:
+def _path_points(
+    catalogue: Catalogue,
+    sensor: Sensor,
+    trk: _Tracks,
+    objects: _Objects,
+    pair_track: IntArray,
+    pair_row: IntArray,
+    s: CorrelationSettings,
+) -> _PathPoints:
     """Slow objects: their prediction at the frame time. Fast objects: the along-track
     search of :func:`_refine_on_path`."""
     n_pairs = len(pair_track)
@@ -414,13 +528,27 @@ def _path_points(catalogue: Catalogue, sensor: Sensor, trk: _Tracks, objects: _O
     if len(fp):
         span_s = float(objects.window_s[pair_row[fp]].max())
         (unit[fp], motion[fp], path[fp], range_km[fp], shift_s[fp], ok[fp]) = _refine_on_path(
-            catalogue, sensor, trk.time_unix_s, objects.index, pair_row[fp],
-            trk.unit[pair_track[fp]], span_s, s)
+            catalogue,
+            sensor,
+            trk.time_unix_s,
+            objects.index,
+            pair_row[fp],
+            trk.unit[pair_track[fp]],
+            span_s,
+            s,
+        )
     return _PathPoints(unit, motion, path, range_km, shift_s, ok)
 
 
-def _measure(trk: _Tracks, objects: _Objects, pair_track: IntArray, pair_row: IntArray,
-             points: _PathPoints, sensor: Sensor, s: CorrelationSettings) -> CandidatePairs:
+def _measure(
+    trk: _Tracks,
+    objects: _Objects,
+    pair_track: IntArray,
+    pair_row: IntArray,
+    points: _PathPoints,
+    sensor: Sensor,
+    s: CorrelationSettings,
+) -> CandidatePairs:
     """Residuals of every pair in the tangent plane at its track, normalised and gated."""
     k = pair_track
     is_slow = objects.slow[pair_row]
@@ -428,17 +556,20 @@ def _measure(trk: _Tracks, objects: _Objects, pair_track: IntArray, pair_row: In
     depth = np.sum(points.unit * c_k, axis=-1)
     ok = points.ok & (depth > 0.5)
     depth = np.where(ok, depth, 1.0)
-    residual = -np.degrees(np.stack([np.sum(points.unit * e_k, -1),
-                                     np.sum(points.unit * n_k, -1)], axis=-1)
-                           / depth[:, None])  # track minus prediction, deg
+    residual = -np.degrees(
+        np.stack([np.sum(points.unit * e_k, -1), np.sum(points.unit * n_k, -1)], axis=-1)
+        / depth[:, None]
+    )  # track minus prediction, deg
 
     def in_plane(vectors: Array) -> tuple[Array, Array]:
         """Size (deg/s) and unit direction in the track's plane (east if none) of 3-D rates."""
         xy = np.degrees(np.stack([np.sum(vectors * e_k, -1), np.sum(vectors * n_k, -1)], -1))
         size = np.hypot(xy[:, 0], xy[:, 1])
-        direction = np.where((size > _NO_MOTION_DEG_S)[:, None],
-                             xy / np.maximum(size, _NO_MOTION_DEG_S)[:, None],
-                             np.array([1.0, 0.0]))
+        direction = np.where(
+            (size > _NO_MOTION_DEG_S)[:, None],
+            xy / np.maximum(size, _NO_MOTION_DEG_S)[:, None],
+            np.array([1.0, 0.0]),
+        )
         return size, direction
 
     # Positions are compared along and across the path the element set's error moves the
@@ -457,7 +588,8 @@ def _measure(trk: _Tracks, objects: _Objects, pair_track: IntArray, pair_row: In
     track_speed = np.hypot(w[:, 0], w[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
         direction_deg = np.where(
-            moving & (track_speed > 0), np.degrees(np.arctan2(w_cross, w_along)), np.nan)
+            moving & (track_speed > 0), np.degrees(np.arctan2(w_cross, w_along)), np.nan
+        )
         rate_fraction = np.where(moving, track_speed / speed - 1.0, np.nan)
         # Slow movers get no time offset (see the module docstring).
         along_track_s = np.where(is_slow, np.nan, -(points.shift_s + along_deg / path_speed))
@@ -467,31 +599,48 @@ def _measure(trk: _Tracks, objects: _Objects, pair_track: IntArray, pair_row: In
     timing_sig, position_sig = s.element_sigmas(age, points.range_km)
     sensor_var = (sensor.sigma_arcsec / ARCSEC_PER_DEG) ** 2
     pos_cov = trk.position_cov[k]
-    var_cross = position_sig ** 2 + _quadratic(pos_cov, path_normal) + sensor_var
-    var_along = position_sig ** 2 + _quadratic(pos_cov, path_dir) + sensor_var
+    var_cross = position_sig**2 + _quadratic(pos_cov, path_normal) + sensor_var
+    var_along = position_sig**2 + _quadratic(pos_cov, path_dir) + sensor_var
     # Fast movers: the along-track term is the whole offset along the path (time shift plus
     # what is left after it) against timing and position error. Slow movers: angle only.
     total_along_deg = along_deg + path_speed * points.shift_s
     var_along = var_along + np.where(is_slow, 0.0, (path_speed * timing_sig) ** 2)
     floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
     rate_cov = trk.rate_cov[k]
-    var_speed = ((s.rate_sigma_fraction * speed) ** 2 + _quadratic(rate_cov, motion_dir)
-                 + floor_var)
-    var_turn = ((math.radians(s.direction_sigma_deg) * speed) ** 2
-                + _quadratic(rate_cov, motion_normal) + floor_var)
-    z = np.stack([cross_deg / np.sqrt(var_cross),
-                  total_along_deg / np.sqrt(var_along),
-                  (w_along - speed) / np.sqrt(var_speed),
-                  w_cross / np.sqrt(var_turn)], axis=-1)
+    var_speed = (s.rate_sigma_fraction * speed) ** 2 + _quadratic(rate_cov, motion_dir) + floor_var
+    var_turn = (
+        (math.radians(s.direction_sigma_deg) * speed) ** 2
+        + _quadratic(rate_cov, motion_normal)
+        + floor_var
+    )
+    z = np.stack(
+        [
+            cross_deg / np.sqrt(var_cross),
+            total_along_deg / np.sqrt(var_along),
+            (w_along - speed) / np.sqrt(var_speed),
+            w_cross / np.sqrt(var_turn),
+        ],
+        axis=-1,
+    )
     z = np.where(ok[:, None], z, np.inf)
-    score = np.sum(z ** 2, axis=-1)
+    score = np.sum(z**2, axis=-1)
     gated = ok & np.all(np.abs(z) <= s.gate_sigma, axis=-1) & (score <= s.chi2_gate)
 
     return CandidatePairs(
-        track=pair_track, object_index=objects.index[pair_row], along_track_s=along_track_s,
-        cross_track_deg=cross_deg, along_offset_deg=along_deg, direction_deg=direction_deg,
-        rate_fraction=rate_fraction, z=z, score=score, gated=gated, slow=is_slow,
-        element_age_days=age, n_tracks=len(trk.unit))
+        track=pair_track,
+        object_index=objects.index[pair_row],
+        along_track_s=along_track_s,
+        cross_track_deg=cross_deg,
+        along_offset_deg=along_deg,
+        direction_deg=direction_deg,
+        rate_fraction=rate_fraction,
+        z=z,
+        score=score,
+        gated=gated,
+        slow=is_slow,
+        element_age_days=age,
+        n_tracks=len(trk.unit),
+    )
 
 
 def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
@@ -499,8 +648,9 @@ def _transverse(unit: Array, velocity: Array, range_km: Array) -> Array:
     return (velocity - np.sum(velocity * unit, -1, keepdims=True) * unit) / range_km[:, None]
 
 
-def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
-                   ) -> tuple[IntArray, IntArray]:
+def _coarse_select(
+    trk: _Tracks, objects: _Objects, s: CorrelationSettings
+) -> tuple[IntArray, IntArray]:
     """Pairs ``(track, object row)`` worth measuring.
 
     Every object: the track lies within its reach (the distance it can travel along its path
@@ -518,7 +668,7 @@ def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
     unit, slow, speed = objects.unit, objects.slow, objects.speed_deg_s
     pole = np.cross(unit, objects.path)
     pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-30)[:, None]
-    bend_deg = np.degrees(0.5 * SURFACE_GRAVITY_KM_S2 * objects.window_s ** 2 / objects.range_km)
+    bend_deg = np.degrees(0.5 * SURFACE_GRAVITY_KM_S2 * objects.window_s**2 / objects.range_km)
     sin_band = np.sin(np.radians(np.minimum(objects.position_gate_deg + bend_deg, 90.0)))
     cos_reach = np.cos(np.radians(np.minimum(objects.reach_deg, 180.0)))
 
@@ -534,7 +684,7 @@ def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
     objects_out: list[IntArray] = []
     step = max(1, _CHUNK_ELEMENTS // len(unit))
     for start in range(0, len(trk.unit), step):  # one pass per chunk of tracks
-        r = trk.unit[start:start + step]
+        r = trk.unit[start : start + step]
         # Slow objects: within reach.
         k, j = np.nonzero(r @ slow_unit_t >= slow_cos_reach)
         tracks_out.append(k + start)
@@ -542,18 +692,26 @@ def _coarse_select(trk: _Tracks, objects: _Objects, s: CorrelationSettings
         # Fast objects: in the band first (the narrowest test), then reach and speed per pair.
         k, j = np.nonzero(np.abs(r @ fast_pole_t) <= fast_sin_band)
         rows = fast_rows[j]
-        keep = ((np.sum(r[k] * unit[rows], -1) >= cos_reach[rows])
-                & (speed[rows] >= lowest[k + start, 0])
-                & (speed[rows] <= highest[k + start, 0]))
+        keep = (
+            (np.sum(r[k] * unit[rows], -1) >= cos_reach[rows])
+            & (speed[rows] >= lowest[k + start, 0])
+            & (speed[rows] <= highest[k + start, 0])
+        )
         tracks_out.append(k[keep] + start)
         objects_out.append(rows[keep])
     return np.concatenate(tracks_out), np.concatenate(objects_out)
 
 
-def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArray,
-                    pair_row: IntArray, track_unit: Array, span_s: float,
-                    s: CorrelationSettings) -> tuple[Array, Array, Array, Array, Array,
-                                                    NDArray[np.bool_]]:
+def _refine_on_path(
+    catalogue: Catalogue,
+    sensor: Sensor,
+    t0: float,
+    obj: IntArray,
+    pair_row: IntArray,
+    track_unit: Array,
+    span_s: float,
+    s: CorrelationSettings,
+) -> tuple[Array, Array, Array, Array, Array, NDArray[np.bool_]]:
     """Find, for each pair, the time shift along the object's path closest to the track.
 
     The candidates are predicted once on a grid of times ``t0 + tau`` spanning ``+-span_s``;
@@ -576,8 +734,10 @@ def _refine_on_path(catalogue: Catalogue, sensor: Sensor, t0: float, obj: IntArr
     obs_vel = np.asarray(obs_vel, dtype=float)
     centre = len(tau_grid) // 2
     # Object position relative to the sensor's position at t0, km: (U, T, 3).
-    rel = (np.asarray(grid.range_km)[..., None] * unit_from_radec(grid.ra_deg, grid.dec_deg)
-           + (obs_pos - obs_pos[centre])[None, :, :])
+    rel = (
+        np.asarray(grid.range_km)[..., None] * unit_from_radec(grid.ra_deg, grid.dec_deg)
+        + (obs_pos - obs_pos[centre])[None, :, :]
+    )
     valid_obj = np.all(np.asarray(grid.valid, dtype=bool), axis=1)
     rel = np.where(valid_obj[:, None, None], rel, np.array([1.0, 0.0, 0.0]))
     coeff = CubicSpline(tau_grid, rel, axis=1).c  # (4, T-1, U, 3)
@@ -644,9 +804,10 @@ def _assign(pairs: CandidatePairs, chi2_gate: float) -> IntArray:
     # Every matching covers every row once, so adding 1 to all weights changes no optimum and
     # keeps zero scores from reading as missing edges.
     weight = np.r_[pairs.score[gated], np.full(n_rows, chi2_gate)] + 1.0
-    graph = csr_matrix((weight, (np.r_[row_of, np.arange(n_rows)],
-                                 np.r_[col_of, n_cols + np.arange(n_rows)])),
-                       shape=(n_rows, n_cols + n_rows))
+    graph = csr_matrix(
+        (weight, (np.r_[row_of, np.arange(n_rows)], np.r_[col_of, n_cols + np.arange(n_rows)])),
+        shape=(n_rows, n_cols + n_rows),
+    )
     matched_rows, matched_cols = min_weight_full_bipartite_matching(graph)
     real = matched_cols < n_cols
     # Back from (row, column) to the pair: each track-object pair occurs once.
@@ -660,10 +821,15 @@ def _assign(pairs: CandidatePairs, chi2_gate: float) -> IntArray:
 # ------------------------------------------------------------------------------ public API
 
 
-def correlate_tracks(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: Catalogue,
-                     settings: CorrelationSettings = CorrelationSettings(), *,
-                     fov: FieldOfView | None = None,
-                     prediction: SkyPrediction | None = None) -> list[Association]:
+def correlate_tracks(
+    tracks: Sequence[TrackUpdate],
+    sensor: Sensor,
+    catalogue: Catalogue,
+    settings: CorrelationSettings = CorrelationSettings(),
+    *,
+    fov: FieldOfView | None = None,
+    prediction: SkyPrediction | None = None,
+) -> list[Association]:
     """Name each track with a catalogue object, or declare it uncorrelated.
 
     ``tracks`` are the current states of the confirmed tracks of one ``sensor`` at one time
@@ -688,14 +854,18 @@ def correlate_tracks(tracks: Sequence[TrackUpdate], sensor: Sensor, catalogue: C
     """
     if not tracks:
         return []
-    pairs = candidate_pairs(tracks, sensor, catalogue, settings, fov=fov,
-                            prediction=prediction)
+    pairs = candidate_pairs(tracks, sensor, catalogue, settings, fov=fov, prediction=prediction)
     chosen = _assign(pairs, settings.chi2_gate)
     return _associations(tracks, catalogue, pairs, chosen, settings)
 
 
-def _associations(tracks: Sequence[TrackUpdate], catalogue: Catalogue, pairs: CandidatePairs,
-                  chosen: IntArray, s: CorrelationSettings) -> list[Association]:
+def _associations(
+    tracks: Sequence[TrackUpdate],
+    catalogue: Catalogue,
+    pairs: CandidatePairs,
+    chosen: IntArray,
+    s: CorrelationSettings,
+) -> list[Association]:
     """Turn assigned pairs into records, with runner-ups, confidence and ambiguity."""
     n = len(tracks)
     log_l0 = -0.5 * s.chi2_gate
@@ -708,8 +878,11 @@ def _associations(tracks: Sequence[TrackUpdate], catalogue: Catalogue, pairs: Ca
     n_gated = np.bincount(pairs.track[gated], minlength=n)
     best_rejected = np.zeros(n)
     rej = ~gated & np.isfinite(pairs.score)
-    np.maximum.at(best_rejected, pairs.track[rej],
-                  np.exp(-0.5 * np.maximum(pairs.score[rej], s.chi2_gate) - log_l0))
+    np.maximum.at(
+        best_rejected,
+        pairs.track[rej],
+        np.exp(-0.5 * np.maximum(pairs.score[rej], s.chi2_gate) - log_l0),
+    )
     denominator = 1.0 + sum_gated + best_rejected
 
     # Runner-up: the best acceptable pair of the track other than the chosen one.
@@ -728,44 +901,62 @@ def _associations(tracks: Sequence[TrackUpdate], catalogue: Catalogue, pairs: Ca
     j = pairs.object_index[p] if len(pairs) else np.zeros(n, dtype=np.intp)
     score = np.where(has, pairs.score[p], np.nan) if len(pairs) else np.full(n, np.nan)
     runner_score = np.where(runner >= 0, pairs.score[r], np.nan) if len(pairs) else score
-    confidence = np.clip(np.where(has, likelihood[p] if len(pairs) else 0.0, 1.0)
-                         / denominator, 0.0, 1.0)
+    confidence = np.clip(
+        np.where(has, likelihood[p] if len(pairs) else 0.0, 1.0) / denominator, 0.0, 1.0
+    )
     ambiguous = has & (runner >= 0) & (runner_score - score < s.ambiguity_delta_chi2)
     ids = catalogue.norad_ids
     columns = {
-        "has": has.tolist(), "object": j.tolist(), "score": score.tolist(),
-        "confidence": confidence.tolist(), "ambiguous": ambiguous.tolist(),
+        "has": has.tolist(),
+        "object": j.tolist(),
+        "score": score.tolist(),
+        "confidence": confidence.tolist(),
+        "ambiguous": ambiguous.tolist(),
         "n_candidates": n_gated.tolist(),
-        "runner_id": [None if q < 0 else int(ids[pairs.object_index[q]])
-                      for q in runner.tolist()],
+        "runner_id": [None if q < 0 else int(ids[pairs.object_index[q]]) for q in runner.tolist()],
         "runner_score": [None if not math.isfinite(v) else v for v in runner_score.tolist()],
     }
     if len(pairs):
         columns.update(
             cross=(pairs.cross_track_deg[p] * ARCSEC_PER_DEG).tolist(),
-            along=pairs.along_track_s[p].tolist(), direction=pairs.direction_deg[p].tolist(),
-            rate=pairs.rate_fraction[p].tolist(), age=pairs.element_age_days[p].tolist())
+            along=pairs.along_track_s[p].tolist(),
+            direction=pairs.direction_deg[p].tolist(),
+            rate=pairs.rate_fraction[p].tolist(),
+            age=pairs.element_age_days[p].tolist(),
+        )
 
     out: list[Association] = []
     for i, track in enumerate(tracks):
-        common = dict(time=track.time, track_id=track.track_id, sensor_id=track.sensor_id,
-                      frame_id=track.frame_id, n_candidates=columns["n_candidates"][i],
-                      runner_up_norad_id=columns["runner_id"][i],
-                      runner_up_score=columns["runner_score"][i],
-                      confidence=columns["confidence"][i])
+        common = dict(
+            time=track.time,
+            track_id=track.track_id,
+            sensor_id=track.sensor_id,
+            frame_id=track.frame_id,
+            n_candidates=columns["n_candidates"][i],
+            runner_up_norad_id=columns["runner_id"][i],
+            runner_up_score=columns["runner_score"][i],
+            confidence=columns["confidence"][i],
+        )
         if not columns["has"][i]:
             out.append(Association(uct=True, **common))
             continue
         k = columns["object"][i]
-        out.append(Association(
-            uct=False, norad_id=int(ids[k]), name=catalogue.names[k] or None,
-            cross_track_arcsec=columns["cross"][i],
-            along_track_s=_finite_or_none(columns["along"][i]),
-            direction_residual_deg=_finite_or_none(columns["direction"][i]),
-            rate_residual=_finite_or_none(columns["rate"][i]),
-            score=columns["score"][i], ambiguous=columns["ambiguous"][i],
-            element_epoch=datetime_from_unix(float(catalogue.epoch_unix_s[k])),
-            element_age_days=columns["age"][i], **common))
+        out.append(
+            Association(
+                uct=False,
+                norad_id=int(ids[k]),
+                name=catalogue.names[k] or None,
+                cross_track_arcsec=columns["cross"][i],
+                along_track_s=_finite_or_none(columns["along"][i]),
+                direction_residual_deg=_finite_or_none(columns["direction"][i]),
+                rate_residual=_finite_or_none(columns["rate"][i]),
+                score=columns["score"][i],
+                ambiguous=columns["ambiguous"][i],
+                element_epoch=datetime_from_unix(float(catalogue.epoch_unix_s[k])),
+                element_age_days=columns["age"][i],
+                **common,
+            )
+        )
     return out
 
 

@@ -81,13 +81,16 @@ class BucketCache:
                 for j, key in enumerate(missing):
                     self._values[key] = tuple(value[j] for value in values)
             rows = [self._values[k] for k in unique.tolist()]
-        gathered = tuple(np.stack(column)[inverse].reshape(times.shape + column[0].shape)
-                         for column in zip(*rows))
+        gathered = tuple(
+            np.stack(column)[inverse].reshape(times.shape + column[0].shape)
+            for column in zip(*rows)
+        )
         return gathered, times - (keys + 0.5) * self.bucket_s
 
 
-def _sun_and_earth_velocity_at(centres_unix_s: NDArray[np.float64]
-                               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _sun_and_earth_velocity_at(
+    centres_unix_s: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     eph = ephemeris()
     t = skyfield_time(centres_unix_s)
     earth = eph["earth"]
@@ -99,8 +102,9 @@ def _sun_and_earth_velocity_at(centres_unix_s: NDArray[np.float64]
 _sun_cache = BucketCache(SUN_BUCKET_S, _sun_and_earth_velocity_at)
 
 
-def sun_and_earth_velocity(time_unix_s: ArrayLike
-                           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def sun_and_earth_velocity(
+    time_unix_s: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Geocentric Sun position (km, GCRS) and the Earth's barycentric velocity (km/s, ICRS).
 
     Both have shape ``time_unix_s.shape + (3,)``. Values come from DE421 at the centre of the

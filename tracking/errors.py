@@ -39,8 +39,15 @@ class FormatError(ValueError):
         The raw offending line or record, for a dead-letter queue.
     """
 
-    def __init__(self, reason: str, *, source: str | None = None, line_no: int | None = None,
-                 field: str | None = None, text: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        line_no: int | None = None,
+        field: str | None = None,
+        text: str | None = None,
+    ) -> None:
         self.reason = reason
         self.source = source
         self.line_no = line_no
@@ -73,8 +80,7 @@ class Reject(NamedTuple):
     error: FormatError
 
 
-def describe_validation_error(error: ValidationError, *, limit: int = 5
-                              ) -> tuple[str | None, str]:
+def describe_validation_error(error: ValidationError, *, limit: int = 5) -> tuple[str | None, str]:
     """``(field, reason)`` from pydantic's error: the first failing field as a dotted path and
     the first ``limit`` failures as ``path: message (got value)`` joined by ``'; '``."""
     parts: list[str] = []
@@ -86,7 +92,11 @@ def describe_validation_error(error: ValidationError, *, limit: int = 5
             first_field = path
         message = item.get("msg", "invalid")
         value = item.get("input")
-        if "input" in item and item.get("type") != "missing" and not isinstance(value, (dict, list)):
+        if (
+            "input" in item
+            and item.get("type") != "missing"
+            and not isinstance(value, (dict, list))
+        ):
             shown = repr(value)
             message += f" (got {shown[:57] + '...' if len(shown) > 60 else shown})"
         parts.append(f"{path}: {message}" if path else message)
@@ -99,6 +109,8 @@ class UnknownSensorError(ValueError):
     """A frame names a sensor the pipeline does not know and carries no inline definition."""
 
     def __init__(self, sensor_id: str) -> None:
-        super().__init__(f"sensor_id: unknown sensor {sensor_id!r} and the frame has no "
-                         f"inline 'sensor' definition")
+        super().__init__(
+            f"sensor_id: unknown sensor {sensor_id!r} and the frame has no "
+            f"inline 'sensor' definition"
+        )
         self.sensor_id = sensor_id

@@ -79,9 +79,15 @@ class GospaResult:
     n_false: int
 
 
-def gospa_radec(truth_ra_deg: ArrayLike, truth_dec_deg: ArrayLike,
-                est_ra_deg: ArrayLike, est_dec_deg: ArrayLike, *,
-                c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC, p: float = 2.0) -> GospaResult:
+def gospa_radec(
+    truth_ra_deg: ArrayLike,
+    truth_dec_deg: ArrayLike,
+    est_ra_deg: ArrayLike,
+    est_dec_deg: ArrayLike,
+    *,
+    c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC,
+    p: float = 2.0,
+) -> GospaResult:
     """Generalised OSPA (Rahmathullah, Garcia-Fernandez & Svensson 2017) with alpha = 2.
 
     ``d(X, Y) = [min over assignments  sum d(x, y)^p  +  c^p / 2 (|X| + |Y| - 2 |assigned|)]^(1/p)``
@@ -92,16 +98,22 @@ def gospa_radec(truth_ra_deg: ArrayLike, truth_dec_deg: ArrayLike,
     """
     if c_arcsec <= 0 or p < 1:
         raise ValueError(f"gospa needs c_arcsec > 0 and p >= 1, got c={c_arcsec}, p={p}")
-    t_ra, t_dec = np.atleast_1d(np.asarray(truth_ra_deg, float)), np.atleast_1d(
-        np.asarray(truth_dec_deg, float))
-    e_ra, e_dec = np.atleast_1d(np.asarray(est_ra_deg, float)), np.atleast_1d(
-        np.asarray(est_dec_deg, float))
+    t_ra, t_dec = (
+        np.atleast_1d(np.asarray(truth_ra_deg, float)),
+        np.atleast_1d(np.asarray(truth_dec_deg, float)),
+    )
+    e_ra, e_dec = (
+        np.atleast_1d(np.asarray(est_ra_deg, float)),
+        np.atleast_1d(np.asarray(est_dec_deg, float)),
+    )
     n_truth, n_est = t_ra.size, e_ra.size
-    half_cp = c_arcsec ** p / 2.0
+    half_cp = c_arcsec**p / 2.0
     n_assigned, localisation = 0, 0.0
     if n_truth and n_est:
-        d_arcsec = angular_separation_deg(t_ra[:, None], t_dec[:, None],
-                                          e_ra[None, :], e_dec[None, :]) * ARCSEC_PER_DEG
+        d_arcsec = (
+            angular_separation_deg(t_ra[:, None], t_dec[:, None], e_ra[None, :], e_dec[None, :])
+            * ARCSEC_PER_DEG
+        )
         cost = np.minimum(d_arcsec, c_arcsec) ** p
         rows, cols = linear_sum_assignment(cost)
         inside = d_arcsec[rows, cols] < c_arcsec
@@ -110,8 +122,7 @@ def gospa_radec(truth_ra_deg: ArrayLike, truth_dec_deg: ArrayLike,
     n_missed, n_false = n_truth - n_assigned, n_est - n_assigned
     missed, false = half_cp * n_missed, half_cp * n_false
     distance = (localisation + missed + false) ** (1.0 / p)
-    return GospaResult(float(distance), localisation, missed, false,
-                       n_assigned, n_missed, n_false)
+    return GospaResult(float(distance), localisation, missed, false, n_assigned, n_missed, n_false)
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,8 +139,9 @@ def _read_truth(path: Path) -> dict[str, int | None]:
     truth: dict[str, int | None] = {}
     for det_id, norad in raw.items():
         if norad is not None and (not isinstance(norad, int) or isinstance(norad, bool)):
-            raise ValueError(f"{path}: truth[{det_id!r}] must be an integer NORAD id or "
-                             f"null, got {norad!r}")
+            raise ValueError(
+                f"{path}: truth[{det_id!r}] must be an integer NORAD id or null, got {norad!r}"
+            )
         truth[det_id] = norad
     return truth
 
@@ -151,13 +163,13 @@ class TrackScore:
     sensor_id: str
     confirmed: bool
     n_detections: int
-    truth_norad_id: int | None      # majority label; None: mostly false alarms
+    truth_norad_id: int | None  # majority label; None: mostly false alarms
     purity: float
     completeness: float
-    verdict_norad_id: int | None    # final association (None: UCT or never associated)
-    verdict_uct: bool | None        # None: never associated
-    outcome: str                    # correct / wrong / uct_correct / uct_missed / false / none
-    ambiguous: bool = False         # the final verdict was flagged ambiguous by the correlator
+    verdict_norad_id: int | None  # final association (None: UCT or never associated)
+    verdict_uct: bool | None  # None: never associated
+    outcome: str  # correct / wrong / uct_correct / uct_missed / false / none
+    ambiguous: bool = False  # the final verdict was flagged ambiguous by the correlator
 
 
 @dataclass
@@ -167,32 +179,32 @@ class EvaluationReport:
     n_frames: int = 0
     n_detections: int = 0
     n_false_alarms: int = 0
-    n_objects_detected: int = 0          # distinct objects with >= MIN_DETECTIONS detections
+    n_objects_detected: int = 0  # distinct objects with >= MIN_DETECTIONS detections
     n_withheld: int = 0
     n_tracks: int = 0
     n_confirmed: int = 0
-    mean_purity: float = float("nan")    # over confirmed tracks of a real object
+    mean_purity: float = float("nan")  # over confirmed tracks of a real object
     mean_completeness: float = float("nan")
     tracks_per_object: float = float("nan")  # confirmed object tracks / objects they cover
-    false_track_rate: float = float("nan")   # confirmed tracks mostly clutter / confirmed
-    correlation_precision: float = float("nan")        # final verdicts naming an object
+    false_track_rate: float = float("nan")  # confirmed tracks mostly clutter / confirmed
+    correlation_precision: float = float("nan")  # final verdicts naming an object
     correlation_precision_unambiguous: float = float("nan")  # those not flagged ambiguous
-    n_ambiguous: int = 0                               # final named verdicts flagged ambiguous
+    n_ambiguous: int = 0  # final named verdicts flagged ambiguous
     correlation_precision_records: float = float("nan")  # every association record
-    correlation_recall_tracked: float = float("nan")   # / catalogued objects with a track
+    correlation_recall_tracked: float = float("nan")  # / catalogued objects with a track
     correlation_recall_detected: float = float("nan")  # / catalogued objects detected >= 3
-    uct_recall_tracked: float = float("nan")           # / withheld objects with a track
-    uct_recall_detected: float = float("nan")          # / withheld objects detected >= 3
-    uct_precision: float = float("nan")                # UCT verdicts on withheld objects
-    verdict_accuracy_records: float = float("nan")     # association records right
+    uct_recall_tracked: float = float("nan")  # / withheld objects with a track
+    uct_recall_detected: float = float("nan")  # / withheld objects detected >= 3
+    uct_precision: float = float("nan")  # UCT verdicts on withheld objects
+    verdict_accuracy_records: float = float("nan")  # association records right
     gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC
     gospa_mean_arcsec: float = float("nan")
-    gospa_mean_sq_localisation: float = float("nan")   # arcsec^2, the three add up to
-    gospa_mean_sq_missed: float = float("nan")         # the mean of GOSPA^2
+    gospa_mean_sq_localisation: float = float("nan")  # arcsec^2, the three add up to
+    gospa_mean_sq_missed: float = float("nan")  # the mean of GOSPA^2
     gospa_mean_sq_false: float = float("nan")
     gospa_rms_localisation_arcsec: float = float("nan")
-    gospa_mean_missed: float = float("nan")            # objects per frame
-    gospa_mean_false: float = float("nan")             # tracks per frame
+    gospa_mean_missed: float = float("nan")  # objects per frame
+    gospa_mean_false: float = float("nan")  # tracks per frame
     gospa_by_sensor: dict[str, float] = field(default_factory=dict)
     tracks: list[TrackScore] = field(default_factory=list)
     gospa_series: list[dict] = field(default_factory=list)  # per frame: sensor, time, parts
@@ -206,6 +218,7 @@ class EvaluationReport:
 
     def to_table(self) -> str:
         """A fixed-width summary a person can read in a terminal."""
+
         def pct(value: float) -> str:
             return "    n/a" if not np.isfinite(value) else f"{100.0 * value:6.1f}%"
 
@@ -215,16 +228,20 @@ class EvaluationReport:
         rows = [
             ("frames", f"{self.n_frames:7d}"),
             ("detections (false alarms)", f"{self.n_detections:7d} ({self.n_false_alarms})"),
-            (f"objects detected >= {MIN_DETECTIONS}x (withheld)",
-             f"{self.n_objects_detected:7d} ({self.n_withheld})"),
+            (
+                f"objects detected >= {MIN_DETECTIONS}x (withheld)",
+                f"{self.n_objects_detected:7d} ({self.n_withheld})",
+            ),
             ("tracks (confirmed)", f"{self.n_tracks:7d} ({self.n_confirmed})"),
             ("track purity, mean", pct(self.mean_purity)),
             ("track completeness, mean", pct(self.mean_completeness)),
             ("confirmed tracks per object", num(self.tracks_per_object)),
             ("false-track rate", pct(self.false_track_rate)),
             ("correlation precision (final)", pct(self.correlation_precision)),
-            (f"  unambiguous ({self.n_ambiguous} ambiguous left out)",
-             pct(self.correlation_precision_unambiguous)),
+            (
+                f"  unambiguous ({self.n_ambiguous} ambiguous left out)",
+                pct(self.correlation_precision_unambiguous),
+            ),
             ("correlation precision (records)", pct(self.correlation_precision_records)),
             ("correlation recall (tracked)", pct(self.correlation_recall_tracked)),
             ("correlation recall (detected)", pct(self.correlation_recall_detected)),
@@ -232,7 +249,7 @@ class EvaluationReport:
             ("UCT recall (detected)", pct(self.uct_recall_detected)),
             ("UCT precision", pct(self.uct_precision)),
             ("verdict accuracy (records)", pct(self.verdict_accuracy_records)),
-            (f"GOSPA mean, c={self.gospa_c_arcsec:g}\"", num(self.gospa_mean_arcsec, '"')),
+            (f'GOSPA mean, c={self.gospa_c_arcsec:g}"', num(self.gospa_mean_arcsec, '"')),
             ("  mean GOSPA^2: localisation", num(self.gospa_mean_sq_localisation, ' "^2')),
             ("  mean GOSPA^2: missed", num(self.gospa_mean_sq_missed, ' "^2')),
             ("  mean GOSPA^2: false", num(self.gospa_mean_sq_false, ' "^2')),
@@ -240,8 +257,10 @@ class EvaluationReport:
             ("  missed objects per frame", num(self.gospa_mean_missed)),
             ("  false tracks per frame", num(self.gospa_mean_false)),
         ]
-        rows += [(f"  GOSPA mean, {sensor}", num(value, '"'))
-                 for sensor, value in sorted(self.gospa_by_sensor.items())]
+        rows += [
+            (f"  GOSPA mean, {sensor}", num(value, '"'))
+            for sensor, value in sorted(self.gospa_by_sensor.items())
+        ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -257,14 +276,18 @@ def _ratio(numerator: int, denominator: int) -> float:
 def _majority(labels: list[int | None]) -> tuple[int | None, int]:
     """The most common label and its count; ties go to a real object, then the lowest id."""
     counts = Counter(labels)
-    label, count = min(counts.items(),
-                       key=lambda item: (-item[1], item[0] is None, item[0] or 0))
+    label, count = min(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or 0))
     return label, count
 
 
-def evaluate(truth_path: str | Path, results_dir: str | Path, *,
-             plot_path: str | Path | None = None, plot: bool = True,
-             gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -> EvaluationReport:
+def evaluate(
+    truth_path: str | Path,
+    results_dir: str | Path,
+    *,
+    plot_path: str | Path | None = None,
+    plot: bool = True,
+    gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC,
+) -> EvaluationReport:
     """Score ``results_dir/{tracks,associations}.jsonl`` against a simulated scenario.
 
     ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it (and
@@ -285,8 +308,12 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
 
     withheld = {int(n) for n in scenario["withheld_norad_ids"]}
     frame_sensor = {f["frame_id"]: f["sensor_id"] for f in scenario["frames"]}
-    report = EvaluationReport(n_frames=len(scenario["frames"]), n_detections=len(truth),
-                              n_withheld=len(withheld), gospa_c_arcsec=gospa_c_arcsec)
+    report = EvaluationReport(
+        n_frames=len(scenario["frames"]),
+        n_detections=len(truth),
+        n_withheld=len(withheld),
+        gospa_c_arcsec=gospa_c_arcsec,
+    )
 
     # Detections of each (sensor, object): completeness is per sensor, as tracks are.
     per_sensor_object: Counter[tuple[str, int]] = Counter()
@@ -311,8 +338,10 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
             confirmed.add(update.track_id)
         if update.det_id is not None:
             if update.det_id not in truth:
-                raise ValueError(f"tracks.jsonl: det_id {update.det_id!r} of track "
-                                 f"{update.track_id!r} is not in {truth_path}")
+                raise ValueError(
+                    f"tracks.jsonl: det_id {update.det_id!r} of track "
+                    f"{update.track_id!r} is not in {truth_path}"
+                )
             track_dets[update.track_id].append(update.det_id)
     final: dict[str, Association] = {}
     for association in associations:
@@ -325,8 +354,11 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
         truth_id, count = _majority(labels) if labels else (None, 0)
         sensor_id = track_sensor[track_id]
         purity = _ratio(count, len(labels))
-        completeness = (_ratio(count, per_sensor_object[(sensor_id, truth_id)])
-                        if truth_id is not None else float("nan"))
+        completeness = (
+            _ratio(count, per_sensor_object[(sensor_id, truth_id)])
+            if truth_id is not None
+            else float("nan")
+        )
         verdict = final.get(track_id)
         verdict_id = verdict.norad_id if verdict else None
         verdict_uct = verdict.uct if verdict else None
@@ -338,9 +370,21 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
             outcome = "uct_correct" if truth_id in withheld else "uct_missed"
         else:
             outcome = "correct" if verdict_id == truth_id else "wrong"
-        scores.append(TrackScore(track_id, sensor_id, track_id in confirmed, len(dets),
-                                 truth_id, purity, completeness, verdict_id, verdict_uct,
-                                 outcome, bool(verdict and verdict.ambiguous)))
+        scores.append(
+            TrackScore(
+                track_id,
+                sensor_id,
+                track_id in confirmed,
+                len(dets),
+                truth_id,
+                purity,
+                completeness,
+                verdict_id,
+                verdict_uct,
+                outcome,
+                bool(verdict and verdict.ambiguous),
+            )
+        )
     report.tracks = scores
     report.n_tracks = len(scores)
     good = [s for s in scores if s.confirmed]
@@ -354,68 +398,101 @@ def evaluate(truth_path: str | Path, results_dir: str | Path, *,
 
     # Correlation: named verdicts, then recall per object.
     named = [s for s in good if s.verdict_uct is False]
-    report.correlation_precision = _ratio(sum(s.outcome == "correct" for s in named),
-                                          len(named))
+    report.correlation_precision = _ratio(sum(s.outcome == "correct" for s in named), len(named))
     # Co-located objects (a servicing vehicle docked to its client, a GEO cluster) cannot be
     # told apart by position: a verdict the correlator itself flags ambiguous is reported
     # separately rather than mixed into what the confident verdicts achieve.
     clear = [s for s in named if not s.ambiguous]
     report.n_ambiguous = len(named) - len(clear)
     report.correlation_precision_unambiguous = _ratio(
-        sum(s.outcome == "correct" for s in clear), len(clear))
+        sum(s.outcome == "correct" for s in clear), len(clear)
+    )
     truth_of = {s.track_id: s.truth_norad_id for s in scores}
     named_records = [a for a in associations if a.norad_id is not None]
     report.correlation_precision_records = _ratio(
-        sum(a.norad_id == truth_of.get(a.track_id) for a in named_records), len(named_records))
+        sum(a.norad_id == truth_of.get(a.track_id) for a in named_records), len(named_records)
+    )
     right_records = sum(
-        (a.norad_id is not None and a.norad_id == truth_of.get(a.track_id)) or
-        (a.uct and truth_of.get(a.track_id) in withheld) for a in associations)
+        (a.norad_id is not None and a.norad_id == truth_of.get(a.track_id))
+        or (a.uct and truth_of.get(a.track_id) in withheld)
+        for a in associations
+    )
     report.verdict_accuracy_records = _ratio(right_records, len(associations))
 
     tracked_catalogued = {s.truth_norad_id for s in real if s.truth_norad_id not in withheld}
     correct_objects = {s.truth_norad_id for s in real if s.outcome == "correct"}
     report.correlation_recall_tracked = _ratio(len(correct_objects), len(tracked_catalogued))
-    report.correlation_recall_detected = _ratio(len(correct_objects & detected),
-                                                len(detected - withheld))
+    report.correlation_recall_detected = _ratio(
+        len(correct_objects & detected), len(detected - withheld)
+    )
     tracked_withheld = {s.truth_norad_id for s in real if s.truth_norad_id in withheld}
     uct_objects = {s.truth_norad_id for s in real if s.outcome == "uct_correct"}
     report.uct_recall_tracked = _ratio(len(uct_objects), len(tracked_withheld))
     report.uct_recall_detected = _ratio(len(uct_objects & detected), len(withheld & detected))
     uct_verdicts = [s for s in good if s.verdict_uct]
-    report.uct_precision = _ratio(sum(s.outcome == "uct_correct" for s in uct_verdicts),
-                                  len(uct_verdicts))
+    report.uct_precision = _ratio(
+        sum(s.outcome == "uct_correct" for s in uct_verdicts), len(uct_verdicts)
+    )
 
     _score_gospa(report, scenario, updates, gospa_c_arcsec)
     if plot:
-        _plot(report, scenario, updates, truth_path.with_name("frames.jsonl"),
-              Path(plot_path) if plot_path is not None else results / "evaluation.png")
+        _plot(
+            report,
+            scenario,
+            updates,
+            truth_path.with_name("frames.jsonl"),
+            Path(plot_path) if plot_path is not None else results / "evaluation.png",
+        )
     return report
 
 
-def _score_gospa(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
-                 c_arcsec: float) -> None:
+def _score_gospa(
+    report: EvaluationReport, scenario: dict, updates: list[TrackUpdate], c_arcsec: float
+) -> None:
     """GOSPA of every frame between confirmed tracks and the detectable objects in view."""
     estimates: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
     for update in updates:
         if update.status in ESTABLISHED:
             estimates[_time_key(update.sensor_id, update.time)].append(
-                (update.ra_deg, update.dec_deg))
+                (update.ra_deg, update.dec_deg)
+            )
     series, by_sensor = [], defaultdict(list)
     for frame in scenario["frames"]:
         objects = frame["objects"]
-        est = np.array(estimates.get(_time_key(frame["sensor_id"], frame["time"]), []),
-                       dtype=float).reshape(-1, 2)
-        result = gospa_radec([o["ra_deg"] for o in objects], [o["dec_deg"] for o in objects],
-                             est[:, 0], est[:, 1], c_arcsec=c_arcsec)
-        series.append({"frame_id": frame["frame_id"], "sensor_id": frame["sensor_id"],
-                       "time": frame["time"], **asdict(result)})
+        est = np.array(
+            estimates.get(_time_key(frame["sensor_id"], frame["time"]), []), dtype=float
+        ).reshape(-1, 2)
+        result = gospa_radec(
+            [o["ra_deg"] for o in objects],
+            [o["dec_deg"] for o in objects],
+            est[:, 0],
+            est[:, 1],
+            c_arcsec=c_arcsec,
+        )
+        series.append(
+            {
+                "frame_id": frame["frame_id"],
+                "sensor_id": frame["sensor_id"],
+                "time": frame["time"],
+                **asdict(result),
+            }
+        )
         by_sensor[frame["sensor_id"]].append(result.distance_arcsec)
     report.gospa_series = series
     if not series:
         return
-    column = {key: np.array([s[key] for s in series], dtype=float)
-              for key in ("distance_arcsec", "localisation", "missed", "false",
-                          "n_assigned", "n_missed", "n_false")}
+    column = {
+        key: np.array([s[key] for s in series], dtype=float)
+        for key in (
+            "distance_arcsec",
+            "localisation",
+            "missed",
+            "false",
+            "n_assigned",
+            "n_missed",
+            "n_false",
+        )
+    }
     report.gospa_mean_arcsec = float(column["distance_arcsec"].mean())
     report.gospa_mean_sq_localisation = float(column["localisation"].mean())
     report.gospa_mean_sq_missed = float(column["missed"].mean())
@@ -423,7 +500,8 @@ def _score_gospa(report: EvaluationReport, scenario: dict, updates: list[TrackUp
     n_assigned = column["n_assigned"].sum()
     if n_assigned:
         report.gospa_rms_localisation_arcsec = float(
-            np.sqrt(column["localisation"].sum() / n_assigned))
+            np.sqrt(column["localisation"].sum() / n_assigned)
+        )
     report.gospa_mean_missed = float(column["n_missed"].mean())
     report.gospa_mean_false = float(column["n_false"].mean())
     report.gospa_by_sensor = {k: float(np.mean(v)) for k, v in sorted(by_sensor.items())}
@@ -442,8 +520,13 @@ _OUTCOME_STYLE = {  # colour and legend text of each track outcome
 }
 
 
-def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
-          frames_path: Path, plot_path: Path) -> None:
+def _plot(
+    report: EvaluationReport,
+    scenario: dict,
+    updates: list[TrackUpdate],
+    frames_path: Path,
+    plot_path: Path,
+) -> None:
     """Per sensor, a tangent-plane sky plot of detections and confirmed tracks; GOSPA below."""
     import matplotlib
 
@@ -458,8 +541,7 @@ def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
         for frame in iter_frames_jsonl(frames_path):
             detections[frame.sensor_id] += [(d.ra_deg, d.dec_deg) for d in frame.detections]
     outcome = {s.track_id: s.outcome for s in report.tracks}
-    paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(
-        lambda: defaultdict(list))
+    paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for update in updates:
         if update.status in ESTABLISHED:
             paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
@@ -468,8 +550,11 @@ def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
     grid = figure.add_gridspec(2, len(sensors), height_ratios=[2.2, 1.0])
     for column, sensor in enumerate(sensors):
         axes = figure.add_subplot(grid[0, column])
-        centres = [(f["fov"]["ra_deg"], f["fov"]["dec_deg"]) for f in scenario["frames"]
-                   if f["sensor_id"] == sensor]
+        centres = [
+            (f["fov"]["ra_deg"], f["fov"]["dec_deg"])
+            for f in scenario["frames"]
+            if f["sensor_id"] == sensor
+        ]
         # Project about the mean pointing so a field that drifts in RA stays undistorted.
         mean = unit_from_radec(*np.array(centres).T).mean(axis=0)
         ra0 = float(np.degrees(np.arctan2(mean[1], mean[0])) % 360.0)
@@ -482,8 +567,7 @@ def _plot(report: EvaluationReport, scenario: dict, updates: list[TrackUpdate],
             kind = outcome.get(track_id, "none")
             colour, text = _OUTCOME_STYLE[kind]
             xi, eta = gnomonic_from_radec(*np.array(points).T, ra0, dec0)
-            axes.plot(xi, eta, "-", color=colour, lw=1.2,
-                      label=None if kind in drawn else text)
+            axes.plot(xi, eta, "-", color=colour, lw=1.2, label=None if kind in drawn else text)
             drawn.add(kind)
         axes.set_title(f"{sensor}: about RA {ra0:.2f}, Dec {dec0:+.2f}")
         axes.set_xlabel("xi (deg, +RA)")

@@ -42,8 +42,7 @@ __all__ = [
 
 
 #: Measurement matrix: a detection measures the position ``(xi, eta)`` of the state.
-POSITION_H: Array = np.array([[1.0, 0.0, 0.0, 0.0],
-                              [0.0, 1.0, 0.0, 0.0]])
+POSITION_H: Array = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
 
 
 def constant_velocity_transition(dt_s: float) -> Array:
@@ -62,8 +61,7 @@ def white_noise_acceleration(dt_s: ArrayLike, q_deg2_s3: ArrayLike) -> Array:
     ``sqrt(q dt)`` and the position by ``sqrt(q dt^3 / 3)``, the same on both axes and
     independent between them.
     """
-    q, dt = np.broadcast_arrays(np.asarray(q_deg2_s3, dtype=float),
-                                np.asarray(dt_s, dtype=float))
+    q, dt = np.broadcast_arrays(np.asarray(q_deg2_s3, dtype=float), np.asarray(dt_s, dtype=float))
     Q = np.zeros(q.shape + (4, 4))
     Q[..., 0, 0] = Q[..., 1, 1] = q * dt**3 / 3.0
     Q[..., 0, 2] = Q[..., 2, 0] = Q[..., 1, 3] = Q[..., 3, 1] = q * dt**2 / 2.0
@@ -89,8 +87,9 @@ def predict(x: Array, P: Array, F: Array, Q: Array) -> tuple[Array, Array]:
     return x_new, F @ P @ np.swapaxes(F, -1, -2) + Q
 
 
-def innovation(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
-               ) -> tuple[Array, Array]:
+def innovation(
+    x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
+) -> tuple[Array, Array]:
     """Innovation ``y = z - H x`` and its covariance ``S = H P H^T + R``.
 
     ``z`` is ``(n, k)`` and ``R`` ``(n, k, k)`` (or ``(k, k)``) for a ``k``-row ``H``.
@@ -133,8 +132,7 @@ def mahalanobis_sq(y: Array, S: Array) -> Array:
     return np.einsum("...i,...i->...", y, np.linalg.solve(S, y[..., None])[..., 0])
 
 
-def update(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
-           ) -> tuple[Array, Array]:
+def update(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H) -> tuple[Array, Array]:
     """Kalman update with the Joseph-form covariance, for one measurement per track.
 
     ``x' = x + K y`` and ``P' = (I - K H) P (I - K H)^T + K R K^T`` with the gain
@@ -158,8 +156,9 @@ def update(x: Array, P: Array, z: Array, R: Array, H: Array = POSITION_H
     return x_new, P_new
 
 
-def recentre(ra0_deg: Array, dec0_deg: Array, x: Array, P: Array
-             ) -> tuple[Array, Array, Array, Array]:
+def recentre(
+    ra0_deg: Array, dec0_deg: Array, x: Array, P: Array
+) -> tuple[Array, Array, Array, Array]:
     """Move each track's tangent plane to its current position estimate.
 
     The position ``(xi, eta)`` in the plane at ``(ra0, dec0)`` becomes the new tangent point
@@ -203,9 +202,15 @@ def _dot(a: Array, b: Array) -> Array:
     return np.einsum("ni,ni->n", a, b)
 
 
-def two_point_initial_state(ra_prev_deg: Array, dec_prev_deg: Array, sigma_prev_deg: Array,
-                            ra_deg: Array, dec_deg: Array, sigma_deg: Array, dt_s: ArrayLike
-                            ) -> tuple[Array, Array]:
+def two_point_initial_state(
+    ra_prev_deg: Array,
+    dec_prev_deg: Array,
+    sigma_prev_deg: Array,
+    ra_deg: Array,
+    dec_deg: Array,
+    sigma_deg: Array,
+    dt_s: ArrayLike,
+) -> tuple[Array, Array]:
     """State and covariance of new tracks from two detections ``dt_s`` seconds apart
     (a scalar or one interval per pair).
 

@@ -18,7 +18,7 @@ Conventions used throughout the project:
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import (
     BaseModel,
@@ -45,6 +45,7 @@ __all__ = [
     "parse_time",
 ]
 
+
 def parse_time(value: str | datetime) -> datetime:
     """Return a timezone-aware UTC datetime from an ISO-8601 string or a datetime.
 
@@ -63,8 +64,8 @@ def parse_time(value: str | datetime) -> datetime:
     else:
         raise ValueError(f"not an ISO-8601 time: {value!r}")
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_time(value: datetime) -> str:
@@ -76,10 +77,8 @@ class _Record(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="ignore", frozen=False)
 
     def to_json(self) -> str:
+        """The wire form: compact JSON, every field present (nulls included)."""
         return self.model_dump_json(exclude_none=False)
-
-    def to_bytes(self) -> bytes:
-        return self.to_json().encode()
 
 
 class _TimedRecord(_Record):
@@ -130,8 +129,10 @@ class Sensor(_Record):
             if any(v is not None for v in ground):
                 raise ValueError("a sensor has either lat_deg/lon_deg/alt_m or tle, not both")
         elif any(v is None for v in ground):
-            raise ValueError("a ground sensor needs lat_deg and lon_deg (and alt_m), "
-                             "a space-based sensor needs tle")
+            raise ValueError(
+                "a ground sensor needs lat_deg and lon_deg (and alt_m), "
+                "a space-based sensor needs tle"
+            )
         elif self.alt_m is None:
             self.alt_m = 0.0
         return self
@@ -184,8 +185,10 @@ class Frame(_TimedRecord):
     @model_validator(mode="after")
     def _fill_and_check(self) -> Frame:
         if self.sensor is not None and self.sensor.sensor_id != self.sensor_id:
-            raise ValueError(f"sensor.sensor_id {self.sensor.sensor_id!r} differs from "
-                             f"sensor_id {self.sensor_id!r}")
+            raise ValueError(
+                f"sensor.sensor_id {self.sensor.sensor_id!r} differs from "
+                f"sensor_id {self.sensor_id!r}"
+            )
         seen: set[str] = set()
         for index, detection in enumerate(self.detections):
             if detection.det_id is None:

@@ -18,11 +18,8 @@ makes reprocessing after a crash harmless (at-least-once delivery with idempoten
 
 from __future__ import annotations
 
-import json
-import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -39,13 +36,12 @@ from .types import Disposition
 
 __all__ = [
     "FrameResult",
-    "OfflineSummary",
     "Pipeline",
     "PipelineSettings",
     "UnknownSensorError",
     "load_pipeline_settings",
-    "run_offline",
 ]
+
 
 class PipelineSettings(Settings):
     """Settings of the tracker and the correlator, and whether to correlate at all.
@@ -55,10 +51,12 @@ class PipelineSettings(Settings):
     its default, and an unknown section or field is an error naming it.
     """
 
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings,
-                                     description="The frame-to-frame tracker.")
-    correlation: CorrelationSettings = Field(default_factory=CorrelationSettings,
-                                             description="The catalogue correlator.")
+    tracker: TrackerSettings = Field(
+        default_factory=TrackerSettings, description="The frame-to-frame tracker."
+    )
+    correlation: CorrelationSettings = Field(
+        default_factory=CorrelationSettings, description="The catalogue correlator."
+    )
     correlate: bool = Field(True, description="Correlate confirmed tracks with the catalogue.")
 
 
@@ -82,14 +80,17 @@ class FrameResult:
 class Pipeline:
     """Tracks and correlates frames of any number of sensors against one catalogue."""
 
-    def __init__(self, sensors: Mapping[str, Sensor] | Iterable[Sensor] = (),
-                 catalogue: Catalogue | None = None,
-                 settings: PipelineSettings | None = None) -> None:
+    def __init__(
+        self,
+        sensors: Mapping[str, Sensor] | Iterable[Sensor] = (),
+        catalogue: Catalogue | None = None,
+        settings: PipelineSettings | None = None,
+    ) -> None:
         self.settings = settings or PipelineSettings()
         self.catalogue = catalogue
         self._propagator = GridPropagator(catalogue) if catalogue is not None else None
         self.sensors: dict[str, Sensor] = {}
-        for sensor in (sensors.values() if isinstance(sensors, Mapping) else sensors):
+        for sensor in sensors.values() if isinstance(sensors, Mapping) else sensors:
             self.add_sensor(sensor)
         # The last tracker of each sensor with the bytes it serialised to: when the caller
         # hands those same bytes back (the usual case) the tracker need not be rebuilt.
@@ -132,8 +133,9 @@ class Pipeline:
             return FrameResult(unchanged, [], [], step.disposition)
         new_state = tracker.to_bytes()
         self._live[frame.sensor_id] = (new_state, tracker)
-        return FrameResult(new_state, step.updates, self._correlate(step.updates, sensor, frame),
-                           "processed")
+        return FrameResult(
+            new_state, step.updates, self._correlate(step.updates, sensor, frame), "processed"
+        )
 
     def _tracker(self, sensor_id: str, state: bytes | None) -> SensorTracker:
         if state is None:
@@ -143,8 +145,9 @@ class Pipeline:
             return live[1]
         return SensorTracker.from_bytes(state, self.settings.tracker)
 
-    def _correlate(self, updates: list[TrackUpdate], sensor: Sensor,
-                   frame: Frame) -> list[Association]:
+    def _correlate(
+        self, updates: list[TrackUpdate], sensor: Sensor, frame: Frame
+    ) -> list[Association]:
         if not self.settings.correlate or self.catalogue is None or len(self.catalogue) == 0:
             return []
         # Only tracks that took a detection this frame: a coasting track's position is a
@@ -155,90 +158,14 @@ class Pipeline:
         # The whole catalogue at the frame time, from sgp4 nodes shared by every frame within
         # the grid step: a whole-catalogue request always goes through the nodes, so the
         # result depends only on the time and the catalogue, never on what came before.
-        prediction = predict_sky(self.catalogue, sensor, unix_from_datetime(frame.time),
-                                 propagator=self._propagator)
-        return correlate_tracks(measured, sensor, self.catalogue, self.settings.correlation,
-                                fov=frame.fov, prediction=prediction)
-
-
-@dataclass
-class OfflineSummary:
-    """Counts from an offline run, and how long it took."""
-
-    frames: int = 0
-    detections: int = 0
-    duplicate_frames: int = 0
-    out_of_order_frames: int = 0
-    rejected_frames: int = 0
-    track_updates: int = 0
-    associations: int = 0
-    tracks: int = 0
-    correlated_objects: dict[int, str | None] = field(default_factory=dict)
-    uct_tracks: int = 0
-    elapsed_s: float = 0.0
-
-    @property
-    def detections_per_s(self) -> float:
-        return self.detections / self.elapsed_s if self.elapsed_s > 0 else float("nan")
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["correlated_objects"] = {str(k): v for k, v in self.correlated_objects.items()}
-        data["detections_per_s"] = self.detections_per_s
-        return data
-
-
-def run_offline(frames: Iterable[Frame], sensors: Mapping[str, Sensor] | Iterable[Sensor],
-                catalogue: Catalogue | None, out_dir: str | Path, *,
-                settings: PipelineSettings | None = None,
-                progress: bool = True, total: int | None = None) -> OfflineSummary:
-    """Run frames through a :class:`Pipeline` in this process, in the order given.
-
-    Writes ``out_dir/tracks.jsonl`` (TrackUpdate records), ``out_dir/associations.jsonl``
-    (Association records), the same records the stream worker publishes, and
-    ``out_dir/rejected.jsonl`` with a reason for each frame that could not be processed.
-    """
-    from tqdm import tqdm
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    pipeline = Pipeline(sensors, catalogue, settings)
-    states: dict[str, bytes] = {}
-    summary = OfflineSummary()
-    track_ids: set[str] = set()
-    final_verdict: dict[str, Association] = {}
-    started = time.perf_counter()
-    with (out / "tracks.jsonl").open("w") as tracks_file, \
-            (out / "associations.jsonl").open("w") as associations_file, \
-            (out / "rejected.jsonl").open("w") as rejected_file:
-        for frame in tqdm(frames, total=total, unit="frame", disable=not progress,
-                          desc="replay", leave=False):
-            summary.frames += 1
-            summary.detections += len(frame.detections)
-            try:
-                result = pipeline.process(frame, states.get(frame.sensor_id))
-            except UnknownSensorError as error:
-                summary.rejected_frames += 1
-                rejected_file.write(json.dumps({"frame_id": frame.frame_id,
-                                                "reason": str(error)}) + "\n")
-                continue
-            states[frame.sensor_id] = result.state
-            if result.disposition == "duplicate":
-                summary.duplicate_frames += 1
-            elif result.disposition == "out_of_order":
-                summary.out_of_order_frames += 1
-            for update in result.tracks:
-                tracks_file.write(update.to_json() + "\n")
-                track_ids.add(update.track_id)
-            for association in result.associations:
-                associations_file.write(association.to_json() + "\n")
-                final_verdict[association.track_id] = association
-            summary.track_updates += len(result.tracks)
-            summary.associations += len(result.associations)
-    summary.elapsed_s = time.perf_counter() - started
-    summary.tracks = len(track_ids)
-    verdicts = Counter(a.uct for a in final_verdict.values())
-    summary.uct_tracks = verdicts[True]
-    summary.correlated_objects = {a.norad_id: a.name for a in final_verdict.values()
-                                  if a.norad_id is not None}
-    return summary
+        prediction = predict_sky(
+            self.catalogue, sensor, unix_from_datetime(frame.time), propagator=self._propagator
+        )
+        return correlate_tracks(
+            measured,
+            sensor,
+            self.catalogue,
+            self.settings.correlation,
+            fov=frame.fov,
+            prediction=prediction,
+        )

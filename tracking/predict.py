@@ -108,13 +108,17 @@ class SkyPrediction:
         selector = np.asarray(mask_or_index)
         if selector.dtype == bool and selector.shape != (len(self),):
             raise ValueError(f"mask has shape {selector.shape}, expected ({len(self)},)")
-        if selector.dtype != bool and selector.size and not np.issubdtype(selector.dtype,
-                                                                          np.integer):
+        if (
+            selector.dtype != bool
+            and selector.size
+            and not np.issubdtype(selector.dtype, np.integer)
+        ):
             raise ValueError("select takes a boolean mask or integer indices")
         if selector.dtype != bool:
             selector = selector.astype(np.intp)
-        changes = {f.name: getattr(self, f.name)[selector] for f in fields(self)
-                   if f.name != "time_unix_s"}
+        changes = {
+            f.name: getattr(self, f.name)[selector] for f in fields(self) if f.name != "time_unix_s"
+        }
         return replace(self, **changes)
 
     def visible(self) -> NDArray[np.bool_]:
@@ -179,8 +183,9 @@ def _rotate(matrices: Array, vectors: Array) -> Array:
     plane, so dot products and norms are sums of three planes rather than strided reductions.
     """
     x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
-    return np.stack([matrices[:, i, 0] * x + matrices[:, i, 1] * y + matrices[:, i, 2] * z
-                     for i in range(3)])
+    return np.stack(
+        [matrices[:, i, 0] * x + matrices[:, i, 1] * y + matrices[:, i, 2] * z for i in range(3)]
+    )
 
 
 def _dot(a: Array, b: Array) -> Array:
@@ -189,8 +194,9 @@ def _dot(a: Array, b: Array) -> Array:
 
 
 @lru_cache(maxsize=256)
-def _ground_site(lat_deg: float, lon_deg: float, alt_m: float
-                 ) -> tuple[GeographicPosition, Array, Array, Array]:
+def _ground_site(
+    lat_deg: float, lon_deg: float, alt_m: float
+) -> tuple[GeographicPosition, Array, Array, Array]:
     """A WGS84 site: Skyfield's object, ITRS position (km), velocity (km/s), zenith (unit)."""
     site = wgs84.latlon(lat_deg, lon_deg, elevation_m=alt_m)
     x, y, z = site.itrs_xyz.km
@@ -209,8 +215,9 @@ def _sensor_satrec(line1: str, line2: str, sensor_id: str) -> Satrec:
     return element_set_from_tle("", line1, line2, where=f"sensor {sensor_id!r} tle").satrec
 
 
-def _observer_state(sensor: Sensor, times: Array, teme_to_gcrs: Array, gcrs_to_itrs: Array
-                    ) -> tuple[Array, Array]:
+def _observer_state(
+    sensor: Sensor, times: Array, teme_to_gcrs: Array, gcrs_to_itrs: Array
+) -> tuple[Array, Array]:
     """Observer GCRS position and velocity, each ``(T, 3)`` km and km/s."""
     if sensor.tle is not None:
         satrec = _sensor_satrec(sensor.tle[0], sensor.tle[1], sensor.sensor_id)
@@ -218,10 +225,10 @@ def _observer_state(sensor: Sensor, times: Array, teme_to_gcrs: Array, gcrs_to_i
         error, r, v = satrec.sgp4_array(jd, fraction)
         if np.any(error):
             code = int(error[np.flatnonzero(error)[0]])
-            raise ValueError(f"sensor {sensor.sensor_id!r}: sgp4 cannot propagate its tle: "
-                             f"{SGP4_ERRORS[code]}")
-        return (_rotate(teme_to_gcrs, r[None])[:, 0].T,
-                _rotate(teme_to_gcrs, v[None])[:, 0].T)
+            raise ValueError(
+                f"sensor {sensor.sensor_id!r}: sgp4 cannot propagate its tle: {SGP4_ERRORS[code]}"
+            )
+        return (_rotate(teme_to_gcrs, r[None])[:, 0].T, _rotate(teme_to_gcrs, v[None])[:, 0].T)
     _, position, velocity, _ = _site(sensor)
     # GCRS = transpose(gcrs_to_itrs) @ ITRS, for each time
     return gcrs_to_itrs.transpose(0, 2, 1) @ position, gcrs_to_itrs.transpose(0, 2, 1) @ velocity
@@ -258,8 +265,7 @@ def _resolve_index(catalogue: Catalogue, index: ArrayLike | None) -> NDArray[np.
     selector = np.asarray(index)
     if selector.dtype == bool:
         if selector.shape != (len(catalogue),):
-            raise ValueError(f"index mask has shape {selector.shape}, "
-                             f"expected ({len(catalogue)},)")
+            raise ValueError(f"index mask has shape {selector.shape}, expected ({len(catalogue)},)")
         return np.flatnonzero(selector).astype(np.intp)
     if selector.size and not np.issubdtype(selector.dtype, np.integer):
         raise ValueError("index must be integer catalogue indices or a boolean mask")
@@ -319,8 +325,9 @@ class GridPropagator:
         while len(self._nodes) > self.max_nodes:
             self._nodes.popitem(last=False)
 
-    def gcrs_states(self, times: ArrayLike, index: NDArray[np.intp] | None = None
-                    ) -> tuple[NDArray[np.int32], Array, Array]:
+    def gcrs_states(
+        self, times: ArrayLike, index: NDArray[np.intp] | None = None
+    ) -> tuple[NDArray[np.int32], Array, Array]:
         """``(sgp4 error (n, T), r_km (3, n, T), v_km_s (3, n, T))`` in the GCRS.
 
         Component-first, like :func:`_sgp4_gcrs`, for all objects or the rows at ``index``.
@@ -342,8 +349,7 @@ class GridPropagator:
         rows = slice(None) if index is None else index
 
         def gather(keys: NDArray[np.int64], part: int) -> np.ndarray:
-            return np.stack([self._nodes[key][part][..., rows] for key in keys.tolist()],
-                            axis=-1)
+            return np.stack([self._nodes[key][part][..., rows] for key in keys.tolist()], axis=-1)
 
         error = np.maximum(gather(before, 0), gather(before + 1, 0))
         r0, v0 = gather(before, 1), gather(before, 2)
@@ -351,22 +357,29 @@ class GridPropagator:
         s = fraction  # (T,), broadcast along the last axis
         h = self.step_s
         s2, s3 = s * s, s * s * s
-        position = ((2 * s3 - 3 * s2 + 1) * r0 + (s3 - 2 * s2 + s) * h * v0
-                    + (3 * s2 - 2 * s3) * r1 + (s3 - s2) * h * v1)
-        velocity = ((6 * s2 - 6 * s) * (r0 - r1) / h + (3 * s2 - 4 * s + 1) * v0
-                    + (3 * s2 - 2 * s) * v1)
+        position = (
+            (2 * s3 - 3 * s2 + 1) * r0
+            + (s3 - 2 * s2 + s) * h * v0
+            + (3 * s2 - 2 * s3) * r1
+            + (s3 - s2) * h * v1
+        )
+        velocity = (
+            (6 * s2 - 6 * s) * (r0 - r1) / h + (3 * s2 - 4 * s + 1) * v0 + (3 * s2 - 2 * s) * v1
+        )
         return error, position, velocity
 
 
-def _sgp4_gcrs(array: SatrecArray | None, times: Array
-               ) -> tuple[NDArray[np.int32], Array, Array]:
+def _sgp4_gcrs(array: SatrecArray | None, times: Array) -> tuple[NDArray[np.int32], Array, Array]:
     """sgp4 over ``array`` x ``times``, rotated to the GCRS, component-first.
 
     Returns ``(error (n, T), r_km (3, n, T), v_km_s (3, n, T))``.
     """
     if array is None:
-        return (np.zeros((0, len(times)), dtype=np.int32), np.zeros((3, 0, len(times))),
-                np.zeros((3, 0, len(times))))
+        return (
+            np.zeros((0, len(times)), dtype=np.int32),
+            np.zeros((3, 0, len(times))),
+            np.zeros((3, 0, len(times))),
+        )
     teme_to_gcrs, _ = frame_rotations(times)
     error, r_teme, v_teme = array.sgp4(*jd_from_unix(times))
     return error, _rotate(teme_to_gcrs, r_teme), _rotate(teme_to_gcrs, v_teme)
@@ -381,7 +394,7 @@ def _sunlit(position_km: Array, sun_km: Array) -> NDArray[np.bool_]:
     to_sun /= np.sqrt(_dot(to_sun, to_sun))
     along = -_dot(position_km, to_sun)  # distance to the point nearest the geocentre
     miss2 = _dot(position_km, position_km) - along * along
-    return ~((along > 0.0) & (miss2 < EARTH_RADIUS_KM ** 2))
+    return ~((along > 0.0) & (miss2 < EARTH_RADIUS_KM**2))
 
 
 def _clear_of_earth(observer_km: Array, line_km: Array) -> NDArray[np.bool_]:
@@ -395,10 +408,16 @@ def _clear_of_earth(observer_km: Array, line_km: Array) -> NDArray[np.bool_]:
     return _dot(nearest, nearest) > (EARTH_RADIUS_KM + ATMOSPHERE_KM) ** 2
 
 
-def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
-                index: ArrayLike | None = None, *, light_time: bool = True,
-                min_elevation_deg: float = 0.0,
-                propagator: GridPropagator | None = None) -> SkyPrediction:
+def predict_sky(
+    catalogue: Catalogue,
+    sensor: Sensor,
+    time_unix_s: ArrayLike,
+    index: ArrayLike | None = None,
+    *,
+    light_time: bool = True,
+    min_elevation_deg: float = 0.0,
+    propagator: GridPropagator | None = None,
+) -> SkyPrediction:
     """Predict every catalogue object (or those at ``index``) as seen by ``sensor``.
 
     ``time_unix_s`` is a scalar or a 1-D array; ``index`` integer indices or a boolean mask
@@ -424,20 +443,33 @@ def predict_sky(catalogue: Catalogue, sensor: Sensor, time_unix_s: ArrayLike,
             return _sgp4_gcrs(array, block_times)
 
     step = max(1, BLOCK_OBJECT_TIMES // max(n, 1))
-    blocks = [_predict_block(propagate, sensor, times[k:k + step], light_time, min_elevation_deg)
-              for k in range(0, len(times), step)]
-    columns = blocks[0] if len(blocks) == 1 else {
-        name: np.concatenate([block[name] for block in blocks], axis=1) for name in blocks[0]}
+    blocks = [
+        _predict_block(propagate, sensor, times[k : k + step], light_time, min_elevation_deg)
+        for k in range(0, len(times), step)
+    ]
+    columns = (
+        blocks[0]
+        if len(blocks) == 1
+        else {name: np.concatenate([block[name] for block in blocks], axis=1) for name in blocks[0]}
+    )
     if scalar:
         columns = {name: values[:, 0] for name, values in columns.items()}
     index_out = np.arange(n, dtype=np.intp) if chosen is None else chosen
-    return SkyPrediction(time_unix_s=times[0] if scalar else times, index=index_out,
-                         norad_ids=catalogue.norad_ids[index_out], **columns)
+    return SkyPrediction(
+        time_unix_s=times[0] if scalar else times,
+        index=index_out,
+        norad_ids=catalogue.norad_ids[index_out],
+        **columns,
+    )
 
 
-def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, Array]],
-                   sensor: Sensor, times: Array, light_time: bool, min_elevation_deg: float
-                   ) -> dict[str, np.ndarray]:
+def _predict_block(
+    propagate: Callable[[Array], tuple[NDArray[np.int32], Array, Array]],
+    sensor: Sensor,
+    times: Array,
+    light_time: bool,
+    min_elevation_deg: float,
+) -> dict[str, np.ndarray]:
     """The per-object columns of :class:`SkyPrediction`, each ``(n, len(times))``.
 
     ``propagate(times)`` returns ``(sgp4 error (n, T), r_gcrs (3, n, T), v_gcrs (3, n, T))``.
@@ -455,7 +487,7 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
     rel = r_obj - per_time(observer_km)
     rel_v = v_obj - per_time(observer_km_s)
     # sgp4 errors, and a space-based sensor's own element set (no direction), are invalid.
-    valid = (error == 0) & (_dot(rel, rel) > MIN_RANGE_KM ** 2)
+    valid = (error == 0) & (_dot(rel, rel) > MIN_RANGE_KM**2)
     for vectors in (r_obj, rel, rel_v):
         vectors[:, ~valid] = np.nan
 
@@ -468,13 +500,14 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
         tau = np.sqrt(_dot(seen, seen)) / SPEED_OF_LIGHT_KM_S
         seen = rel - drift * tau
         # d(tau)/dt = range rate / c scales the retarded velocity; it shifts LEO rates ~1e-5.
-        tau_rate = _dot(seen, rel_v) / (tau * SPEED_OF_LIGHT_KM_S ** 2)
+        tau_rate = _dot(seen, rel_v) / (tau * SPEED_OF_LIGHT_KM_S**2)
         seen_v = rel_v - drift * tau_rate
     else:
         seen, seen_v = rel, rel_v
 
     ra, dec, ra_rate, dec_rate, range_km = radec_rates_from_vectors(
-        np.moveaxis(seen, 0, -1), np.moveaxis(seen_v, 0, -1))
+        np.moveaxis(seen, 0, -1), np.moveaxis(seen_v, 0, -1)
+    )
     range_rate = _dot(seen, seen_v) / range_km
     sunlit = _sunlit(r_obj, per_time(sun_km)) & valid
 
@@ -485,21 +518,32 @@ def _predict_block(propagate: Callable[[Array], tuple[NDArray[np.int32], Array, 
         # Geometric direction, as Skyfield's altaz(): the astrometric one is displaced up to
         # ~25 arcsec by the Earth's orbital motion, which a horizon test should not see.
         up = per_time(_ground_up_gcrs(sensor, gcrs_to_itrs))
-        elevation = np.degrees(np.arcsin(np.clip(
-            _dot(rel, up) / np.sqrt(_dot(rel, rel)), -1.0, 1.0)))
+        elevation = np.degrees(
+            np.arcsin(np.clip(_dot(rel, up) / np.sqrt(_dot(rel, rel)), -1.0, 1.0))
+        )
         above = (elevation > min_elevation_deg) & valid
 
-    return {"ra_deg": ra, "dec_deg": dec, "ra_rate_deg_s": ra_rate,
-            "dec_rate_deg_s": dec_rate, "range_km": range_km, "range_rate_km_s": range_rate,
-            "elevation_deg": elevation, "sunlit": sunlit, "above_horizon": above,
-            "valid": valid}
+    return {
+        "ra_deg": ra,
+        "dec_deg": dec,
+        "ra_rate_deg_s": ra_rate,
+        "dec_rate_deg_s": dec_rate,
+        "range_km": range_km,
+        "range_rate_km_s": range_rate,
+        "elevation_deg": elevation,
+        "sunlit": sunlit,
+        "above_horizon": above,
+        "valid": valid,
+    }
 
 
-def in_field_of_view(prediction: SkyPrediction, fov: FieldOfView, margin: float = 1.2
-                     ) -> NDArray[np.bool_]:
+def in_field_of_view(
+    prediction: SkyPrediction, fov: FieldOfView, margin: float = 1.2
+) -> NDArray[np.bool_]:
     """Objects within ``margin * fov.radius_deg`` of the field centre (False where invalid)."""
-    separation = angular_separation_deg(prediction.ra_deg, prediction.dec_deg,
-                                        fov.ra_deg, fov.dec_deg)
+    separation = angular_separation_deg(
+        prediction.ra_deg, prediction.dec_deg, fov.ra_deg, fov.dec_deg
+    )
     with np.errstate(invalid="ignore"):
         return np.nan_to_num(separation, nan=np.inf) <= margin * fov.radius_deg
 
@@ -511,14 +555,15 @@ def sun_altitude_deg(sensor: Sensor, time_unix_s: ArrayLike) -> Array:
     A space-based sensor has no horizon: that raises ``ValueError``.
     """
     if sensor.is_space_based:
-        raise ValueError(f"sensor {sensor.sensor_id!r} is space-based: sun altitude is only "
-                         f"defined for ground sites")
+        raise ValueError(
+            f"sensor {sensor.sensor_id!r} is space-based: sun altitude is only "
+            f"defined for ground sites"
+        )
     times, scalar = _time_vector(time_unix_s)
     teme_to_gcrs, gcrs_to_itrs = frame_rotations(times)
     observer_km, _ = _observer_state(sensor, times, teme_to_gcrs, gcrs_to_itrs)
     sun_km, _ = sun_and_earth_velocity(times)
     to_sun = sun_km - observer_km
     up = _ground_up_gcrs(sensor, gcrs_to_itrs)
-    altitude = np.degrees(np.arcsin(np.sum(to_sun * up, axis=-1)
-                                    / np.linalg.norm(to_sun, axis=-1)))
+    altitude = np.degrees(np.arcsin(np.sum(to_sun * up, axis=-1) / np.linalg.norm(to_sun, axis=-1)))
     return altitude[0] if scalar else altitude

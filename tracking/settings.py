@@ -57,8 +57,9 @@ class Settings(BaseModel):
         """Settings from a mapping (a parsed JSON object); :class:`SettingsError` naming the
         field and ``source`` for anything wrong."""
         if not isinstance(values, Mapping):
-            raise SettingsError(f"{source}: settings must be a JSON object, "
-                                f"got {type(values).__name__}")
+            raise SettingsError(
+                f"{source}: settings must be a JSON object, got {type(values).__name__}"
+            )
         try:
             return cls.model_validate(dict(values))
         except ValidationError as error:
@@ -102,8 +103,11 @@ def settings_table(cls: type[Settings], *, only: tuple[str, ...] | None = None) 
     return "\n".join(rows)
 
 
-_TABLE = re.compile(r"(<!-- settings-table: (?P<target>[\w.]+) -->\n)(?P<body>.*?)"
-                    r"(<!-- end settings-table -->)", re.DOTALL)
+_TABLE = re.compile(
+    r"(<!-- settings-table: (?P<target>[\w.]+) -->\n)(?P<body>.*?)"
+    r"(<!-- end settings-table -->)",
+    re.DOTALL,
+)
 
 
 def _resolve(target: str) -> type[Settings]:
@@ -117,5 +121,6 @@ def _resolve(target: str) -> type[Settings]:
 def update_settings_tables(text: str) -> str:
     """``text`` with every ``<!-- settings-table: module.Class -->`` ... ``<!-- end
     settings-table -->`` block regenerated from the code."""
-    return _TABLE.sub(lambda m: m.group(1) + settings_table(_resolve(m.group("target"))) + "\n"
-                      + m.group(4), text)
+    return _TABLE.sub(
+        lambda m: m.group(1) + settings_table(_resolve(m.group("target"))) + "\n" + m.group(4), text
+    )

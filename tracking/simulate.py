@@ -106,43 +106,92 @@ class SensorPlan:
     cadence_s: float = 10.0
     exposure_s: float = 1.0
     limiting_mag: float = 15.0
-    min_elevation_deg: float = 30.0   # ground pointings are searched above this elevation
-    resolution_arcsec: float = 10.0   # sources closer than this blend into one detection
+    min_elevation_deg: float = 30.0  # ground pointings are searched above this elevation
+    resolution_arcsec: float = 10.0  # sources closer than this blend into one detection
 
     def __post_init__(self) -> None:
         ground = self.lat_deg is not None and self.lon_deg is not None
         if ground == (self.host_norad_id is not None):
-            raise ValueError(f"sensor plan {self.sensor_id!r}: give lat_deg/lon_deg for a "
-                             f"ground site or host_norad_id for a space-based sensor")
+            raise ValueError(
+                f"sensor plan {self.sensor_id!r}: give lat_deg/lon_deg for a "
+                f"ground site or host_norad_id for a space-based sensor"
+            )
         if self.task not in ("geo_survey", "leo_stare"):
-            raise ValueError(f"sensor plan {self.sensor_id!r}: task must be 'geo_survey' or "
-                             f"'leo_stare', got {self.task!r}")
+            raise ValueError(
+                f"sensor plan {self.sensor_id!r}: task must be 'geo_survey' or "
+                f"'leo_stare', got {self.task!r}"
+            )
         if self.task == "leo_stare" and not ground:
             raise ValueError(f"sensor plan {self.sensor_id!r}: leo_stare is a ground task")
-        if (self.cadence_s <= 0 or self.exposure_s < 0 or self.fov_radius_deg <= 0
-                or self.resolution_arcsec <= 0):
-            raise ValueError(f"sensor plan {self.sensor_id!r}: cadence_s, fov_radius_deg and "
-                             f"resolution_arcsec must be > 0 and exposure_s >= 0")
+        if (
+            self.cadence_s <= 0
+            or self.exposure_s < 0
+            or self.fov_radius_deg <= 0
+            or self.resolution_arcsec <= 0
+        ):
+            raise ValueError(
+                f"sensor plan {self.sensor_id!r}: cadence_s, fov_radius_deg and "
+                f"resolution_arcsec must be > 0 and exposure_s >= 0"
+            )
 
 
 DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     # Cerro Tololo, deep night at the default start: a GEO-belt survey telescope.
-    SensorPlan("ctio-geo", "geo_survey", name="GEO survey telescope, Cerro Tololo",
-               lat_deg=-30.1690, lon_deg=-70.8063, alt_m=2207.0, fov_radius_deg=2.0,
-               sigma_arcsec=2.0, cadence_s=5.0, exposure_s=2.0, limiting_mag=15.5),
+    SensorPlan(
+        "ctio-geo",
+        "geo_survey",
+        name="GEO survey telescope, Cerro Tololo",
+        lat_deg=-30.1690,
+        lon_deg=-70.8063,
+        alt_m=2207.0,
+        fov_radius_deg=2.0,
+        sigma_arcsec=2.0,
+        cadence_s=5.0,
+        exposure_s=2.0,
+        limiting_mag=15.5,
+    ),
     # Observatorio del Teide (home of ESA's debris telescope), before morning twilight.
-    SensorPlan("teide-geo", "geo_survey", name="GEO survey telescope, Teide",
-               lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, fov_radius_deg=2.0,
-               sigma_arcsec=3.0, cadence_s=5.0, exposure_s=2.0, limiting_mag=15.0),
+    SensorPlan(
+        "teide-geo",
+        "geo_survey",
+        name="GEO survey telescope, Teide",
+        lat_deg=28.3008,
+        lon_deg=-16.5117,
+        alt_m=2390.0,
+        fov_radius_deg=2.0,
+        sigma_arcsec=3.0,
+        cadence_s=5.0,
+        exposure_s=2.0,
+        limiting_mag=15.0,
+    ),
     # Kitt Peak, an hour after dusk: low orbits are still sunlit.
-    SensorPlan("kpno-leo", "leo_stare", name="LEO staring camera, Kitt Peak",
-               lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, fov_radius_deg=3.0,
-               sigma_arcsec=8.0, cadence_s=1.0, exposure_s=0.5, limiting_mag=10.5,
-               min_elevation_deg=20.0, resolution_arcsec=30.0),
+    SensorPlan(
+        "kpno-leo",
+        "leo_stare",
+        name="LEO staring camera, Kitt Peak",
+        lat_deg=31.9583,
+        lon_deg=-111.5967,
+        alt_m=2096.0,
+        fov_radius_deg=3.0,
+        sigma_arcsec=8.0,
+        cadence_s=1.0,
+        exposure_s=0.5,
+        limiting_mag=10.5,
+        min_elevation_deg=20.0,
+        resolution_arcsec=30.0,
+    ),
     # NEOSSAT (a real SDA microsatellite, sun-synchronous LEO) staring at the GEO belt.
-    SensorPlan("neossat", "geo_survey", name="Space-based camera on NEOSSAT",
-               host_norad_id=39089, fov_radius_deg=2.0, sigma_arcsec=4.0, cadence_s=5.0,
-               exposure_s=1.0, limiting_mag=14.0),
+    SensorPlan(
+        "neossat",
+        "geo_survey",
+        name="Space-based camera on NEOSSAT",
+        host_norad_id=39089,
+        fov_radius_deg=2.0,
+        sigma_arcsec=4.0,
+        cadence_s=5.0,
+        exposure_s=1.0,
+        limiting_mag=14.0,
+    ),
 )
 
 
@@ -166,20 +215,20 @@ class ScenarioSettings:
     false_alarms_per_frame: float = 1.0
     magnitude_noise: float = 0.1
     faint_sigma_factor: float = 3.0
-    standard_mag_starlink: tuple[float, float] = (5.5, 0.5)   # mean, sigma
+    standard_mag_starlink: tuple[float, float] = (5.5, 0.5)  # mean, sigma
     standard_mag_oneweb: tuple[float, float] = (7.0, 0.5)
     standard_mag_other: tuple[float, float] = (4.5, 1.0)
     # Truth orbit errors relative to the catalogue (1 sigma).
-    along_track_sigma_s: float = 1.5          # orbits of more than 2 rev/day
+    along_track_sigma_s: float = 1.5  # orbits of more than 2 rev/day
     along_track_sigma_geo_arcsec: float = 30.0  # orbits of 2 rev/day or fewer
-    cross_track_sigma_arcsec: float = 10.0     # on inclination and on the node, each
+    cross_track_sigma_arcsec: float = 10.0  # on inclination and on the node, each
     # Objects withheld from the engine's catalogue (they should come out as UCTs).
     withheld_fraction: float = 0.1
     min_detections_to_withhold: int = 5
     # Pointing search.
     search_step_s: float = 10.0
-    sun_exclusion_deg: float = 60.0            # space-based pointings keep this far from the Sun
-    sensor_time_offset_s: float = 0.25         # sensor k starts k times this after start_time
+    sun_exclusion_deg: float = 60.0  # space-based pointings keep this far from the Sun
+    sensor_time_offset_s: float = 0.25  # sensor k starts k times this after start_time
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -220,15 +269,19 @@ class ScenarioSummary:
         return asdict(self)
 
     def __str__(self) -> str:
-        lines = [f"scenario {self.out_dir} (seed {self.seed}): {self.start_time} to "
-                 f"{self.end_time}",
-                 f"  {self.n_frames} frames, {self.n_detections} detections "
-                 f"({self.n_false_alarms} false alarms) of {self.n_objects_detected} objects",
-                 f"  withheld from the catalogue ({self.catalogue_size} objects left): "
-                 f"{', '.join(map(str, self.withheld_norad_ids)) or 'none'}"]
-        lines += [f"  {sid}: {self.frames_by_sensor[sid]} frames, "
-                  f"{self.detections_by_sensor[sid]} detections, "
-                  f"{self.objects_by_sensor[sid]} objects" for sid in self.frames_by_sensor]
+        lines = [
+            f"scenario {self.out_dir} (seed {self.seed}): {self.start_time} to {self.end_time}",
+            f"  {self.n_frames} frames, {self.n_detections} detections "
+            f"({self.n_false_alarms} false alarms) of {self.n_objects_detected} objects",
+            f"  withheld from the catalogue ({self.catalogue_size} objects left): "
+            f"{', '.join(map(str, self.withheld_norad_ids)) or 'none'}",
+        ]
+        lines += [
+            f"  {sid}: {self.frames_by_sensor[sid]} frames, "
+            f"{self.detections_by_sensor[sid]} detections, "
+            f"{self.objects_by_sensor[sid]} objects"
+            for sid in self.frames_by_sensor
+        ]
         return "\n".join(lines)
 
 
@@ -244,8 +297,9 @@ def _set_field(line: str, start: int, end: int, value: float) -> str:
     return line[:start] + text + line[end:]
 
 
-def perturbed_line2(line2: str, d_inclination_deg: float, d_node_deg: float,
-                    d_mean_anomaly_deg: float) -> str:
+def perturbed_line2(
+    line2: str, d_inclination_deg: float, d_node_deg: float, d_mean_anomaly_deg: float
+) -> str:
     """TLE line 2 with inclination, right ascension of the node and mean anomaly shifted.
 
     Angles wrap (node and anomaly modulo 360; an inclination pushed below 0 is reflected) and
@@ -269,8 +323,9 @@ def _mean_motion_rev_day(catalogue: Catalogue) -> NDArray[np.float64]:
     return np.array([s.no_kozai for s in catalogue.satrecs]) * 1440.0 / (2.0 * math.pi)
 
 
-def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
-                     settings: ScenarioSettings, seed: int) -> Catalogue:
+def _truth_catalogue(
+    catalogue: Catalogue, index: NDArray[np.intp], settings: ScenarioSettings, seed: int
+) -> Catalogue:
     """The selected objects with their elements perturbed, as a catalogue of their own.
 
     Draws are made for the whole input catalogue and then indexed, so an object's error does
@@ -279,7 +334,9 @@ def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
     rng = np.random.default_rng((seed, _STREAM_PERTURB))
     n = len(catalogue)
     along = rng.standard_normal(n)
-    d_incl, d_node = rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / ARCSEC_PER_DEG
+    d_incl, d_node = (
+        rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / ARCSEC_PER_DEG
+    )
     # Near-equatorial orbits keep their inclination: SGP4's small-inclination (Lyddane)
     # branch can turn a few arc-seconds of it into tens of arc-seconds on the sky, and their
     # node shift already moves them as much (along-track, as node and anomaly add up there).
@@ -287,24 +344,32 @@ def _truth_catalogue(catalogue: Catalogue, index: NDArray[np.intp],
     d_incl = np.where(inclination_deg < NEAR_EQUATORIAL_DEG, 0.0, d_incl)
     rev_day = _mean_motion_rev_day(catalogue)
     deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
-    d_anomaly = np.where(rev_day > 2.0, along * settings.along_track_sigma_s * deg_per_s,
-                         along * settings.along_track_sigma_geo_arcsec / ARCSEC_PER_DEG)
+    d_anomaly = np.where(
+        rev_day > 2.0,
+        along * settings.along_track_sigma_s * deg_per_s,
+        along * settings.along_track_sigma_geo_arcsec / ARCSEC_PER_DEG,
+    )
     text = []
     for i in index.tolist():
         line1, line2 = catalogue.lines[i]
-        text.append(f"0 {catalogue.names[i]}\n{line1}\n"
-                    f"{perturbed_line2(line2, d_incl[i], d_node[i], d_anomaly[i])}\n")
+        text.append(
+            f"0 {catalogue.names[i]}\n{line1}\n"
+            f"{perturbed_line2(line2, d_incl[i], d_node[i], d_anomaly[i])}\n"
+        )
     return Catalogue.from_tle_text("".join(text), source="truth")
 
 
-def _standard_magnitudes(catalogue: Catalogue, settings: ScenarioSettings,
-                         seed: int) -> NDArray[np.float64]:
+def _standard_magnitudes(
+    catalogue: Catalogue, settings: ScenarioSettings, seed: int
+) -> NDArray[np.float64]:
     rng = np.random.default_rng((seed, _STREAM_BRIGHTNESS))
     names = np.array([name.upper() for name in catalogue.names], dtype=str)
     mean = np.full(len(names), settings.standard_mag_other[0])
     sigma = np.full(len(names), settings.standard_mag_other[1])
-    for prefix, (m, s) in (("STARLINK", settings.standard_mag_starlink),
-                           ("ONEWEB", settings.standard_mag_oneweb)):
+    for prefix, (m, s) in (
+        ("STARLINK", settings.standard_mag_starlink),
+        ("ONEWEB", settings.standard_mag_oneweb),
+    ):
         hit = np.char.startswith(names, prefix)
         mean[hit], sigma[hit] = m, s
     return mean + sigma * rng.standard_normal(len(names))
@@ -315,15 +380,15 @@ def _diffuse_sphere_phase(phase_rad: NDArray[np.float64]) -> NDArray[np.float64]
     return ((math.pi - phase_rad) * np.cos(phase_rad) + np.sin(phase_rad)) / math.pi
 
 
-def _apparent_magnitude(standard_mag: NDArray[np.float64], prediction: SkyPrediction,
-                        sun_unit: NDArray[np.float64]) -> NDArray[np.float64]:
+def _apparent_magnitude(
+    standard_mag: NDArray[np.float64], prediction: SkyPrediction, sun_unit: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Magnitude from range and Sun-object-observer phase angle (Sun seen from the geocentre;
     the parallax of a near-Earth object against 1 au is below 0.02 degrees)."""
     los = unit_from_radec(prediction.ra_deg, prediction.dec_deg)
     cos_phase = np.clip(np.sum(-los * sun_unit, axis=-1), -1.0, 1.0)
     flux = np.maximum(_diffuse_sphere_phase(np.arccos(cos_phase)) * math.pi, 1e-6)
-    return (standard_mag + 5.0 * np.log10(prediction.range_km / 1000.0)
-            - 2.5 * np.log10(flux))
+    return standard_mag + 5.0 * np.log10(prediction.range_km / 1000.0) - 2.5 * np.log10(flux)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,17 +397,29 @@ def _apparent_magnitude(standard_mag: NDArray[np.float64], prediction: SkyPredic
 
 def _sensor(plan: SensorPlan, catalogue: Catalogue) -> Sensor:
     if plan.host_norad_id is None:
-        return Sensor(sensor_id=plan.sensor_id, name=plan.name or None, lat_deg=plan.lat_deg,
-                      lon_deg=plan.lon_deg, alt_m=plan.alt_m,
-                      fov_radius_deg=plan.fov_radius_deg, sigma_arcsec=plan.sigma_arcsec)
+        return Sensor(
+            sensor_id=plan.sensor_id,
+            name=plan.name or None,
+            lat_deg=plan.lat_deg,
+            lon_deg=plan.lon_deg,
+            alt_m=plan.alt_m,
+            fov_radius_deg=plan.fov_radius_deg,
+            sigma_arcsec=plan.sigma_arcsec,
+        )
     host = int(catalogue.index_of([plan.host_norad_id])[0])
     if host < 0:
-        raise ValueError(f"sensor plan {plan.sensor_id!r}: host_norad_id "
-                         f"{plan.host_norad_id} is not in the catalogue")
+        raise ValueError(
+            f"sensor plan {plan.sensor_id!r}: host_norad_id "
+            f"{plan.host_norad_id} is not in the catalogue"
+        )
     line1, line2 = catalogue.lines[host]
-    return Sensor(sensor_id=plan.sensor_id, name=plan.name or catalogue.names[host],
-                  tle=[line1, line2], fov_radius_deg=plan.fov_radius_deg,
-                  sigma_arcsec=plan.sigma_arcsec)
+    return Sensor(
+        sensor_id=plan.sensor_id,
+        name=plan.name or catalogue.names[host],
+        tle=[line1, line2],
+        fov_radius_deg=plan.fov_radius_deg,
+        sigma_arcsec=plan.sigma_arcsec,
+    )
 
 
 def _local_rotation(plan: SensorPlan, times_unix_s: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -357,34 +434,41 @@ def _local_unit(alt_deg: NDArray[np.float64], az_deg: NDArray[np.float64]) -> ND
     return np.stack([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
 
 
-def _best_direction(candidates: NDArray[np.float64], points: NDArray[np.float64],
-                    radius_deg: float) -> int:
+def _best_direction(
+    candidates: NDArray[np.float64], points: NDArray[np.float64], radius_deg: float
+) -> int:
     """Index of the candidate unit vector ``(C, 3)`` with the most ``points (P, 3)`` within
     ``radius_deg``; ties go to the first, so the choice is deterministic."""
     cos_radius = math.cos(math.radians(radius_deg))
     counts = np.zeros(len(candidates), dtype=np.int64)
     for start in range(0, len(points), 4096):  # bounded memory for dense LEO samples
-        counts += np.count_nonzero(candidates @ points[start:start + 4096].T >= cos_radius,
-                                   axis=1)
+        counts += np.count_nonzero(
+            candidates @ points[start : start + 4096].T >= cos_radius, axis=1
+        )
     return int(np.argmax(counts))
 
 
-def _visible_units(coarse: SkyPrediction, usable: NDArray[np.bool_],
-                   orbit: Literal["geo", "leo"]) -> list[NDArray[np.float64]]:
+def _visible_units(
+    coarse: SkyPrediction, usable: NDArray[np.bool_], orbit: Literal["geo", "leo"]
+) -> list[NDArray[np.float64]]:
     """Per time of an ``(N, T)`` prediction, GCRS unit vectors of the ``usable`` objects
     (visible and bright enough) at GEO-like or at low-orbit range."""
     with np.errstate(invalid="ignore"):
         if orbit == "geo":
-            keep = usable & (coarse.range_km > GEO_RANGE_KM[0]) & (
-                coarse.range_km < GEO_RANGE_KM[1])
+            keep = (
+                usable & (coarse.range_km > GEO_RANGE_KM[0]) & (coarse.range_km < GEO_RANGE_KM[1])
+            )
         else:
             keep = usable & (coarse.range_km < LEO_RANGE_KM)
-    return [unit_from_radec(coarse.ra_deg[keep[:, j], j], coarse.dec_deg[keep[:, j], j]
-                            ).reshape(-1, 3) for j in range(keep.shape[1])]
+    return [
+        unit_from_radec(coarse.ra_deg[keep[:, j], j], coarse.dec_deg[keep[:, j], j]).reshape(-1, 3)
+        for j in range(keep.shape[1])
+    ]
 
 
-def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_]
-                     ) -> tuple[float, float]:
+def _ground_pointing(
+    plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_]
+) -> tuple[float, float]:
     """A fixed (azimuth, elevation) in degrees, where the catalogue says objects will be."""
     geo = plan.task == "geo_survey"
     units = _visible_units(coarse, usable, "geo" if geo else "leo")
@@ -398,15 +482,19 @@ def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np
         candidates = middle[middle[:, 2] >= math.sin(math.radians(plan.min_elevation_deg))]
         radius = 0.7 * plan.fov_radius_deg
     else:
-        alt, az = np.meshgrid(np.arange(plan.min_elevation_deg, 86.0, 5.0),
-                              np.arange(0.0, 360.0, 10.0), indexing="ij")
-        candidates = np.concatenate([_local_unit(alt.ravel(), az.ravel()),
-                                     _local_unit(np.array([90.0]), np.array([0.0]))])
+        alt, az = np.meshgrid(
+            np.arange(plan.min_elevation_deg, 86.0, 5.0), np.arange(0.0, 360.0, 10.0), indexing="ij"
+        )
+        candidates = np.concatenate(
+            [_local_unit(alt.ravel(), az.ravel()), _local_unit(np.array([90.0]), np.array([0.0]))]
+        )
         radius = 0.9 * plan.fov_radius_deg
     if len(candidates) == 0 or len(local) == 0:
-        raise ValueError(f"sensor {plan.sensor_id!r}: no catalogue object for a {plan.task} "
-                         f"is visible and brighter than magnitude {plan.limiting_mag} above "
-                         f"{plan.min_elevation_deg} deg elevation during the scenario")
+        raise ValueError(
+            f"sensor {plan.sensor_id!r}: no catalogue object for a {plan.task} "
+            f"is visible and brighter than magnitude {plan.limiting_mag} above "
+            f"{plan.min_elevation_deg} deg elevation during the scenario"
+        )
     centre = candidates[_best_direction(candidates, local, radius)]
     if geo:  # centre the field on the cluster rather than on one of its members
         members = local[local @ centre >= math.cos(math.radians(radius))]
@@ -417,8 +505,9 @@ def _ground_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np
     return az_deg, alt_deg
 
 
-def _space_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_],
-                    settings: ScenarioSettings) -> tuple[float, float]:
+def _space_pointing(
+    plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_], settings: ScenarioSettings
+) -> tuple[float, float]:
     """A fixed (RA, Dec) on the GEO belt for a camera in orbit, away from the Sun."""
     units = _visible_units(coarse, usable, "geo")
     points = np.concatenate(units)
@@ -426,19 +515,21 @@ def _space_pointing(plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.
     sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
     # Candidate centres: the GEO objects at mid-scenario that clear the Sun at every time.
     middle = units[len(units) // 2]
-    clear = np.all(middle @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)),
-                   axis=1)
+    clear = np.all(middle @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)), axis=1)
     candidates = middle[clear]
     if len(candidates) == 0:
-        raise ValueError(f"sensor {plan.sensor_id!r}: no GEO object visible more than "
-                         f"{settings.sun_exclusion_deg} deg from the Sun")
+        raise ValueError(
+            f"sensor {plan.sensor_id!r}: no GEO object visible more than "
+            f"{settings.sun_exclusion_deg} deg from the Sun"
+        )
     centre = candidates[_best_direction(candidates, points, 0.8 * plan.fov_radius_deg)]
     ra, dec = radec_from_unit(centre)
     return float(ra), float(dec)
 
 
-def _field_centres(plan: SensorPlan, pointing: tuple[float, float],
-                   times: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _field_centres(
+    plan: SensorPlan, pointing: tuple[float, float], times: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """RA/Dec of the field centre at each frame time."""
     if plan.host_norad_id is not None:
         return np.full(times.shape, pointing[0]), np.full(times.shape, pointing[1])
@@ -452,8 +543,9 @@ def _field_centres(plan: SensorPlan, pointing: tuple[float, float],
 # Detections
 
 
-def _random_in_cap(rng: np.random.Generator, n: int, ra0: float, dec0: float,
-                   radius_deg: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _random_in_cap(
+    rng: np.random.Generator, n: int, ra0: float, dec0: float, radius_deg: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``n`` points uniform in solid angle within ``radius_deg`` of ``(ra0, dec0)``."""
     cos_r = math.cos(math.radians(radius_deg))
     rho = np.arccos(1.0 - rng.random(n) * (1.0 - cos_r))  # angular distance from centre
@@ -463,18 +555,24 @@ def _random_in_cap(rng: np.random.Generator, n: int, ra0: float, dec0: float,
     return radec_from_gnomonic(distance * np.sin(bearing), distance * np.cos(bearing), ra0, dec0)
 
 
-def _with_noise(rng: np.random.Generator, ra: NDArray[np.float64], dec: NDArray[np.float64],
-                sigma_arcsec: NDArray[np.float64]
-                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _with_noise(
+    rng: np.random.Generator,
+    ra: NDArray[np.float64],
+    dec: NDArray[np.float64],
+    sigma_arcsec: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Gaussian errors of ``sigma_arcsec`` on each tangent-plane axis around each point."""
-    xi, eta = (rng.standard_normal((2, ra.size)) * sigma_arcsec / ARCSEC_PER_DEG)
+    xi, eta = rng.standard_normal((2, ra.size)) * sigma_arcsec / ARCSEC_PER_DEG
     return radec_from_gnomonic(xi, eta, ra, dec)
 
 
 def _column(prediction: SkyPrediction, k: int) -> SkyPrediction:
     """The scalar-time prediction of time ``k`` of an ``(N, T)`` prediction."""
-    changes = {f.name: getattr(prediction, f.name)[..., k] for f in fields(prediction)
-               if getattr(prediction, f.name).ndim == 2}
+    changes = {
+        f.name: getattr(prediction, f.name)[..., k]
+        for f in fields(prediction)
+        if getattr(prediction, f.name).ndim == 2
+    }
     return replace(prediction, time_unix_s=prediction.time_unix_s[k], **changes)
 
 
@@ -485,13 +583,19 @@ class _SensorRun:
     frames: list[Frame] = field(default_factory=list)
     labels: dict[str, int | None] = field(default_factory=dict)
     in_view: list[dict] = field(default_factory=list)
-    counts: dict[int, int] = field(default_factory=dict)   # detections per NORAD id
+    counts: dict[int, int] = field(default_factory=dict)  # detections per NORAD id
 
 
-def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
-             standard_mag: NDArray[np.float64], times: NDArray[np.float64],
-             centres: tuple[NDArray[np.float64], NDArray[np.float64]],
-             settings: ScenarioSettings, rng: np.random.Generator) -> _SensorRun:
+def _observe(
+    plan: SensorPlan,
+    sensor: Sensor,
+    truth: Catalogue,
+    standard_mag: NDArray[np.float64],
+    times: NDArray[np.float64],
+    centres: tuple[NDArray[np.float64], NDArray[np.float64]],
+    settings: ScenarioSettings,
+    rng: np.random.Generator,
+) -> _SensorRun:
     run = _SensorRun()
     sun, _ = sun_and_earth_velocity(times)
     sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
@@ -500,8 +604,11 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
     everything = predict_sky(truth, sensor, times) if len(truth) else None
     for k, t in enumerate(times):
         frame_id = f"{plan.sensor_id}-{k:05d}"
-        fov = FieldOfView(ra_deg=float(centres[0][k]) % 360.0, dec_deg=float(centres[1][k]),
-                          radius_deg=plan.fov_radius_deg)
+        fov = FieldOfView(
+            ra_deg=float(centres[0][k]) % 360.0,
+            dec_deg=float(centres[1][k]),
+            radius_deg=plan.fov_radius_deg,
+        )
         view = None
         if everything is not None:
             p = _column(everything, k)
@@ -509,23 +616,44 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
         if view is not None and view.index.size:
             mag = _apparent_magnitude(standard_mag[view.index], view, sun_unit[k])
             pd = settings.detection_probability / (
-                1.0 + np.exp((mag - plan.limiting_mag) / settings.pd_softness_mag))
+                1.0 + np.exp((mag - plan.limiting_mag) / settings.pd_softness_mag)
+            )
             seen = rng.random(mag.size) < pd
             detectable = mag <= plan.limiting_mag
-            run.in_view.append({
-                "frame_id": frame_id,
-                "objects": [{"norad_id": int(n), "ra_deg": round(float(r), 7),
-                             "dec_deg": round(float(d), 7), "mag": round(float(m), 2)}
-                            for n, r, d, m in zip(view.norad_ids[detectable],
-                                                  view.ra_deg[detectable],
-                                                  view.dec_deg[detectable], mag[detectable])]})
+            run.in_view.append(
+                {
+                    "frame_id": frame_id,
+                    "objects": [
+                        {
+                            "norad_id": int(n),
+                            "ra_deg": round(float(r), 7),
+                            "dec_deg": round(float(d), 7),
+                            "mag": round(float(m), 2),
+                        }
+                        for n, r, d, m in zip(
+                            view.norad_ids[detectable],
+                            view.ra_deg[detectable],
+                            view.dec_deg[detectable],
+                            mag[detectable],
+                        )
+                    ],
+                }
+            )
             obj_ids, obj_ra, obj_dec, obj_mag = blend_unresolved(
-                view.norad_ids[seen].astype(np.int64), view.ra_deg[seen], view.dec_deg[seen],
-                mag[seen], plan.resolution_arcsec)
+                view.norad_ids[seen].astype(np.int64),
+                view.ra_deg[seen],
+                view.dec_deg[seen],
+                mag[seen],
+                plan.resolution_arcsec,
+            )
         else:
             run.in_view.append({"frame_id": frame_id, "objects": []})
-            obj_ids, obj_ra, obj_dec, obj_mag = (np.zeros(0, np.int64), np.zeros(0),
-                                                 np.zeros(0), np.zeros(0))
+            obj_ids, obj_ra, obj_dec, obj_mag = (
+                np.zeros(0, np.int64),
+                np.zeros(0),
+                np.zeros(0),
+                np.zeros(0),
+            )
         n_false = int(rng.poisson(settings.false_alarms_per_frame))
         fa_ra, fa_dec = _random_in_cap(rng, n_false, fov.ra_deg, fov.dec_deg, fov.radius_deg)
         fa_mag = rng.uniform(fa_mag_low, plan.limiting_mag, n_false)
@@ -535,8 +663,9 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
         labels: list[int | None] = [int(n) for n in obj_ids] + [None] * n_false
         # Fainter sources are centroided worse: sigma grows with the inverse of the flux
         # within 2.5 mag of the limit, up to faint_sigma_factor times the sensor's sigma.
-        factor = np.clip(10.0 ** (0.4 * (true_mag - (plan.limiting_mag - 2.5))), 1.0,
-                         settings.faint_sigma_factor)
+        factor = np.clip(
+            10.0 ** (0.4 * (true_mag - (plan.limiting_mag - 2.5))), 1.0, settings.faint_sigma_factor
+        )
         sigma = plan.sigma_arcsec * factor
         ra, dec = _with_noise(rng, ra_true, dec_true, sigma)
         mag_out = true_mag + settings.magnitude_noise * rng.standard_normal(true_mag.size)
@@ -544,24 +673,38 @@ def _observe(plan: SensorPlan, sensor: Sensor, truth: Catalogue,
         detections = []
         for i, j in enumerate(order.tolist()):
             det_id = f"{frame_id}:{i}"
-            detections.append(Detection(det_id=det_id, ra_deg=round(float(ra[j]), 7) % 360.0,
-                                        dec_deg=round(float(dec[j]), 7),
-                                        sigma_arcsec=round(float(sigma[j]), 3),
-                                        mag=round(float(mag_out[j]), 2)))
+            detections.append(
+                Detection(
+                    det_id=det_id,
+                    ra_deg=round(float(ra[j]), 7) % 360.0,
+                    dec_deg=round(float(dec[j]), 7),
+                    sigma_arcsec=round(float(sigma[j]), 3),
+                    mag=round(float(mag_out[j]), 2),
+                )
+            )
             run.labels[det_id] = labels[j]
             if labels[j] is not None:
                 run.counts[labels[j]] = run.counts.get(labels[j], 0) + 1
-        run.frames.append(Frame(frame_id=frame_id, sensor_id=plan.sensor_id,
-                                time=datetime_from_unix(float(t)), exposure_s=plan.exposure_s,
-                                fov=fov, detections=detections))
+        run.frames.append(
+            Frame(
+                frame_id=frame_id,
+                sensor_id=plan.sensor_id,
+                time=datetime_from_unix(float(t)),
+                exposure_s=plan.exposure_s,
+                fov=fov,
+                detections=detections,
+            )
+        )
     return run
 
 
-def blend_unresolved(ids: NDArray[np.int64], ra_deg: NDArray[np.float64],
-                     dec_deg: NDArray[np.float64], mag: NDArray[np.float64],
-                     resolution_arcsec: float
-                     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
-                                NDArray[np.float64]]:
+def blend_unresolved(
+    ids: NDArray[np.int64],
+    ra_deg: NDArray[np.float64],
+    dec_deg: NDArray[np.float64],
+    mag: NDArray[np.float64],
+    resolution_arcsec: float,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Merge sources closer than ``resolution_arcsec`` (chains included) into one each.
 
     A detector cannot split two images closer than its resolution: they give one detection at
@@ -572,8 +715,11 @@ def blend_unresolved(ids: NDArray[np.int64], ra_deg: NDArray[np.float64],
     n = ids.size
     if n < 2:
         return ids, ra_deg, dec_deg, mag
-    close = angular_separation_deg(ra_deg[:, None], dec_deg[:, None], ra_deg[None, :],
-                                   dec_deg[None, :]) * ARCSEC_PER_DEG < resolution_arcsec
+    close = (
+        angular_separation_deg(ra_deg[:, None], dec_deg[:, None], ra_deg[None, :], dec_deg[None, :])
+        * ARCSEC_PER_DEG
+        < resolution_arcsec
+    )
     # Connected groups of the "closer than resolution" graph, by repeated relaxation of each
     # source's group label to the smallest label it touches (n is a handful per frame).
     group = np.arange(n)
@@ -597,8 +743,12 @@ def blend_unresolved(ids: NDArray[np.int64], ra_deg: NDArray[np.float64],
     return ids[keep], ra, dec, -2.5 * np.log10(total_flux)
 
 
-def _candidates(coarse: SkyPrediction, centres: tuple[NDArray[np.float64], NDArray[np.float64]],
-                radius_deg: float, slack_s: float) -> NDArray[np.intp]:
+def _candidates(
+    coarse: SkyPrediction,
+    centres: tuple[NDArray[np.float64], NDArray[np.float64]],
+    radius_deg: float,
+    slack_s: float,
+) -> NDArray[np.intp]:
     """Catalogue indices of the objects that may enter the field at some frame.
 
     ``coarse`` predicts the whole catalogue at sample times and ``centres`` are the field
@@ -612,16 +762,16 @@ def _candidates(coarse: SkyPrediction, centres: tuple[NDArray[np.float64], NDArr
     return coarse.index[np.any(near, axis=1)]
 
 
-def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings,
-              seed: int) -> list[int]:
+def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings, seed: int) -> list[int]:
     """Pick objects to withhold: about ``withheld_fraction`` of those seen well, and at least
     one per sensor that saw any."""
     if settings.withheld_fraction == 0.0:
         return []
     rng = np.random.default_rng((seed, _STREAM_WITHHOLD))
-    well_seen = {sid: sorted(n for n, c in run.counts.items()
-                             if c >= settings.min_detections_to_withhold)
-                 for sid, run in runs.items()}
+    well_seen = {
+        sid: sorted(n for n, c in run.counts.items() if c >= settings.min_detections_to_withhold)
+        for sid, run in runs.items()
+    }
     everything = sorted(set().union(*well_seen.values()))
     chosen: set[int] = set()
     for sid in sorted(well_seen):
@@ -632,8 +782,7 @@ def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings,
     rest = [n for n in everything if n not in chosen]
     extra = max(0, target - len(chosen))
     if extra and rest:
-        chosen.update(int(n) for n in rng.choice(rest, size=min(extra, len(rest)),
-                                                 replace=False))
+        chosen.update(int(n) for n in rng.choice(rest, size=min(extra, len(rest)), replace=False))
     return sorted(chosen)
 
 
@@ -641,8 +790,13 @@ def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings,
 # Entry point
 
 
-def simulate_scenario(catalog_path: str | Path, out_dir: str | Path, *, seed: int = 0,
-                      settings: ScenarioSettings = ScenarioSettings()) -> ScenarioSummary:
+def simulate_scenario(
+    catalog_path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    settings: ScenarioSettings = ScenarioSettings(),
+) -> ScenarioSummary:
     """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``.
 
     Raises ``ValueError`` if a ground site is not dark (Sun above -12 degrees) during the
@@ -668,43 +822,65 @@ def simulate_scenario(catalog_path: str | Path, out_dir: str | Path, *, seed: in
                 raise ValueError(
                     f"sensor {plan.sensor_id!r}: the Sun is at {sun_alt[worst]:.1f} deg at "
                     f"{format_time(datetime_from_unix(times[worst]))}, not below "
-                    f"{NIGHT_SUN_ALTITUDE_DEG} deg: choose start_time at night for this site")
-        search_times = first + np.arange(0.0, settings.duration_s + settings.search_step_s,
-                                         settings.search_step_s)
+                    f"{NIGHT_SUN_ALTITUDE_DEG} deg: choose start_time at night for this site"
+                )
+        search_times = first + np.arange(
+            0.0, settings.duration_s + settings.search_step_s, settings.search_step_s
+        )
         # One prediction of the whole catalogue every search step serves both to choose the
         # pointing and to find the few objects worth propagating at every frame.
         coarse = predict_sky(catalogue, sensor, search_times, light_time=False)
         sun, _ = sun_and_earth_velocity(search_times)
         with np.errstate(invalid="ignore"):
-            usable = coarse.visible() & (_apparent_magnitude(
-                standard_mag[coarse.index, None], coarse,
-                sun / np.linalg.norm(sun, axis=-1, keepdims=True)) <= plan.limiting_mag)
+            usable = coarse.visible() & (
+                _apparent_magnitude(
+                    standard_mag[coarse.index, None],
+                    coarse,
+                    sun / np.linalg.norm(sun, axis=-1, keepdims=True),
+                )
+                <= plan.limiting_mag
+            )
         if sensor.is_space_based:
             pointing = _space_pointing(plan, coarse, usable, settings)
-            pointings[plan.sensor_id] = {"kind": "fixed_radec", "ra_deg": pointing[0],
-                                         "dec_deg": pointing[1]}
+            pointings[plan.sensor_id] = {
+                "kind": "fixed_radec",
+                "ra_deg": pointing[0],
+                "dec_deg": pointing[1],
+            }
         else:
             pointing = _ground_pointing(plan, coarse, usable)
-            pointings[plan.sensor_id] = {"kind": "fixed_azel", "az_deg": pointing[0],
-                                         "el_deg": pointing[1]}
+            pointings[plan.sensor_id] = {
+                "kind": "fixed_azel",
+                "az_deg": pointing[0],
+                "el_deg": pointing[1],
+            }
         centres = _field_centres(plan, pointing, times)
         # Every frame is within half a search step of a sample, and the truth may sit
         # 4 sigma along-track (seconds) and a little across (the 0.5 deg) from the
         # catalogue: 50 % more time than that covers curved paths too.
         slack_s = 1.5 * (0.5 * settings.search_step_s + 4.0 * settings.along_track_sigma_s)
-        index = _candidates(coarse, _field_centres(plan, pointing, search_times),
-                            plan.fov_radius_deg + 0.5, slack_s)
+        index = _candidates(
+            coarse, _field_centres(plan, pointing, search_times), plan.fov_radius_deg + 0.5, slack_s
+        )
         truth = _truth_catalogue(catalogue, index, settings, seed)
         truth_mag = standard_mag[catalogue.index_of(truth.norad_ids)]
-        runs[plan.sensor_id] = _observe(plan, sensor, truth, truth_mag, times, centres,
-                                        settings, rng)
+        runs[plan.sensor_id] = _observe(
+            plan, sensor, truth, truth_mag, times, centres, settings, rng
+        )
     withheld = _withhold(runs, settings, seed)
     return _write(out, catalogue, sensors, runs, withheld, pointings, settings, seed)
 
 
-def _write(out: Path, catalogue: Catalogue, sensors: list[Sensor],
-           runs: dict[str, _SensorRun], withheld: list[int], pointings: dict[str, dict],
-           settings: ScenarioSettings, seed: int) -> ScenarioSummary:
+def _write(
+    out: Path,
+    catalogue: Catalogue,
+    sensors: list[Sensor],
+    runs: dict[str, _SensorRun],
+    withheld: list[int],
+    pointings: dict[str, dict],
+    settings: ScenarioSettings,
+    seed: int,
+) -> ScenarioSummary:
     out.mkdir(parents=True, exist_ok=True)
     (out / "catalog").mkdir(exist_ok=True)
     frames: list[Frame] = [f for run in runs.values() for f in run.frames]
@@ -726,9 +902,16 @@ def _write(out: Path, catalogue: Catalogue, sensors: list[Sensor],
         "settings": settings_dict,
         "withheld_norad_ids": withheld,
         "pointings": pointings,
-        "frames": [{"frame_id": f.frame_id, "sensor_id": f.sensor_id,
-                    "time": format_time(f.time), "fov": f.fov.model_dump(),
-                    "objects": in_view[f.frame_id]} for f in frames],
+        "frames": [
+            {
+                "frame_id": f.frame_id,
+                "sensor_id": f.sensor_id,
+                "time": format_time(f.time),
+                "fov": f.fov.model_dump(),
+                "objects": in_view[f.frame_id],
+            }
+            for f in frames
+        ],
     }
     (out / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
     end = max(f.time for f in frames) if frames else None
@@ -737,12 +920,17 @@ def _write(out: Path, catalogue: Catalogue, sensors: list[Sensor],
         for n, c in run.counts.items():
             counts[n] = counts.get(n, 0) + c
     return ScenarioSummary(
-        out_dir=str(out), seed=seed, start_time=settings.start_time,
+        out_dir=str(out),
+        seed=seed,
+        start_time=settings.start_time,
         end_time=format_time(end) if end else settings.start_time,
-        n_frames=len(frames), n_detections=len(truth),
+        n_frames=len(frames),
+        n_detections=len(truth),
         n_false_alarms=sum(v is None for v in truth.values()),
-        n_objects_detected=len(counts), withheld_norad_ids=withheld,
+        n_objects_detected=len(counts),
+        withheld_norad_ids=withheld,
         catalogue_size=len(engine_catalogue),
         frames_by_sensor={sid: len(run.frames) for sid, run in runs.items()},
         detections_by_sensor={sid: len(run.labels) for sid, run in runs.items()},
-        objects_by_sensor={sid: len(run.counts) for sid, run in runs.items()})
+        objects_by_sensor={sid: len(run.counts) for sid, run in runs.items()},
+    )

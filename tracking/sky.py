@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 
-
 def unit_from_radec(ra_deg: ArrayLike, dec_deg: ArrayLike) -> Array:
     """Unit vectors, shape ``(..., 3)``, for right ascension and declination."""
     ra = np.radians(np.asarray(ra_deg, dtype=float))
@@ -41,15 +40,17 @@ def radec_from_unit(vectors: ArrayLike) -> tuple[Array, Array]:
     return ra, dec
 
 
-def angular_separation_deg(ra1_deg: ArrayLike, dec1_deg: ArrayLike,
-                           ra2_deg: ArrayLike, dec2_deg: ArrayLike) -> Array:
+def angular_separation_deg(
+    ra1_deg: ArrayLike, dec1_deg: ArrayLike, ra2_deg: ArrayLike, dec2_deg: ArrayLike
+) -> Array:
     """Great-circle separation, accurate at all angles (Vincenty's formula)."""
     ra1, dec1 = np.radians(ra1_deg), np.radians(dec1_deg)
     ra2, dec2 = np.radians(ra2_deg), np.radians(dec2_deg)
     d_ra = ra2 - ra1
     sin_d, cos_d = np.sin(d_ra), np.cos(d_ra)
-    num = np.hypot(np.cos(dec2) * sin_d,
-                   np.cos(dec1) * np.sin(dec2) - np.sin(dec1) * np.cos(dec2) * cos_d)
+    num = np.hypot(
+        np.cos(dec2) * sin_d, np.cos(dec1) * np.sin(dec2) - np.sin(dec1) * np.cos(dec2) * cos_d
+    )
     den = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * cos_d
     return np.degrees(np.arctan2(num, den))
 
@@ -70,8 +71,9 @@ def tangent_basis(ra_deg: ArrayLike, dec_deg: ArrayLike) -> tuple[Array, Array, 
     return east, north, centre
 
 
-def gnomonic_from_radec(ra_deg: ArrayLike, dec_deg: ArrayLike,
-                        ra0_deg: ArrayLike, dec0_deg: ArrayLike) -> tuple[Array, Array]:
+def gnomonic_from_radec(
+    ra_deg: ArrayLike, dec_deg: ArrayLike, ra0_deg: ArrayLike, dec0_deg: ArrayLike
+) -> tuple[Array, Array]:
     """Project points onto the tangent plane at ``(ra0, dec0)``: ``(xi_deg, eta_deg)``.
 
     Plane coordinates are in degrees (radians of the unit-sphere tangent plane times
@@ -86,8 +88,9 @@ def gnomonic_from_radec(ra_deg: ArrayLike, dec_deg: ArrayLike,
     return np.sum(v * east, axis=-1) * scale, np.sum(v * north, axis=-1) * scale
 
 
-def radec_from_gnomonic(xi_deg: ArrayLike, eta_deg: ArrayLike,
-                        ra0_deg: ArrayLike, dec0_deg: ArrayLike) -> tuple[Array, Array]:
+def radec_from_gnomonic(
+    xi_deg: ArrayLike, eta_deg: ArrayLike, ra0_deg: ArrayLike, dec0_deg: ArrayLike
+) -> tuple[Array, Array]:
     """Inverse of :func:`gnomonic_from_radec`."""
     east, north, centre = tangent_basis(ra0_deg, dec0_deg)
     xi = np.radians(np.asarray(xi_deg, dtype=float))[..., None]
@@ -95,8 +98,9 @@ def radec_from_gnomonic(xi_deg: ArrayLike, eta_deg: ArrayLike,
     return radec_from_unit(centre + xi * east + eta * north)
 
 
-def radec_rates_from_vectors(position: ArrayLike, velocity: ArrayLike
-                             ) -> tuple[Array, Array, Array, Array, Array]:
+def radec_rates_from_vectors(
+    position: ArrayLike, velocity: ArrayLike
+) -> tuple[Array, Array, Array, Array, Array]:
     """Direction and on-sky rates of a relative position and velocity ``(..., 3)``.
 
     Returns ``(ra_deg, dec_deg, ra_rate_deg_s, dec_rate_deg_s, range)``, where the rates are
@@ -119,6 +123,9 @@ def radec_rates_from_vectors(position: ArrayLike, velocity: ArrayLike
     on_axis = rho == 0.0
     safe_rho = np.where(on_axis, 1.0, rho)
     ra_rate = np.where(on_axis, vy / distance, (x * vy - y * vx) / (safe_rho * distance))
-    dec_rate = np.where(on_axis, -np.sign(z) * vx / distance,
-                        (rho_sq * vz - z * (x * vx + y * vy)) / (safe_rho * distance_sq))
+    dec_rate = np.where(
+        on_axis,
+        -np.sign(z) * vx / distance,
+        (rho_sq * vz - z * (x * vx + y * vy)) / (safe_rho * distance_sq),
+    )
     return ra, dec, np.degrees(ra_rate), np.degrees(dec_rate), distance

@@ -8,7 +8,7 @@ ships its own leap-second and Delta T tables, so nothing is downloaded.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -19,10 +19,9 @@ from skyfield.timelib import Time
 from .constants import SECONDS_PER_DAY, UNIX_EPOCH_JD
 from .models import parse_time
 
-__all__ = ["datetime_from_unix", "jd_from_unix", "skyfield_time", "timescale",
-           "unix_from_datetime"]
+__all__ = ["datetime_from_unix", "jd_from_unix", "skyfield_time", "timescale", "unix_from_datetime"]
 
-_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)

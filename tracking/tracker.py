@@ -66,62 +66,102 @@ class TrackerSettings(Settings):
     """
 
     gate_probability: float = Field(
-        0.999, description="Probability that a true detection falls inside a track's gate "
+        0.999,
+        description="Probability that a true detection falls inside a track's gate "
         "(chi-square, 2 dof): a gate of 13.8, which keeps true detections through model "
-        "mismatch (LEO acceleration); global nearest neighbour resolves the rest.")
+        "mismatch (LEO acceleration); global nearest neighbour resolves the rest.",
+    )
     accel_floor_deg_s2: float = Field(
-        2e-5, ge=0.0, description="Floor of a track's angular-acceleration scale ``a = "
+        2e-5,
+        ge=0.0,
+        description="Floor of a track's angular-acceleration scale ``a = "
         "accel_floor_deg_s2 + accel_per_rate_sq_per_deg * speed_deg_s**2``: GEO objects barely "
         "accelerate against the stars, so the floor (also the parallax drift seen from a "
-        "sensor in LEO) sets theirs.")
+        "sensor in LEO) sets theirs.",
+    )
     accel_per_rate_sq_per_deg: float = Field(
-        0.02, ge=0.0, description="Growth of the acceleration scale with the square of the "
+        0.02,
+        ge=0.0,
+        description="Growth of the acceleration scale with the square of the "
         "track's speed: an object passing overhead peaks at about 0.011 * speed^2 (deg/s^2, "
         "speed in deg/s: 0.65 (v/h)^2 rad/s^2 for a straight pass at range h); the default "
-        "doubles that.")
+        "doubles that.",
+    )
     accel_time_s: float = Field(
-        10.0, gt=0.0, description="The white-noise acceleration spectral density is ``q = "
-        "a**2 * accel_time_s``: the time over which an acceleration of ``a`` persists.")
+        10.0,
+        gt=0.0,
+        description="The white-noise acceleration spectral density is ``q = "
+        "a**2 * accel_time_s``: the time over which an acceleration of ``a`` persists.",
+    )
     max_init_rate_deg_s: float = Field(
-        2.0, gt=0.0, description="Largest angular rate a two-point initiation may imply: "
-        "above the fastest LEO rate seen from the ground (about 1 deg/s).")
+        2.0,
+        gt=0.0,
+        description="Largest angular rate a two-point initiation may imply: "
+        "above the fastest LEO rate seen from the ground (about 1 deg/s).",
+    )
     max_init_gap_s: float = Field(
-        120.0, gt=0.0, description="Two detections further apart in time than this never "
-        "start a track: 30 s frames with a missed frame still initiate.")
+        120.0,
+        gt=0.0,
+        description="Two detections further apart in time than this never "
+        "start a track: 30 s frames with a missed frame still initiate.",
+    )
     init_max_frame_gap: int = Field(
-        2, ge=1, description="A tentative track may start from two detections up to this "
+        2,
+        ge=1,
+        description="A tentative track may start from two detections up to this "
         "many frames apart, so one missed detection does not delay initiation (1 = "
-        "consecutive frames only).")
+        "consecutive frames only).",
+    )
     max_init_partners: int = Field(
-        8, ge=1, description="Each unassociated detection starts tentative tracks with up to "
+        8,
+        ge=1,
+        description="Each unassociated detection starts tentative tracks with up to "
         "this many of the nearest pending (unassociated, recent) detections within the rate "
-        "limit; M-of-N confirmation then keeps the pairing that continues.")
+        "limit; M-of-N confirmation then keeps the pairing that continues.",
+    )
     confirm_m: int = Field(
-        5, ge=2, le=32, description="A tentative track is confirmed once it has ``confirm_m`` "
+        5,
+        ge=2,
+        le=32,
+        description="A tentative track is confirmed once it has ``confirm_m`` "
         "detections among its last ``confirm_n`` frames (the two initiating detections "
-        "count), and deleted as soon as it no longer can.")
+        "count), and deleted as soon as it no longer can.",
+    )
     confirm_n: int = Field(7, ge=2, le=32, description="See ``confirm_m``.")
     delete_after_misses: int = Field(
-        4, ge=1, description="A confirmed track is deleted at its ``delete_after_misses``-th "
+        4,
+        ge=1,
+        description="A confirmed track is deleted at its ``delete_after_misses``-th "
         "consecutive missed frame (it coasts through the ones before): at Pd 0.9 a live track "
-        "is dropped about once in 10^4 frames.")
+        "is dropped about once in 10^4 frames.",
+    )
     max_position_sigma_deg: float = Field(
-        0.5, gt=0.0, description="A track whose 1-sigma position uncertainty (largest axis) "
-        "exceeds this is deleted: beyond it, gates hold many detections.")
+        0.5,
+        gt=0.0,
+        description="A track whose 1-sigma position uncertainty (largest axis) "
+        "exceeds this is deleted: beyond it, gates hold many detections.",
+    )
     max_gate_radius_deg: float = Field(
-        5.0, gt=0.0, description="The KD-tree pre-gate never searches further than this from "
-        "a prediction.")
+        5.0,
+        gt=0.0,
+        description="The KD-tree pre-gate never searches further than this from a prediction.",
+    )
     fov_margin_deg: float = Field(
-        0.0, ge=0.0, description="A track predicted further than the frame's FOV radius plus "
+        0.0,
+        ge=0.0,
+        description="A track predicted further than the frame's FOV radius plus "
         "this margin from the FOV centre has left the field and is deleted (a track outside "
         "the field cannot be observed, so its misses are not evidence). Frames without a FOV "
-        "skip the test.")
+        "skip the test.",
+    )
     frame_id_memory: int = Field(
-        256, ge=1, description="How many recent frame ids are remembered to recognise "
-        "duplicates.")
+        256, ge=1, description="How many recent frame ids are remembered to recognise duplicates."
+    )
     publish_tentative: bool = Field(
-        False, description="Publish tentative tracks (and their deletion) as well as "
-        "confirmed ones; downstream correlation wants confirmed tracks only.")
+        False,
+        description="Publish tentative tracks (and their deletion) as well as "
+        "confirmed ones; downstream correlation wants confirmed tracks only.",
+    )
 
     @field_validator("gate_probability")
     @classmethod
@@ -166,8 +206,13 @@ _ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
     "pending_time_s": ("<f8", ()),
     "pending_frames_back": ("<i4", ()),
 }
-_PENDING = ("pending_ra_deg", "pending_dec_deg", "pending_sigma_deg", "pending_time_s",
-            "pending_frames_back")
+_PENDING = (
+    "pending_ra_deg",
+    "pending_dec_deg",
+    "pending_sigma_deg",
+    "pending_time_s",
+    "pending_frames_back",
+)
 
 
 @dataclass
@@ -275,11 +320,14 @@ class SensorTracker:
         (normally the sensor's). Duplicate and out-of-order frames change nothing.
         """
         if frame.sensor_id != self.sensor_id:
-            raise ValueError(f"frame {frame.frame_id!r} has sensor_id {frame.sensor_id!r}, "
-                             f"this tracker is for {self.sensor_id!r}")
+            raise ValueError(
+                f"frame {frame.frame_id!r} has sensor_id {frame.sensor_id!r}, "
+                f"this tracker is for {self.sensor_id!r}"
+            )
         if not (math.isfinite(default_sigma_arcsec) and default_sigma_arcsec > 0.0):
-            raise ValueError(f"default_sigma_arcsec must be finite and > 0, got "
-                             f"{default_sigma_arcsec!r}")
+            raise ValueError(
+                f"default_sigma_arcsec must be finite and > 0, got {default_sigma_arcsec!r}"
+            )
         time_s = unix_from_datetime(frame.time)
         state = self._state
         if frame.frame_id in self._recent_frame_ids or time_s == state.last_time_s:
@@ -290,9 +338,16 @@ class SensorTracker:
         detections = frame.detections
         det_ra = np.array([d.ra_deg for d in detections], dtype=float)
         det_dec = np.array([d.dec_deg for d in detections], dtype=float)
-        det_sigma = np.array([default_sigma_arcsec if d.sigma_arcsec is None
-                              else d.sigma_arcsec for d in detections],
-                             dtype=float) * DEG_PER_ARCSEC
+        det_sigma = (
+            np.array(
+                [
+                    default_sigma_arcsec if d.sigma_arcsec is None else d.sigma_arcsec
+                    for d in detections
+                ],
+                dtype=float,
+            )
+            * DEG_PER_ARCSEC
+        )
         det_unit = unit_from_radec(det_ra, det_dec).reshape(-1, 3)
 
         dt_s = time_s - state.last_time_s  # NaN for the first frame, which has no tracks
@@ -312,12 +367,19 @@ class SensorTracker:
 
         free = det_track < 0
         n_before = len(state.number)
-        new_det_index = self._initiate(time_s, det_ra[free], det_dec[free], det_sigma[free],
-                                       det_unit[free], np.flatnonzero(free))
+        new_det_index = self._initiate(
+            time_s,
+            det_ra[free],
+            det_dec[free],
+            det_sigma[free],
+            det_unit[free],
+            np.flatnonzero(free),
+        )
         if self.settings.publish_tentative and len(new_det_index):
             index = np.arange(n_before, len(state.number))
-            records.extend(self._make_records(frame, index,
-                                              np.full(len(index), _TENTATIVE), new_det_index))
+            records.extend(
+                self._make_records(frame, index, np.full(len(index), _TENTATIVE), new_det_index)
+            )
 
         state.last_time_s = time_s
         self._recent_frame_ids.append(frame.frame_id)
@@ -330,8 +392,9 @@ class SensorTracker:
         accel = s.accel_floor_deg_s2 + s.accel_per_rate_sq_per_deg * speed_sq
         return accel**2 * s.accel_time_s
 
-    def _advance_tracks(self, dt_s: float, det_unit: Array, det_sigma_deg: Array
-                        ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    def _advance_tracks(
+        self, dt_s: float, det_unit: Array, det_sigma_deg: Array
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Predict, gate, assign, update and re-centre all tracks; return assigned pairs."""
         state, s = self._state, self.settings
         F = constant_velocity_transition(dt_s)
@@ -358,8 +421,13 @@ class SensorTracker:
         depth = np.einsum("ni,ni->n", v, centre[rows])
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(depth > 1e-12, np.degrees(1.0) / depth, np.nan)
-        z = np.stack([np.einsum("ni,ni->n", v, east[rows]) * scale,
-                      np.einsum("ni,ni->n", v, north[rows]) * scale], axis=-1)
+        z = np.stack(
+            [
+                np.einsum("ni,ni->n", v, east[rows]) * scale,
+                np.einsum("ni,ni->n", v, north[rows]) * scale,
+            ],
+            axis=-1,
+        )
         S = P[rows, :2, :2]  # fancy indexing copies, so adding R in place is safe
         r_var = det_sigma_deg[cols] ** 2
         S[:, 0, 0] += r_var
@@ -371,11 +439,13 @@ class SensorTracker:
         # Confirmed tracks choose first; tentative tracks share what is left, so a young
         # track born of clutter can never take a detection from an established one.
         first = np.flatnonzero(state.confirmed[rows])
-        first = first[gnn_assign(rows[first], cols[first], d2[first], self._gate,
-                                 len(x), len(det_unit))]
+        first = first[
+            gnn_assign(rows[first], cols[first], d2[first], self._gate, len(x), len(det_unit))
+        ]
         second = np.flatnonzero(~state.confirmed[rows] & ~np.isin(cols, cols[first]))
-        second = second[gnn_assign(rows[second], cols[second], d2[second], self._gate,
-                                   len(x), len(det_unit))]
+        second = second[
+            gnn_assign(rows[second], cols[second], d2[second], self._gate, len(x), len(det_unit))
+        ]
         chosen = np.concatenate([first, second])
         hit_rows, hit_cols = rows[chosen], cols[chosen]
         if len(chosen):
@@ -383,11 +453,13 @@ class SensorTracker:
             x[hit_rows], P[hit_rows] = update(x[hit_rows], P[hit_rows], z[chosen], R)
 
         state.ra0_deg, state.dec0_deg, state.x, state.P = recentre(
-            state.ra0_deg, state.dec0_deg, x, P)
+            state.ra0_deg, state.dec0_deg, x, P
+        )
         return hit_rows, hit_cols
 
-    def _life_cycle(self, hit: NDArray[np.bool_], frame: Frame
-                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    def _life_cycle(
+        self, hit: NDArray[np.bool_], frame: Frame
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """Update counters, confirm and find the tracks to delete. Returns the masks
         ``(was_confirmed, deleted)`` over the current tracks (deleted ones not yet dropped)."""
         state, s = self._state, self.settings
@@ -402,25 +474,32 @@ class SensorTracker:
         state.confirmed = state.confirmed | (hits_in_window >= s.confirm_m)
 
         frames_in_window = np.minimum(state.age, s.confirm_n)
-        hopeless = ~state.confirmed & (frames_in_window - hits_in_window
-                                       > s.confirm_n - s.confirm_m)
+        hopeless = ~state.confirmed & (
+            frames_in_window - hits_in_window > s.confirm_n - s.confirm_m
+        )
         lost = state.confirmed & (state.n_missed >= s.delete_after_misses)
-        finite = np.all(np.isfinite(state.x), axis=1) & np.all(
-            np.isfinite(state.P), axis=(1, 2))
+        finite = np.all(np.isfinite(state.x), axis=1) & np.all(np.isfinite(state.P), axis=(1, 2))
         with np.errstate(invalid="ignore"):
-            uncertain = ~(np.sqrt(_largest_eigenvalue_2x2(state.P[:, :2, :2]))
-                          <= s.max_position_sigma_deg)
+            uncertain = ~(
+                np.sqrt(_largest_eigenvalue_2x2(state.P[:, :2, :2])) <= s.max_position_sigma_deg
+            )
         outside = np.zeros_like(hit)
         if frame.fov is not None and len(hit):
-            distance = angular_separation_deg(state.ra0_deg, state.dec0_deg,
-                                              frame.fov.ra_deg, frame.fov.dec_deg)
+            distance = angular_separation_deg(
+                state.ra0_deg, state.dec0_deg, frame.fov.ra_deg, frame.fov.dec_deg
+            )
             outside = distance > frame.fov.radius_deg + s.fov_margin_deg
         deleted = hopeless | lost | ~finite | uncertain | outside
         return was_confirmed, deleted
 
-    def _records(self, frame: Frame, was_confirmed: NDArray[np.bool_],
-                 deleted: NDArray[np.bool_], det_of_track: NDArray[np.intp],
-                 hit: NDArray[np.bool_]) -> list[TrackUpdate]:
+    def _records(
+        self,
+        frame: Frame,
+        was_confirmed: NDArray[np.bool_],
+        deleted: NDArray[np.bool_],
+        det_of_track: NDArray[np.intp],
+        hit: NDArray[np.bool_],
+    ) -> list[TrackUpdate]:
         """TrackUpdates of the existing tracks for this frame, in track-number order:
         confirmed tracks (and those deleted this frame), plus tentative ones if asked."""
         state = self._state
@@ -431,12 +510,20 @@ class SensorTracker:
         # life cycle deletes it) is dropped rather than published with NaNs.
         finite = np.all(np.isfinite(state.x), axis=1) & np.all(np.isfinite(state.P), axis=(1, 2))
         index = np.flatnonzero(publish & finite)
-        status = np.select([deleted[index], ~state.confirmed[index], hit[index]],
-                           [_DELETED, _TENTATIVE, _CONFIRMED], _COASTING)
+        status = np.select(
+            [deleted[index], ~state.confirmed[index], hit[index]],
+            [_DELETED, _TENTATIVE, _CONFIRMED],
+            _COASTING,
+        )
         return self._make_records(frame, index, status, det_of_track[index])
 
-    def _make_records(self, frame: Frame, index: NDArray[np.intp], status: NDArray[np.intp],
-                      det_index: NDArray[np.intp]) -> list[TrackUpdate]:
+    def _make_records(
+        self,
+        frame: Frame,
+        index: NDArray[np.intp],
+        status: NDArray[np.intp],
+        det_index: NDArray[np.intp],
+    ) -> list[TrackUpdate]:
         """Records of the tracks at ``index``, with status codes (``_STATUS``) and the
         frame index of the detection each used (-1 for none)."""
         if len(index) == 0:
@@ -455,16 +542,36 @@ class SensorTracker:
         used = [det_ids[j] if j >= 0 else None for j in det_index.tolist()]
         time, frame_id, sensor_id = frame.time, frame.frame_id, self.sensor_id
         prefix = f"{sensor_id}-"
-        return _trusted_track_updates([
-            {"time": time, "track_id": f"{prefix}{numbers[k]:06d}", "sensor_id": sensor_id,
-             "frame_id": frame_id, "status": statuses[k], "ra_deg": ra[k], "dec_deg": dec[k],
-             "ra_rate_deg_s": ra_rate[k], "dec_rate_deg_s": dec_rate[k],
-             "covariance": cov[k], "n_updates": n_updates[k], "n_missed": n_missed[k],
-             "det_id": used[k]}
-            for k in range(len(index))])
+        return _trusted_track_updates(
+            [
+                {
+                    "time": time,
+                    "track_id": f"{prefix}{numbers[k]:06d}",
+                    "sensor_id": sensor_id,
+                    "frame_id": frame_id,
+                    "status": statuses[k],
+                    "ra_deg": ra[k],
+                    "dec_deg": dec[k],
+                    "ra_rate_deg_s": ra_rate[k],
+                    "dec_rate_deg_s": dec_rate[k],
+                    "covariance": cov[k],
+                    "n_updates": n_updates[k],
+                    "n_missed": n_missed[k],
+                    "det_id": used[k],
+                }
+                for k in range(len(index))
+            ]
+        )
 
-    def _initiate(self, time_s: float, ra: Array, dec: Array, sigma_deg: Array,
-                  unit: Array, det_index: NDArray[np.intp]) -> NDArray[np.intp]:
+    def _initiate(
+        self,
+        time_s: float,
+        ra: Array,
+        dec: Array,
+        sigma_deg: Array,
+        unit: Array,
+        det_index: NDArray[np.intp],
+    ) -> NDArray[np.intp]:
         """Start tentative tracks from pairs of unassociated detections: one of this frame
         and one of the last ``init_max_frame_gap`` frames, within the rate limit. Then this
         frame's unassociated detections join the pending ones. Returns the frame index of
@@ -474,8 +581,11 @@ class SensorTracker:
         # Frames and seconds since each pending detection was made.
         frames_back = state.pending_frames_back + 1
         dt_pending = time_s - state.pending_time_s
-        usable = (frames_back <= s.init_max_frame_gap) & (dt_pending > 0.0) & (
-            dt_pending <= s.max_init_gap_s)
+        usable = (
+            (frames_back <= s.init_max_frame_gap)
+            & (dt_pending > 0.0)
+            & (dt_pending <= s.max_init_gap_s)
+        )
         prev = {name: getattr(state, name)[usable] for name in _PENDING}
         frames_back, dt_pending = frames_back[usable], dt_pending[usable]
         n_prev = len(frames_back)
@@ -487,7 +597,8 @@ class SensorTracker:
             # Nearest pending detections of each new one, nearest first, then each pair
             # checked against the rate limit over its own interval.
             distance, partner = cKDTree(prev_unit).query(
-                unit, k=k, distance_upper_bound=float(chord_from_angle(reach_deg.max())))
+                unit, k=k, distance_upper_bound=float(chord_from_angle(reach_deg.max()))
+            )
             distance, partner = distance.reshape(len(unit), k), partner.reshape(len(unit), k)
             new_j, slot = np.nonzero(partner < n_prev)
             prev_i = partner[new_j, slot]
@@ -496,35 +607,48 @@ class SensorTracker:
             if len(prev_i):
                 dt_pair = dt_pending[prev_i]
                 x, P = two_point_initial_state(
-                    prev["pending_ra_deg"][prev_i], prev["pending_dec_deg"][prev_i],
-                    prev["pending_sigma_deg"][prev_i], ra[new_j], dec[new_j],
-                    sigma_deg[new_j], dt_pair)
+                    prev["pending_ra_deg"][prev_i],
+                    prev["pending_dec_deg"][prev_i],
+                    prev["pending_sigma_deg"][prev_i],
+                    ra[new_j],
+                    dec[new_j],
+                    sigma_deg[new_j],
+                    dt_pair,
+                )
                 # The two-point velocity is a mean over the interval; allow for the
                 # acceleration the model expects over it.
                 P = P + white_noise_acceleration(dt_pair, self._process_noise_density(x))
                 count = len(prev_i)
                 back = frames_back[prev_i]
-                numbers = np.arange(state.next_number, state.next_number + count,
-                                    dtype=np.int64)
+                numbers = np.arange(state.next_number, state.next_number + count, dtype=np.int64)
                 state.next_number += count
-                state.append({
-                    "ra0_deg": ra[new_j], "dec0_deg": dec[new_j], "x": x, "P": P,
-                    "number": numbers, "confirmed": np.zeros(count, bool),
-                    # Hits now and ``back`` frames ago; the frames between were misses.
-                    "history": (1 | (1 << back)).astype(np.uint32),
-                    "age": (back + 1).astype(np.int32),
-                    "n_updates": np.full(count, 2, np.int32),
-                    "n_missed": np.zeros(count, np.int32),
-                })
+                state.append(
+                    {
+                        "ra0_deg": ra[new_j],
+                        "dec0_deg": dec[new_j],
+                        "x": x,
+                        "P": P,
+                        "number": numbers,
+                        "confirmed": np.zeros(count, bool),
+                        # Hits now and ``back`` frames ago; the frames between were misses.
+                        "history": (1 | (1 << back)).astype(np.uint32),
+                        "age": (back + 1).astype(np.int32),
+                        "n_updates": np.full(count, 2, np.int32),
+                        "n_missed": np.zeros(count, np.int32),
+                    }
+                )
                 new_det_index = det_index[new_j]
         # Every detection no track took waits for later frames, including those that just
         # started tentative tracks: if the pairing was wrong (clutter, or a miss of the other
         # end), the right pairing can still form.
         keep = frames_back < s.init_max_frame_gap
-        for name, value in (("pending_ra_deg", ra), ("pending_dec_deg", dec),
-                            ("pending_sigma_deg", sigma_deg),
-                            ("pending_time_s", np.full(len(ra), time_s)),
-                            ("pending_frames_back", np.zeros(len(ra), np.int32))):
+        for name, value in (
+            ("pending_ra_deg", ra),
+            ("pending_dec_deg", dec),
+            ("pending_sigma_deg", sigma_deg),
+            ("pending_time_s", np.full(len(ra), time_s)),
+            ("pending_frames_back", np.zeros(len(ra), np.int32)),
+        ):
             older = frames_back if name == "pending_frames_back" else prev[name]
             setattr(state, name, np.concatenate([older[keep], value]))
         return new_det_index
@@ -538,8 +662,10 @@ class SensorTracker:
         arrays in header order. Floats go through as raw bytes, so the round trip is exact.
         """
         state = self._state
-        arrays = {name: np.ascontiguousarray(getattr(state, name), dtype=dtype)
-                  for name, (dtype, _) in _ARRAYS.items()}
+        arrays = {
+            name: np.ascontiguousarray(getattr(state, name), dtype=dtype)
+            for name, (dtype, _) in _ARRAYS.items()
+        }
         header = {
             "sensor_id": self.sensor_id,
             "last_time_s": struct.pack("<d", state.last_time_s).hex(),
@@ -548,22 +674,29 @@ class SensorTracker:
             "lengths": {name: len(value) for name, value in arrays.items()},
         }
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-        return b"".join([_MAGIC, struct.pack("<I", len(head)), head,
-                         *(value.tobytes() for value in arrays.values())])
+        return b"".join(
+            [
+                _MAGIC,
+                struct.pack("<I", len(head)),
+                head,
+                *(value.tobytes() for value in arrays.values()),
+            ]
+        )
 
     @classmethod
-    def from_bytes(cls, data: bytes, settings: TrackerSettings = TrackerSettings()
-                   ) -> SensorTracker:
+    def from_bytes(
+        cls, data: bytes, settings: TrackerSettings = TrackerSettings()
+    ) -> SensorTracker:
         """Rebuild a tracker from :meth:`to_bytes` output. Raises ``ValueError`` on bytes
         that are not a tracker state."""
         view = memoryview(data)
-        if bytes(view[:len(_MAGIC)]) != _MAGIC:
+        if bytes(view[: len(_MAGIC)]) != _MAGIC:
             raise ValueError("not an orbitlink tracker state (bad magic)")
         offset = len(_MAGIC)
         try:
             (head_len,) = struct.unpack_from("<I", view, offset)
             offset += 4
-            header = json.loads(bytes(view[offset:offset + head_len]).decode())
+            header = json.loads(bytes(view[offset : offset + head_len]).decode())
             offset += head_len
             tracker = cls(header["sensor_id"], settings)
             state = tracker._state
@@ -576,11 +709,10 @@ class SensorTracker:
                 size = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 if offset + size > len(data):
                     raise ValueError(f"array {name!r} runs past the end of the data")
-                array = np.frombuffer(view[offset:offset + size], dtype=dtype).reshape(shape)
+                array = np.frombuffer(view[offset : offset + size], dtype=dtype).reshape(shape)
                 setattr(state, name, array.astype(dtype.replace("<", "="), copy=True))
                 offset += size
-        except (KeyError, TypeError, json.JSONDecodeError, struct.error,
-                UnicodeDecodeError) as exc:
+        except (KeyError, TypeError, json.JSONDecodeError, struct.error, UnicodeDecodeError) as exc:
             raise ValueError(f"corrupt tracker state: {exc!r}") from None
         if offset != len(data):
             raise ValueError(f"tracker state has {len(data) - offset} trailing bytes")

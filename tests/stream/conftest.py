@@ -26,14 +26,14 @@ Fixtures (all names are stable; D1's stream tests use them)
                              ``spawn([sys.executable, "-m", ...], env={...}, name="w1")`` ->
                              :class:`ManagedProcess`.
 ``spawn_worker``    function ``spawn_worker("--catalog", path, name="w1", env={...})`` runs
-                             ``python -m stream.cli worker --broker <broker_url> ...`` via ``spawn``.
+                             ``python -m orbitlink.stream.cli worker ...`` via ``spawn``.
 ``embedded_broker`` function a private Tansu broker for this test only (always Tansu, whatever
                              ``$ORBITLINK_TEST_BROKER`` says): for tests that stop or restart
                              the broker itself. ``.stop()`` then ``.start()`` reuses its port; its
                              memory storage starts empty again.
 
-Environment for spawned processes: ``PYTHONUNBUFFERED=1`` and the repo root on ``PYTHONPATH``
-are always set; ``env=`` adds to (never replaces) the parent environment.
+Environment for spawned processes: ``PYTHONUNBUFFERED=1``
+is always set; ``env=`` adds to (never replaces) the parent environment.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
 from orbitlink.stream.broker import (
     EmbeddedBroker,
     bootstrap_from_url,
@@ -127,7 +128,9 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def make_topics(bootstrap: str, topic_prefix: str) -> Callable[[Mapping[str, tuple[int, bool]]], dict[str, str]]:
+def make_topics(
+    bootstrap: str, topic_prefix: str
+) -> Callable[[Mapping[str, tuple[int, bool]]], dict[str, str]]:
     """Create prefixed topics: ``{short: (partitions, compacted)} -> {short: full_name}``."""
 
     def make(topics: Mapping[str, tuple[int, bool]]) -> dict[str, str]:
@@ -148,7 +151,9 @@ class ManagedProcess:
     ``kill()`` / ``terminate()`` signal the whole group (a worker's own children die with it).
     """
 
-    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path, name: str, args: Sequence[str]) -> None:
+    def __init__(
+        self, popen: subprocess.Popen[bytes], log_path: Path, name: str, args: Sequence[str]
+    ) -> None:
         self.popen = popen
         self.log_path = log_path
         self.name = name
@@ -206,7 +211,9 @@ class ManagedProcess:
                     f"{self.log_tail()}"
                 )
             if time.monotonic() >= deadline:
-                pytest.fail(f"{self.name} did not log {pattern!r} within {timeout_s} s:\n{self.log_tail()}")
+                pytest.fail(
+                    f"{self.name} did not log {pattern!r} within {timeout_s} s:\n{self.log_tail()}"
+                )
             time.sleep(0.1)
 
     def log_tail(self, n_lines: int = 60) -> str:
@@ -233,9 +240,6 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
         log_path = tmp_path / f"{name}.log"
         full_env = dict(os.environ)
         full_env["PYTHONUNBUFFERED"] = "1"
-        full_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
-        )
         if env:
             full_env.update(env)
         with open(log_path, "ab") as log:
@@ -263,11 +267,24 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
 
 
 @pytest.fixture
-def spawn_worker(spawn: Callable[..., ManagedProcess], broker_url: str) -> Callable[..., ManagedProcess]:
-    """``spawn_worker(*cli_args, name=..., env=...)``: an ``orbitlink worker`` on the test broker."""
+def spawn_worker(
+    spawn: Callable[..., ManagedProcess], broker_url: str
+) -> Callable[..., ManagedProcess]:
+    """``spawn_worker(*cli_args, name=..., env=...)``: an ``orbitlink worker`` on the test
+    broker."""
 
-    def start(*cli_args: str, name: str | None = None, env: Mapping[str, str] | None = None) -> ManagedProcess:
-        args = [sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", broker_url, *cli_args]
+    def start(
+        *cli_args: str, name: str | None = None, env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "orbitlink.stream.cli",
+            "worker",
+            "--broker",
+            broker_url,
+            *cli_args,
+        ]
         return spawn(args, env=env, name=name)
 
     return start

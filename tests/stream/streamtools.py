@@ -13,9 +13,10 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orbitlink.stream.consume import ConsumedMessage, consume_topic
 from orbitlink.stream.settings import StreamSettings
@@ -33,17 +34,28 @@ def small_scenario(catalog_dir: Path) -> Path:
 
     out = Path(tempfile.mkdtemp(prefix="orbitlink-scenario-"))
     atexit.register(shutil.rmtree, out, True)
-    simulate_scenario(catalog_dir, out, seed=SCENARIO_SEED,
-                      settings=ScenarioSettings(duration_s=SCENARIO_DURATION_S))
+    simulate_scenario(
+        catalog_dir,
+        out,
+        seed=SCENARIO_SEED,
+        settings=ScenarioSettings(duration_s=SCENARIO_DURATION_S),
+    )
     return out
 
 
 def test_settings(broker_url: str, topic_prefix: str, **overrides: Any) -> StreamSettings:
     """Settings for a test: its own prefix, small partition counts, memory store."""
-    values: dict[str, Any] = dict(broker=broker_url, topic_prefix=topic_prefix,
-                                  frames_partitions=4, output_partitions=2, store="memory://",
-                                  session_timeout_s=8.0, heartbeat_interval_s=1.0,
-                                  commit_interval_s=0.5, metrics_interval_s=2.0)
+    values: dict[str, Any] = dict(
+        broker=broker_url,
+        topic_prefix=topic_prefix,
+        frames_partitions=4,
+        output_partitions=2,
+        store="memory://",
+        session_timeout_s=8.0,
+        heartbeat_interval_s=1.0,
+        commit_interval_s=0.5,
+        metrics_interval_s=2.0,
+    )
     values.update(overrides)
     return StreamSettings(**values)
 
@@ -53,26 +65,37 @@ test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test for p
 
 def worker_args(settings: StreamSettings, *extra: str) -> list[str]:
     """CLI flags reproducing ``settings`` for ``spawn_worker`` (broker comes from the fixture)."""
-    return ["--topic-prefix", settings.topic_prefix,
-            "--frames-partitions", str(settings.frames_partitions),
-            "--output-partitions", str(settings.output_partitions),
-            "--store", settings.store,
-            "--session-timeout-s", str(settings.session_timeout_s),
-            "--commit-interval-s", str(settings.commit_interval_s), *extra]
+    return [
+        "--topic-prefix",
+        settings.topic_prefix,
+        "--frames-partitions",
+        str(settings.frames_partitions),
+        "--output-partitions",
+        str(settings.output_partitions),
+        "--store",
+        settings.store,
+        "--session-timeout-s",
+        str(settings.session_timeout_s),
+        "--commit-interval-s",
+        str(settings.commit_interval_s),
+        *extra,
+    ]
 
 
 def worker_env(settings: StreamSettings, data_dir: Path) -> dict[str, str]:
-    return {"ORBITLINK_HEARTBEAT_INTERVAL_S": str(settings.heartbeat_interval_s),
-            "ORBITLINK_METRICS_INTERVAL_S": str(settings.metrics_interval_s),
-            "ORBITLINK_DATA_DIR": str(data_dir)}
+    return {
+        "ORBITLINK_HEARTBEAT_INTERVAL_S": str(settings.heartbeat_interval_s),
+        "ORBITLINK_METRICS_INTERVAL_S": str(settings.metrics_interval_s),
+        "ORBITLINK_DATA_DIR": str(data_dir),
+    }
 
 
-def read_topic(bootstrap: str, topic: str, *, until_idle_s: float = 1.5
-               ) -> list[ConsumedMessage]:
+def read_topic(bootstrap: str, topic: str, *, until_idle_s: float = 1.5) -> list[ConsumedMessage]:
     """Every message of ``topic`` from the beginning, stopping after ``until_idle_s`` idle."""
     messages: list[ConsumedMessage] = []
-    asyncio.run(consume_topic(bootstrap, topic, until_idle_s=until_idle_s,
-                              on_message=messages.append))
+    asyncio.run(
+        consume_topic(bootstrap, topic, until_idle_s=until_idle_s, on_message=messages.append)
+    )
     return messages
 
 
@@ -80,25 +103,35 @@ def records(messages: list[ConsumedMessage]) -> list[dict[str, Any]]:
     return [json.loads(m.value) for m in messages if m.value is not None]
 
 
-def wait_for_records(bootstrap: str, topic: str,
-                     done: Callable[[list[dict[str, Any]]], bool], *, timeout_s: float = 90.0,
-                     describe: Callable[[], str] = lambda: "") -> list[dict[str, Any]]:
+def wait_for_records(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    *,
+    timeout_s: float = 90.0,
+    describe: Callable[[], str] = lambda: "",
+) -> list[dict[str, Any]]:
     """Read ``topic`` from the beginning until ``done(records so far)``; AssertionError after
     ``timeout_s``. (Reads continuously: a topic still being written never goes idle.)"""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     async def run() -> list[dict[str, Any]] | None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         got: list[dict[str, Any]] = []
         try:
             deadline = time.monotonic() + timeout_s
             while not consumer.partitions_for_topic(topic):
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.2)
-            partitions = [TopicPartition(topic, p)
-                          for p in sorted(consumer.partitions_for_topic(topic))]
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
+            ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             while time.monotonic() < deadline:
@@ -114,20 +147,24 @@ def wait_for_records(bootstrap: str, topic: str,
     result = asyncio.run(run())
     if result is None:
         got = wait_for_records.last  # type: ignore[attr-defined]
-        raise AssertionError(f"{topic}: condition not met after {timeout_s} s with "
-                             f"{len(got)} records. {describe()}")
+        raise AssertionError(
+            f"{topic}: condition not met after {timeout_s} s with {len(got)} records. {describe()}"
+        )
     return result
 
 
-def publish_raw(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]
-                ) -> None:
+def publish_raw(
+    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]
+) -> None:
     """Publish ``(key, value)`` messages in order and wait for their acknowledgements."""
     from aiokafka import AIOKafkaProducer
+
     from orbitlink.stream.broker import TANSU_SAFE_PRODUCER_CONFIG
 
     async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                    **TANSU_SAFE_PRODUCER_CONFIG)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", **TANSU_SAFE_PRODUCER_CONFIG
+        )
         await producer.start()
         try:
             futures = [await producer.send(topic, value, key=key) for key, value in messages]
@@ -138,18 +175,21 @@ def publish_raw(bootstrap: str, topic: str, messages: list[tuple[bytes | None, b
     asyncio.run(run())
 
 
-def offline_records(scenario: Path, frames: list, out_dir: Path, *,
-                    catalog: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+def offline_records(
+    scenario: Path, frames: list, out_dir: Path, *, catalog: Path | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """``run_offline`` over ``frames``: ``{"tracks": [...], "associations": [...]}``, deduped
     and sorted like :func:`stream.consume.dedupe_records`."""
     from orbitlink.stream.consume import dedupe_records
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.formats import read_sensors
-    from orbitlink.tracking.pipeline import run_offline
+    from orbitlink.tracking.offline import run_offline
 
     catalogue = Catalogue.from_path(catalog) if catalog is not None else None
-    run_offline(frames, read_sensors(scenario / "sensors.json"), catalogue, out_dir,
-                progress=False)
-    return {name: dedupe_records(json.loads(line) for line in
-                                 (out_dir / f"{name}.jsonl").read_text().splitlines())
-            for name in ("tracks", "associations")}
+    run_offline(frames, read_sensors(scenario / "sensors.json"), catalogue, out_dir, progress=False)
+    return {
+        name: dedupe_records(
+            json.loads(line) for line in (out_dir / f"{name}.jsonl").read_text().splitlines()
+        )
+        for name in ("tracks", "associations")
+    }

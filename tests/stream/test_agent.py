@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from streamtools import small_scenario
+
 from orbitlink.stream.app import create_app
 from orbitlink.stream.codecs import encode_record
 from orbitlink.stream.settings import StreamSettings
@@ -17,7 +19,6 @@ from orbitlink.stream.sinks import MemorySink
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from orbitlink.tracking.pipeline import Pipeline
-from streamtools import small_scenario
 
 
 @pytest.fixture(scope="module")
@@ -90,27 +91,39 @@ async def test_agent_dead_letters_a_malformed_frame(scenario: Path, catalogue: C
     assert holder.metrics["dead_letters"] == 2
 
 
-async def test_processor_seeks_back_over_skipped_frames(scenario: Path,
-                                                        catalogue: Catalogue) -> None:
+async def test_processor_seeks_back_over_skipped_frames(
+    scenario: Path, catalogue: Catalogue
+) -> None:
     """A frame delivered past the stored next offset (Faust lost some at a takeover) makes
     the processor seek back and ignore buffered messages until the missing one comes."""
     from orbitlink.stream.processor import NEXT_OFFSET_KEY, FrameProcessor
 
-    frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl")
-              if f.sensor_id == "ctio-geo"][:8]
+    frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl") if f.sensor_id == "ctio-geo"][
+        :8
+    ]
     settings = StreamSettings(topic_prefix="rw.")
     sink, states, seeks = MemorySink(), {}, []
 
     async def rewind(topic: str, partition: int, offset: int) -> None:
         seeks.append((topic, partition, offset))
 
-    processor = FrameProcessor(settings, Pipeline(read_sensors(scenario / "sensors.json"),
-                                                  catalogue), sink, states, rewind=rewind)
+    processor = FrameProcessor(
+        settings,
+        Pipeline(read_sensors(scenario / "sensors.json"), catalogue),
+        sink,
+        states,
+        rewind=rewind,
+    )
 
     async def deliver(offset: int) -> str:
         frame = frames[offset]
-        outcome = await processor.handle(frame.sensor_id.encode(), encode_record(frame),
-                                         topic="frames", partition=2, offset=offset)
+        outcome = await processor.handle(
+            frame.sensor_id.encode(),
+            encode_record(frame),
+            topic="frames",
+            partition=2,
+            offset=offset,
+        )
         return outcome.disposition
 
     assert [await deliver(o) for o in (0, 1, 2)] == ["processed"] * 3

@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
 from orbitlink.stream.broker import (
     TANSU_SAFE_PRODUCER_CONFIG,
     BrokerError,
@@ -31,9 +32,13 @@ from orbitlink.stream.broker import (
 )
 
 
-async def _read_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float = 20.0):
+async def _read_all(
+    bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float = 20.0
+):
     """Every record of ``topic`` from the beginning, until ``expected`` arrived or timeout."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
@@ -113,7 +118,9 @@ def test_embedded_broker_starts_answers_and_frees_its_port(tmp_path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
 
 
-def test_embedded_broker_refuses_a_port_another_broker_holds(embedded_broker: EmbeddedBroker) -> None:
+def test_embedded_broker_refuses_a_port_another_broker_holds(
+    embedded_broker: EmbeddedBroker,
+) -> None:
     # The other broker answers Kafka requests on that port, so only the up-front check can tell
     # that the broker answering is not the one we started.
     second = EmbeddedBroker(embedded_broker.port, startup_timeout_s=10.0)
@@ -127,9 +134,13 @@ def test_embedded_broker_refuses_a_port_another_broker_holds(embedded_broker: Em
 def test_embedded_broker_dies_with_the_process_that_started_it(spawn) -> None:
     port = find_free_port()
     owner = spawn(
-        [sys.executable, "-c",
-         "import time; from stream.broker import EmbeddedBroker; "
-         f"b = EmbeddedBroker({port}).start(); print('broker up', b.pid, flush=True); time.sleep(600)"],
+        [
+            sys.executable,
+            "-c",
+            "import time; from orbitlink.stream.broker import EmbeddedBroker; "
+            f"b = EmbeddedBroker({port}).start(); print('broker up', b.pid, flush=True); "
+            "time.sleep(600)",
+        ],
         name="owner",
     )
     broker_pid = int(owner.wait_for_log(r"broker up (\d+)", timeout_s=30).group(1))
@@ -169,7 +180,9 @@ def test_embedded_broker_restarts_on_the_same_port_empty(embedded_broker: Embedd
 
 
 @pytest.mark.kafka
-async def test_create_topics_with_partition_counts_and_compaction(bootstrap: str, topic_prefix: str) -> None:
+async def test_create_topics_with_partition_counts_and_compaction(
+    bootstrap: str, topic_prefix: str
+) -> None:
     topics = {
         f"{topic_prefix}frames": (8, False),
         f"{topic_prefix}tracks": (3, False),
@@ -203,9 +216,13 @@ async def test_create_topics_with_partition_counts_and_compaction(bootstrap: str
     with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}frames.*8 partitions.*4"):
         await create_topics_async(bootstrap, {f"{topic_prefix}frames": (4, False)})
     # So is a different cleanup policy, either way round.
-    with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}frames.*cleanup.policy=delete.*must be compacted"):
+    with pytest.raises(
+        TopicMismatchError, match=rf"{topic_prefix}frames.*cleanup.policy=delete.*must be compacted"
+    ):
         await create_topics_async(bootstrap, {f"{topic_prefix}frames": (8, True)})
-    with pytest.raises(TopicMismatchError, match=rf"{topic_prefix}sensors.*cleanup.policy=compact.*must not be"):
+    with pytest.raises(
+        TopicMismatchError, match=rf"{topic_prefix}sensors.*cleanup.policy=compact.*must not be"
+    ):
         await create_topics_async(bootstrap, {f"{topic_prefix}sensors": (1, False)})
 
 
@@ -235,11 +252,15 @@ async def test_produce_consume_round_trip_keeps_per_key_order(bootstrap: str, ma
         partition_of.setdefault(r.key, set()).add(r.partition)
     assert all(len(p) == 1 for p in partition_of.values())
     assert by_key == {key: [v for k, v in sent if k == key] for key in by_key}
-    assert len({next(iter(p)) for p in partition_of.values()}) > 1, "keys should spread over partitions"
+    assert len({next(iter(p)) for p in partition_of.values()}) > 1, (
+        "keys should spread over partitions"
+    )
 
 
 @pytest.mark.kafka
-async def test_one_record_per_batch_producer_gives_exact_end_offsets(bootstrap: str, topic_prefix: str) -> None:
+async def test_one_record_per_batch_producer_gives_exact_end_offsets(
+    bootstrap: str, topic_prefix: str
+) -> None:
     topic = f"{topic_prefix}offsets"
     await create_topics_async(bootstrap, {topic: (1, False)})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **TANSU_SAFE_PRODUCER_CONFIG)
@@ -256,7 +277,9 @@ async def test_one_record_per_batch_producer_gives_exact_end_offsets(bootstrap: 
 
 
 @pytest.mark.kafka
-async def test_multi_record_batches_end_offset(bootstrap: str, topic_prefix: str, broker_kind: str) -> None:
+async def test_multi_record_batches_end_offset(
+    bootstrap: str, topic_prefix: str, broker_kind: str
+) -> None:
     """16 records as batches of 10, 1 and 5: Kafka says end offset 16; Tansu says 12.
 
     Tansu's answer is its last batch's base offset (11) + 1. If this starts failing on Tansu with
@@ -275,7 +298,9 @@ async def test_multi_record_batches_end_offset(bootstrap: str, topic_prefix: str
                 assert batch.append(key=None, value=b"r%d" % seq, timestamp=None) is not None
                 seq += 1
             batch.close()
-            base_offsets.append((await (await producer.send_batch(batch, topic, partition=0))).offset)
+            base_offsets.append(
+                (await (await producer.send_batch(batch, topic, partition=0))).offset
+            )
     finally:
         await producer.stop()
     assert base_offsets == [0, 10, 11]
@@ -285,4 +310,6 @@ async def test_multi_record_batches_end_offset(bootstrap: str, topic_prefix: str
     if broker_kind == "kafka":
         assert end == 16
     else:
-        assert end == base_offsets[-1] + 1 == 12, f"Tansu end-offset fault changed: end offset {end}"
+        assert end == base_offsets[-1] + 1 == 12, (
+            f"Tansu end-offset fault changed: end offset {end}"
+        )

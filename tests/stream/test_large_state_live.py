@@ -9,55 +9,76 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from streamtools import read_topic, test_settings, worker_args, worker_env
+
 from orbitlink.stream.replay import publish_frames
 from orbitlink.stream.topics import ensure_topics
 from orbitlink.tracking.models import Detection, Frame, Sensor
 from orbitlink.tracking.tracker import SensorTracker
-from streamtools import read_topic, test_settings, worker_args, worker_env
 
 pytestmark = pytest.mark.kafka
 
-SENSOR = Sensor(sensor_id="crowded", lat_deg=31.96, lon_deg=-111.6, alt_m=2100,
-                fov_radius_deg=5.0, sigma_arcsec=3.0)
+SENSOR = Sensor(
+    sensor_id="crowded",
+    lat_deg=31.96,
+    lon_deg=-111.6,
+    alt_m=2100,
+    fov_radius_deg=5.0,
+    sigma_arcsec=3.0,
+)
 
 
 def _crowded_frames(n_frames: int, n_detections: int) -> list[Frame]:
     rng = np.random.default_rng(3)
-    start = datetime(2026, 5, 31, 4, 20, tzinfo=timezone.utc)
+    start = datetime(2026, 5, 31, 4, 20, tzinfo=UTC)
     frames = []
     for k in range(n_frames):
         ra = 30.0 + rng.uniform(-4.0, 4.0, n_detections)
         dec = 10.0 + rng.uniform(-4.0, 4.0, n_detections)
-        frames.append(Frame(frame_id=f"crowded-{k}", sensor_id=SENSOR.sensor_id,
-                            time=start + timedelta(seconds=2 * k),
-                            detections=[Detection(ra_deg=a, dec_deg=d)
-                                        for a, d in zip(ra.tolist(), dec.tolist())]))
+        frames.append(
+            Frame(
+                frame_id=f"crowded-{k}",
+                sensor_id=SENSOR.sensor_id,
+                time=start + timedelta(seconds=2 * k),
+                detections=[
+                    Detection(ra_deg=a, dec_deg=d) for a, d in zip(ra.tolist(), dec.tolist())
+                ],
+            )
+        )
     return frames
 
 
 def test_state_beyond_a_megabyte_is_written_and_the_worker_goes_on(
-        bootstrap, broker_url, topic_prefix, spawn_worker, tmp_path: Path):
+    bootstrap, broker_url, topic_prefix, spawn_worker, tmp_path: Path
+):
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
     sensors_file = tmp_path / "sensors.json"
     sensors_file.write_text(json.dumps([json.loads(SENSOR.to_json())]))
-    worker = spawn_worker(*worker_args(settings, "--sensors", str(sensors_file)),
-                          name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker = spawn_worker(
+        *worker_args(settings, "--sensors", str(sensors_file)),
+        name="worker",
+        env=worker_env(settings, tmp_path / "data"),
+    )
     worker.wait_for_log("worker ready", timeout_s=120)
 
     frames = _crowded_frames(3, 2500)
     asyncio.run(publish_frames(settings, frames, {SENSOR.sensor_id: SENSOR}, progress=False))
     worker.wait_for_log(r"processed=3 ", timeout_s=180)
 
-    states = [m.value for m in read_topic(bootstrap, settings.changelog_topic)
-              if m.key == SENSOR.sensor_id.encode() and m.value]
+    states = [
+        m.value
+        for m in read_topic(bootstrap, settings.changelog_topic)
+        if m.key == SENSOR.sensor_id.encode() and m.value
+    ]
     assert len(states) == 3
     assert max(len(s) for s in states) > 1024 * 1024
     restored = SensorTracker.from_bytes(states[-1])
     assert restored.n_tracks > 5000 and restored.last_time_s == pytest.approx(
-        frames[-1].time.timestamp())
+        frames[-1].time.timestamp()
+    )

@@ -1,6 +1,6 @@
 """The command line end to end on a live broker: replay, consume, live catalogue updates.
 
-The worker, replay, publish-catalog and consume all run as ``python -m stream.cli``
+The worker, replay, publish-catalog and consume all run as ``orbitlink``
 subprocesses, as a user would run them.
 """
 
@@ -14,11 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from orbitlink.stream.consume import dedupe_records
-from orbitlink.stream.replay import publish_frames
-from orbitlink.stream.topics import ensure_topics
-from orbitlink.tracking.catalogue import Catalogue
-from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from streamtools import (
     REPO_ROOT,
     offline_records,
@@ -29,6 +24,12 @@ from streamtools import (
     worker_env,
 )
 
+from orbitlink.stream.consume import dedupe_records
+from orbitlink.stream.replay import publish_frames
+from orbitlink.stream.topics import ensure_topics
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+
 pytestmark = pytest.mark.kafka
 
 
@@ -38,10 +39,17 @@ def scenario(catalog_dir: Path) -> Path:
 
 
 def cli(*args: str, timeout_s: float = 180.0) -> str:
-    """Run ``python -m stream.cli ARGS`` to completion; its stdout (fails on non-zero exit)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    done = subprocess.run([sys.executable, "-m", "orbitlink.stream.cli", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout_s)
+    """Run ``python -m orbitlink.stream.cli ARGS`` to completion; its stdout (fails on a
+    non-zero exit)."""
+    env = dict(os.environ)
+    done = subprocess.run(
+        [sys.executable, "-m", "orbitlink.stream.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     assert done.returncode == 0, f"orbitlink {args[0]} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -50,41 +58,80 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_replay_on_the_broker_equals_offline(bootstrap, broker_url, topic_prefix, spawn_worker,
-                                             scenario, tmp_path):
+def test_replay_on_the_broker_equals_offline(
+    bootstrap, broker_url, topic_prefix, spawn_worker, scenario, tmp_path
+):
     settings = test_settings(broker_url, topic_prefix)
-    topic_flags = ["--broker", broker_url, "--topic-prefix", topic_prefix,
-                   "--frames-partitions", str(settings.frames_partitions),
-                   "--output-partitions", str(settings.output_partitions)]
+    topic_flags = [
+        "--broker",
+        broker_url,
+        "--topic-prefix",
+        topic_prefix,
+        "--frames-partitions",
+        str(settings.frames_partitions),
+        "--output-partitions",
+        str(settings.output_partitions),
+    ]
     # The worker knows no sensor at start: replay publishes them to the sensors topic first.
-    worker = spawn_worker(*worker_args(settings, "--catalog", str(scenario / "catalog")),
-                          name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker = spawn_worker(
+        *worker_args(settings, "--catalog", str(scenario / "catalog")),
+        name="worker",
+        env=worker_env(settings, tmp_path / "data"),
+    )
     cli("topics", *topic_flags)
     worker.wait_for_log("worker ready", timeout_s=120)
 
-    out = cli("replay", str(scenario / "frames.jsonl"), "--sensors",
-              str(scenario / "sensors.json"), "--no-progress", *topic_flags)
+    out = cli(
+        "replay",
+        str(scenario / "frames.jsonl"),
+        "--sensors",
+        str(scenario / "sensors.json"),
+        "--no-progress",
+        *topic_flags,
+    )
     n_sensors = len(read_sensors(scenario / "sensors.json"))
-    assert f"published {n_sensors} sensors, {sum(1 for _ in open(scenario / 'frames.jsonl'))} " \
-           f"frames" in out
-    cli("replay", str(scenario / "frames.jsonl"), "--offline", "--sensors",
-        str(scenario / "sensors.json"), "--catalog", str(scenario / "catalog"),
-        "--out", str(tmp_path / "offline"), "--no-progress")
+    assert (
+        f"published {n_sensors} sensors, {sum(1 for _ in open(scenario / 'frames.jsonl'))} "
+        f"frames" in out
+    )
+    cli(
+        "replay",
+        str(scenario / "frames.jsonl"),
+        "--offline",
+        "--sensors",
+        str(scenario / "sensors.json"),
+        "--catalog",
+        str(scenario / "catalog"),
+        "--out",
+        str(tmp_path / "offline"),
+        "--no-progress",
+    )
     offline = dedupe_records(_jsonl(tmp_path / "offline" / "associations.jsonl"))
     assert offline, "the scenario gives no association"
 
-    wait_for_records(bootstrap, settings.topic("associations"),
-                     lambda got: len(dedupe_records(got)) >= len(offline), timeout_s=240,
-                     describe=worker.log_tail)
-    cli("consume", "associations", "--until-idle", "2", "--out",
-        str(tmp_path / "associations.jsonl"), *topic_flags)
+    wait_for_records(
+        bootstrap,
+        settings.topic("associations"),
+        lambda got: len(dedupe_records(got)) >= len(offline),
+        timeout_s=240,
+        describe=worker.log_tail,
+    )
+    cli(
+        "consume",
+        "associations",
+        "--until-idle",
+        "2",
+        "--out",
+        str(tmp_path / "associations.jsonl"),
+        *topic_flags,
+    )
     live = dedupe_records(_jsonl(tmp_path / "associations.jsonl"))
     assert live == offline
 
 
-def test_catalogue_update_changes_later_associations(bootstrap, broker_url, topic_prefix,
-                                                     spawn_worker, scenario, catalog_dir,
-                                                     tmp_path):
+def test_catalogue_update_changes_later_associations(
+    bootstrap, broker_url, topic_prefix, spawn_worker, scenario, catalog_dir, tmp_path
+):
     """The worker starts without the scenario's withheld objects (their tracks are UCTs);
     their element sets published mid-stream make later frames correlate with them."""
     settings = test_settings(broker_url, topic_prefix)
@@ -98,38 +145,65 @@ def test_catalogue_update_changes_later_associations(bootstrap, broker_url, topi
 
     # Expected: frames before the split against the reduced catalogue, frames after it
     # against the reduced catalogue plus the withheld objects (the full one).
-    reduced = offline_records(scenario, frames, tmp_path / "reduced",
-                              catalog=scenario / "catalog")
+    reduced = offline_records(scenario, frames, tmp_path / "reduced", catalog=scenario / "catalog")
     complete = offline_records(scenario, frames, tmp_path / "full", catalog=catalog_dir)
     early = {f.frame_id for f in frames[:split]}
-    expected = dedupe_records([a for a in reduced["associations"] if a["frame_id"] in early]
-                              + [a for a in complete["associations"]
-                                 if a["frame_id"] not in early])
-    late_withheld = [a for a in expected if a["frame_id"] not in early
-                     and a["norad_id"] in withheld]
+    expected = dedupe_records(
+        [a for a in reduced["associations"] if a["frame_id"] in early]
+        + [a for a in complete["associations"] if a["frame_id"] not in early]
+    )
+    late_withheld = [
+        a for a in expected if a["frame_id"] not in early and a["norad_id"] in withheld
+    ]
     assert late_withheld, "no withheld object is correlated after the split: pick another split"
 
-    worker = spawn_worker(*worker_args(settings, "--catalog", str(scenario / "catalog"),
-                                       "--sensors", str(scenario / "sensors.json")),
-                          name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker = spawn_worker(
+        *worker_args(
+            settings,
+            "--catalog",
+            str(scenario / "catalog"),
+            "--sensors",
+            str(scenario / "sensors.json"),
+        ),
+        name="worker",
+        env=worker_env(settings, tmp_path / "data"),
+    )
     worker.wait_for_log("worker ready", timeout_s=120)
     sensors = read_sensors(scenario / "sensors.json")
-    asyncio.run(publish_frames(settings, frames[:split], sensors, progress=False,
-                               create_topics=False))
+    asyncio.run(
+        publish_frames(settings, frames[:split], sensors, progress=False, create_topics=False)
+    )
     n_early = sum(1 for a in expected if a["frame_id"] in early)
-    wait_for_records(bootstrap, settings.topic("associations"),
-                     lambda got: len(dedupe_records(got)) >= n_early, timeout_s=180,
-                     describe=worker.log_tail)
+    wait_for_records(
+        bootstrap,
+        settings.topic("associations"),
+        lambda got: len(dedupe_records(got)) >= n_early,
+        timeout_s=180,
+        describe=worker.log_tail,
+    )
 
-    cli("publish-catalog", str(update_file), "--broker", broker_url,
-        "--topic-prefix", topic_prefix, "--frames-partitions", str(settings.frames_partitions),
-        "--output-partitions", str(settings.output_partitions))
-    worker.wait_for_log(rf"since start: {len(withheld)} received, {len(withheld)} applied",
-                        timeout_s=60)
-    asyncio.run(publish_frames(settings, frames[split:], {}, progress=False,
-                               create_topics=False))
-    live = wait_for_records(bootstrap, settings.topic("associations"),
-                            lambda got: len(dedupe_records(got)) >= len(expected),
-                            timeout_s=180, describe=worker.log_tail)
+    cli(
+        "publish-catalog",
+        str(update_file),
+        "--broker",
+        broker_url,
+        "--topic-prefix",
+        topic_prefix,
+        "--frames-partitions",
+        str(settings.frames_partitions),
+        "--output-partitions",
+        str(settings.output_partitions),
+    )
+    worker.wait_for_log(
+        rf"since start: {len(withheld)} received, {len(withheld)} applied", timeout_s=60
+    )
+    asyncio.run(publish_frames(settings, frames[split:], {}, progress=False, create_topics=False))
+    live = wait_for_records(
+        bootstrap,
+        settings.topic("associations"),
+        lambda got: len(dedupe_records(got)) >= len(expected),
+        timeout_s=180,
+        describe=worker.log_tail,
+    )
     assert dedupe_records(live) == expected
     assert worker.alive()

@@ -1,6 +1,6 @@
 """Worker processes on a live broker: dead letters, crash recovery, two workers sharing work.
 
-Each test starts ``python -m stream.cli worker`` subprocesses (``spawn_worker``, killed at
+Each test starts ``orbitlink worker`` subprocesses (``spawn_worker``, killed at
 teardown) on the session broker with its own topic prefix, publishes a simulated scenario
 from the real catalogue, reads the output topics back, and compares them with the same
 frames run offline in this process: the pipeline is deterministic, so after deduplication the
@@ -19,11 +19,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from orbitlink.stream.codecs import encode_record
-from orbitlink.stream.consume import dedupe_records
-from orbitlink.stream.replay import publish_frames
-from orbitlink.stream.topics import ensure_topics
-from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from streamtools import (
     offline_records,
     publish_raw,
@@ -35,6 +30,12 @@ from streamtools import (
     worker_args,
     worker_env,
 )
+
+from orbitlink.stream.codecs import encode_record
+from orbitlink.stream.consume import dedupe_records
+from orbitlink.stream.replay import publish_frames
+from orbitlink.stream.topics import ensure_topics
+from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 
 pytestmark = pytest.mark.kafka
 
@@ -48,16 +49,22 @@ def _key(record: dict) -> tuple:
     return record["track_id"], record["time"], record["frame_id"]
 
 
-def _wait_for_outputs(bootstrap: str, settings, expected: dict, worker, *,
-                      timeout_s: float) -> tuple[list[dict], list[dict]]:
+def _wait_for_outputs(
+    bootstrap: str, settings, expected: dict, worker, *, timeout_s: float
+) -> tuple[list[dict], list[dict]]:
     """Read the track and association topics until they hold (after dedupe) as many records
     as the offline run made; the worker's log tail explains a time-out."""
     outputs = []
     for role, wait_s in (("tracks", timeout_s), ("associations", 60.0)):
-        outputs.append(wait_for_records(
-            bootstrap, settings.topic(role),
-            lambda got, role=role: len(dedupe_records(got)) >= len(expected[role]),
-            timeout_s=wait_s, describe=worker.log_tail))
+        outputs.append(
+            wait_for_records(
+                bootstrap,
+                settings.topic(role),
+                lambda got, role=role: len(dedupe_records(got)) >= len(expected[role]),
+                timeout_s=wait_s,
+                describe=worker.log_tail,
+            )
+        )
     return outputs[0], outputs[1]
 
 
@@ -71,21 +78,25 @@ def _assert_duplicates_identical(raw: list[dict]) -> int:
     return len(raw) - len(copies)
 
 
-def test_dead_letters_then_good_frames(bootstrap, broker_url, topic_prefix, spawn_worker,
-                                       scenario, tmp_path):
+def test_dead_letters_then_good_frames(
+    bootstrap, broker_url, topic_prefix, spawn_worker, scenario, tmp_path
+):
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
-    worker = spawn_worker(*worker_args(settings, "--sensors", str(scenario / "sensors.json")),
-                          name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker = spawn_worker(
+        *worker_args(settings, "--sensors", str(scenario / "sensors.json")),
+        name="worker",
+        env=worker_env(settings, tmp_path / "data"),
+    )
     worker.wait_for_log("worker ready", timeout_s=120)
 
-    frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl")
-              if f.sensor_id == "ctio-geo"]
+    frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl") if f.sensor_id == "ctio-geo"]
     sensor_key = b"ctio-geo"
     first = json.loads(encode_record(frames[0]))
     no_frame_id = {k: v for k, v in first.items() if k != "frame_id"}
-    impossible = dict(first, frame_id="impossible",
-                      detections=[dict(first["detections"][0], dec_deg=123.0)])
+    impossible = dict(
+        first, frame_id="impossible", detections=[dict(first["detections"][0], dec_deg=123.0)]
+    )
     unknown = dict(first, frame_id="unknown", sensor_id="no-such-sensor")
     bad = [
         (sensor_key, b"\x89PNG\r\n\x1a\n not a frame"),
@@ -98,9 +109,12 @@ def test_dead_letters_then_good_frames(bootstrap, broker_url, topic_prefix, spaw
 
     expected = offline_records(scenario, frames, tmp_path / "offline")
     tracks = wait_for_records(
-        bootstrap, settings.topic("tracks"),
+        bootstrap,
+        settings.topic("tracks"),
         lambda got: len(dedupe_records(got)) >= len(expected["tracks"]),
-        timeout_s=120, describe=worker.log_tail)
+        timeout_s=120,
+        describe=worker.log_tail,
+    )
     assert dedupe_records(tracks) == expected["tracks"]
 
     letters = records(read_topic(bootstrap, settings.topic("deadletter")))
@@ -117,28 +131,47 @@ def test_dead_letters_then_good_frames(bootstrap, broker_url, topic_prefix, spaw
     assert worker.alive()
 
 
-def test_crash_and_restart_loses_nothing(bootstrap, broker_url, topic_prefix, spawn_worker,
-                                         scenario, tmp_path):
+def test_crash_and_restart_loses_nothing(
+    bootstrap, broker_url, topic_prefix, spawn_worker, scenario, tmp_path
+):
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
-    args = worker_args(settings, "--sensors", str(scenario / "sensors.json"),
-                       "--catalog", str(scenario / "catalog"))
+    args = worker_args(
+        settings,
+        "--sensors",
+        str(scenario / "sensors.json"),
+        "--catalog",
+        str(scenario / "catalog"),
+    )
     env = worker_env(settings, tmp_path / "data")
     first = spawn_worker(*args, name="worker-1", env=env)
     first.wait_for_log("worker ready", timeout_s=120)
 
     frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
-    expected = offline_records(scenario, frames, tmp_path / "offline",
-                               catalog=scenario / "catalog")
+    expected = offline_records(scenario, frames, tmp_path / "offline", catalog=scenario / "catalog")
     # Frames at three times their event-time pace (90 s of sky in ~30 s), in the background,
     # so the worker is killed mid-stream and frames keep arriving while it is down.
-    publisher = threading.Thread(target=asyncio.run, args=(publish_frames(
-        settings, frames, read_sensors(scenario / "sensors.json"), speed=3.0, progress=False,
-        create_topics=False),))
+    publisher = threading.Thread(
+        target=asyncio.run,
+        args=(
+            publish_frames(
+                settings,
+                frames,
+                read_sensors(scenario / "sensors.json"),
+                speed=3.0,
+                progress=False,
+                create_topics=False,
+            ),
+        ),
+    )
     publisher.start()
-    wait_for_records(bootstrap, settings.topic("tracks"),
-                     lambda got: len(got) >= len(expected["tracks"]) // 4,
-                     timeout_s=120, describe=first.log_tail)
+    wait_for_records(
+        bootstrap,
+        settings.topic("tracks"),
+        lambda got: len(got) >= len(expected["tracks"]) // 4,
+        timeout_s=120,
+        describe=first.log_tail,
+    )
     first.kill()
     before = len(read_topic(bootstrap, settings.topic("tracks")))
     assert before < len(expected["tracks"]), "worker finished before it could be killed"
@@ -146,8 +179,7 @@ def test_crash_and_restart_loses_nothing(bootstrap, broker_url, topic_prefix, sp
     second = spawn_worker(*args, name="worker-2", env=env)
     publisher.join()
     second.wait_for_log("worker ready", timeout_s=120)
-    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, second,
-                                             timeout_s=240)
+    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, second, timeout_s=240)
 
     # Nothing lost, every track continued with the same id and counts ...
     assert dedupe_records(tracks) == expected["tracks"]
@@ -161,8 +193,9 @@ def test_crash_and_restart_loses_nothing(bootstrap, broker_url, topic_prefix, sp
 def _wait_for_count(worker, pattern: str, count: int, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while len(re.findall(pattern, worker.log_text())) < count:
-        assert time.monotonic() < deadline, f"{worker.name}: {pattern!r} not seen {count} " \
-                                            f"times:\n{worker.log_tail()}"
+        assert time.monotonic() < deadline, (
+            f"{worker.name}: {pattern!r} not seen {count} times:\n{worker.log_tail()}"
+        )
         time.sleep(0.2)
 
 
@@ -172,15 +205,21 @@ def _partition_of(key: bytes, partitions: int) -> int:
     return DefaultPartitioner()(key, list(range(partitions)), list(range(partitions)))
 
 
-def test_two_workers_then_one_takes_over(bootstrap, broker_url, topic_prefix, spawn_worker,
-                                         scenario, tmp_path):
+def test_two_workers_then_one_takes_over(
+    bootstrap, broker_url, topic_prefix, spawn_worker, scenario, tmp_path
+):
     settings = test_settings(broker_url, topic_prefix)
     sensors = read_sensors(scenario / "sensors.json")
     used = {_partition_of(s.encode(), settings.frames_partitions) for s in sensors}
     assert len(used) >= 2, "the scenario's sensors all hash to one partition"
     ensure_topics(settings)
-    args = worker_args(settings, "--sensors", str(scenario / "sensors.json"),
-                       "--catalog", str(scenario / "catalog"))
+    args = worker_args(
+        settings,
+        "--sensors",
+        str(scenario / "sensors.json"),
+        "--catalog",
+        str(scenario / "catalog"),
+    )
     one = spawn_worker(*args, name="worker-1", env=worker_env(settings, tmp_path / "d1"))
     one.wait_for_log("worker ready", timeout_s=120)
     two = spawn_worker(*args, name="worker-2", env=worker_env(settings, tmp_path / "d2"))
@@ -191,25 +230,28 @@ def test_two_workers_then_one_takes_over(bootstrap, broker_url, topic_prefix, sp
 
     frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
     half = len(frames) // 2
-    first_half = offline_records(scenario, frames[:half], tmp_path / "offline-1",
-                                 catalog=scenario / "catalog")
-    asyncio.run(publish_frames(settings, frames[:half], sensors, progress=False,
-                               create_topics=False))
-    wait_for_records(bootstrap, settings.topic("tracks"),
-                     lambda got: len(dedupe_records(got)) >= len(first_half["tracks"]),
-                     timeout_s=180, describe=lambda: one.log_tail() + two.log_tail())
+    first_half = offline_records(
+        scenario, frames[:half], tmp_path / "offline-1", catalog=scenario / "catalog"
+    )
+    asyncio.run(
+        publish_frames(settings, frames[:half], sensors, progress=False, create_topics=False)
+    )
+    wait_for_records(
+        bootstrap,
+        settings.topic("tracks"),
+        lambda got: len(dedupe_records(got)) >= len(first_half["tracks"]),
+        timeout_s=180,
+        describe=lambda: one.log_tail() + two.log_tail(),
+    )
     one.wait_for_log(r"processed=[1-9]", timeout_s=30)
     two.wait_for_log(r"processed=[1-9]", timeout_s=30)
 
     one.terminate()  # a clean stop: its partitions go to the other worker
     two.wait_for_log(r"partitions assigned: \[0, 1, 2, 3\]", timeout_s=60)
-    asyncio.run(publish_frames(settings, frames[half:], {}, progress=False,
-                               create_topics=False))
+    asyncio.run(publish_frames(settings, frames[half:], {}, progress=False, create_topics=False))
 
-    expected = offline_records(scenario, frames, tmp_path / "offline",
-                               catalog=scenario / "catalog")
-    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, two,
-                                             timeout_s=180)
+    expected = offline_records(scenario, frames, tmp_path / "offline", catalog=scenario / "catalog")
+    tracks, associations = _wait_for_outputs(bootstrap, settings, expected, two, timeout_s=180)
     # The surviving worker continued the other's tracks from the state table: same ids,
     # same update counts, same verdicts as one process running everything.
     assert dedupe_records(tracks) == expected["tracks"]
@@ -217,22 +259,30 @@ def test_two_workers_then_one_takes_over(bootstrap, broker_url, topic_prefix, sp
     _assert_duplicates_identical(tracks)
 
 
-def test_worker_waits_out_a_broker_outage(embedded_broker, spawn, topic_prefix, scenario,
-                                          tmp_path):
+def test_worker_waits_out_a_broker_outage(embedded_broker, spawn, topic_prefix, scenario, tmp_path):
     """The broker goes away for a while (and comes back empty: Tansu keeps memory only); the
     worker neither exits nor loses what it knew, and processes the frames sent afterwards."""
     import sys
 
     settings = test_settings(embedded_broker.url, topic_prefix)
     ensure_topics(settings)
-    worker = spawn([sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker", embedded_broker.url,
-                    *worker_args(settings, "--sensors", str(scenario / "sensors.json"))],
-                   name="worker", env=worker_env(settings, tmp_path / "data"))
+    worker = spawn(
+        [
+            sys.executable,
+            "-m",
+            "orbitlink.stream.cli",
+            "worker",
+            "--broker",
+            embedded_broker.url,
+            *worker_args(settings, "--sensors", str(scenario / "sensors.json")),
+        ],
+        name="worker",
+        env=worker_env(settings, tmp_path / "data"),
+    )
     worker.wait_for_log("worker ready", timeout_s=120)
     frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
     half = len(frames) // 2
-    asyncio.run(publish_frames(settings, frames[:half], {}, progress=False,
-                               create_topics=False))
+    asyncio.run(publish_frames(settings, frames[:half], {}, progress=False, create_topics=False))
     worker.wait_for_log(rf"frames={half} processed={half}", timeout_s=120)
 
     embedded_broker.stop()
@@ -240,16 +290,26 @@ def test_worker_waits_out_a_broker_outage(embedded_broker, spawn, topic_prefix, 
     assert worker.alive(), worker.log_tail()
     embedded_broker.start()
     ensure_topics(settings)
-    asyncio.run(publish_frames(settings, frames[half:], read_sensors(scenario / "sensors.json"),
-                               progress=False, create_topics=False))
+    asyncio.run(
+        publish_frames(
+            settings,
+            frames[half:],
+            read_sensors(scenario / "sensors.json"),
+            progress=False,
+            create_topics=False,
+        )
+    )
     # The restarted broker is empty, so only the second half's records are on it; they must
     # equal the offline run's records for those frames (the worker kept its tracker state).
     expected = offline_records(scenario, frames, tmp_path / "offline")
     late = {f.frame_id for f in frames[half:]}
     expected_late = [r for r in expected["tracks"] if r["frame_id"] in late]
     tracks = wait_for_records(
-        embedded_broker.bootstrap, settings.topic("tracks"),
-        lambda got: len(dedupe_records(got)) >= len(expected_late), timeout_s=180,
-        describe=worker.log_tail)
+        embedded_broker.bootstrap,
+        settings.topic("tracks"),
+        lambda got: len(dedupe_records(got)) >= len(expected_late),
+        timeout_s=180,
+        describe=worker.log_tail,
+    )
     assert dedupe_records(tracks) == expected_late
     assert worker.alive()

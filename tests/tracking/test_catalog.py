@@ -8,14 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sgp4.api import Satrec
+from sgp4.exporter import export_omm
+
 from orbitlink.tracking.catalogue import (
     Catalogue,
     CatalogueError,
     parse_norad_id,
     tle_checksum,
 )
-from sgp4.api import Satrec
-from sgp4.exporter import export_omm
 
 
 def checksum(line: str) -> int:
@@ -113,14 +114,21 @@ def test_bad_checksum_names_the_line_and_can_be_skipped(geo_sets):
     assert tle_checksum(line2) == int(line2[68])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("hello world\nnot a tle\n", r"<text>:1: name line 'hello world' is not followed"),
-    ("SAT\n1 12345U short line\n2 12345 also short\n", r"<text>:2: TLE line 1 has 19 char"),
-    ("2 19548  12.6156 341.1225 0039238 356.7275  12.9243  1.00281048125214\n",
-     r"<text>:1: TLE line 2 without a line 1"),
-    ("SAT\n1 19548U 88091B   26150.42208977 -.00000296  00000+0  00000+0 0  9992\n",
-     r"<text>:2: TLE line 1 is not followed by a line 2"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("hello world\nnot a tle\n", r"<text>:1: name line 'hello world' is not followed"),
+        ("SAT\n1 12345U short line\n2 12345 also short\n", r"<text>:2: TLE line 1 has 19 char"),
+        (
+            "2 19548  12.6156 341.1225 0039238 356.7275  12.9243  1.00281048125214\n",
+            r"<text>:1: TLE line 2 without a line 1",
+        ),
+        (
+            "SAT\n1 19548U 88091B   26150.42208977 -.00000296  00000+0  00000+0 0  9992\n",
+            r"<text>:2: TLE line 1 is not followed by a line 2",
+        ),
+    ],
+)
 def test_garbage_is_rejected_with_a_line_number(text, message):
     with pytest.raises(CatalogueError, match=message):
         Catalogue.from_tle_text(text)
@@ -214,24 +222,40 @@ def test_omm_json_and_csv_files(full, tmp_path):
     assert len(both) == 3
 
 
-METADATA = ("OBJECT_NAME", "OBJECT_ID", "CENTER_NAME", "REF_FRAME", "TIME_SYSTEM",
-            "MEAN_ELEMENT_THEORY")
-MEAN_ELEMENTS = ("EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLINATION", "RA_OF_ASC_NODE",
-                 "ARG_OF_PERICENTER", "MEAN_ANOMALY")
+METADATA = (
+    "OBJECT_NAME",
+    "OBJECT_ID",
+    "CENTER_NAME",
+    "REF_FRAME",
+    "TIME_SYSTEM",
+    "MEAN_ELEMENT_THEORY",
+)
+MEAN_ELEMENTS = (
+    "EPOCH",
+    "MEAN_MOTION",
+    "ECCENTRICITY",
+    "INCLINATION",
+    "RA_OF_ASC_NODE",
+    "ARG_OF_PERICENTER",
+    "MEAN_ANOMALY",
+)
 
 
 def omm_xml(records: list[dict]) -> str:
     """CCSDS OMM XML (NDM wrapper, one segment per object) as CelesTrak serves it."""
+
     def tags(record, keys):
         return "".join(f"<{k}>{record[k]}</{k}>" for k in keys)
 
     segments = []
     for record in records:
         rest = [k for k in record if k not in METADATA + MEAN_ELEMENTS]
-        segments.append(f"<omm><body><segment><metadata>{tags(record, METADATA)}</metadata>"
-                        f"<data><meanElements>{tags(record, MEAN_ELEMENTS)}</meanElements>"
-                        f"<tleParameters>{tags(record, rest)}</tleParameters></data>"
-                        f"</segment></body></omm>")
+        segments.append(
+            f"<omm><body><segment><metadata>{tags(record, METADATA)}</metadata>"
+            f"<data><meanElements>{tags(record, MEAN_ELEMENTS)}</meanElements>"
+            f"<tleParameters>{tags(record, rest)}</tleParameters></data>"
+            f"</segment></body></omm>"
+        )
     return f'<?xml version="1.0" encoding="UTF-8"?><ndm>{"".join(segments)}</ndm>'
 
 
@@ -338,4 +362,5 @@ def test_omm_epoch_forms_and_six_digit_ids(full):
     assert positions_agree(cat.satrecs[0], full.satrecs[i]) < 1e-3
     whole_seconds = dict(record, EPOCH=record["EPOCH"].split(".")[0])
     assert Catalogue.from_records([whole_seconds]).epoch_unix_s[0] == pytest.approx(
-        np.floor(full.epoch_unix_s[i]), abs=1e-5)
+        np.floor(full.epoch_unix_s[i]), abs=1e-5
+    )

@@ -11,11 +11,12 @@ brief's measurements; the GEO and whole-sky tests are a day after.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+
 from orbitlink.tracking.catalogue import Catalogue, tle_checksum
 from orbitlink.tracking.correlate import (
     CorrelationSettings,
@@ -26,13 +27,14 @@ from orbitlink.tracking.models import Association, FieldOfView, Sensor, TrackUpd
 from orbitlink.tracking.predict import predict_sky
 from orbitlink.tracking.times import datetime_from_unix, jd_from_unix
 
-WEEK_ON = datetime(2026, 6, 6, 3, 0, tzinfo=timezone.utc).timestamp()   # ~7 days after epochs
-DAY_ON = datetime(2026, 5, 31, 3, 0, tzinfo=timezone.utc).timestamp()   # ~1 day after
-SITE = Sensor(sensor_id="kitt-peak", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0,
-              sigma_arcsec=1.5)
+WEEK_ON = datetime(2026, 6, 6, 3, 0, tzinfo=UTC).timestamp()  # ~7 days after epochs
+DAY_ON = datetime(2026, 5, 31, 3, 0, tzinfo=UTC).timestamp()  # ~1 day after
+SITE = Sensor(
+    sensor_id="kitt-peak", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, sigma_arcsec=1.5
+)
 POSITION_SIGMA_DEG = 2.0 / 3600.0
 RATE_SIGMA_DEG_S = 0.5 / 3600.0
-COVARIANCE = np.diag([POSITION_SIGMA_DEG ** 2] * 2 + [RATE_SIGMA_DEG_S ** 2] * 2)
+COVARIANCE = np.diag([POSITION_SIGMA_DEG**2] * 2 + [RATE_SIGMA_DEG_S**2] * 2)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +66,17 @@ def shifted(catalogue: Catalogue, norad_id: int, late_s: float) -> Catalogue:
     return Catalogue.from_records([dict(record, line2=line2 + str(tle_checksum(line2)))])
 
 
-def track_of(truth: Catalogue, time_unix_s: float, track_id: str, rng: np.random.Generator,
-             sensor: Sensor = SITE, *, rate_scale: float = 1.0, turn_deg: float = 0.0,
-             offset_deg: tuple[float, float] = (0.0, 0.0)) -> TrackUpdate:
+def track_of(
+    truth: Catalogue,
+    time_unix_s: float,
+    track_id: str,
+    rng: np.random.Generator,
+    sensor: Sensor = SITE,
+    *,
+    rate_scale: float = 1.0,
+    turn_deg: float = 0.0,
+    offset_deg: tuple[float, float] = (0.0, 0.0),
+) -> TrackUpdate:
     """A confirmed track of the (single) object of ``truth`` with noise from COVARIANCE.
 
     ``rate_scale`` and ``turn_deg`` corrupt its angular speed and direction of motion;
@@ -77,19 +87,35 @@ def track_of(truth: Catalogue, time_unix_s: float, track_id: str, rng: np.random
     noise = rng.multivariate_normal(np.zeros(4), COVARIANCE)
     turn = np.radians(turn_deg)
     rx, ry = float(p.ra_rate_deg_s[0]), float(p.dec_rate_deg_s[0])
-    rx, ry = (rate_scale * (rx * np.cos(turn) - ry * np.sin(turn)),
-              rate_scale * (rx * np.sin(turn) + ry * np.cos(turn)))
+    rx, ry = (
+        rate_scale * (rx * np.cos(turn) - ry * np.sin(turn)),
+        rate_scale * (rx * np.sin(turn) + ry * np.cos(turn)),
+    )
     dec = float(p.dec_deg[0]) + offset_deg[1] + noise[1]
     ra = (float(p.ra_deg[0]) + (offset_deg[0] + noise[0]) / np.cos(np.radians(dec))) % 360.0
-    return TrackUpdate(time=datetime_from_unix(time_unix_s), track_id=track_id,
-                       sensor_id=sensor.sensor_id, frame_id="f1", status="confirmed",
-                       ra_deg=ra, dec_deg=dec, ra_rate_deg_s=rx + noise[2],
-                       dec_rate_deg_s=ry + noise[3], covariance=COVARIANCE.tolist(),
-                       n_updates=8, det_id="f1:0")
+    return TrackUpdate(
+        time=datetime_from_unix(time_unix_s),
+        track_id=track_id,
+        sensor_id=sensor.sensor_id,
+        frame_id="f1",
+        status="confirmed",
+        ra_deg=ra,
+        dec_deg=dec,
+        ra_rate_deg_s=rx + noise[2],
+        dec_rate_deg_s=ry + noise[3],
+        covariance=COVARIANCE.tolist(),
+        n_updates=8,
+        det_id="f1:0",
+    )
 
 
-def visible(catalogue: Catalogue, ids: np.ndarray, time_unix_s: float,
-            min_elevation_deg: float = 25.0, sensor: Sensor = SITE) -> np.ndarray:
+def visible(
+    catalogue: Catalogue,
+    ids: np.ndarray,
+    time_unix_s: float,
+    min_elevation_deg: float = 25.0,
+    sensor: Sensor = SITE,
+) -> np.ndarray:
     """NORAD ids among ``ids`` well above the site's horizon at the time."""
     index = catalogue.index_of(ids)
     p = predict_sky(catalogue, sensor, time_unix_s, index=index[index >= 0])
@@ -99,8 +125,9 @@ def visible(catalogue: Catalogue, ids: np.ndarray, time_unix_s: float,
     return p.norad_ids[ok]
 
 
-def lonely(catalogue: Catalogue, ids: np.ndarray, time_unix_s: float,
-           min_gap_s: float = 150.0) -> np.ndarray:
+def lonely(
+    catalogue: Catalogue, ids: np.ndarray, time_unix_s: float, min_gap_s: float = 150.0
+) -> np.ndarray:
     """Ids of low-orbit objects with no other object of ``ids`` in (nearly) the same orbital
     plane within ``min_gap_s`` along it: no train neighbour can be confused with them."""
     index = catalogue.index_of(ids)
@@ -112,8 +139,9 @@ def lonely(catalogue: Catalogue, ids: np.ndarray, time_unix_s: float,
     return catalogue.norad_ids[index[~crowded]]
 
 
-def _plane_geometry(catalogue: Catalogue, index: np.ndarray, time_unix_s: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _plane_geometry(
+    catalogue: Catalogue, index: np.ndarray, time_unix_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Orbit normals, position directions and mean angular rates (rad/s), TEME."""
     jd, fraction = jd_from_unix(np.array([time_unix_s]))
     sub = catalogue.subset(index)
@@ -137,9 +165,16 @@ def test_geo_objects_are_named_by_angular_offset(catalogue: Catalogue, geo_ids: 
     candidates = visible(catalogue, geo_ids, DAY_ON, min_elevation_deg=20.0)
     chosen = rng.choice(candidates, 8, replace=False)
     # A day-old GEO set is some tens of arcsec off: move each object 40 arcsec along or across.
-    tracks = [track_of(catalogue.subset(catalogue.index_of([nid])), DAY_ON, f"geo{i}", rng,
-                       offset_deg=(40 / 3600.0, 0.0) if i % 2 else (0.0, 40 / 3600.0))
-              for i, nid in enumerate(chosen)]
+    tracks = [
+        track_of(
+            catalogue.subset(catalogue.index_of([nid])),
+            DAY_ON,
+            f"geo{i}",
+            rng,
+            offset_deg=(40 / 3600.0, 0.0) if i % 2 else (0.0, 40 / 3600.0),
+        )
+        for i, nid in enumerate(chosen)
+    ]
     result = correlate_tracks(tracks, SITE, catalogue)
     assert [a.norad_id for a in result] == [int(n) for n in chosen]
     for i, a in enumerate(result):
@@ -160,24 +195,42 @@ def test_geo_objects_are_named_by_angular_offset(catalogue: Catalogue, geo_ids: 
 def test_week_old_geo_set_is_named_150_arcsec_off(catalogue: Catalogue, geo_ids: np.ndarray):
     rng = np.random.default_rng(2)
     nid = int(rng.choice(visible(catalogue, geo_ids, WEEK_ON, 20.0)))
-    track = track_of(catalogue.subset(catalogue.index_of([nid])), WEEK_ON, "g", rng,
-                     offset_deg=(-100 / 3600.0, 110 / 3600.0))
+    track = track_of(
+        catalogue.subset(catalogue.index_of([nid])),
+        WEEK_ON,
+        "g",
+        rng,
+        offset_deg=(-100 / 3600.0, 110 / 3600.0),
+    )
     [a] = correlate_tracks([track], SITE, catalogue)
     assert a.norad_id == nid and 6.0 < a.element_age_days < 8.0
     # The same offset is too much for a fresh set.
-    [fresh] = correlate_tracks([track_of(catalogue.subset(catalogue.index_of([nid])), DAY_ON,
-                                         "g", rng, offset_deg=(-100 / 3600.0, 110 / 3600.0))],
-                               SITE, catalogue)
+    [fresh] = correlate_tracks(
+        [
+            track_of(
+                catalogue.subset(catalogue.index_of([nid])),
+                DAY_ON,
+                "g",
+                rng,
+                offset_deg=(-100 / 3600.0, 110 / 3600.0),
+            )
+        ],
+        SITE,
+        catalogue,
+    )
     assert fresh.norad_id != nid
 
 
 def test_starlink_20_s_late_is_named_with_its_along_track_offset(
-        catalogue: Catalogue, starlink_ids: np.ndarray):
+    catalogue: Catalogue, starlink_ids: np.ndarray
+):
     rng = np.random.default_rng(3)
     ids = lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)
     chosen = rng.choice(ids, 5, replace=False)
-    tracks = [track_of(shifted(catalogue, nid, 20.0), WEEK_ON, f"s{i}", rng)
-              for i, nid in enumerate(chosen)]
+    tracks = [
+        track_of(shifted(catalogue, nid, 20.0), WEEK_ON, f"s{i}", rng)
+        for i, nid in enumerate(chosen)
+    ]
     for a, nid in zip(correlate_tracks(tracks, SITE, catalogue), chosen):
         assert a.norad_id == nid, a
         assert not a.ambiguous and a.confidence > 0.9
@@ -188,15 +241,20 @@ def test_starlink_20_s_late_is_named_with_its_along_track_offset(
 
 
 def test_mean_anomaly_shift_is_recovered_to_half_a_second(
-        catalogue: Catalogue, starlink_ids: np.ndarray, catalog_dir: Path):
+    catalogue: Catalogue, starlink_ids: np.ndarray, catalog_dir: Path
+):
     rng = np.random.default_rng(4)
     oneweb = Catalogue.from_path(catalog_dir / "oneweb.tle").norad_ids
-    leo = np.r_[lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)[:20],
-                lonely(catalogue, visible(catalogue, oneweb, WEEK_ON, 15.0), WEEK_ON)[:5]]
+    leo = np.r_[
+        lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)[:20],
+        lonely(catalogue, visible(catalogue, oneweb, WEEK_ON, 15.0), WEEK_ON)[:5],
+    ]
     shifts = np.array([-50.0, -31.7, -12.5, -3.2, 0.0, 4.4, 17.9, 33.3, 49.0])
     chosen = rng.choice(leo, len(shifts), replace=False)
-    tracks = [track_of(shifted(catalogue, nid, late), WEEK_ON, f"t{i}", rng)
-              for i, (nid, late) in enumerate(zip(chosen, shifts))]
+    tracks = [
+        track_of(shifted(catalogue, nid, late), WEEK_ON, f"t{i}", rng)
+        for i, (nid, late) in enumerate(zip(chosen, shifts))
+    ]
     result = correlate_tracks(tracks, SITE, catalogue)
     assert [a.norad_id for a in result] == [int(n) for n in chosen]
     recovered = np.array([a.along_track_s for a in result])
@@ -204,8 +262,8 @@ def test_mean_anomaly_shift_is_recovered_to_half_a_second(
 
 
 def test_space_based_sensor_names_shifted_objects(
-        catalogue: Catalogue, starlink_ids: np.ndarray, geo_ids: np.ndarray,
-        catalog_dir: Path):
+    catalogue: Catalogue, starlink_ids: np.ndarray, geo_ids: np.ndarray, catalog_dir: Path
+):
     # A camera flying on a real low-orbit element set moves 7.5 km/s: its own motion during
     # the shift must not be read as cross-track error.
     stations = Catalogue.from_path(catalog_dir / "stations.tle")
@@ -213,12 +271,17 @@ def test_space_based_sensor_names_shifted_objects(
     camera = Sensor(sensor_id="cam", tle=[record["line1"], record["line2"]], sigma_arcsec=2.0)
     rng = np.random.default_rng(5)
     geo = rng.choice(visible(catalogue, geo_ids, DAY_ON, sensor=camera), 3, replace=False)
-    leo = rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, DAY_ON, sensor=camera),
-                            DAY_ON), 3, replace=False)
+    leo = rng.choice(
+        lonely(catalogue, visible(catalogue, starlink_ids, DAY_ON, sensor=camera), DAY_ON),
+        3,
+        replace=False,
+    )
     # GEO moves 3 km/s: 2 s is 6 km, 35 arcsec, a day-old GEO error. Low orbits: seconds.
     shifts = [-2.0, 1.0, 2.0, -5.0, 3.0, 7.5]
-    tracks = [track_of(shifted(catalogue, nid, late), DAY_ON, f"c{i}", rng, sensor=camera)
-              for i, (nid, late) in enumerate(zip(np.r_[geo, leo], shifts))]
+    tracks = [
+        track_of(shifted(catalogue, nid, late), DAY_ON, f"c{i}", rng, sensor=camera)
+        for i, (nid, late) in enumerate(zip(np.r_[geo, leo], shifts))
+    ]
     result = correlate_tracks(tracks, camera, catalogue)
     assert [a.norad_id for a in result] == [int(n) for n in np.r_[geo, leo]]
     for a, late in zip(result[3:], shifts[3:]):
@@ -229,8 +292,9 @@ def test_space_based_sensor_names_shifted_objects(
 # ------------------------------------------------------------------------------ ambiguity
 
 
-def test_track_between_train_neighbours_is_ambiguous(catalogue: Catalogue,
-                                                     starlink_ids: np.ndarray):
+def test_track_between_train_neighbours_is_ambiguous(
+    catalogue: Catalogue, starlink_ids: np.ndarray
+):
     rng = np.random.default_rng(6)
     ids = visible(catalogue, starlink_ids, WEEK_ON, 30.0)
     index = catalogue.index_of(ids)
@@ -275,9 +339,14 @@ def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.
     assert separation[a, b] < 60.0, "no co-located GEO pair above the site"
     pair = {int(ids[a]), int(ids[b])}
     # Halfway between the two, moving as the first does.
-    midway = ((sky[b] - sky[a]) / 2.0)
-    track = track_of(catalogue.subset(catalogue.index_of([ids[a]])), DAY_ON, "slot", rng,
-                     offset_deg=(midway[0], midway[1]))
+    midway = (sky[b] - sky[a]) / 2.0
+    track = track_of(
+        catalogue.subset(catalogue.index_of([ids[a]])),
+        DAY_ON,
+        "slot",
+        rng,
+        offset_deg=(midway[0], midway[1]),
+    )
     [assoc] = correlate_tracks([track], SITE, catalogue)
     assert assoc.ambiguous and {assoc.norad_id, assoc.runner_up_norad_id} == pair
     assert assoc.confidence < 0.8 and assoc.n_candidates >= 2
@@ -286,18 +355,24 @@ def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.
 # ------------------------------------------------------------------------------ UCTs and conflicts
 
 
-def test_object_missing_from_catalogue_is_a_uct(catalogue: Catalogue, starlink_ids: np.ndarray,
-                                                 geo_ids: np.ndarray):
+def test_object_missing_from_catalogue_is_a_uct(
+    catalogue: Catalogue, starlink_ids: np.ndarray, geo_ids: np.ndarray
+):
     rng = np.random.default_rng(7)
     leo = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     geo_all = visible(catalogue, geo_ids, WEEK_ON, 20.0)
     # A GEO object with no other catalogue object within a degree of it.
     p = predict_sky(catalogue, SITE, WEEK_ON)
     sky = np.c_[p.ra_deg, p.dec_deg]
-    geo = next(int(n) for n in geo_all if np.sum(np.hypot(
-        *(sky[p.valid] - sky[catalogue.index_of([n])[0]]).T) < 1.0) == 1)
-    tracks = [track_of(catalogue.subset(catalogue.index_of([nid])), WEEK_ON, f"m{i}", rng)
-              for i, nid in enumerate((leo, geo))]
+    geo = next(
+        int(n)
+        for n in geo_all
+        if np.sum(np.hypot(*(sky[p.valid] - sky[catalogue.index_of([n])[0]]).T) < 1.0) == 1
+    )
+    tracks = [
+        track_of(catalogue.subset(catalogue.index_of([nid])), WEEK_ON, f"m{i}", rng)
+        for i, nid in enumerate((leo, geo))
+    ]
     named = correlate_tracks(tracks, SITE, catalogue)
     assert [a.norad_id for a in named] == [leo, geo]
     missing = correlate_tracks(tracks, SITE, catalogue.without([leo, geo]))
@@ -331,13 +406,21 @@ def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue):
     up = rng.choice(up, min(len(up), 300), replace=False)
     noise = rng.multivariate_normal(np.zeros(4), COVARIANCE, size=len(up))
     time = datetime_from_unix(DAY_ON)
-    tracks = [TrackUpdate(time=time, track_id=str(i), sensor_id=SITE.sensor_id,
-                          status="confirmed", ra_deg=float(p.ra_deg[j] + n[0]) % 360.0,
-                          dec_deg=float(p.dec_deg[j] + n[1]),
-                          ra_rate_deg_s=float(p.ra_rate_deg_s[j] + n[2]),
-                          dec_rate_deg_s=float(p.dec_rate_deg_s[j] + n[3]),
-                          covariance=COVARIANCE.tolist(), n_updates=8)
-              for i, (j, n) in enumerate(zip(up, noise))]
+    tracks = [
+        TrackUpdate(
+            time=time,
+            track_id=str(i),
+            sensor_id=SITE.sensor_id,
+            status="confirmed",
+            ra_deg=float(p.ra_deg[j] + n[0]) % 360.0,
+            dec_deg=float(p.dec_deg[j] + n[1]),
+            ra_rate_deg_s=float(p.ra_rate_deg_s[j] + n[2]),
+            dec_rate_deg_s=float(p.dec_rate_deg_s[j] + n[3]),
+            covariance=COVARIANCE.tolist(),
+            n_updates=8,
+        )
+        for i, (j, n) in enumerate(zip(up, noise))
+    ]
     result = correlate_tracks(tracks, SITE, catalogue, prediction=p)
     named = [a.norad_id for a in result if not a.uct]
     assert len(named) == len(set(named))
@@ -352,10 +435,11 @@ def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue):
 # ------------------------------------------------------------------------------ rejection
 
 
-@pytest.mark.parametrize("corruption", [dict(turn_deg=6.0), dict(turn_deg=180.0),
-                                        dict(rate_scale=1.2), dict(rate_scale=0.8)])
-def test_wrong_motion_is_rejected(catalogue: Catalogue, starlink_ids: np.ndarray,
-                                  corruption: dict):
+@pytest.mark.parametrize(
+    "corruption",
+    [dict(turn_deg=6.0), dict(turn_deg=180.0), dict(rate_scale=1.2), dict(rate_scale=0.8)],
+)
+def test_wrong_motion_is_rejected(catalogue: Catalogue, starlink_ids: np.ndarray, corruption: dict):
     rng = np.random.default_rng(10)
     nid = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     truth = catalogue.subset(catalogue.index_of([nid]))
@@ -371,7 +455,8 @@ def test_wrong_motion_is_rejected(catalogue: Catalogue, starlink_ids: np.ndarray
 
 
 def test_field_of_view_limits_the_search_without_changing_the_answer(
-        catalogue: Catalogue, starlink_ids: np.ndarray):
+    catalogue: Catalogue, starlink_ids: np.ndarray
+):
     rng = np.random.default_rng(11)
     nid = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     track = track_of(shifted(catalogue, nid, -15.0), WEEK_ON, "f", rng)
@@ -381,10 +466,10 @@ def test_field_of_view_limits_the_search_without_changing_the_answer(
     assert with_fov.norad_id == without.norad_id == nid
     assert with_fov.along_track_s == pytest.approx(without.along_track_s)
     # A field on the other side of the sky holds nothing that could be this track.
-    far = FieldOfView(ra_deg=(track.ra_deg + 180.0) % 360.0, dec_deg=-track.dec_deg,
-                      radius_deg=1.0)
+    far = FieldOfView(ra_deg=(track.ra_deg + 180.0) % 360.0, dec_deg=-track.dec_deg, radius_deg=1.0)
     assert len(candidate_pairs([track], SITE, catalogue, fov=far)) < len(
-        candidate_pairs([track], SITE, catalogue))
+        candidate_pairs([track], SITE, catalogue)
+    )
 
 
 # ------------------------------------------------------------------------------ input handling

@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.evaluate import evaluate
 from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
-from orbitlink.tracking.pipeline import run_offline
+from orbitlink.tracking.offline import run_offline
 from orbitlink.tracking.simulate import (
     DEFAULT_SENSORS,
     ScenarioSettings,
@@ -24,8 +25,8 @@ from orbitlink.tracking.simulate import (
 # Ninety seconds of the default network, the LEO stare at 2 s: ~600 detections.
 SETTINGS = ScenarioSettings(
     duration_s=90.0,
-    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0))
-                  for p in DEFAULT_SENSORS))
+    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,13 @@ def scored(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     scenario = tmp_path_factory.mktemp("scenario")
     results = tmp_path_factory.mktemp("results")
     simulate_scenario(catalog_dir, scenario, seed=0, settings=SETTINGS)
-    summary = run_offline(iter_frames_jsonl(scenario / "frames.jsonl"),
-                          read_sensors(scenario / "sensors.json"),
-                          Catalogue.from_path(scenario / "catalog" / "catalog.tle"),
-                          results, progress=False)
+    summary = run_offline(
+        iter_frames_jsonl(scenario / "frames.jsonl"),
+        read_sensors(scenario / "sensors.json"),
+        Catalogue.from_path(scenario / "catalog" / "catalog.tle"),
+        results,
+        progress=False,
+    )
     report = evaluate(scenario / "truth.json", results)
     print("\n" + report.to_table())
     return summary, report, results
@@ -87,11 +91,14 @@ def test_pipeline_settings_file_changes_only_what_it_names(tmp_path):
     assert (loaded.tracker.confirm_m, loaded.tracker.confirm_n) == (3, 4)
     assert loaded.tracker.gate_probability == defaults.tracker.gate_probability
     assert loaded.correlation == defaults.correlation and loaded.correlate is False
-    for text, message in [('{"tracker": {"confirm_mm": 3}}', "confirm_mm"),
-                          ('{"trakcer": {}}', "trakcer"),
-                          ('{"tracker": {"gate_probability": 2.0}}', "tracker"),
-                          ('{"correlate": "yes"}', "correlate"),
-                          ("[1, 2]", "JSON object"), ("{", "not JSON")]:
+    for text, message in [
+        ('{"tracker": {"confirm_mm": 3}}', "confirm_mm"),
+        ('{"trakcer": {}}', "trakcer"),
+        ('{"tracker": {"gate_probability": 2.0}}', "tracker"),
+        ('{"correlate": "yes"}', "correlate"),
+        ("[1, 2]", "JSON object"),
+        ("{", "not JSON"),
+    ]:
         path.write_text(text)
         with pytest.raises(ValueError, match=message):
             load_pipeline_settings(path)

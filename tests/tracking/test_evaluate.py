@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from orbitlink.tracking.evaluate import EvaluationReport, evaluate, gospa_radec
 from orbitlink.tracking.formats import write_frames_jsonl, write_records
 from orbitlink.tracking.models import (
@@ -36,8 +37,9 @@ class Scene:
     per frame far away. ``withheld`` objects are missing from the engine's catalogue.
     """
 
-    def __init__(self, root: Path, objects: dict[int, float], withheld: list[int],
-                 n: int = 4) -> None:
+    def __init__(
+        self, root: Path, objects: dict[int, float], withheld: list[int], n: int = 4
+    ) -> None:
         self.root, self.objects, self.n = root, objects, n
         self.scenario_dir = root / "scenario"
         self.results = root / "results"
@@ -49,33 +51,62 @@ class Scene:
             detections = []
             for i, (norad, _) in enumerate(sorted(objects.items())):
                 ra, dec = self.position(norad, k)
-                detections.append(Detection(det_id=f"{_frame_id(k)}:{i}", ra_deg=ra,
-                                            dec_deg=dec, sigma_arcsec=1.0))
+                detections.append(
+                    Detection(
+                        det_id=f"{_frame_id(k)}:{i}", ra_deg=ra, dec_deg=dec, sigma_arcsec=1.0
+                    )
+                )
                 truth[f"{_frame_id(k)}:{i}"] = norad
             fa = f"{_frame_id(k)}:{len(objects)}"
             detections.append(Detection(det_id=fa, ra_deg=101.0, dec_deg=1.0))
             truth[fa] = None
             fov = FieldOfView(ra_deg=100.0, dec_deg=0.0, radius_deg=2.0)
-            frames.append(Frame(frame_id=_frame_id(k), sensor_id="s1", fov=fov,
-                                time=datetime_from_unix(T0 + k), detections=detections))
-            frames_json.append({
-                "frame_id": _frame_id(k), "sensor_id": "s1",
-                "time": frames[-1].model_dump(mode="json")["time"], "fov": fov.model_dump(),
-                "objects": [{"norad_id": norad, "ra_deg": self.position(norad, k)[0],
-                             "dec_deg": self.position(norad, k)[1]}
-                            for norad in sorted(objects)]})
+            frames.append(
+                Frame(
+                    frame_id=_frame_id(k),
+                    sensor_id="s1",
+                    fov=fov,
+                    time=datetime_from_unix(T0 + k),
+                    detections=detections,
+                )
+            )
+            frames_json.append(
+                {
+                    "frame_id": _frame_id(k),
+                    "sensor_id": "s1",
+                    "time": frames[-1].model_dump(mode="json")["time"],
+                    "fov": fov.model_dump(),
+                    "objects": [
+                        {
+                            "norad_id": norad,
+                            "ra_deg": self.position(norad, k)[0],
+                            "dec_deg": self.position(norad, k)[1],
+                        }
+                        for norad in sorted(objects)
+                    ],
+                }
+            )
         (self.scenario_dir / "truth.json").write_text(json.dumps(truth))
-        (self.scenario_dir / "scenario.json").write_text(json.dumps(
-            {"seed": 0, "settings": {}, "withheld_norad_ids": withheld,
-             "frames": frames_json}))
+        (self.scenario_dir / "scenario.json").write_text(
+            json.dumps(
+                {"seed": 0, "settings": {}, "withheld_norad_ids": withheld, "frames": frames_json}
+            )
+        )
         write_frames_jsonl(frames, self.scenario_dir / "frames.jsonl")
         self.det_index = {norad: i for i, norad in enumerate(sorted(objects))}
 
     def position(self, norad: int, k: int) -> tuple[float, float]:
         return 100.0, self.objects[norad] + 10.0 * ARCSEC * k
 
-    def track(self, track_id: str, norad: int | None, *, offset_arcsec: float = 0.0,
-              frames: range | None = None, status: str = "confirmed") -> list[TrackUpdate]:
+    def track(
+        self,
+        track_id: str,
+        norad: int | None,
+        *,
+        offset_arcsec: float = 0.0,
+        frames: range | None = None,
+        status: str = "confirmed",
+    ) -> list[TrackUpdate]:
         """Updates of a track holding ``norad``'s detections (None: the false alarms),
         reported ``offset_arcsec`` north of the truth."""
         records = []
@@ -84,24 +115,50 @@ class Scene:
                 det, (ra, dec) = f"{_frame_id(k)}:{len(self.objects)}", (101.0, 1.0)
             else:
                 det, (ra, dec) = f"{_frame_id(k)}:{self.det_index[norad]}", self.position(norad, k)
-            records.append(TrackUpdate(
-                time=datetime_from_unix(T0 + k), track_id=track_id, sensor_id="s1",
-                frame_id=_frame_id(k), status=status, ra_deg=ra,
-                dec_deg=dec + offset_arcsec * ARCSEC, ra_rate_deg_s=0.0,
-                dec_rate_deg_s=10.0 * ARCSEC, covariance=COV, n_updates=k + 1, det_id=det))
+            records.append(
+                TrackUpdate(
+                    time=datetime_from_unix(T0 + k),
+                    track_id=track_id,
+                    sensor_id="s1",
+                    frame_id=_frame_id(k),
+                    status=status,
+                    ra_deg=ra,
+                    dec_deg=dec + offset_arcsec * ARCSEC,
+                    ra_rate_deg_s=0.0,
+                    dec_rate_deg_s=10.0 * ARCSEC,
+                    covariance=COV,
+                    n_updates=k + 1,
+                    det_id=det,
+                )
+            )
         return records
 
-    def verdicts(self, track_id: str, norads: list[int | None], *,
-                 ambiguous: bool = False) -> list[Association]:
+    def verdicts(
+        self, track_id: str, norads: list[int | None], *, ambiguous: bool = False
+    ) -> list[Association]:
         """One association per frame: a NORAD id, or None for a UCT verdict."""
-        return [Association(time=datetime_from_unix(T0 + k), track_id=track_id,
-                            sensor_id="s1", frame_id=_frame_id(k), norad_id=norad,
-                            uct=norad is None, confidence=0.5 if ambiguous else 0.9,
-                            ambiguous=ambiguous)
-                for k, norad in enumerate(norads)]
+        return [
+            Association(
+                time=datetime_from_unix(T0 + k),
+                track_id=track_id,
+                sensor_id="s1",
+                frame_id=_frame_id(k),
+                norad_id=norad,
+                uct=norad is None,
+                confidence=0.5 if ambiguous else 0.9,
+                ambiguous=ambiguous,
+            )
+            for k, norad in enumerate(norads)
+        ]
 
-    def run(self, updates: list[TrackUpdate], associations: list[Association], *,
-            plot: bool = False, **kwargs: object) -> EvaluationReport:
+    def run(
+        self,
+        updates: list[TrackUpdate],
+        associations: list[Association],
+        *,
+        plot: bool = False,
+        **kwargs: object,
+    ) -> EvaluationReport:
         updates = sorted(updates, key=lambda u: (u.time, u.track_id))
         associations = sorted(associations, key=lambda a: (a.time, a.track_id))
         write_records(updates, self.results / "tracks.jsonl")
@@ -115,8 +172,9 @@ class Scene:
 def test_gospa_matches_a_hand_calculation_where_greedy_pairing_is_wrong():
     # Along Dec: truths at 0" and 4", estimates at 3" and 8". Pairing nearest-first would take
     # (4", 3") then (0", 8"): 1 + 64. The optimal pairing is (0", 3"), (4", 8"): 9 + 16 = 25.
-    result = gospa_radec([50.0, 50.0], [0.0, 4 * ARCSEC], [50.0, 50.0],
-                         [3 * ARCSEC, 8 * ARCSEC], c_arcsec=60.0)
+    result = gospa_radec(
+        [50.0, 50.0], [0.0, 4 * ARCSEC], [50.0, 50.0], [3 * ARCSEC, 8 * ARCSEC], c_arcsec=60.0
+    )
     assert result.distance_arcsec == pytest.approx(5.0, rel=1e-6)
     assert result.localisation == pytest.approx(25.0, rel=1e-6)
     assert (result.n_assigned, result.n_missed, result.n_false) == (2, 0, 0)
@@ -125,8 +183,13 @@ def test_gospa_matches_a_hand_calculation_where_greedy_pairing_is_wrong():
 def test_gospa_counts_far_pairs_as_missed_plus_false():
     # One estimate 3" from a truth, one 100" from the other (beyond c = 60"): that pair is
     # one missed and one false, c^2/2 each.
-    result = gospa_radec([10.0, 10.0], [20.0, 21.0], [10.0, 10.0],
-                         [20.0 + 3 * ARCSEC, 21.0 + 100 * ARCSEC], c_arcsec=60.0)
+    result = gospa_radec(
+        [10.0, 10.0],
+        [20.0, 21.0],
+        [10.0, 10.0],
+        [20.0 + 3 * ARCSEC, 21.0 + 100 * ARCSEC],
+        c_arcsec=60.0,
+    )
     assert (result.n_assigned, result.n_missed, result.n_false) == (1, 1, 1)
     assert result.missed == pytest.approx(1800.0) and result.false == pytest.approx(1800.0)
     assert result.distance_arcsec == pytest.approx(math.sqrt(9.0 + 3600.0), rel=1e-6)
@@ -149,10 +212,11 @@ def test_gospa_rejects_bad_parameters():
 
 def test_perfect_tracker_scores_one_and_gospa_is_localisation_only(tmp_path):
     scene = Scene(tmp_path, {100: 0.0, 200: 0.5}, withheld=[200])
-    report = scene.run(scene.track("T1", 100, offset_arcsec=3.0)
-                       + scene.track("T2", 200, offset_arcsec=4.0),
-                       scene.verdicts("T1", [100] * 4) + scene.verdicts("T2", [None] * 4),
-                       plot=True)
+    report = scene.run(
+        scene.track("T1", 100, offset_arcsec=3.0) + scene.track("T2", 200, offset_arcsec=4.0),
+        scene.verdicts("T1", [100] * 4) + scene.verdicts("T2", [None] * 4),
+        plot=True,
+    )
     assert (report.n_tracks, report.n_confirmed, report.n_withheld) == (2, 2, 1)
     assert report.n_false_alarms == 4 and report.n_detections == 12
     assert report.mean_purity == 1.0 and report.mean_completeness == 1.0
@@ -178,8 +242,10 @@ def test_a_swapped_association_lowers_precision_by_its_share(tmp_path):
     scene = Scene(tmp_path, {100: 0.0, 300: 0.5}, withheld=[])
     # T3 follows object 300 but its last two verdicts name 100: of 8 named records 6 are
     # right, and of the two final verdicts one is.
-    report = scene.run(scene.track("T1", 100) + scene.track("T3", 300),
-                       scene.verdicts("T1", [100] * 4) + scene.verdicts("T3", [300, 300, 100, 100]))
+    report = scene.run(
+        scene.track("T1", 100) + scene.track("T3", 300),
+        scene.verdicts("T1", [100] * 4) + scene.verdicts("T3", [300, 300, 100, 100]),
+    )
     assert report.correlation_precision == pytest.approx(0.5)
     assert report.correlation_precision_records == pytest.approx(6 / 8)
     assert report.correlation_recall_tracked == pytest.approx(0.5)
@@ -192,20 +258,24 @@ def test_a_swapped_association_lowers_precision_by_its_share(tmp_path):
 def test_verdicts_flagged_ambiguous_are_scored_apart(tmp_path):
     scene = Scene(tmp_path, {100: 0.0, 300: 0.5, 400: 0.5 + 20 * ARCSEC}, withheld=[])
     # 300 and 400 are co-located; the correlator swaps them and says it is not sure.
-    report = scene.run(scene.track("T1", 100) + scene.track("T3", 300)
-                       + scene.track("T4", 400),
-                       scene.verdicts("T1", [100] * 4)
-                       + scene.verdicts("T3", [400] * 4, ambiguous=True)
-                       + scene.verdicts("T4", [300] * 4, ambiguous=True))
+    report = scene.run(
+        scene.track("T1", 100) + scene.track("T3", 300) + scene.track("T4", 400),
+        scene.verdicts("T1", [100] * 4)
+        + scene.verdicts("T3", [400] * 4, ambiguous=True)
+        + scene.verdicts("T4", [300] * 4, ambiguous=True),
+    )
     assert report.correlation_precision == pytest.approx(1 / 3)
     assert report.n_ambiguous == 2 and report.correlation_precision_unambiguous == 1.0
 
 
 def test_a_uct_on_a_catalogued_object_and_a_clutter_track(tmp_path):
     scene = Scene(tmp_path, {100: 0.0, 200: 0.5}, withheld=[200])
-    report = scene.run(scene.track("T1", 100) + scene.track("T2", 200) + scene.track("TF", None),
-                       scene.verdicts("T1", [None] * 4) + scene.verdicts("T2", [None] * 4)
-                       + scene.verdicts("TF", [None] * 4))
+    report = scene.run(
+        scene.track("T1", 100) + scene.track("T2", 200) + scene.track("TF", None),
+        scene.verdicts("T1", [None] * 4)
+        + scene.verdicts("T2", [None] * 4)
+        + scene.verdicts("TF", [None] * 4),
+    )
     # Three UCT verdicts, one of them on a withheld object.
     assert report.uct_precision == pytest.approx(1 / 3)
     assert report.uct_recall_tracked == 1.0
@@ -213,15 +283,14 @@ def test_a_uct_on_a_catalogued_object_and_a_clutter_track(tmp_path):
     assert report.false_track_rate == pytest.approx(1 / 3)
     # The clutter track sits 1.4 deg from any object: a false estimate in every frame.
     assert report.gospa_mean_false == 1.0 and report.gospa_mean_missed == 0.0
-    assert report.gospa_mean_arcsec == pytest.approx(math.sqrt(60.0 ** 2 / 2), rel=1e-6)
+    assert report.gospa_mean_arcsec == pytest.approx(math.sqrt(60.0**2 / 2), rel=1e-6)
 
 
 def test_partial_track_purity_completeness_and_missed_objects(tmp_path):
     scene = Scene(tmp_path, {100: 0.0, 200: 0.5}, withheld=[])
     # T1 holds object 100 in frames 0-2 and takes the false alarm in frame 3: purity 3/4,
     # completeness 3/4. Object 200 is never tracked: missed in every frame for GOSPA.
-    updates = scene.track("T1", 100, frames=range(3)) + scene.track("T1", None,
-                                                                     frames=range(3, 4))
+    updates = scene.track("T1", 100, frames=range(3)) + scene.track("T1", None, frames=range(3, 4))
     report = scene.run(updates, scene.verdicts("T1", [100] * 4), gospa_c_arcsec=30.0)
     [track] = report.tracks
     assert track.truth_norad_id == 100
@@ -233,7 +302,7 @@ def test_partial_track_purity_completeness_and_missed_objects(tmp_path):
     assert report.gospa_mean_missed == pytest.approx(1.25)
     assert report.gospa_mean_false == pytest.approx(0.25)
     table = report.to_table()
-    assert "correlation precision (final)" in table and "GOSPA mean, c=30\"" in table
+    assert "correlation precision (final)" in table and 'GOSPA mean, c=30"' in table
     json.dumps(report.to_dict())  # serialisable, NaN turned into null
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from orbitlink.tracking.formats import (
     FormatError,
     Reject,
@@ -33,14 +34,21 @@ from orbitlink.tracking.models import (
 def iss_tle(catalog_dir: Path) -> list[str]:
     lines = (catalog_dir / "stations.tle").read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if line.startswith("1 25544"))
-    return lines[index:index + 2]
+    return lines[index : index + 2]
 
 
 @pytest.fixture()
 def sensors(iss_tle: list[str]) -> list[Sensor]:
     return [
-        Sensor(sensor_id="4171", lat_deg=52.8344, lon_deg=6.3785, alt_m=10.0,
-               fov_radius_deg=2.5, sigma_arcsec=3.0, name="Cees Bassa"),
+        Sensor(
+            sensor_id="4171",
+            lat_deg=52.8344,
+            lon_deg=6.3785,
+            alt_m=10.0,
+            fov_radius_deg=2.5,
+            sigma_arcsec=3.0,
+            name="Cees Bassa",
+        ),
         Sensor(sensor_id="iss-cam", tle=iss_tle, fov_radius_deg=10.0),
     ]
 
@@ -49,11 +57,18 @@ def sensors(iss_tle: list[str]) -> list[Sensor]:
 def frames(sensors: list[Sensor]) -> list[Frame]:
     ground, space = sensors
     return [
-        Frame(frame_id="f1", sensor_id="4171", time="2026-05-30T20:01:02.250Z", exposure_s=2.0,
-              fov=FieldOfView(ra_deg=120.0, dec_deg=30.0, radius_deg=2.5), sensor=ground,
-              detections=[Detection(det_id="a", ra_deg=120.1, dec_deg=30.2, sigma_arcsec=2.0,
-                                    mag=8.5),
-                          Detection(ra_deg=119.9, dec_deg=29.95)]),
+        Frame(
+            frame_id="f1",
+            sensor_id="4171",
+            time="2026-05-30T20:01:02.250Z",
+            exposure_s=2.0,
+            fov=FieldOfView(ra_deg=120.0, dec_deg=30.0, radius_deg=2.5),
+            sensor=ground,
+            detections=[
+                Detection(det_id="a", ra_deg=120.1, dec_deg=30.2, sigma_arcsec=2.0, mag=8.5),
+                Detection(ra_deg=119.9, dec_deg=29.95),
+            ],
+        ),
         Frame(frame_id="f2", sensor_id="iss-cam", time="2026-05-30T20:01:03Z", sensor=space),
         Frame(frame_id="f3", sensor_id="4171", time="2026-05-30T20:01:04.000001Z"),
     ]
@@ -98,17 +113,28 @@ def test_bad_line_names_file_line_and_field(tmp_path: Path, frames: list[Frame])
     assert error.text == json.dumps(bad)
 
 
-@pytest.mark.parametrize(("line", "field", "words"), [
-    ('{"frame_id": "x", "sensor_id": "s"}', "time", "Field required"),
-    ('{"frame_id": "x", "sensor_id": "s", "time": "yesterday"}', "time", "ISO-8601"),
-    ('{"frame_id": "x", "sensor_id": "s", "time": "2026-05-30T00:00:00Z", '
-     '"fov": {"ra_deg": 1, "dec_deg": 2, "radius_deg": 0}}', "fov.radius_deg", "greater than"),
-    ('{"frame_id": "x", "sensor_id": "s", "time": "2026-05-30T00:00:00Z", "detections": '
-     '[{"det_id": "d", "ra_deg": 1, "dec_deg": 2}, {"det_id": "d", "ra_deg": 1, "dec_deg": 2}]}',
-     None, "repeated"),
-    ('[1, 2]', None, "expected a JSON object"),
-    ('{"frame_id": "x", ', None, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        ('{"frame_id": "x", "sensor_id": "s"}', "time", "Field required"),
+        ('{"frame_id": "x", "sensor_id": "s", "time": "yesterday"}', "time", "ISO-8601"),
+        (
+            '{"frame_id": "x", "sensor_id": "s", "time": "2026-05-30T00:00:00Z", '
+            '"fov": {"ra_deg": 1, "dec_deg": 2, "radius_deg": 0}}',
+            "fov.radius_deg",
+            "greater than",
+        ),
+        (
+            '{"frame_id": "x", "sensor_id": "s", "time": "2026-05-30T00:00:00Z", "detections": '
+            '[{"det_id": "d", "ra_deg": 1, "dec_deg": 2}, '
+            '{"det_id": "d", "ra_deg": 1, "dec_deg": 2}]}',
+            None,
+            "repeated",
+        ),
+        ("[1, 2]", None, "expected a JSON object"),
+        ('{"frame_id": "x", ', None, "not valid JSON"),
+    ],
+)
 def test_rejected_lines(line: str, field: str | None, words: str) -> None:
     with pytest.raises(FormatError) as info:
         parse_record(line, Frame, source="t.jsonl", line_no=7)
@@ -118,9 +144,13 @@ def test_rejected_lines(line: str, field: str | None, words: str) -> None:
 
 
 def test_lenient_mode_yields_rejects_and_keeps_going(frames: list[Frame]) -> None:
-    lines = [frames[0].to_json(), "{not json", frames[1].to_json(),
-             '{"frame_id": "", "sensor_id": "s", "time": "2026-05-30T00:00:00Z"}',
-             frames[2].to_json()]
+    lines = [
+        frames[0].to_json(),
+        "{not json",
+        frames[1].to_json(),
+        '{"frame_id": "", "sensor_id": "s", "time": "2026-05-30T00:00:00Z"}',
+        frames[2].to_json(),
+    ]
     out = list(iter_frames_jsonl(lines, lenient=True))
     assert [type(item) for item in out] == [Frame, Reject, Frame, Reject, Frame]
     rejects = [item for item in out if isinstance(item, Reject)]
@@ -172,16 +202,38 @@ def test_sensors_errors(tmp_path: Path, sensors: list[Sensor]) -> None:
 
 def test_records_round_trip(tmp_path: Path) -> None:
     covariance = [[1e-6 if i == j else 0.0 for j in range(4)] for i in range(4)]
-    updates = [TrackUpdate(track_id=f"t{i}", sensor_id="4171", frame_id="f1",
-                           time="2026-05-30T20:01:02Z", status="confirmed", ra_deg=120.0 + i,
-                           dec_deg=30.0, ra_rate_deg_s=0.01, dec_rate_deg_s=-0.002,
-                           covariance=covariance, n_updates=5, det_id="a") for i in range(3)]
+    updates = [
+        TrackUpdate(
+            track_id=f"t{i}",
+            sensor_id="4171",
+            frame_id="f1",
+            time="2026-05-30T20:01:02Z",
+            status="confirmed",
+            ra_deg=120.0 + i,
+            dec_deg=30.0,
+            ra_rate_deg_s=0.01,
+            dec_rate_deg_s=-0.002,
+            covariance=covariance,
+            n_updates=5,
+            det_id="a",
+        )
+        for i in range(3)
+    ]
     associations = [
-        Association(track_id="t0", sensor_id="4171", time="2026-05-30T20:01:02Z",
-                    norad_id=25544, name="ISS (ZARYA)", uct=False, cross_track_arcsec=12.5,
-                    confidence=0.97, element_epoch="2026-05-30T12:25:10Z"),
-        Association(track_id="t1", sensor_id="4171", time="2026-05-30T20:01:02Z", uct=True,
-                    confidence=0.0),
+        Association(
+            track_id="t0",
+            sensor_id="4171",
+            time="2026-05-30T20:01:02Z",
+            norad_id=25544,
+            name="ISS (ZARYA)",
+            uct=False,
+            cross_track_arcsec=12.5,
+            confidence=0.97,
+            element_epoch="2026-05-30T12:25:10Z",
+        ),
+        Association(
+            track_id="t1", sensor_id="4171", time="2026-05-30T20:01:02Z", uct=True, confidence=0.0
+        ),
     ]
     assert write_records(updates, tmp_path / "tracks.jsonl") == 3
     assert write_records(associations, tmp_path / "assoc.jsonl") == 2
@@ -198,8 +250,9 @@ def test_records_round_trip(tmp_path: Path) -> None:
 def test_bytes_that_are_not_utf8(tmp_path: Path, frames: list[Frame]) -> None:
     path = tmp_path / "latin1.jsonl"
     bad = frames[2].to_json().replace('"f3"', '"caf\u00e9"').encode("latin-1")
-    path.write_bytes(frames[0].to_json().encode() + b"\n" + bad + b"\n"
-                     + frames[1].to_json().encode() + b"\n")
+    path.write_bytes(
+        frames[0].to_json().encode() + b"\n" + bad + b"\n" + frames[1].to_json().encode() + b"\n"
+    )
     out = list(iter_frames_jsonl(path, lenient=True))
     assert [type(item) for item in out] == [Frame, Reject, Frame]
     assert out[1].line_no == 2 and "not UTF-8" in str(out[1].error)

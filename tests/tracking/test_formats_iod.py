@@ -4,11 +4,13 @@ epochs, Az/El, the site list, frames and the writer."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from skyfield.positionlib import position_of_radec
+
 from orbitlink.tracking.formats import Reject
 from orbitlink.tracking.formats.iod import (
     IODFormatError,
@@ -20,20 +22,21 @@ from orbitlink.tracking.formats.iod import (
 )
 from orbitlink.tracking.sky import angular_separation_deg
 from orbitlink.tracking.times import timescale
-from skyfield.positionlib import position_of_radec
 
 # Lines of the reference set where no reading can give the listed verdict, because the set
 # contradicts itself. Each entry: the line, and why. Anything else must match exactly.
 KNOWN_CONTRADICTIONS = {
     # byte-identical to a line IOD_data_compliant_answers.txt marks True
     # ("All the variations of Station status code, including blank")
-    "12345 98 123A   2007   20081122112233444 56 14 1122334+112233 39 S":
-        "blank sky condition: marked True in the compliant set and False here",
+    "12345 98 123A   2007   20081122112233444 56 14 1122334+112233 39 S": (
+        "blank sky condition: marked True in the compliant set and False here"
+    ),
     # the noncompliant file is an older revision than its answers (which list 270I and 270O
     # instead); the compliant set accepts letters in station codes (ABCD, 000T, TRU7, T123),
     # and no character rule accepts 000T but refuses 270A
-    "23794 96 010A   270A G 20040506012614270 17 25 1100114-184298 38 I+020 10":
-        "letter in a station code: the compliant set accepts 000T",
+    "23794 96 010A   270A G 20040506012614270 17 25 1100114-184298 38 I+020 10": (
+        "letter in a station code: the compliant set accepts 000T"
+    ),
 }
 
 
@@ -81,31 +84,67 @@ def test_noncompliant_reference_set(iod_dir: Path) -> None:
     assert sum(1 for line in lines if line.strip() and not line.startswith("#")) == 117
 
 
-@pytest.mark.parametrize(("line", "field", "words"), [
-    ("2379  96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10",
-     "norad_id", "5 digits"),
-    ("23794 96-010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10",
-     "intl_designator", "YY NNNPPP"),
-    ("23794 96 010A   270O G 20040506012614270 17 25 1100114-184298 38 I+020 10",
-     "site", "not I or O"),
-    ("23794 96 010A   2701 G 20040532012614270 17 25 1100114-184298 38 I+020 10",
-     "time", "no such date"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 1100114 184298 38 I+020 10",
-     "angles", "column 55"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 2500114-184298 38 I+020 10",
-     "angles", "24 h"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 1100114-914298 38 I+020 10",
-     "angles", "exceeds 90"),
-    ("23794 96 010A   2701 G 20040506012614270 17 27 1100114-184298 38 I+020 10",
-     "epoch_code", "0-6"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10  12345",
-     "flash_period", "irregular"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10 12345A",
-     "flash_period", "digits ending in col 80"),
-    ("23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10 12345AB",
-     "line", "81 characters"),
-    ("# 23794 96 010A", "line", "comment"),
-])
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        (
+            "2379  96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10",
+            "norad_id",
+            "5 digits",
+        ),
+        (
+            "23794 96-010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10",
+            "intl_designator",
+            "YY NNNPPP",
+        ),
+        (
+            "23794 96 010A   270O G 20040506012614270 17 25 1100114-184298 38 I+020 10",
+            "site",
+            "not I or O",
+        ),
+        (
+            "23794 96 010A   2701 G 20040532012614270 17 25 1100114-184298 38 I+020 10",
+            "time",
+            "no such date",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 1100114 184298 38 I+020 10",
+            "angles",
+            "column 55",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 2500114-184298 38 I+020 10",
+            "angles",
+            "24 h",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 1100114-914298 38 I+020 10",
+            "angles",
+            "exceeds 90",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 27 1100114-184298 38 I+020 10",
+            "epoch_code",
+            "0-6",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10  12345",
+            "flash_period",
+            "irregular",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10 12345A",
+            "flash_period",
+            "digits ending in col 80",
+        ),
+        (
+            "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10 12345AB",
+            "line",
+            "81 characters",
+        ),
+        ("# 23794 96 010A", "line", "comment"),
+    ],
+)
 def test_rejections_name_the_columns(line: str, field: str, words: str) -> None:
     with pytest.raises(IODFormatError) as info:
         parse_iod_line(line)
@@ -115,13 +154,14 @@ def test_rejections_name_the_columns(line: str, field: str, words: str) -> None:
 
 
 def test_first_compliant_line_by_hand() -> None:
-    obs = parse_iod_line("23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 "
-                         "I+020 10")
+    obs = parse_iod_line(
+        "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10"
+    )
     assert obs.norad_id == 23794 and obs.intl_designator == "96 010A" and obs.site == "2701"
     assert obs.sky_condition == "G"
-    assert obs.time == datetime(2004, 5, 6, 1, 26, 14, 270000, tzinfo=timezone.utc)
-    assert obs.time_uncertainty_s == pytest.approx(0.1)       # 1 x 10^(7-8) s
-    assert (obs.angle_format, obs.epoch_code) == (2, 5)       # HHMMmmm+DDMMmm, J2000
+    assert obs.time == datetime(2004, 5, 6, 1, 26, 14, 270000, tzinfo=UTC)
+    assert obs.time_uncertainty_s == pytest.approx(0.1)  # 1 x 10^(7-8) s
+    assert (obs.angle_format, obs.epoch_code) == (2, 5)  # HHMMmmm+DDMMmm, J2000
     # RA 11h 00.114m, Dec -18 deg 42.98' (format 2: decimal minutes, not 98 arcseconds)
     assert obs.ra_deg == pytest.approx((11 + 0.114 / 60) * 15, abs=1e-12)
     assert obs.dec_deg == pytest.approx(-(18 + 42.98 / 60), abs=1e-12)
@@ -131,23 +171,24 @@ def test_first_compliant_line_by_hand() -> None:
 
 
 def test_truncated_fields_and_flash_period() -> None:
-    obs = parse_iod_line("12345 98 123A   2007 F 2008112211223344  56 25 1122   +1122   28 "
-                         "R+05  1")
-    assert obs.time == datetime(2008, 11, 22, 11, 22, 33, 440000, tzinfo=timezone.utc)
+    obs = parse_iod_line("12345 98 123A   2007 F 2008112211223344  56 25 1122   +1122   28 R+05  1")
+    assert obs.time == datetime(2008, 11, 22, 11, 22, 33, 440000, tzinfo=UTC)
     assert obs.time_uncertainty_s == pytest.approx(0.05)
-    assert obs.ra_deg == pytest.approx((11 + 22 / 60) * 15)   # 1122 -> 11h22.000m
+    assert obs.ra_deg == pytest.approx((11 + 22 / 60) * 15)  # 1122 -> 11h22.000m
     assert obs.dec_deg == pytest.approx(11 + 22 / 60)
-    assert obs.sigma_arcsec == pytest.approx(2 * 60)           # 2 x 10^0 arcmin
-    assert obs.mag == 5.0 and obs.mag_uncertainty == 1.0       # "+05 " and "1 "
-    obs = parse_iod_line("12345 98 123UNK 2007 F 200811221123400   27"
-                         "                      P-010 05  10000")
+    assert obs.sigma_arcsec == pytest.approx(2 * 60)  # 2 x 10^0 arcmin
+    assert obs.mag == 5.0 and obs.mag_uncertainty == 1.0  # "+05 " and "1 "
+    obs = parse_iod_line(
+        "12345 98 123UNK 2007 F 200811221123400   27                      P-010 05  10000"
+    )
     assert obs.intl_designator == "98 123UNK" and not obs.has_position
     assert obs.mag == -1.0 and obs.mag_uncertainty == 0.5 and obs.flash_period_s == 10.0
     report = parse_iod_line("                2007 O 20081122")
     assert report.norad_id is None and report.sky_condition == "O" and not report.has_position
     for code, scale in ((1, 1.0), (3, 3600.0), (7, 3600.0)):
-        obs = parse_iod_line(f"23794 96 010A   2701 G 20040506012614270 17 {code}5 1100114-1842"
-                             "98 38")
+        obs = parse_iod_line(
+            f"23794 96 010A   2701 G 20040506012614270 17 {code}5 1100114-184298 38"
+        )
         assert obs.sigma_arcsec == pytest.approx(3.0 * scale)
     obs = parse_iod_line("23794 96 010A   2701 G 20040506012614270 17 75 2047449+293762 38")
     assert obs.ra_deg == pytest.approx((20 + 47 / 60 + 44.9 / 3600) * 15)
@@ -159,6 +200,7 @@ def test_b1950_is_precessed_to_j2000() -> None:
     obs = parse_iod_line("12345 98 123A   2007 G 20081122112233444 56 14 1122334+112233 39 S")
     ra_1950 = (11 + 22 / 60 + 33.4 / 3600) * 15
     dec_1950 = 11 + 22 / 60 + 33 / 3600
+
     # Independent reference: the classical rotation B1950.0 -> J2000.0 with Lieske's (1979)
     # angles zeta = 1152.84", z = 1153.04", theta = 1002.26", P = R3(-z) R2(theta) R3(-zeta).
     def r3(a: float) -> np.ndarray:
@@ -171,8 +213,12 @@ def test_b1950_is_precessed_to_j2000() -> None:
 
     zeta, z, theta = (math.radians(x / 3600) for x in (1152.84, 1153.04, 1002.26))
     ra, dec = math.radians(ra_1950), math.radians(dec_1950)
-    v = r3(-z) @ r2(theta) @ r3(-zeta) @ np.array(
-        [math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec)])
+    v = (
+        r3(-z)
+        @ r2(theta)
+        @ r3(-zeta)
+        @ np.array([math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec)])
+    )
     expected_ra = math.degrees(math.atan2(v[1], v[0])) % 360
     expected_dec = math.degrees(math.asin(v[2]))
     shift = angular_separation_deg(ra_1950, dec_1950, obs.ra_deg, obs.dec_deg) * 3600
@@ -189,8 +235,10 @@ def test_of_date_inverts_skyfield_radec_of_epoch() -> None:
     hh = int(ra_h)
     mm = (ra_h - hh) * 60
     sign = "-" if dec_date.degrees < 0 else "+"
-    line = (f"99999 26 001A   4171 G 20260530221530000 17 30 {hh:02d}{round(mm * 1000):05d}"
-            f"{sign}{round(abs(dec_date.degrees) * 10000):06d} 16")
+    line = (
+        f"99999 26 001A   4171 G 20260530221530000 17 30 {hh:02d}{round(mm * 1000):05d}"
+        f"{sign}{round(abs(dec_date.degrees) * 10000):06d} 16"
+    )
     obs = parse_iod_line(line)
     assert obs.epoch_code == 0
     error = angular_separation_deg(ra_j2000, dec_j2000, obs.ra_deg, obs.dec_deg) * 3600
@@ -206,9 +254,8 @@ def test_azel_uses_the_site(iod_dir: Path) -> None:
     obs = parse_iod_line(line, sites)
     assert obs.sigma_arcsec == pytest.approx(2.0)
     # frames_from_observations resolves an Az/El line parsed without sites the same way
-    frame, = frames_from_observations([unresolved], sites)
-    assert (frame.detections[0].ra_deg, frame.detections[0].dec_deg) == (obs.ra_deg,
-                                                                          obs.dec_deg)
+    (frame,) = frames_from_observations([unresolved], sites)
+    assert (frame.detections[0].ra_deg, frame.detections[0].dec_deg) == (obs.ra_deg, obs.dec_deg)
     # Independent check: hour angle from Greenwich apparent sidereal time and the
     # coordinates of date, then the spherical-triangle altitude and azimuth.
     t = timescale().utc(2026, 5, 30, 21, 30)
@@ -217,11 +264,13 @@ def test_azel_uses_the_site(iod_dir: Path) -> None:
     lat = math.radians(site.lat_deg)
     hour_angle = math.radians(t.gast * 15 + site.lon_deg - ra_date.hours * 15)
     dec = dec_date.radians
-    alt = math.asin(math.sin(lat) * math.sin(dec)
-                    + math.cos(lat) * math.cos(dec) * math.cos(hour_angle))
-    az = math.atan2(-math.cos(dec) * math.sin(hour_angle),
-                    math.sin(dec) * math.cos(lat)
-                    - math.cos(dec) * math.sin(lat) * math.cos(hour_angle))
+    alt = math.asin(
+        math.sin(lat) * math.sin(dec) + math.cos(lat) * math.cos(dec) * math.cos(hour_angle)
+    )
+    az = math.atan2(
+        -math.cos(dec) * math.sin(hour_angle),
+        math.sin(dec) * math.cos(lat) - math.cos(dec) * math.sin(lat) * math.cos(hour_angle),
+    )
     assert math.degrees(alt) == pytest.approx(41.5, abs=2 / 3600)
     assert math.degrees(az) % 360 == pytest.approx(215.5, abs=2 / 3600)
 
@@ -231,8 +280,8 @@ def test_load_sites(iod_dir: Path, tmp_path: Path) -> None:
     assert len(sites) == 73
     assert sites["4171"].lat_deg == 52.8344 and sites["4171"].lon_deg == 6.3785
     assert sites["4171"].alt_m == 10 and sites["4171"].name == "Cees Bassa"
-    assert sites["0433"].sensor_id == "0433"                 # leading zeros kept
-    assert sites["8048"].alt_m == 1.0                        # "1." elevation
+    assert sites["0433"].sensor_id == "0433"  # leading zeros kept
+    assert sites["8048"].alt_m == 1.0  # "1." elevation
     assert sites["9461"].lon_deg == 19.89365
     bad = tmp_path / "sites.txt"
     bad.write_text("4171 CB 52.8 6.3 10 A\n4171 CB 52.8 6.3 10 B\n")
@@ -268,8 +317,9 @@ def test_frames_from_the_compliant_file(iod_dir: Path) -> None:
     assert first.time == observations[0].time
     assert [f.time for f in frames] == sorted(f.time for f in frames)
     # the same file read again gives the same ids
-    again = frames_from_observations(list(iter_iod(iod_dir / "IOD_data_compliant.txt", sites)),
-                                     sites, rejects=[])
+    again = frames_from_observations(
+        list(iter_iod(iod_dir / "IOD_data_compliant.txt", sites)), sites, rejects=[]
+    )
     assert [f.frame_id for f in again] == [f.frame_id for f in frames]
     with pytest.raises(IODFormatError, match="not in the site list"):
         frames_from_observations(observations, sites)
@@ -277,10 +327,12 @@ def test_frames_from_the_compliant_file(iod_dir: Path) -> None:
 
 def test_lenient_file_reading(tmp_path: Path) -> None:
     path = tmp_path / "mail.txt"
-    path.write_text("Observations from tonight\n"
-                    "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10\n"
-                    "\n# a comment\n"
-                    "04047 69 062A   4172 E 20190921211049907 F Flair\n")
+    path.write_text(
+        "Observations from tonight\n"
+        "23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10\n"
+        "\n# a comment\n"
+        "04047 69 062A   4172 E 20190921211049907 F Flair\n"
+    )
     with pytest.raises(IODFormatError) as info:
         list(iter_iod(path))
     assert info.value.line_no == 1 and str(path) in str(info.value)
@@ -293,8 +345,9 @@ def test_lenient_file_reading(tmp_path: Path) -> None:
 def test_non_utf8_bytes_reject_their_line_only(tmp_path: Path) -> None:
     path = tmp_path / "mail.txt"
     good = b"23794 96 010A   2701 G 20040506012614270 17 25 1100114-184298 38 I+020 10"
-    path.write_bytes(b"Gr\xfc\xdfe aus K\xf6ln\n" + good + b"\n"
-                     + good.replace(b" G ", b" \xe9 ") + b"\n")
+    path.write_bytes(
+        b"Gr\xfc\xdfe aus K\xf6ln\n" + good + b"\n" + good.replace(b" G ", b" \xe9 ") + b"\n"
+    )
     out = list(iter_iod(path, lenient=True))
     assert [type(o).__name__ for o in out] == ["Reject", "IODObservation", "Reject"]
     assert out[2].error.field.startswith("sky_condition")
@@ -305,15 +358,24 @@ def test_writer_round_trip(iod_dir: Path) -> None:
     rng = np.random.default_rng(7)
     for _ in range(50):
         ra, dec = rng.uniform(0, 360), rng.uniform(-89.9, 89.9)
-        when = datetime(2026, 5, 30, 21, 0, tzinfo=timezone.utc)
-        line = format_iod_line(norad_id=25544, intl_designator="98 067A", site="4171",
-                               time=when, ra_deg=ra, dec_deg=dec, sigma_arcsec=2.5,
-                               mag=float(rng.uniform(-4, 12)), time_uncertainty_s=0.01)
+        when = datetime(2026, 5, 30, 21, 0, tzinfo=UTC)
+        line = format_iod_line(
+            norad_id=25544,
+            intl_designator="98 067A",
+            site="4171",
+            time=when,
+            ra_deg=ra,
+            dec_deg=dec,
+            sigma_arcsec=2.5,
+            mag=float(rng.uniform(-4, 12)),
+            time_uncertainty_s=0.01,
+        )
         assert len(line) <= 80
         obs = parse_iod_line(line, sites)
         assert angular_separation_deg(ra, dec, obs.ra_deg, obs.dec_deg) * 3600 < 1.0
         assert obs.sigma_arcsec == 3.0 and obs.time_uncertainty_s == pytest.approx(0.01)
         assert obs.time == when
     with pytest.raises(ValueError, match="intl_designator"):
-        format_iod_line(norad_id=1, intl_designator="1998-067A", site="4171",
-                        time=when, ra_deg=1, dec_deg=2)
+        format_iod_line(
+            norad_id=1, intl_designator="1998-067A", site="4171", time=when, ra_deg=1, dec_deg=2
+        )

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from orbitlink.tracking.formats import (
     FormatError,
     Reject,
@@ -24,8 +25,9 @@ from orbitlink.tracking.models import Frame
 
 @pytest.fixture(scope="module")
 def iod_frames(iod_dir: Path) -> tuple[list[Frame], dict]:
-    frames, sensors = read_observations(iod_dir / "IOD_data_compliant.txt", "iod",
-                                        sites=iod_dir / "sites.txt", rejects=[])
+    frames, sensors = read_observations(
+        iod_dir / "IOD_data_compliant.txt", "iod", sites=iod_dir / "sites.txt", rejects=[]
+    )
     return frames, sensors
 
 
@@ -37,8 +39,14 @@ def test_detect_every_format(tmp_path: Path, iod_dir: Path, iod_frames: tuple) -
     write_udl(frames, tmp_path / "u.jsonl", lines=True)
     write_tdm(frames, tmp_path / "t.tdm")
     shutil.copy(iod_dir / "IOD_data_compliant.txt", tmp_path / "obs.txt")
-    expected = {"f.jsonl": "frames", "f.jsonl.gz": "frames", "u.json": "udl", "u.jsonl": "udl",
-                "t.tdm": "tdm", "obs.txt": "iod"}
+    expected = {
+        "f.jsonl": "frames",
+        "f.jsonl.gz": "frames",
+        "u.json": "udl",
+        "u.jsonl": "udl",
+        "t.tdm": "tdm",
+        "obs.txt": "iod",
+    }
     for name, kind in expected.items():
         assert detect_format(tmp_path / name) == kind, name
     (tmp_path / "prose.txt").write_text("Dear SeeSat,\nclear skies tonight.\n")
@@ -52,8 +60,9 @@ def test_detect_every_format(tmp_path: Path, iod_dir: Path, iod_frames: tuple) -
         detect_format(noncompliant)
 
 
-def test_every_format_gives_the_same_frames(tmp_path: Path, iod_dir: Path,
-                                            iod_frames: tuple) -> None:
+def test_every_format_gives_the_same_frames(
+    tmp_path: Path, iod_dir: Path, iod_frames: tuple
+) -> None:
     frames, sensors = iod_frames
     assert set(sensors) >= {"2701", "9999"} and len(frames) == 10
     write_sensors([sensors["2701"], sensors["9999"]], tmp_path / "sensors.json")
@@ -67,8 +76,9 @@ def test_every_format_gives_the_same_frames(tmp_path: Path, iod_dir: Path,
     from_udl, udl_sensors = read_observations(tmp_path / "u.json")
     # UDL records place the site but do not name its observer
     assert udl_sensors["2701"] == sensors["2701"].model_copy(update={"name": None})
-    from_udl, udl_sensors = read_observations(tmp_path / "u.json",
-                                              sensors=tmp_path / "sensors.json")
+    from_udl, udl_sensors = read_observations(
+        tmp_path / "u.json", sensors=tmp_path / "sensors.json"
+    )
     assert from_udl == frames and udl_sensors["2701"] == sensors["2701"]
 
     from_tdm, _ = read_observations(tmp_path / "t.tdm", sensors=tmp_path / "sensors.json")
@@ -88,8 +98,9 @@ def test_rejects_and_required_sites(tmp_path: Path, iod_dir: Path) -> None:
         read_observations(iod_dir / "IOD_data_compliant.txt", "iod")
     # strict: the first refused observation stops the read
     with pytest.raises(FormatError, match="not in the site list"):
-        read_observations(iod_dir / "IOD_data_compliant.txt", "iod",
-                          sites=load_sites(iod_dir / "sites.txt"))
+        read_observations(
+            iod_dir / "IOD_data_compliant.txt", "iod", sites=load_sites(iod_dir / "sites.txt")
+        )
     mixed = tmp_path / "mixed.jsonl"
     good = Frame(frame_id="a", sensor_id="s", time="2026-05-30T00:00:00Z").to_json()
     mixed.write_text(good + "\n{broken\n" + good.replace('"a"', '"b"') + "\n")
@@ -98,7 +109,9 @@ def test_rejects_and_required_sites(tmp_path: Path, iod_dir: Path) -> None:
     assert [f.frame_id for f in frames] == ["a", "b"] and [r.line_no for r in rejects] == [2]
     with gzip.open(tmp_path / "mixed.jsonl.gz", "wt") as handle:
         handle.write(mixed.read_text())
-    assert [f.frame_id for f in read_observations(tmp_path / "mixed.jsonl.gz",
-                                                  rejects=[])[0]] == ["a", "b"]
+    assert [f.frame_id for f in read_observations(tmp_path / "mixed.jsonl.gz", rejects=[])[0]] == [
+        "a",
+        "b",
+    ]
     with pytest.raises(ValueError, match="format must be one of"):
         read_observations(mixed, "csv")  # type: ignore[arg-type]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from skyfield.api import EarthSatellite, wgs84
+
 from orbitlink.tracking.formats import FormatError, Reject
 from orbitlink.tracking.formats.udl import (
     frames_from_eo_observations,
@@ -18,24 +20,36 @@ from orbitlink.tracking.formats.udl import (
 from orbitlink.tracking.models import Sensor
 from orbitlink.tracking.sky import angular_separation_deg
 from orbitlink.tracking.times import timescale
-from skyfield.api import EarthSatellite, wgs84
 
-T0 = datetime(2026, 5, 30, 20, 0, 0, 250000, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 30, 20, 0, 0, 250000, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def iss_tle(catalog_dir: Path) -> list[str]:
     lines = (catalog_dir / "stations.tle").read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if line.startswith("1 25544"))
-    return lines[index:index + 2]
+    return lines[index : index + 2]
 
 
 def _record(**overrides: object) -> dict:
-    base = {"classificationMarking": "U", "dataMode": "TEST", "source": "test",
-            "obTime": "2026-05-30T20:00:00.250000Z", "idSensor": "SITE-A", "ra": 150.25,
-            "declination": -12.5, "raUnc": 0.0005, "declinationUnc": 0.0004,
-            "senlat": 32.9, "senlon": -105.5, "senalt": 2.2, "satNo": 25544, "mag": 4.5,
-            "uct": False, "expDuration": 1.5}
+    base = {
+        "classificationMarking": "U",
+        "dataMode": "TEST",
+        "source": "test",
+        "obTime": "2026-05-30T20:00:00.250000Z",
+        "idSensor": "SITE-A",
+        "ra": 150.25,
+        "declination": -12.5,
+        "raUnc": 0.0005,
+        "declinationUnc": 0.0004,
+        "senlat": 32.9,
+        "senlon": -105.5,
+        "senalt": 2.2,
+        "satNo": 25544,
+        "mag": 4.5,
+        "uct": False,
+        "expDuration": 1.5,
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -49,14 +63,32 @@ def _iss_records(iss_tle: list[str]) -> list[dict]:
     for k in range(5):
         when = T0 + timedelta(seconds=2 * k)
         ra, dec, _ = (sat - site).at(ts.from_datetime(when)).radec()
-        records.append(_record(obTime=when.isoformat().replace("+00:00", "Z"),
-                               ra=ra.hours * 15, declination=dec.degrees, senlat=52.8344,
-                               senlon=6.3785, senalt=0.010, idSensor="4171"))
+        records.append(
+            _record(
+                obTime=when.isoformat().replace("+00:00", "Z"),
+                ra=ra.hours * 15,
+                declination=dec.degrees,
+                senlat=52.8344,
+                senlon=6.3785,
+                senalt=0.010,
+                idSensor="4171",
+            )
+        )
         # a second object in the same exposure, uncorrelated
-        records.append(_record(obTime=when.isoformat().replace("+00:00", "Z"),
-                               ra=(ra.hours * 15 + 0.5) % 360, declination=dec.degrees - 0.3,
-                               senlat=52.8344, senlon=6.3785, senalt=0.010, idSensor="4171",
-                               satNo=None, uct=True, origObjectId="UCT-7"))
+        records.append(
+            _record(
+                obTime=when.isoformat().replace("+00:00", "Z"),
+                ra=(ra.hours * 15 + 0.5) % 360,
+                declination=dec.degrees - 0.3,
+                senlat=52.8344,
+                senlon=6.3785,
+                senalt=0.010,
+                idSensor="4171",
+                satNo=None,
+                uct=True,
+                origObjectId="UCT-7",
+            )
+        )
     return records
 
 
@@ -70,17 +102,23 @@ def test_read_array_and_group_by_sensor_and_time(tmp_path: Path, iss_tle: list[s
     assert first.frame_id == "4171-20260530T200000.250"
     assert first.time == T0 and first.exposure_s == 1.5
     assert first.sensor == Sensor(sensor_id="4171", lat_deg=52.8344, lon_deg=6.3785, alt_m=10.0)
-    assert [d.det_id for d in first.detections] == ["4171-20260530T200000.250:0:25544",
-                                                    "4171-20260530T200000.250:1"]
+    assert [d.det_id for d in first.detections] == [
+        "4171-20260530T200000.250:0:25544",
+        "4171-20260530T200000.250:1",
+    ]
     iss = first.detections[0]
     assert iss.ra_deg == pytest.approx(records[0]["ra"]) and iss.mag == 4.5
     # RMS of 0.0005 deg * cos(dec) and 0.0004 deg, in arcsec
     cos_dec = math.cos(math.radians(records[0]["declination"]))
-    expected = math.sqrt(((0.0005 * cos_dec) ** 2 + 0.0004 ** 2) / 2) * 3600
+    expected = math.sqrt(((0.0005 * cos_dec) ** 2 + 0.0004**2) / 2) * 3600
     assert iss.sigma_arcsec == pytest.approx(expected)
     # the ISS moves: consecutive frames differ on the sky
-    sep = angular_separation_deg(frames[0].detections[0].ra_deg, frames[0].detections[0].dec_deg,
-                                 frames[1].detections[0].ra_deg, frames[1].detections[0].dec_deg)
+    sep = angular_separation_deg(
+        frames[0].detections[0].ra_deg,
+        frames[0].detections[0].dec_deg,
+        frames[1].detections[0].ra_deg,
+        frames[1].detections[0].dec_deg,
+    )
     assert sep > 0.01
 
 
@@ -92,16 +130,19 @@ def test_jsonl_and_lines_give_the_same_frames(tmp_path: Path, iss_tle: list[str]
     assert read_udl([json.dumps(r) for r in records]) == read_udl(tmp_path / "a.json")
 
 
-@pytest.mark.parametrize(("change", "field", "words"), [
-    ({"obTime": None}, "obTime", "Field required"),
-    ({"obTime": "30/05/2026"}, "obTime", "ISO-8601"),
-    ({"declination": 95.0}, "declination", "less than or equal to 90"),
-    ({"ra": "east"}, "ra", "valid number"),
-    ({"raUnc": -1.0}, "raUnc", "greater than 0"),
-    ({"satNo": "ISS"}, "satNo", "valid integer"),
-    ({"referenceFrame": "TEME"}, "referenceFrame", "not supported"),
-    ({"referenceFrame": "B1950"}, "referenceFrame", "Input should be"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"obTime": None}, "obTime", "Field required"),
+        ({"obTime": "30/05/2026"}, "obTime", "ISO-8601"),
+        ({"declination": 95.0}, "declination", "less than or equal to 90"),
+        ({"ra": "east"}, "ra", "valid number"),
+        ({"raUnc": -1.0}, "raUnc", "greater than 0"),
+        ({"satNo": "ISS"}, "satNo", "valid integer"),
+        ({"referenceFrame": "TEME"}, "referenceFrame", "not supported"),
+        ({"referenceFrame": "B1950"}, "referenceFrame", "Input should be"),
+    ],
+)
 def test_bad_records_name_the_field(change: dict, field: str, words: str) -> None:
     lines = [json.dumps(_record()), json.dumps(_record(**change))]
     with pytest.raises(FormatError) as info:
@@ -112,8 +153,9 @@ def test_bad_records_name_the_field(change: dict, field: str, words: str) -> Non
 
 def test_array_record_numbers_and_lenient_mode(tmp_path: Path) -> None:
     path = tmp_path / "eo.json"
-    path.write_text(json.dumps([_record(), _record(declination=-91), "oops", _record(),
-                                _record(idSensor=None)]))
+    path.write_text(
+        json.dumps([_record(), _record(declination=-91), "oops", _record(), _record(idSensor=None)])
+    )
     with pytest.raises(FormatError) as info:
         read_udl(path)
     assert info.value.line_no == 2 and str(path) in str(info.value)
@@ -131,22 +173,52 @@ def test_array_record_numbers_and_lenient_mode(tmp_path: Path) -> None:
 
 def test_sensors_space_based_and_unknown(iss_tle: list[str]) -> None:
     space = Sensor(sensor_id="SAT-CAM", tle=iss_tle, fov_radius_deg=5.0)
-    ground = Sensor(sensor_id="SITE-A", lat_deg=1.0, lon_deg=2.0, alt_m=3.0, sigma_arcsec=1.5,
-                    fov_radius_deg=2.0, name="A")
-    records = list(iter_eo_observations([
-        json.dumps(_record()),
-        json.dumps(_record(idSensor="SAT-CAM", senlat=None, senlon=None, senalt=None,
-                           senx=6800.0, seny=10.0, senz=20.0)),
-        json.dumps(_record(idSensor="OTHER-SAT", senlat=None, senlon=None, senalt=None,
-                           senx=6800.0, seny=10.0, senz=20.0)),
-        json.dumps(_record(idSensor="NOWHERE", senlat=None, senlon=None, senalt=None)),
-        json.dumps(_record(idSensor="HIGH", senalt=550.0)),
-        json.dumps(_record(idSensor=None)),
-        json.dumps(_record(idSensor=None, origSensorId="ORIG-1")),
-    ]))
+    ground = Sensor(
+        sensor_id="SITE-A",
+        lat_deg=1.0,
+        lon_deg=2.0,
+        alt_m=3.0,
+        sigma_arcsec=1.5,
+        fov_radius_deg=2.0,
+        name="A",
+    )
+    records = list(
+        iter_eo_observations(
+            [
+                json.dumps(_record()),
+                json.dumps(
+                    _record(
+                        idSensor="SAT-CAM",
+                        senlat=None,
+                        senlon=None,
+                        senalt=None,
+                        senx=6800.0,
+                        seny=10.0,
+                        senz=20.0,
+                    )
+                ),
+                json.dumps(
+                    _record(
+                        idSensor="OTHER-SAT",
+                        senlat=None,
+                        senlon=None,
+                        senalt=None,
+                        senx=6800.0,
+                        seny=10.0,
+                        senz=20.0,
+                    )
+                ),
+                json.dumps(_record(idSensor="NOWHERE", senlat=None, senlon=None, senalt=None)),
+                json.dumps(_record(idSensor="HIGH", senalt=550.0)),
+                json.dumps(_record(idSensor=None)),
+                json.dumps(_record(idSensor=None, origSensorId="ORIG-1")),
+            ]
+        )
+    )
     rejects: list[Reject] = []
-    frames = frames_from_eo_observations(records, {"SAT-CAM": space, "SITE-A": ground},
-                                         rejects=rejects)
+    frames = frames_from_eo_observations(
+        records, {"SAT-CAM": space, "SITE-A": ground}, rejects=rejects
+    )
     by_sensor = {f.sensor_id: f for f in frames}
     assert set(by_sensor) == {"SITE-A", "SAT-CAM", "ORIG-1"}
     assert by_sensor["SAT-CAM"].sensor == space

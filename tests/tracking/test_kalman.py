@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from filterpy.common import Q_continuous_white_noise
 from filterpy.kalman import KalmanFilter
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
+
 from orbitlink.tracking.association import candidate_pairs, chi2_gate, gnn_assign
 from orbitlink.tracking.kalman import (
     POSITION_H,
@@ -27,8 +30,6 @@ from orbitlink.tracking.sky import (
     radec_from_gnomonic,
     unit_from_radec,
 )
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import chi2
 
 
 def _random_covariance(rng: np.random.Generator, n: int, dim: int, scale: float) -> np.ndarray:
@@ -36,10 +37,15 @@ def _random_covariance(rng: np.random.Generator, n: int, dim: int, scale: float)
     return A @ np.swapaxes(A, 1, 2) + np.eye(dim) * scale**2
 
 
-@pytest.mark.parametrize("H", [POSITION_H,
-                               np.array([[0.8, -0.6, 0.1, 0.0], [0.6, 0.8, 0.0, -0.2]]),
-                               np.array([[1.0, 0.5, 2.0, 0.0]])],
-                         ids=["position", "rotated", "one-row"])
+@pytest.mark.parametrize(
+    "H",
+    [
+        POSITION_H,
+        np.array([[0.8, -0.6, 0.1, 0.0], [0.6, 0.8, 0.0, -0.2]]),
+        np.array([[1.0, 0.5, 2.0, 0.0]]),
+    ],
+    ids=["position", "rotated", "one-row"],
+)
 def test_batched_filter_matches_filterpy(H: np.ndarray) -> None:
     rng = np.random.default_rng(42)
     n_tracks, n_steps = 5, 6
@@ -102,12 +108,17 @@ PLACES = [(359.9, 10.0), (0.05, -45.0), (123.0, 89.95), (250.0, -89.9), (180.0, 
 
 
 @pytest.mark.parametrize("ra0, dec0", PLACES)
-def test_recentre_moves_plane_to_the_position_and_transforms_rates(ra0: float, dec0: float
-                                                                    ) -> None:
+def test_recentre_moves_plane_to_the_position_and_transforms_rates(ra0: float, dec0: float) -> None:
     rng = np.random.default_rng(int(ra0 * 10))
     n = 6
-    x = np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-2, 2, n),
-                         rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n)])
+    x = np.column_stack(
+        [
+            rng.uniform(-2, 2, n),
+            rng.uniform(-2, 2, n),
+            rng.uniform(-0.5, 0.5, n),
+            rng.uniform(-0.5, 0.5, n),
+        ]
+    )
     P = _random_covariance(rng, n, 4, 0.01)
     ra0s, dec0s = np.full(n, ra0), np.full(n, dec0)
     ra, dec, x_new, P_new = recentre(ra0s, dec0s, x, P)
@@ -137,8 +148,9 @@ def test_recentre_moves_plane_to_the_position_and_transforms_rates(ra0: float, d
         xi_b, eta_b = gnomonic_from_radec(*b, ra, dec)
         J[:, 0, j] = (xi_a - xi_b) / (2 * h)
         J[:, 1, j] = (eta_a - eta_b) / (2 * h)
-    np.testing.assert_allclose(P_new[:, :2, :2], J @ P[:, :2, :2] @ np.swapaxes(J, 1, 2),
-                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        P_new[:, :2, :2], J @ P[:, :2, :2] @ np.swapaxes(J, 1, 2), rtol=1e-6, atol=1e-12
+    )
 
 
 def test_recentre_of_a_centred_state_changes_nothing() -> None:
@@ -179,8 +191,7 @@ def test_candidate_pairs_equal_brute_force() -> None:
     ra_t, dec_t = rng.uniform(350, 370, 60) % 360, rng.uniform(-10, 10, 60)
     ra_d, dec_d = rng.uniform(350, 370, 300) % 360, rng.uniform(-10, 10, 300)
     radius = rng.uniform(0.1, 3.0, 60)
-    rows, cols = candidate_pairs(unit_from_radec(ra_t, dec_t), radius,
-                                 unit_from_radec(ra_d, dec_d))
+    rows, cols = candidate_pairs(unit_from_radec(ra_t, dec_t), radius, unit_from_radec(ra_d, dec_d))
     separation = angular_separation_deg(ra_t[:, None], dec_t[:, None], ra_d, dec_d)
     expected = np.argwhere(separation <= radius[:, None])
     np.testing.assert_array_equal(np.column_stack([rows, cols]), expected)
@@ -204,8 +215,9 @@ def test_gnn_assign_is_optimal_on_random_sparse_problems() -> None:
     rng = np.random.default_rng(13)
     for _ in range(40):
         n_rows, n_cols = rng.integers(1, 5), rng.integers(1, 5)
-        cost = np.where(rng.random((n_rows, n_cols)) < 0.6,
-                        rng.uniform(0, 10, (n_rows, n_cols)), np.inf)
+        cost = np.where(
+            rng.random((n_rows, n_cols)) < 0.6, rng.uniform(0, 10, (n_rows, n_cols)), np.inf
+        )
         miss = np.full(n_rows, 9.21)
         rows, cols = np.nonzero(np.isfinite(cost))
         chosen = gnn_assign(rows, cols, cost[rows, cols], miss, n_rows, n_cols)

@@ -6,11 +6,13 @@ site (Siding Spring) and a space-based sensor flying on a real TLE.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from skyfield.api import EarthSatellite, wgs84
+
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.constants import EARTH_RADIUS_KM
 from orbitlink.tracking.ephemeris import ephemeris
@@ -26,9 +28,8 @@ from orbitlink.tracking.predict import (
 )
 from orbitlink.tracking.sky import angular_separation_deg
 from orbitlink.tracking.times import timescale
-from skyfield.api import EarthSatellite, wgs84
 
-T0 = datetime(2026, 5, 31, 12, 0, tzinfo=timezone.utc).timestamp()  # night at Siding Spring
+T0 = datetime(2026, 5, 31, 12, 0, tzinfo=UTC).timestamp()  # night at Siding Spring
 SITE = Sensor(sensor_id="siding-spring", lat_deg=-31.2733, lon_deg=149.0644, alt_m=1165.0)
 ARCSEC = 1.0 / 3600.0
 
@@ -43,10 +44,12 @@ def sample(catalogue: Catalogue) -> np.ndarray:
     """A few dozen objects across orbit regimes: GEO, Starlink, OneWeb and others."""
     rng = np.random.default_rng(7)
     names = np.array(catalogue.names)
-    groups = [np.flatnonzero(np.char.startswith(names, "STARLINK")),
-              np.flatnonzero(np.char.startswith(names, "ONEWEB")),
-              np.flatnonzero(np.abs(catalogue_mean_motion(catalogue) - 1.0027) < 0.01),
-              np.arange(len(catalogue))]
+    groups = [
+        np.flatnonzero(np.char.startswith(names, "STARLINK")),
+        np.flatnonzero(np.char.startswith(names, "ONEWEB")),
+        np.flatnonzero(np.abs(catalogue_mean_motion(catalogue) - 1.0027) < 0.01),
+        np.arange(len(catalogue)),
+    ]
     picked = [rng.choice(group, 12, replace=False) for group in groups]
     picked.append(catalogue.index_of([25544]))  # ISS
     return np.unique(np.concatenate(picked))
@@ -63,7 +66,7 @@ def space_sensor(catalogue: Catalogue) -> Sensor:
 
 
 def skyfield_time(seconds: float):
-    return timescale().from_datetime(datetime.fromtimestamp(seconds, timezone.utc))
+    return timescale().from_datetime(datetime.fromtimestamp(seconds, UTC))
 
 
 def skyfield_sat(catalogue: Catalogue, i: int) -> EarthSatellite:
@@ -97,8 +100,7 @@ def reference_radec(catalogue, sensor, index, seconds, light_time):
 
 @pytest.mark.parametrize("light_time", [True, False])
 @pytest.mark.parametrize("which", ["ground", "space"])
-def test_radec_matches_skyfield_to_an_arcsecond(catalogue, sample, space_sensor, which,
-                                                light_time):
+def test_radec_matches_skyfield_to_an_arcsecond(catalogue, sample, space_sensor, which, light_time):
     sensor = SITE if which == "ground" else space_sensor
     prediction = predict_sky(catalogue, sensor, T0, sample, light_time=light_time)
     ra, dec, distance = reference_radec(catalogue, sensor, sample, T0, light_time)
@@ -118,8 +120,9 @@ def test_light_time_matters_at_arcsecond_level(catalogue, sample):
     # The reason the option exists: LEO objects move several arcsec during the light time.
     astrometric = predict_sky(catalogue, SITE, T0, sample)
     geometric = predict_sky(catalogue, SITE, T0, sample, light_time=False)
-    shift = angular_separation_deg(astrometric.ra_deg, astrometric.dec_deg,
-                                   geometric.ra_deg, geometric.dec_deg)
+    shift = angular_separation_deg(
+        astrometric.ra_deg, astrometric.dec_deg, geometric.ra_deg, geometric.dec_deg
+    )
     # tens of arcsec at most; a few arcsec typically (the direction of motion decides)
     assert np.median(shift) > 5 * ARCSEC and np.all(shift < 60 * ARCSEC)
 
@@ -221,10 +224,13 @@ def test_grid_propagator_matches_direct_sgp4(catalogue):
         np.testing.assert_array_equal(cached.valid, direct.valid)
         np.testing.assert_array_equal(cached.above_horizon, direct.above_horizon)
         seen = direct.valid & direct.above_horizon
-        error = angular_separation_deg(cached.ra_deg, cached.dec_deg,
-                                       direct.ra_deg, direct.dec_deg)[seen]
-        rate = np.hypot(cached.ra_rate_deg_s - direct.ra_rate_deg_s,
-                        cached.dec_rate_deg_s - direct.dec_rate_deg_s)[seen]
+        error = angular_separation_deg(
+            cached.ra_deg, cached.dec_deg, direct.ra_deg, direct.dec_deg
+        )[seen]
+        rate = np.hypot(
+            cached.ra_rate_deg_s - direct.ra_rate_deg_s,
+            cached.dec_rate_deg_s - direct.dec_rate_deg_s,
+        )[seen]
         worst_arcsec = max(worst_arcsec, error.max() / ARCSEC)
         worst_rate = max(worst_rate, rate.max() / ARCSEC)
     assert worst_arcsec < 0.05 and worst_rate < 0.05, (worst_arcsec, worst_rate)
@@ -232,11 +238,13 @@ def test_grid_propagator_matches_direct_sgp4(catalogue):
     # a subset with cached nodes interpolates; at a time without nodes it is direct sgp4
     sample = np.arange(0, len(catalogue), 50)
     near = predict_sky(catalogue, SITE, T0 + 7.3, sample, propagator=grid)
-    np.testing.assert_allclose(near.ra_deg, predict_sky(catalogue, SITE, T0 + 7.3, sample).ra_deg,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        near.ra_deg, predict_sky(catalogue, SITE, T0 + 7.3, sample).ra_deg, atol=1e-4
+    )
     far = predict_sky(catalogue, SITE, T0 + 86400.0, sample, propagator=grid)
-    np.testing.assert_array_equal(far.ra_deg,
-                                  predict_sky(catalogue, SITE, T0 + 86400.0, sample).ra_deg)
+    np.testing.assert_array_equal(
+        far.ra_deg, predict_sky(catalogue, SITE, T0 + 86400.0, sample).ra_deg
+    )
     assert len(grid) == 4
     with pytest.raises(ValueError, match="different catalogue"):
         predict_sky(catalogue.subset(sample), SITE, T0, propagator=grid)
@@ -251,12 +259,17 @@ def test_grid_propagator_follows_catalogue_updates(catalogue):
     epoch = float(line1[18:32]) + 1.0
     line1 = line1[:18] + f"{epoch:014.8f}" + line1[32:68]
     line1 += str(sum(int(c) if c.isdigit() else c == "-" for c in line1) % 10)
-    assert cat.update(Catalogue.from_records([{"name": "moved", "line1": line1,
-                                               "line2": line2}])) == 1
+    assert (
+        cat.update(Catalogue.from_records([{"name": "moved", "line1": line1, "line2": line2}])) == 1
+    )
     after = predict_sky(cat, SITE, T0 + 5.0, propagator=grid)
     direct = predict_sky(cat, SITE, T0 + 5.0)
-    assert angular_separation_deg(before.ra_deg[0], before.dec_deg[0],
-                                  after.ra_deg[0], after.dec_deg[0]) > 0.1
+    assert (
+        angular_separation_deg(
+            before.ra_deg[0], before.dec_deg[0], after.ra_deg[0], after.dec_deg[0]
+        )
+        > 0.1
+    )
     np.testing.assert_allclose(after.ra_deg, direct.ra_deg, atol=1e-4)
 
 
@@ -295,8 +308,7 @@ def test_above_horizon_matches_skyfield_altaz(catalogue):
     prediction = predict_sky(catalogue, SITE, T0, index, min_elevation_deg=0.0)
     t = skyfield_time(T0)
     site = skyfield_observer(SITE)
-    alt = np.array([(skyfield_sat(catalogue, i) - site).at(t).altaz()[0].degrees
-                    for i in index])
+    alt = np.array([(skyfield_sat(catalogue, i) - site).at(t).altaz()[0].degrees for i in index])
     np.testing.assert_allclose(prediction.elevation_deg, alt, atol=1e-4)
     np.testing.assert_array_equal(prediction.above_horizon, alt > 0.0)
     assert 0 < prediction.above_horizon.sum() < len(index)
@@ -331,8 +343,9 @@ def test_sun_altitude_matches_skyfield(space_sensor):
     site = eph["earth"] + skyfield_observer(SITE)
     times = T0 + np.arange(0.0, 86400.0, 7200.0)
     ours = sun_altitude_deg(SITE, times)
-    theirs = np.array([site.at(skyfield_time(s)).observe(eph["sun"]).apparent().altaz()[0].degrees
-                       for s in times])
+    theirs = np.array(
+        [site.at(skyfield_time(s)).observe(eph["sun"]).apparent().altaz()[0].degrees for s in times]
+    )
     np.testing.assert_allclose(ours, theirs, atol=0.01)
     assert ours.min() < -18.0 and ours.max() > 0.0  # a full day has night and day
     assert np.ndim(sun_altitude_deg(SITE, T0)) == 0
@@ -349,8 +362,9 @@ def test_invalid_when_sgp4_fails(catalogue):
     assert not (prediction.sunlit[bad] | prediction.above_horizon[bad]).any()
     seconds = T0 + 2 * 365.25 * 86400
     for i in (int(np.flatnonzero(bad)[0]), int(np.flatnonzero(~bad)[0])):
-        error, _, _ = catalogue.satrecs[i].sgp4(2440587.5 + seconds // 86400,
-                                                (seconds % 86400) / 86400)
+        error, _, _ = catalogue.satrecs[i].sgp4(
+            2440587.5 + seconds // 86400, (seconds % 86400) / 86400
+        )
         assert (error != 0) == bad[i]
 
 
@@ -362,13 +376,18 @@ def test_field_of_view_selection(catalogue):
     visible = np.flatnonzero(prediction.visible())
     assert visible.size > 10
     centre = visible[0]
-    fov = FieldOfView(ra_deg=float(prediction.ra_deg[centre]),
-                      dec_deg=float(prediction.dec_deg[centre]), radius_deg=5.0)
+    fov = FieldOfView(
+        ra_deg=float(prediction.ra_deg[centre]),
+        dec_deg=float(prediction.dec_deg[centre]),
+        radius_deg=5.0,
+    )
     inside = in_field_of_view(prediction, fov)
     assert inside[centre]
     # an independent check of the margin: Skyfield positions, radius 1.2 x 5 degrees
-    candidates = np.flatnonzero(angular_separation_deg(prediction.ra_deg, prediction.dec_deg,
-                                                       fov.ra_deg, fov.dec_deg) < 10.0)
+    candidates = np.flatnonzero(
+        angular_separation_deg(prediction.ra_deg, prediction.dec_deg, fov.ra_deg, fov.dec_deg)
+        < 10.0
+    )
     ra, dec, _ = reference_radec(catalogue, SITE, candidates, T0, True)
     separation = angular_separation_deg(ra, dec, fov.ra_deg, fov.dec_deg)
     clear = np.abs(separation - 6.0) > 1e-3
@@ -383,7 +402,8 @@ def test_prediction_select_and_visible(catalogue, sample):
     prediction = predict_sky(catalogue, SITE, T0, sample)
     assert isinstance(prediction, SkyPrediction)
     np.testing.assert_array_equal(
-        prediction.visible(), prediction.valid & prediction.above_horizon & prediction.sunlit)
+        prediction.visible(), prediction.valid & prediction.above_horizon & prediction.sunlit
+    )
     first = prediction.select([0, 2])
     assert len(first) == 2 and first.norad_ids.tolist() == prediction.norad_ids[[0, 2]].tolist()
     with pytest.raises(ValueError):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from orbitlink.tracking.catalogue import Catalogue, tle_checksum
 from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from orbitlink.tracking.predict import predict_sky, sun_altitude_deg
@@ -27,9 +28,10 @@ from orbitlink.tracking.times import unix_from_datetime
 
 # One minute, every sensor at most every 2 s: a few hundred detections in a few seconds.
 SMALL = ScenarioSettings(
-    duration_s=60.0, search_step_s=20.0,
-    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0))
-                  for p in DEFAULT_SENSORS))
+    duration_s=60.0,
+    search_step_s=20.0,
+    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
+)
 FILES = ("frames.jsonl", "sensors.json", "truth.json", "scenario.json", "catalog/catalog.tle")
 
 
@@ -81,7 +83,8 @@ def test_files_follow_the_contract(scenario):
     for frame in frames:
         assert frame.fov is not None
         assert [d.det_id for d in frame.detections] == [
-            f"{frame.frame_id}:{i}" for i in range(len(frame.detections))]
+            f"{frame.frame_id}:{i}" for i in range(len(frame.detections))
+        ]
         assert all(d.sigma_arcsec is not None and d.mag is not None for d in frame.detections)
     assert all(v is None or (isinstance(v, int) and v > 0) for v in truth.values())
     assert meta["seed"] == 0 and meta["settings"]["duration_s"] == SMALL.duration_s
@@ -100,12 +103,15 @@ def test_detections_and_true_positions_lie_in_their_field(scenario):
             separation = angular_separation_deg(ra, dec, fov.ra_deg, fov.dec_deg)
             assert np.all(separation <= fov.radius_deg + 5.0 * sigma / 3600.0), frame.frame_id
         for obj in info["objects"]:
-            assert angular_separation_deg(obj["ra_deg"], obj["dec_deg"], fov.ra_deg,
-                                          fov.dec_deg) <= fov.radius_deg + 1e-9
+            assert (
+                angular_separation_deg(obj["ra_deg"], obj["dec_deg"], fov.ra_deg, fov.dec_deg)
+                <= fov.radius_deg + 1e-9
+            )
 
 
 def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_says(
-        scenario, catalogue):
+    scenario, catalogue
+):
     frames, sensors, truth, meta = _load(scenario)
     offsets_geo, offsets_all = [], []
     for frame, info in zip(frames, meta["frames"]):
@@ -114,8 +120,9 @@ def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_say
             continue
         index = catalogue.index_of(ids)
         assert np.all(index >= 0), f"{frame.frame_id}: ids not in the input catalogue"
-        p = predict_sky(catalogue, sensors[frame.sensor_id],
-                        unix_from_datetime(frame.time), index=index)
+        p = predict_sky(
+            catalogue, sensors[frame.sensor_id], unix_from_datetime(frame.time), index=index
+        )
         assert np.all(p.valid & p.above_horizon & p.sunlit), frame.frame_id
         where = {int(n): i for i, n in enumerate(p.norad_ids)}
         rate = np.hypot(p.ra_rate_deg_s, p.dec_rate_deg_s)
@@ -126,15 +133,16 @@ def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_say
             i = where[norad]
             # The truth is the catalogue shifted a few seconds along-track (1.5 s sigma): the
             # detection is near the catalogue's prediction, but only that near.
-            separation = angular_separation_deg(det.ra_deg, det.dec_deg, p.ra_deg[i],
-                                                p.dec_deg[i])
+            separation = angular_separation_deg(det.ra_deg, det.dec_deg, p.ra_deg[i], p.dec_deg[i])
             assert separation <= 0.1 + 10.0 * rate[i], (frame.frame_id, norad)
         for obj in info["objects"]:
             i = where.get(obj["norad_id"])
             if i is None:
                 continue
-            offset = angular_separation_deg(obj["ra_deg"], obj["dec_deg"], p.ra_deg[i],
-                                             p.dec_deg[i]) * 3600.0
+            offset = (
+                angular_separation_deg(obj["ra_deg"], obj["dec_deg"], p.ra_deg[i], p.dec_deg[i])
+                * 3600.0
+            )
             offsets_all.append(offset)
             if p.range_km[i] > 30_000.0:
                 offsets_geo.append(offset)
@@ -153,9 +161,14 @@ def test_objects_are_missed_sometimes_and_false_alarms_are_poisson(scenario):
     false_alarms = sum(v is None for v in truth.values())
     assert 0.5 * len(frames) < false_alarms < 1.6 * len(frames)  # 1 per frame on average
     # Shuffled within frames: false alarms are not always listed last.
-    early = [i for f in frames for i, d in enumerate(f.detections)
-             if truth[d.det_id] is None and i < len(f.detections) - 1
-             and any(truth[e.det_id] is not None for e in f.detections[i + 1:])]
+    early = [
+        i
+        for f in frames
+        for i, d in enumerate(f.detections)
+        if truth[d.det_id] is None
+        and i < len(f.detections) - 1
+        and any(truth[e.det_id] is not None for e in f.detections[i + 1 :])
+    ]
     assert early
 
 
@@ -169,17 +182,22 @@ def test_withheld_objects_are_seen_and_absent_from_the_output_catalogue(scenario
     sensor_of = {f.frame_id: f.sensor_id for f in frames}
     counts = Counter((sensor_of[d.rsplit(":", 1)[0]], n) for d, n in truth.items() if n)
     for norad in withheld:
-        assert max(c for (s, n), c in counts.items() if n == norad) >= \
-            SMALL.min_detections_to_withhold
+        assert (
+            max(c for (s, n), c in counts.items() if n == norad) >= SMALL.min_detections_to_withhold
+        )
     for sensor_id in sensors:
-        seen = {n for (s, n), c in counts.items()
-                if s == sensor_id and c >= SMALL.min_detections_to_withhold}
+        seen = {
+            n
+            for (s, n), c in counts.items()
+            if s == sensor_id and c >= SMALL.min_detections_to_withhold
+        }
         if seen:
             assert seen & set(withheld), f"nothing withheld from {sensor_id}"
 
 
 def test_ground_frames_are_at_night_and_the_space_sensor_is_a_catalogue_satellite(
-        scenario, catalogue):
+    scenario, catalogue
+):
     frames, sensors, _, _ = _load(scenario)
     for sensor_id, sensor in sensors.items():
         times = [unix_from_datetime(f.time) for f in frames if f.sensor_id == sensor_id]
@@ -218,8 +236,10 @@ def test_perturbed_line2_shifts_the_angles_and_stays_a_valid_tle(catalogue):
     line1, line2 = catalogue.lines[i]
     shifted = perturbed_line2(line2, 0.0012, -0.0034, 359.9)
     assert len(shifted) == 69 and int(shifted[68]) == tle_checksum(shifted)
-    before, after = catalogue.satrecs[i], Catalogue.from_tle_text(
-        f"{line1}\n{shifted}\n").satrecs[0]
+    before, after = (
+        catalogue.satrecs[i],
+        Catalogue.from_tle_text(f"{line1}\n{shifted}\n").satrecs[0],
+    )
     assert math.degrees(after.inclo - before.inclo) == pytest.approx(0.0012, abs=1e-9)
     assert math.degrees(after.nodeo - before.nodeo) == pytest.approx(-0.0034, abs=1e-9)
     assert math.degrees(after.mo - before.mo) % 360.0 == pytest.approx(359.9, abs=1e-9)

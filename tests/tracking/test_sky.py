@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from orbitlink.tracking import sky
 from skyfield.functions import angle_between, from_spherical
+
+from orbitlink.tracking import sky
 
 RNG = np.random.default_rng(7)
 RA = RNG.uniform(0, 360, 500)

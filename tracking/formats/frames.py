@@ -67,8 +67,9 @@ def read_text(path: str | PathLike[str]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line_no = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path),
-                          line_no=line_no) from None
+        raise FormatError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path), line_no=line_no
+        ) from None
 
 
 @contextmanager
@@ -84,41 +85,61 @@ def _lines(source: PathOrLines) -> Iterator[tuple[str, Iterable[str | bytes]]]:
         yield getattr(source, "name", "<lines>"), source  # type: ignore[misc]
 
 
-def parse_record(text: str | bytes, model: type[M], *, source: str | None = None,
-                 line_no: int | None = None) -> M:
+def parse_record(
+    text: str | bytes, model: type[M], *, source: str | None = None, line_no: int | None = None
+) -> M:
     """One JSON object as ``model``; a :class:`FormatError` naming the field if it is not."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              source=source, line_no=line_no,
-                              text=text.decode("utf-8", errors="replace")) from None
+            raise FormatError(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                source=source,
+                line_no=line_no,
+                text=text.decode("utf-8", errors="replace"),
+            ) from None
     try:
         # pydantic parses the JSON itself: about twice as fast as json.loads + validate
         return model.model_validate_json(text)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
-            raise FormatError(f"not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}",
-                              source=source, line_no=line_no, text=text) from None
+            raise FormatError(
+                f"not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}",
+                source=source,
+                line_no=line_no,
+                text=text,
+            ) from None
         if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
             kind = type(json.loads(text)).__name__
-            raise FormatError(f"expected a JSON object for a {model.__name__}, got {kind}",
-                              source=source, line_no=line_no, text=text) from None
+            raise FormatError(
+                f"expected a JSON object for a {model.__name__}, got {kind}",
+                source=source,
+                line_no=line_no,
+                text=text,
+            ) from None
         field, reason = describe_validation_error(exc)
-        raise FormatError(f"invalid {model.__name__}: {reason}", source=source, line_no=line_no,
-                          field=field, text=text) from None
+        raise FormatError(
+            f"invalid {model.__name__}: {reason}",
+            source=source,
+            line_no=line_no,
+            field=field,
+            text=text,
+        ) from None
 
 
 @overload
-def iter_records(source: PathOrLines, model: type[M], *,
-                 lenient: Literal[False] = False) -> Iterator[M]: ...
+def iter_records(
+    source: PathOrLines, model: type[M], *, lenient: Literal[False] = False
+) -> Iterator[M]: ...
 @overload
-def iter_records(source: PathOrLines, model: type[M], *,
-                 lenient: Literal[True]) -> Iterator[M | Reject]: ...
-def iter_records(source: PathOrLines, model: type[M], *,
-                 lenient: bool = False) -> Iterator[M] | Iterator[M | Reject]:
+def iter_records(
+    source: PathOrLines, model: type[M], *, lenient: Literal[True]
+) -> Iterator[M | Reject]: ...
+def iter_records(
+    source: PathOrLines, model: type[M], *, lenient: bool = False
+) -> Iterator[M] | Iterator[M | Reject]:
     """Records of a JSON Lines file (or lines), one ``model`` per non-blank line, in order.
 
     With ``lenient=True`` a bad line comes out as ``Reject(line_no, error)`` instead of
@@ -153,8 +174,7 @@ def _writer(target: PathOrFile, append: bool) -> Iterator[IO[str]]:
         yield target  # type: ignore[misc]
 
 
-def write_records(records: Iterable[BaseModel], path: PathOrFile, *,
-                  append: bool = False) -> int:
+def write_records(records: Iterable[BaseModel], path: PathOrFile, *, append: bool = False) -> int:
     """Write records as JSON Lines (the wire form, ``model_dump_json``); return how many.
 
     ``path`` may also be an open text file. ``append=True`` adds to an existing file.
@@ -169,19 +189,21 @@ def write_records(records: Iterable[BaseModel], path: PathOrFile, *,
 
 
 @overload
-def iter_frames_jsonl(path_or_lines: PathOrLines, *,
-                      lenient: Literal[False] = False) -> Iterator[Frame]: ...
+def iter_frames_jsonl(
+    path_or_lines: PathOrLines, *, lenient: Literal[False] = False
+) -> Iterator[Frame]: ...
 @overload
-def iter_frames_jsonl(path_or_lines: PathOrLines, *,
-                      lenient: Literal[True]) -> Iterator[Frame | Reject]: ...
-def iter_frames_jsonl(path_or_lines: PathOrLines, *,
-                      lenient: bool = False) -> Iterator[Frame] | Iterator[Frame | Reject]:
+def iter_frames_jsonl(
+    path_or_lines: PathOrLines, *, lenient: Literal[True]
+) -> Iterator[Frame | Reject]: ...
+def iter_frames_jsonl(
+    path_or_lines: PathOrLines, *, lenient: bool = False
+) -> Iterator[Frame] | Iterator[Frame | Reject]:
     """Frames of a frames JSONL file, lazily, in file order (see :func:`iter_records`)."""
     return iter_records(path_or_lines, Frame, lenient=lenient)  # type: ignore[call-overload]
 
 
-def write_frames_jsonl(frames: Iterable[Frame], path: PathOrFile, *,
-                       append: bool = False) -> int:
+def write_frames_jsonl(frames: Iterable[Frame], path: PathOrFile, *, append: bool = False) -> int:
     """Write frames one per line, inline sensors included; return how many."""
     return write_records(frames, path, append=append)
 
@@ -201,32 +223,38 @@ def read_sensors(path: str | PathLike[str] | IO[str]) -> dict[str, Sensor]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                          source=name) from None
+        raise FormatError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=name
+        ) from None
     if not isinstance(data, list):
-        raise FormatError(f"a sensors file is a JSON array of Sensor objects, got "
-                          f"{type(data).__name__}", source=name)
+        raise FormatError(
+            f"a sensors file is a JSON array of Sensor objects, got {type(data).__name__}",
+            source=name,
+        )
     sensors: dict[str, Sensor] = {}
     for index, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            raise FormatError(f"sensor {index} is not a JSON object", source=name,
-                              line_no=index)
+            raise FormatError(f"sensor {index} is not a JSON object", source=name, line_no=index)
         try:
             sensor = Sensor.model_validate(item)
         except ValidationError as exc:
             field, reason = describe_validation_error(exc)
             label = item.get("sensor_id", f"#{index}")
-            raise FormatError(f"invalid sensor {label!r}: {reason}", source=name,
-                              line_no=index, field=field) from None
+            raise FormatError(
+                f"invalid sensor {label!r}: {reason}", source=name, line_no=index, field=field
+            ) from None
         if sensor.sensor_id in sensors:
-            raise FormatError(f"sensor_id {sensor.sensor_id!r} is repeated", source=name,
-                              line_no=index, field="sensor_id")
+            raise FormatError(
+                f"sensor_id {sensor.sensor_id!r} is repeated",
+                source=name,
+                line_no=index,
+                field="sensor_id",
+            )
         sensors[sensor.sensor_id] = sensor
     return sensors
 
 
-def write_sensors(sensors: Mapping[str, Sensor] | Iterable[Sensor],
-                  path: PathOrFile) -> int:
+def write_sensors(sensors: Mapping[str, Sensor] | Iterable[Sensor], path: PathOrFile) -> int:
     """Write a sensors file (pretty JSON array, unset fields left out); return how many.
 
     Raises ``ValueError`` on a repeated ``sensor_id`` rather than writing a file
@@ -248,5 +276,3 @@ def write_sensors(sensors: Mapping[str, Sensor] | Iterable[Sensor],
     else:
         path.write(text)  # type: ignore[union-attr]
     return len(items)
-
-

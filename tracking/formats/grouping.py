@@ -44,8 +44,13 @@ def frame_id_for(sensor_id: str, time: datetime) -> str:
     return f"{sensor_id}-{stamp.strftime('%Y%m%dT%H%M%S')}.{stamp.microsecond // 1000:03d}"
 
 
-def group_into_frames(observations: Iterable[Observation], sensors: Mapping[str, Sensor], *,
-                      tolerance_s: float = 0.01, exposure_s: float = 0.0) -> list[Frame]:
+def group_into_frames(
+    observations: Iterable[Observation],
+    sensors: Mapping[str, Sensor],
+    *,
+    tolerance_s: float = 0.01,
+    exposure_s: float = 0.0,
+) -> list[Frame]:
     """Frames, sorted by time then sensor, from observations of known sensors.
 
     Observations are sorted by ``(sensor_id, time)``; a frame starts at its earliest
@@ -79,11 +84,24 @@ def group_into_frames(observations: Iterable[Observation], sensors: Mapping[str,
         detections = []
         for index, obs in enumerate(group):
             det_id = f"{frame_id}:{index}" + (f":{obs.label}" if obs.label else "")
-            detections.append(Detection(det_id=det_id, ra_deg=obs.ra_deg, dec_deg=obs.dec_deg,
-                                        sigma_arcsec=obs.sigma_arcsec, mag=obs.mag))
-        frames.append(Frame(frame_id=frame_id, sensor_id=head.sensor_id, time=head.time,
-                            exposure_s=exposure_s, sensor=sensor, detections=detections))
+            detections.append(
+                Detection(
+                    det_id=det_id,
+                    ra_deg=obs.ra_deg,
+                    dec_deg=obs.dec_deg,
+                    sigma_arcsec=obs.sigma_arcsec,
+                    mag=obs.mag,
+                )
+            )
+        frames.append(
+            Frame(
+                frame_id=frame_id,
+                sensor_id=head.sensor_id,
+                time=head.time,
+                exposure_s=exposure_s,
+                sensor=sensor,
+                detections=detections,
+            )
+        )
     frames.sort(key=lambda f: (f.time, f.sensor_id))
     return frames
-
-

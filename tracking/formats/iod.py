@@ -51,7 +51,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from typing import Literal, overload
@@ -84,7 +84,7 @@ class AngleFormat:
 
     code: int
     frame: Literal["radec", "azel"]
-    first: str   # layout of cols 48-54: HHMMSSs, HHMMmmm, DDDMMSS, DDDMMmm or DDDdddd
+    first: str  # layout of cols 48-54: HHMMSSs, HHMMmmm, DDDMMSS, DDDMMmm or DDDdddd
     second: str  # layout of cols 56-61: DDMMSS, DDMMmm or DDdddd
     unit: ArcUnit  # unit of the position uncertainty
 
@@ -101,8 +101,13 @@ ANGLE_FORMATS: dict[int, AngleFormat] = {
 
 # Epoch code -> (kind, year): Besselian years for the old catalogue epochs, Julian otherwise.
 EPOCHS: dict[int, tuple[str, float]] = {
-    0: ("of date", 0.0), 1: ("B", 1855.0), 2: ("B", 1875.0), 3: ("B", 1900.0),
-    4: ("B", 1950.0), 5: ("J", 2000.0), 6: ("J", 2050.0),
+    0: ("of date", 0.0),
+    1: ("B", 1855.0),
+    2: ("B", 1875.0),
+    3: ("B", 1900.0),
+    4: ("B", 1950.0),
+    5: ("J", 2000.0),
+    6: ("J", 2050.0),
 }
 
 SKY_CONDITIONS = frozenset("EGFPBTCO ")
@@ -155,12 +160,13 @@ class IODObservation:
 # --------------------------------------------------------------------------------------------
 # Field readers. Each takes the text of its columns and raises IODFormatError naming them.
 
+
 def _fail(reason: str, field: str, line: str) -> IODFormatError:
     return IODFormatError(reason, field=field, text=line)
 
 
 def _blank(line: str, first: int, last: int, name: str) -> None:
-    text = line[first - 1:last]
+    text = line[first - 1 : last]
     if text.strip():
         raise _fail(f"columns {first}-{last} must be blank, found {text!r}", name, line)
 
@@ -169,8 +175,11 @@ def _left_digits(text: str, field: str, line: str, *, what: str) -> str:
     """Digits starting at the first column, possibly followed by blanks only."""
     match = _LEFT_DIGITS.fullmatch(text)
     if match is None:
-        raise _fail(f"{what} must be digits from its first column (blanks only after), "
-                    f"found {text!r}", field, line)
+        raise _fail(
+            f"{what} must be digits from its first column (blanks only after), found {text!r}",
+            field,
+            line,
+        )
     return match.group(1)
 
 
@@ -189,11 +198,11 @@ def _layout_value(digits: str, layout: str) -> float:
     whole = int(padded[:lead])
     rest = layout[lead:]
     tail = padded[lead:]
-    if rest.startswith("MMSS"):      # MM SS [s]
+    if rest.startswith("MMSS"):  # MM SS [s]
         value = whole + int(tail[:2]) / 60 + int(tail[2:]) / 10 ** (len(tail) - 4) / 3600
-    elif rest.startswith("MM"):      # MM mmm: decimal minutes
+    elif rest.startswith("MM"):  # MM mmm: decimal minutes
         value = whole + int(tail) / 10 ** (len(tail) - 2) / 60
-    else:                            # dddd: decimal degrees
+    else:  # dddd: decimal degrees
         value = whole + int(tail) / 10 ** len(tail)
     return value
 
@@ -203,7 +212,7 @@ def _to_mx(value: float, name: str) -> str:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     exponent = math.floor(math.log10(value))
-    mantissa = math.ceil(round(value / 10 ** exponent, 9))
+    mantissa = math.ceil(round(value / 10**exponent, 9))
     if mantissa == 10:
         mantissa, exponent = 1, exponent + 1
     if not -8 <= exponent <= 1:
@@ -215,15 +224,26 @@ def _parse_time(line: str) -> datetime:
     text = line[23:40]
     match = re.fullmatch(r"(\d{8,17}) *", text)
     if match is None:
-        raise _fail(f"date/time must be YYYYMMDD[HHMMSSsss] from column 24 (digits, then "
-                    f"blanks only), found {text!r}", "time (cols 24-40)", line)
+        raise _fail(
+            f"date/time must be YYYYMMDD[HHMMSSsss] from column 24 (digits, then "
+            f"blanks only), found {text!r}",
+            "time (cols 24-40)",
+            line,
+        )
     digits = match.group(1).ljust(17, "0")
     try:
-        stamp = datetime(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]),
-                         int(digits[8:10]), int(digits[10:12]), tzinfo=timezone.utc)
+        stamp = datetime(
+            int(digits[0:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12]),
+            tzinfo=UTC,
+        )
     except ValueError as exc:
-        raise _fail(f"no such date/time {match.group(1)!r}: {exc}", "time (cols 24-40)",
-                    line) from None
+        raise _fail(
+            f"no such date/time {match.group(1)!r}: {exc}", "time (cols 24-40)", line
+        ) from None
     seconds = int(digits[12:14]) + int(digits[14:17]) / 1000
     if seconds >= 61:  # 60.x is a leap second
         raise _fail(f"seconds {seconds} out of range", "time (cols 24-40)", line)
@@ -255,14 +275,16 @@ def _parse_angles(line: str, fmt: AngleFormat) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 # Epochs and frames.
 
+
 def _epoch_tt_jd(kind: str, year: float) -> float:
     if kind == "B":
         return 2415020.31352 + (year - 1900.0) * 365.242198781
     return 2451545.0 + (year - 2000.0) * 365.25
 
 
-def radec_to_j2000(ra_deg: float, dec_deg: float, epoch_code: int,
-                   time: datetime) -> tuple[float, float]:
+def radec_to_j2000(
+    ra_deg: float, dec_deg: float, epoch_code: int, time: datetime
+) -> tuple[float, float]:
     """RA/Dec referred to an IOD epoch code, converted to J2000 (ICRS) degrees."""
     kind, year = EPOCHS[epoch_code]
     if kind == "J" and year == 2000.0:
@@ -286,8 +308,9 @@ def radec_to_j2000(ra_deg: float, dec_deg: float, epoch_code: int,
     return float(ra), float(dec)
 
 
-def radec_from_azel(az_deg: float, el_deg: float, site: Sensor,
-                    time: datetime) -> tuple[float, float]:
+def radec_from_azel(
+    az_deg: float, el_deg: float, site: Sensor, time: datetime
+) -> tuple[float, float]:
     """Topocentric ICRS RA/Dec (degrees) of the direction ``(az, el)`` seen from a ground site."""
     if site.lat_deg is None or site.lon_deg is None:
         raise ValueError(f"site {site.sensor_id!r} has no ground position")
@@ -304,6 +327,7 @@ def radec_from_azel(az_deg: float, el_deg: float, site: Sensor,
 # --------------------------------------------------------------------------------------------
 # The line parser.
 
+
 def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODObservation:
     """Parse one IOD line, checking every column; raise :class:`IODFormatError` if it is not
     compliant.
@@ -319,8 +343,9 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
     if "\t" in line:
         raise _fail("tab character (IOD is fixed columns of blanks)", "line", line)
     if len(line.rstrip()) > 80:
-        raise _fail(f"line is {len(line.rstrip())} characters long, IOD has 80 columns",
-                    "line", line)
+        raise _fail(
+            f"line is {len(line.rstrip())} characters long, IOD has 80 columns", "line", line
+        )
     line = line.rstrip().ljust(80)
 
     # Cols 1-15: object, or all blank for a station status report.
@@ -328,17 +353,27 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
     _blank(line, 6, 6, "col 6")
     if norad_text.strip() or desig_text.strip():
         if not re.fullmatch(r"\d{5}", norad_text):
-            raise _fail(f"NORAD number must be 5 digits in cols 1-5, found {norad_text!r}",
-                        "norad_id (cols 1-5)", line)
+            raise _fail(
+                f"NORAD number must be 5 digits in cols 1-5, found {norad_text!r}",
+                "norad_id (cols 1-5)",
+                line,
+            )
         norad_id: int | None = int(norad_text)
         intl: str | None = None
         if desig_text.strip():
-            if not (re.fullmatch(r"\d\d", desig_text[0:2]) and desig_text[2] == " "
-                    and re.fullmatch(r"\d{3}", desig_text[3:6])
-                    and _PIECE.fullmatch(desig_text[6:9])):
-                raise _fail("international designator must be 'YY NNNPPP' (year, blank, "
-                            f"launch number, 1-3 piece letters) in cols 7-15, found "
-                            f"{desig_text!r}", "intl_designator (cols 7-15)", line)
+            if not (
+                re.fullmatch(r"\d\d", desig_text[0:2])
+                and desig_text[2] == " "
+                and re.fullmatch(r"\d{3}", desig_text[3:6])
+                and _PIECE.fullmatch(desig_text[6:9])
+            ):
+                raise _fail(
+                    "international designator must be 'YY NNNPPP' (year, blank, "
+                    f"launch number, 1-3 piece letters) in cols 7-15, found "
+                    f"{desig_text!r}",
+                    "intl_designator (cols 7-15)",
+                    line,
+                )
             intl = desig_text.rstrip()
     else:
         norad_id, intl = None, None
@@ -346,13 +381,20 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
 
     site = line[16:20]
     if not _STATION.fullmatch(site):
-        raise _fail("station must be 4 digits or capital letters (not I or O) in cols 17-20, "
-                    f"found {site!r}", "site (cols 17-20)", line)
+        raise _fail(
+            "station must be 4 digits or capital letters (not I or O) in cols 17-20, "
+            f"found {site!r}",
+            "site (cols 17-20)",
+            line,
+        )
     _blank(line, 21, 21, "col 21")
     condition = line[21]
     if condition not in SKY_CONDITIONS:
-        raise _fail(f"sky condition (col 22) must be one of E G F P B T C O or blank, found "
-                    f"{condition!r}", "sky_condition (col 22)", line)
+        raise _fail(
+            f"sky condition (col 22) must be one of E G F P B T C O or blank, found {condition!r}",
+            "sky_condition (col 22)",
+            line,
+        )
     _blank(line, 23, 23, "col 23")
     time = _parse_time(line)
     _blank(line, 41, 41, "col 41")
@@ -365,8 +407,11 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
     if not rest_blank:
         tu = line[41:43]
         if not re.fullmatch(r"\d\d", tu):
-            raise _fail(f"time uncertainty MX must be 2 digits in cols 42-43, found {tu!r}",
-                        "time_uncertainty (cols 42-43)", line)
+            raise _fail(
+                f"time uncertainty MX must be 2 digits in cols 42-43, found {tu!r}",
+                "time_uncertainty (cols 42-43)",
+                line,
+            )
         time_uncertainty = _mx(tu)
         _blank(line, 44, 44, "col 44")
 
@@ -375,20 +420,29 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
         _blank(line, 62, 62, "col 62")
         if codes.strip() or angle_text.strip() or pos_text.strip():
             if codes[0] not in "1234567":
-                raise _fail(f"angle format code (col 45) must be 1-7, found {codes[0]!r}",
-                            "angle_format (col 45)", line)
+                raise _fail(
+                    f"angle format code (col 45) must be 1-7, found {codes[0]!r}",
+                    "angle_format (col 45)",
+                    line,
+                )
             if codes[1] not in "0123456":
-                raise _fail(f"epoch code (col 46) must be 0-6, found {codes[1]!r}",
-                            "epoch_code (col 46)", line)
+                raise _fail(
+                    f"epoch code (col 46) must be 0-6, found {codes[1]!r}",
+                    "epoch_code (col 46)",
+                    line,
+                )
             fmt = int(codes[0])
             epoch_code = int(codes[1])
             angle_format = ANGLE_FORMATS[fmt]
             first, second = _parse_angles(line, angle_format)
             if pos_text.strip():
                 if not re.fullmatch(r"\d\d", pos_text):
-                    raise _fail("position uncertainty MX must be 2 digits in cols 63-64, "
-                                f"found {pos_text!r}", "position_uncertainty (cols 63-64)",
-                                line)
+                    raise _fail(
+                        "position uncertainty MX must be 2 digits in cols 63-64, "
+                        f"found {pos_text!r}",
+                        "position_uncertainty (cols 63-64)",
+                        line,
+                    )
                 uncertainty = _mx(pos_text) * _ARCSEC_PER[angle_format.unit]
                 sigma = uncertainty if uncertainty > 0 else None
             if angle_format.frame == "radec":
@@ -402,56 +456,95 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
         code = line[65]
         if code != " ":
             if code not in BEHAVIOUR_CODES:
-                raise _fail(f"optical behaviour code (col 66) must be one of "
-                            f"{' '.join(sorted(BEHAVIOUR_CODES))} or blank, found {code!r}",
-                            "behaviour (col 66)", line)
+                raise _fail(
+                    f"optical behaviour code (col 66) must be one of "
+                    f"{' '.join(sorted(BEHAVIOUR_CODES))} or blank, found {code!r}",
+                    "behaviour (col 66)",
+                    line,
+                )
             behaviour = code
         sign, mag_text = line[66], line[67:70]
         if sign != " " or mag_text.strip():
             if sign not in "+-":
-                raise _fail(f"magnitude sign (col 67) must be '+' or '-', found {sign!r}",
-                            "mag (cols 67-70)", line)
+                raise _fail(
+                    f"magnitude sign (col 67) must be '+' or '-', found {sign!r}",
+                    "mag (cols 67-70)",
+                    line,
+                )
             digits = _left_digits(mag_text, "mag (cols 67-70)", line, what="magnitude MMm")
             mag = int(digits.ljust(3, "0")) / 10 * (-1 if sign == "-" else 1)
         _blank(line, 71, 71, "col 71")
         unc_text = line[71:73]
         if unc_text.strip():
-            digits = _left_digits(unc_text, "mag_uncertainty (cols 72-73)", line,
-                                  what="magnitude uncertainty Mm")
+            digits = _left_digits(
+                unc_text, "mag_uncertainty (cols 72-73)", line, what="magnitude uncertainty Mm"
+            )
             mag_unc = int(digits.ljust(2, "0")) / 10
         _blank(line, 74, 74, "col 74")
         flash_text = line[74:80]
         if flash_text.strip():
             match = _RIGHT_DIGITS.fullmatch(flash_text)
             if match is None:
-                raise _fail(f"flash period SSSsss must be digits ending in col 80, found "
-                            f"{flash_text!r}", "flash_period (cols 75-80)", line)
+                raise _fail(
+                    f"flash period SSSsss must be digits ending in col 80, found {flash_text!r}",
+                    "flash_period (cols 75-80)",
+                    line,
+                )
             if behaviour in ("S", "I", None):
-                raise _fail("a flash period needs a behaviour code for a varying object, "
-                            f"not {behaviour or 'blank'!r} (steady, irregular or unstated)",
-                            "flash_period (cols 75-80)", line)
+                raise _fail(
+                    "a flash period needs a behaviour code for a varying object, "
+                    f"not {behaviour or 'blank'!r} (steady, irregular or unstated)",
+                    "flash_period (cols 75-80)",
+                    line,
+                )
             flash = int(match.group(1)) / 1000
 
     return IODObservation(
-        norad_id=norad_id, intl_designator=intl, site=site,
-        sky_condition=None if condition == " " else condition, time=time,
-        time_uncertainty_s=time_uncertainty, angle_format=fmt, epoch_code=epoch_code,
-        ra_deg=ra, dec_deg=dec, az_deg=az, el_deg=el, sigma_arcsec=sigma, behaviour=behaviour,
-        mag=mag, mag_uncertainty=mag_unc, flash_period_s=flash, line=line.rstrip())
+        norad_id=norad_id,
+        intl_designator=intl,
+        site=site,
+        sky_condition=None if condition == " " else condition,
+        time=time,
+        time_uncertainty_s=time_uncertainty,
+        angle_format=fmt,
+        epoch_code=epoch_code,
+        ra_deg=ra,
+        dec_deg=dec,
+        az_deg=az,
+        el_deg=el,
+        sigma_arcsec=sigma,
+        behaviour=behaviour,
+        mag=mag,
+        mag_uncertainty=mag_unc,
+        flash_period_s=flash,
+        line=line.rstrip(),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Files.
 
+
 @overload
-def iter_iod(source: str | PathLike[str] | Iterable[str], sites: Mapping[str, Sensor] | None = None,
-             *, lenient: Literal[False] = False) -> Iterator[IODObservation]: ...
+def iter_iod(
+    source: str | PathLike[str] | Iterable[str],
+    sites: Mapping[str, Sensor] | None = None,
+    *,
+    lenient: Literal[False] = False,
+) -> Iterator[IODObservation]: ...
 @overload
-def iter_iod(source: str | PathLike[str] | Iterable[str], sites: Mapping[str, Sensor] | None = None,
-             *, lenient: Literal[True]) -> Iterator[IODObservation | Reject]: ...
-def iter_iod(source: str | PathLike[str] | Iterable[str],
-             sites: Mapping[str, Sensor] | None = None, *,
-             lenient: bool = False) -> Iterator[IODObservation] | Iterator[IODObservation | Reject]:
+def iter_iod(
+    source: str | PathLike[str] | Iterable[str],
+    sites: Mapping[str, Sensor] | None = None,
+    *,
+    lenient: Literal[True],
+) -> Iterator[IODObservation | Reject]: ...
+def iter_iod(
+    source: str | PathLike[str] | Iterable[str],
+    sites: Mapping[str, Sensor] | None = None,
+    *,
+    lenient: bool = False,
+) -> Iterator[IODObservation] | Iterator[IODObservation | Reject]:
     """Observations of an IOD file (or lines). Blank lines and ``#`` comments are skipped;
     any other non-compliant line raises :class:`IODFormatError` with its line number, or with
     ``lenient=True`` comes out as a :class:`Reject` (observers' e-mails mix prose with data).
@@ -491,33 +584,56 @@ def load_sites(path: str | PathLike[str]) -> dict[str, Sensor]:
             continue
         parts = line.split()
         if len(parts) < 5:
-            raise FormatError("a site line is 'ID initials lat lon elevation observer'",
-                              source=name, line_no=line_no, text=line)
+            raise FormatError(
+                "a site line is 'ID initials lat lon elevation observer'",
+                source=name,
+                line_no=line_no,
+                text=line,
+            )
         site_id = parts[0]
         if not _STATION.fullmatch(site_id):
-            raise FormatError(f"site id must be 4 digits/capitals, found {site_id!r}",
-                              source=name, line_no=line_no, field="ID", text=line)
+            raise FormatError(
+                f"site id must be 4 digits/capitals, found {site_id!r}",
+                source=name,
+                line_no=line_no,
+                field="ID",
+                text=line,
+            )
         try:
             lat, lon, elev = float(parts[2]), float(parts[3]), float(parts[4])
         except ValueError:
-            raise FormatError(f"latitude, longitude and elevation must be numbers, found "
-                              f"{' '.join(parts[2:5])!r}", source=name, line_no=line_no,
-                              text=line) from None
+            raise FormatError(
+                f"latitude, longitude and elevation must be numbers, found "
+                f"{' '.join(parts[2:5])!r}",
+                source=name,
+                line_no=line_no,
+                text=line,
+            ) from None
         if not (-90 <= lat <= 90 and -180 <= lon <= 360):
-            raise FormatError(f"latitude/longitude out of range: {lat}, {lon}", source=name,
-                              line_no=line_no, text=line)
+            raise FormatError(
+                f"latitude/longitude out of range: {lat}, {lon}",
+                source=name,
+                line_no=line_no,
+                text=line,
+            )
         if site_id in sites:
-            raise FormatError(f"site {site_id!r} is repeated", source=name, line_no=line_no,
-                              field="ID", text=line)
+            raise FormatError(
+                f"site {site_id!r} is repeated", source=name, line_no=line_no, field="ID", text=line
+            )
         observer = " ".join(parts[5:]) or parts[1]
-        sites[site_id] = Sensor(sensor_id=site_id, lat_deg=lat, lon_deg=lon, alt_m=elev,
-                                name=observer)
+        sites[site_id] = Sensor(
+            sensor_id=site_id, lat_deg=lat, lon_deg=lon, alt_m=elev, name=observer
+        )
     return sites
 
 
-def frames_from_observations(observations: Iterable[IODObservation],
-                             sites: Mapping[str, Sensor], *, tolerance_s: float = 0.01,
-                             rejects: list[Reject] | None = None) -> list[Frame]:
+def frames_from_observations(
+    observations: Iterable[IODObservation],
+    sites: Mapping[str, Sensor],
+    *,
+    tolerance_s: float = 0.01,
+    rejects: list[Reject] | None = None,
+) -> list[Frame]:
     """Frames (with inline ground sensors) from parsed IOD observations.
 
     Observations of the same site whose times agree within ``tolerance_s`` share a frame
@@ -546,18 +662,29 @@ def frames_from_observations(observations: Iterable[IODObservation],
             reason = "no object number"
         if reason is not None:
             line_no = obs.line_no if obs.line_no is not None else index
-            error = IODFormatError(reason, source="<observations>", line_no=line_no,
-                                   field="site" if "site" in reason else "angles",
-                                   text=obs.line)
+            error = IODFormatError(
+                reason,
+                source="<observations>",
+                line_no=line_no,
+                field="site" if "site" in reason else "angles",
+                text=obs.line,
+            )
             if rejects is None:
                 raise error
             rejects.append(Reject(line_no, error))
             continue
         assert obs.ra_deg is not None and obs.dec_deg is not None
-        usable.append(Observation(
-            sensor_id=obs.site, time=obs.time, ra_deg=obs.ra_deg, dec_deg=obs.dec_deg,
-            sigma_arcsec=obs.sigma_arcsec, mag=obs.mag,
-            label=None if obs.norad_id is None else f"{obs.norad_id:05d}"))
+        usable.append(
+            Observation(
+                sensor_id=obs.site,
+                time=obs.time,
+                ra_deg=obs.ra_deg,
+                dec_deg=obs.dec_deg,
+                sigma_arcsec=obs.sigma_arcsec,
+                mag=obs.mag,
+                label=None if obs.norad_id is None else f"{obs.norad_id:05d}",
+            )
+        )
     return group_into_frames(usable, sites, tolerance_s=tolerance_s)
 
 
@@ -568,10 +695,20 @@ def _with_radec(obs: IODObservation, ra_deg: float, dec_deg: float) -> IODObserv
 # --------------------------------------------------------------------------------------------
 # Writer.
 
-def format_iod_line(*, norad_id: int, intl_designator: str, site: str, time: datetime,
-                    ra_deg: float, dec_deg: float, sigma_arcsec: float | None = None,
-                    mag: float | None = None, time_uncertainty_s: float = 1.0,
-                    sky_condition: str = "G") -> str:
+
+def format_iod_line(
+    *,
+    norad_id: int,
+    intl_designator: str,
+    site: str,
+    time: datetime,
+    ra_deg: float,
+    dec_deg: float,
+    sigma_arcsec: float | None = None,
+    mag: float | None = None,
+    time_uncertainty_s: float = 1.0,
+    sky_condition: str = "G",
+) -> str:
     """An IOD line in angle format 1 (HHMMSSs+DDMMSS, J2000), time to the millisecond.
 
     Uncertainties are rounded up to the next ``M x 10^(X-8)`` (arcsec for the position,
@@ -605,6 +742,8 @@ def format_iod_line(*, norad_id: int, intl_designator: str, site: str, time: dat
             raise ValueError(f"magnitude {mag} cannot be written as MMm")
         tail = f" S{'-' if mag < 0 else '+'}{tenths:03d}"
     time_code = _to_mx(time_uncertainty_s, "time_uncertainty_s")
-    line = (f"{norad_id:05d} {intl_designator:<9s} {site} {sky_condition} {when} {time_code} 15 "
-            f"{angles} {uncertainty}{tail}")
+    line = (
+        f"{norad_id:05d} {intl_designator:<9s} {site} {sky_condition} {when} {time_code} 15 "
+        f"{angles} {uncertainty}{tail}"
+    )
     return line.rstrip()

@@ -43,8 +43,9 @@ def detect_format(path: str | PathLike[str]) -> ObservationFormat:
             return "udl"
         if has_frame and not has_ob_time:
             return "frames"
-        raise FormatError("JSON, but neither frames (frame_id) nor UDL EOObservations "
-                          "(obTime)", source=name)
+        raise FormatError(
+            "JSON, but neither frames (frame_id) nor UDL EOObservations (obTime)", source=name
+        )
     from .iod import IODFormatError, parse_iod_line
 
     candidates = [line for line in lines if not line.lstrip().startswith("#")][:20]
@@ -54,12 +55,16 @@ def detect_format(path: str | PathLike[str]) -> ObservationFormat:
         except IODFormatError:
             continue
         return "iod"
-    raise FormatError("cannot tell the format (not a frames JSONL, UDL JSON, CCSDS TDM or IOD "
-                      "file); give it explicitly", source=name)
+    raise FormatError(
+        "cannot tell the format (not a frames JSONL, UDL JSON, CCSDS TDM or IOD "
+        "file); give it explicitly",
+        source=name,
+    )
 
 
-def _sensor_map(value: str | PathLike[str] | Mapping[str, Sensor] | None,
-                loader) -> dict[str, Sensor]:  # noqa: ANN001
+def _sensor_map(
+    value: str | PathLike[str] | Mapping[str, Sensor] | None, loader
+) -> dict[str, Sensor]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
@@ -67,11 +72,15 @@ def _sensor_map(value: str | PathLike[str] | Mapping[str, Sensor] | None,
     return loader(value)
 
 
-def read_observations(path: str | PathLike[str], format: ObservationFormat | None = None, *,
-                      sites: str | PathLike[str] | Mapping[str, Sensor] | None = None,
-                      sensors: str | PathLike[str] | Mapping[str, Sensor] | None = None,
-                      rejects: list[Reject] | None = None, tolerance_s: float = 0.01,
-                      ) -> tuple[list[Frame] | Iterator[Frame], dict[str, Sensor]]:
+def read_observations(
+    path: str | PathLike[str],
+    format: ObservationFormat | None = None,
+    *,
+    sites: str | PathLike[str] | Mapping[str, Sensor] | None = None,
+    sensors: str | PathLike[str] | Mapping[str, Sensor] | None = None,
+    rejects: list[Reject] | None = None,
+    tolerance_s: float = 0.01,
+) -> tuple[list[Frame] | Iterator[Frame], dict[str, Sensor]]:
     """The frames of an observation file and the sensors they need.
 
     ``format`` is detected when ``None``. ``sites`` (an IOD/COSPAR site list, path or mapping)
@@ -103,14 +112,17 @@ def read_observations(path: str | PathLike[str], format: ObservationFormat | Non
         from .iod import frames_from_observations, iter_iod
 
         if not known:
-            raise FormatError("IOD observations need a site list (sites=...) to place their "
-                              "stations", source=str(path))
+            raise FormatError(
+                "IOD observations need a site list (sites=...) to place their stations",
+                source=str(path),
+            )
         if rejects is None:
             observations = list(iter_iod(path, known))
         else:
             observations = list(_collect(iter_iod(path, known, lenient=True), rejects))
-        frames = frames_from_observations(observations, known, tolerance_s=tolerance_s,
-                                          rejects=rejects)
+        frames = frames_from_observations(
+            observations, known, tolerance_s=tolerance_s, rejects=rejects
+        )
     elif chosen == "udl":
         from .udl import read_udl
 
@@ -125,11 +137,9 @@ def read_observations(path: str | PathLike[str], format: ObservationFormat | Non
     return frames, known
 
 
-def _collect(items: Iterator, rejects: list[Reject]) -> Iterator:  # noqa: ANN001
+def _collect(items: Iterator, rejects: list[Reject]) -> Iterator:
     for item in items:
         if isinstance(item, Reject):
             rejects.append(item)
         else:
             yield item
-
-

@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from os import PathLike
 from pathlib import Path
 
@@ -75,9 +76,9 @@ def _parse_epoch(text: str, time_system: str) -> datetime:
     match = re.fullmatch(r"(\d{4})-(\d{3})T(\d\d):(\d\d):(\d\d(?:\.\d*)?)Z?", text)
     if match:
         year, doy, hh, mm, ss = match.groups()
-        stamp = (datetime(int(year), 1, 1, tzinfo=timezone.utc)
-                 + timedelta(days=int(doy) - 1, hours=int(hh), minutes=int(mm),
-                             seconds=float(ss)))
+        stamp = datetime(int(year), 1, 1, tzinfo=UTC) + timedelta(
+            days=int(doy) - 1, hours=int(hh), minutes=int(mm), seconds=float(ss)
+        )
     else:
         stamp = parse_time(text)
     if time_system == "UTC":
@@ -111,8 +112,9 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
     segment: TDMSegment | None = None
     pending: dict[datetime, list[tuple[int, float]]] = {}
 
-    def fail(reason: str, line_no: int, key: str | None = None, text: str | None = None
-             ) -> FormatError:
+    def fail(
+        reason: str, line_no: int, key: str | None = None, text: str | None = None
+    ) -> FormatError:
         return FormatError(reason, source=source, line_no=line_no, field=key, text=text)
 
     for line_no, raw in enumerate(lines, start=1):
@@ -120,8 +122,12 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
         if not line or line.startswith("COMMENT"):
             continue
         if line in ("META_START", "META_STOP", "DATA_START", "DATA_STOP"):
-            expected = {"META_START": ("header", "after_data"), "META_STOP": ("meta",),
-                        "DATA_START": ("after_meta",), "DATA_STOP": ("data",)}[line]
+            expected = {
+                "META_START": ("header", "after_data"),
+                "META_STOP": ("meta",),
+                "DATA_START": ("after_meta",),
+                "DATA_STOP": ("data",),
+            }[line]
             if state not in expected:
                 raise fail(f"{line} out of place", line_no, text=raw)
             if line == "META_START":
@@ -133,16 +139,26 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
                     if key not in meta:
                         raise fail(f"metadata has no {key}", line_no, key)
                 if meta["TIME_SYSTEM"] not in _TIME_SYSTEMS:
-                    raise fail(f"TIME_SYSTEM {meta['TIME_SYSTEM']} not supported "
-                               f"({', '.join(sorted(_TIME_SYSTEMS))})", line_no, "TIME_SYSTEM")
+                    raise fail(
+                        f"TIME_SYSTEM {meta['TIME_SYSTEM']} not supported "
+                        f"({', '.join(sorted(_TIME_SYSTEMS))})",
+                        line_no,
+                        "TIME_SYSTEM",
+                    )
                 if meta["ANGLE_TYPE"] not in ("RADEC", "AZEL"):
-                    raise fail(f"ANGLE_TYPE {meta['ANGLE_TYPE']} not supported (RADEC or "
-                               "AZEL)", line_no, "ANGLE_TYPE")
+                    raise fail(
+                        f"ANGLE_TYPE {meta['ANGLE_TYPE']} not supported (RADEC or AZEL)",
+                        line_no,
+                        "ANGLE_TYPE",
+                    )
                 frame = meta.get("REFERENCE_FRAME")
                 if meta["ANGLE_TYPE"] == "RADEC" and frame not in _SUPPORTED_FRAMES:
-                    raise fail(f"REFERENCE_FRAME {frame} not supported for RADEC "
-                               f"({', '.join(sorted(_SUPPORTED_FRAMES))})", line_no,
-                               "REFERENCE_FRAME")
+                    raise fail(
+                        f"REFERENCE_FRAME {frame} not supported for RADEC "
+                        f"({', '.join(sorted(_SUPPORTED_FRAMES))})",
+                        line_no,
+                        "REFERENCE_FRAME",
+                    )
                 segment = TDMSegment(metadata=meta, first_line=line_no)
                 state = "after_meta"
             elif line == "DATA_START":
@@ -185,8 +201,7 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
             try:
                 number = float(parts[1])
             except ValueError:
-                raise fail(f"{key} value {parts[1]!r} is not a number", line_no, key,
-                           raw) from None
+                raise fail(f"{key} value {parts[1]!r} is not a number", line_no, key, raw) from None
             if key == "MAG":
                 segment.mags[when] = number
             elif key == "ANGLE_1":
@@ -194,13 +209,18 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
             else:
                 waiting = pending.get(when)
                 if not waiting:
-                    raise fail("ANGLE_2 without an earlier ANGLE_1 of the same time", line_no,
-                               key, raw)
+                    raise fail(
+                        "ANGLE_2 without an earlier ANGLE_1 of the same time", line_no, key, raw
+                    )
                 _, angle_1 = waiting.pop(0)
                 if not waiting:
                     del pending[when]
-                _check_angles(segment.metadata["ANGLE_TYPE"], angle_1, number,
-                              lambda reason: fail(reason, line_no, key, raw))
+                _check_angles(
+                    segment.metadata["ANGLE_TYPE"],
+                    angle_1,
+                    number,
+                    partial(fail, line_no=line_no, key=key, text=raw),
+                )
                 segment.angles.append((when, angle_1 % 360.0, number))
         else:
             raise fail(f"{key} outside META/DATA blocks", line_no, key, raw)
@@ -211,17 +231,23 @@ def parse_tdm(lines: Iterable[str], source: str = "<tdm>") -> list[TDMSegment]:
     return segments
 
 
-def _check_angles(angle_type: str, angle_1: float, angle_2: float, fail) -> None:  # noqa: ANN001
-    name_1, name_2 = ("right ascension", "declination") if angle_type == "RADEC" \
-        else ("azimuth", "elevation")
+def _check_angles(angle_type: str, angle_1: float, angle_2: float, fail) -> None:
+    name_1, name_2 = (
+        ("right ascension", "declination") if angle_type == "RADEC" else ("azimuth", "elevation")
+    )
     if not -360.0 < angle_1 <= 360.0:
         raise fail(f"{name_1} {angle_1} out of range")
     if not -90.0 <= angle_2 <= 90.0:
         raise fail(f"{name_2} {angle_2} out of range")
 
 
-def read_tdm(source: str | PathLike[str] | Iterable[str], sensors: Mapping[str, Sensor], *,
-             tolerance_s: float = 0.01, rejects: list[Reject] | None = None) -> list[Frame]:
+def read_tdm(
+    source: str | PathLike[str] | Iterable[str],
+    sensors: Mapping[str, Sensor],
+    *,
+    tolerance_s: float = 0.01,
+    rejects: list[Reject] | None = None,
+) -> list[Frame]:
     """Frames from a KVN TDM; sensors come from ``sensors`` (keyed by ``PARTICIPANT_1``).
 
     A segment whose sensor is unknown (or AZEL for a space-based sensor) raises
@@ -244,8 +270,9 @@ def read_tdm(source: str | PathLike[str] | Iterable[str], sensors: Mapping[str, 
         elif segment.metadata["ANGLE_TYPE"] == "AZEL" and sensor.is_space_based:
             reason = f"AZEL angles from space-based sensor {segment.sensor_id!r}"
         if reason is not None:
-            error = FormatError(reason, source=name, line_no=segment.first_line,
-                                field="PARTICIPANT_1")
+            error = FormatError(
+                reason, source=name, line_no=segment.first_line, field="PARTICIPANT_1"
+            )
             if rejects is None:
                 raise error
             rejects.append(Reject(segment.first_line, error))
@@ -256,17 +283,31 @@ def read_tdm(source: str | PathLike[str] | Iterable[str], sensors: Mapping[str, 
         for when, angle_1, angle_2 in segment.angles:
             if segment.metadata["ANGLE_TYPE"] == "AZEL":
                 from .iod import radec_from_azel
+
                 ra, dec = radec_from_azel(angle_1, angle_2, sensor, when)
             else:
                 ra, dec = angle_1, angle_2
-            observations.append(Observation(
-                sensor_id=sensor.sensor_id, time=when, ra_deg=ra, dec_deg=dec,
-                sigma_arcsec=sensor.sigma_arcsec, mag=segment.mags.get(when), label=target))
+            observations.append(
+                Observation(
+                    sensor_id=sensor.sensor_id,
+                    time=when,
+                    ra_deg=ra,
+                    dec_deg=dec,
+                    sigma_arcsec=sensor.sigma_arcsec,
+                    mag=segment.mags.get(when),
+                    label=target,
+                )
+            )
     return group_into_frames(observations, used, tolerance_s=tolerance_s)
 
 
-def write_tdm(frames: Iterable[Frame], path: str | PathLike[str], *,
-              originator: str = "ORBITLINK", creation_date: datetime | None = None) -> int:
+def write_tdm(
+    frames: Iterable[Frame],
+    path: str | PathLike[str],
+    *,
+    originator: str = "ORBITLINK",
+    creation_date: datetime | None = None,
+) -> int:
     """Write frames as a KVN TDM 2.0, one RADEC/EME2000 segment per (sensor, object).
 
     The object of a detection is the label at the end of its id (``"<frame>:<n>:<label>"``,
@@ -278,19 +319,33 @@ def write_tdm(frames: Iterable[Frame], path: str | PathLike[str], *,
             parts = (det.det_id or "").split(":")
             target = parts[2] if len(parts) == 3 and parts[2] else "UNKNOWN"
             groups.setdefault((frame.sensor_id, target), []).append(
-                (frame.time, det.ra_deg, det.dec_deg, det.mag))
-    created = parse_time(creation_date or datetime.now(timezone.utc))
-    out = ["CCSDS_TDM_VERS = 2.0",
-           f"CREATION_DATE = {_epoch(created)}",
-           f"ORIGINATOR = {originator}", ""]
+                (frame.time, det.ra_deg, det.dec_deg, det.mag)
+            )
+    created = parse_time(creation_date or datetime.now(UTC))
+    out = [
+        "CCSDS_TDM_VERS = 2.0",
+        f"CREATION_DATE = {_epoch(created)}",
+        f"ORIGINATOR = {originator}",
+        "",
+    ]
     count = 0
     for (sensor_id, target), rows in groups.items():
         rows.sort(key=lambda row: row[0])
-        out += ["META_START", "TIME_SYSTEM = UTC", f"PARTICIPANT_1 = {sensor_id}",
-                f"PARTICIPANT_2 = {target}", "MODE = SEQUENTIAL", "PATH = 2,1",
-                "ANGLE_TYPE = RADEC", "REFERENCE_FRAME = EME2000",
-                f"START_TIME = {_epoch(rows[0][0])}", f"STOP_TIME = {_epoch(rows[-1][0])}",
-                "META_STOP", "", "DATA_START"]
+        out += [
+            "META_START",
+            "TIME_SYSTEM = UTC",
+            f"PARTICIPANT_1 = {sensor_id}",
+            f"PARTICIPANT_2 = {target}",
+            "MODE = SEQUENTIAL",
+            "PATH = 2,1",
+            "ANGLE_TYPE = RADEC",
+            "REFERENCE_FRAME = EME2000",
+            f"START_TIME = {_epoch(rows[0][0])}",
+            f"STOP_TIME = {_epoch(rows[-1][0])}",
+            "META_STOP",
+            "",
+            "DATA_START",
+        ]
         for when, ra, dec, mag in rows:
             stamp = _epoch(when)
             out.append(f"ANGLE_1 = {stamp} {ra:.9f}")

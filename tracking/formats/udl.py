@@ -74,10 +74,14 @@ class EOObservation(BaseModel):
     ra_unc: float | None = Field(default=None, gt=0.0, alias="raUnc")
     declination_unc: float | None = Field(default=None, gt=0.0, alias="declinationUnc")
     reference_frame: Literal["J2000", "GCRF", "ITRF", "TEME"] | None = Field(
-        default=None, alias="referenceFrame")
-    id_sensor: str | None = Field(default=None, min_length=1,
-                                  validation_alias=AliasChoices("idSensor", "origSensorId"),
-                                  serialization_alias="idSensor")
+        default=None, alias="referenceFrame"
+    )
+    id_sensor: str | None = Field(
+        default=None,
+        min_length=1,
+        validation_alias=AliasChoices("idSensor", "origSensorId"),
+        serialization_alias="idSensor",
+    )
     senlat: float | None = Field(default=None, ge=-90.0, le=90.0)
     senlon: float | None = Field(default=None, ge=-180.0, le=360.0)
     senalt: float | None = Field(default=None, ge=-0.5)
@@ -137,8 +141,9 @@ def _records(source: str | PathLike[str] | Iterable[str]) -> Iterator[tuple[int,
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column "
-                              f"{exc.colno}", source=name) from None
+            raise FormatError(
+                f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=name
+            ) from None
         for index, item in enumerate(data, start=1):
             yield index, name, item
         return
@@ -148,18 +153,29 @@ def _records(source: str | PathLike[str] | Iterable[str]) -> Iterator[tuple[int,
         try:
             yield line_no, name, json.loads(line)
         except json.JSONDecodeError as exc:
-            yield line_no, name, FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}",
-                                             source=name, line_no=line_no, text=line)
+            yield (
+                line_no,
+                name,
+                FormatError(
+                    f"not valid JSON: {exc.msg} at column {exc.colno}",
+                    source=name,
+                    line_no=line_no,
+                    text=line,
+                ),
+            )
 
 
 @overload
-def iter_eo_observations(source: str | PathLike[str] | Iterable[str], *,
-                         lenient: Literal[False] = False) -> Iterator[EOObservation]: ...
+def iter_eo_observations(
+    source: str | PathLike[str] | Iterable[str], *, lenient: Literal[False] = False
+) -> Iterator[EOObservation]: ...
 @overload
-def iter_eo_observations(source: str | PathLike[str] | Iterable[str], *,
-                         lenient: Literal[True]) -> Iterator[EOObservation | Reject]: ...
-def iter_eo_observations(source: str | PathLike[str] | Iterable[str], *, lenient: bool = False
-                         ) -> Iterator[EOObservation] | Iterator[EOObservation | Reject]:
+def iter_eo_observations(
+    source: str | PathLike[str] | Iterable[str], *, lenient: Literal[True]
+) -> Iterator[EOObservation | Reject]: ...
+def iter_eo_observations(
+    source: str | PathLike[str] | Iterable[str], *, lenient: bool = False
+) -> Iterator[EOObservation] | Iterator[EOObservation | Reject]:
     """Validated EOObservations of a file or lines, in order.
 
     A bad record raises :class:`FormatError` naming its number (array index from 1, or line
@@ -170,21 +186,32 @@ def iter_eo_observations(source: str | PathLike[str] | Iterable[str], *, lenient
             if isinstance(item, FormatError):
                 raise item
             if not isinstance(item, dict):
-                raise FormatError(f"expected an EOObservation object, got "
-                                  f"{type(item).__name__}", source=name, line_no=record_no,
-                                  text=json.dumps(item))
+                raise FormatError(
+                    f"expected an EOObservation object, got {type(item).__name__}",
+                    source=name,
+                    line_no=record_no,
+                    text=json.dumps(item),
+                )
             try:
                 record = EOObservation.model_validate(item)
             except ValidationError as exc:
                 field, reason = describe_validation_error(exc)
-                raise FormatError(f"invalid EOObservation: {reason}", source=name,
-                                  line_no=record_no, field=field,
-                                  text=json.dumps(item)) from None
+                raise FormatError(
+                    f"invalid EOObservation: {reason}",
+                    source=name,
+                    line_no=record_no,
+                    field=field,
+                    text=json.dumps(item),
+                ) from None
             if record.reference_frame in ("ITRF", "TEME"):
-                raise FormatError(f"referenceFrame {record.reference_frame} angles are not "
-                                  "supported (J2000 or GCRF only)", source=name,
-                                  line_no=record_no, field="referenceFrame",
-                                  text=json.dumps(item))
+                raise FormatError(
+                    f"referenceFrame {record.reference_frame} angles are not "
+                    "supported (J2000 or GCRF only)",
+                    source=name,
+                    line_no=record_no,
+                    field="referenceFrame",
+                    text=json.dumps(item),
+                )
         except FormatError as error:
             if not lenient:
                 raise
@@ -193,8 +220,9 @@ def iter_eo_observations(source: str | PathLike[str] | Iterable[str], *, lenient
         yield record
 
 
-def _sensor_for(record: EOObservation, sensors: Mapping[str, Sensor] | None
-                ) -> tuple[Sensor | None, str | None]:
+def _sensor_for(
+    record: EOObservation, sensors: Mapping[str, Sensor] | None
+) -> tuple[Sensor | None, str | None]:
     """The sensor of an observation, or ``(None, reason)``."""
     sensor_id = record.id_sensor
     if sensor_id is None:
@@ -207,25 +235,35 @@ def _sensor_for(record: EOObservation, sensors: Mapping[str, Sensor] | None
             return None, "senlat and senlon must be given together"
         alt_m = (record.senalt or 0.0) * _KM_TO_M
         if record.senalt is not None and record.senalt > 20.0:
-            return None, (f"senalt {record.senalt} km is not a ground site; a space-based "
-                          "sensor needs its TLE in the sensors file")
+            return None, (
+                f"senalt {record.senalt} km is not a ground site; a space-based "
+                "sensor needs its TLE in the sensors file"
+            )
         position = {"lat_deg": record.senlat, "lon_deg": record.senlon, "alt_m": alt_m}
         # the record's position wins; a sensors file still contributes FoV, sigma and name
-        inline = (known.model_copy(update=position) if known is not None
-                  else Sensor(sensor_id=sensor_id, **position))
+        inline = (
+            known.model_copy(update=position)
+            if known is not None
+            else Sensor(sensor_id=sensor_id, **position)
+        )
         return inline, None
     if known is not None:
         return known, None
     if record.senx is not None:
-        return None, (f"space-based sensor {sensor_id!r} (senx/seny/senz) is not in the "
-                      "sensors file; orbitlink needs its TLE")
+        return None, (
+            f"space-based sensor {sensor_id!r} (senx/seny/senz) is not in the "
+            "sensors file; orbitlink needs its TLE"
+        )
     return None, f"sensor {sensor_id!r} has no senlat/senlon and is not in the sensors file"
 
 
-def frames_from_eo_observations(records: Iterable[EOObservation],
-                                sensors: Mapping[str, Sensor] | None = None, *,
-                                tolerance_s: float = 0.01,
-                                rejects: list[Reject] | None = None) -> list[Frame]:
+def frames_from_eo_observations(
+    records: Iterable[EOObservation],
+    sensors: Mapping[str, Sensor] | None = None,
+    *,
+    tolerance_s: float = 0.01,
+    rejects: list[Reject] | None = None,
+) -> list[Frame]:
     """Frames from EOObservations, grouped by sensor and ``obTime``.
 
     A record whose sensor cannot be established raises :class:`FormatError`, or is appended
@@ -240,9 +278,13 @@ def frames_from_eo_observations(records: Iterable[EOObservation],
         if sensor is not None:
             resolved.setdefault(sensor.sensor_id, sensor)
         if reason is not None:
-            error = FormatError(reason, source="<EOObservations>", line_no=index,
-                                field="idSensor",
-                                text=record.model_dump_json(by_alias=True, exclude_none=True))
+            error = FormatError(
+                reason,
+                source="<EOObservations>",
+                line_no=index,
+                field="idSensor",
+                text=record.model_dump_json(by_alias=True, exclude_none=True),
+            )
             if rejects is None:
                 raise error
             rejects.append(Reject(index, error))
@@ -250,19 +292,30 @@ def frames_from_eo_observations(records: Iterable[EOObservation],
         assert sensor is not None
         if record.exp_duration is not None:
             exposures.setdefault(sensor.sensor_id, record.exp_duration)
-        observations.append(Observation(
-            sensor_id=sensor.sensor_id, time=record.ob_time, ra_deg=record.ra % 360.0,
-            dec_deg=record.declination, sigma_arcsec=record.sigma_arcsec, mag=record.mag,
-            label=record.label))
+        observations.append(
+            Observation(
+                sensor_id=sensor.sensor_id,
+                time=record.ob_time,
+                ra_deg=record.ra % 360.0,
+                dec_deg=record.declination,
+                sigma_arcsec=record.sigma_arcsec,
+                mag=record.mag,
+                label=record.label,
+            )
+        )
     frames = group_into_frames(observations, resolved, tolerance_s=tolerance_s)
     for frame in frames:
         frame.exposure_s = exposures.get(frame.sensor_id, 0.0)
     return frames
 
 
-def read_udl(source: str | PathLike[str] | Iterable[str],
-             sensors: Mapping[str, Sensor] | None = None, *, tolerance_s: float = 0.01,
-             rejects: list[Reject] | None = None) -> list[Frame]:
+def read_udl(
+    source: str | PathLike[str] | Iterable[str],
+    sensors: Mapping[str, Sensor] | None = None,
+    *,
+    tolerance_s: float = 0.01,
+    rejects: list[Reject] | None = None,
+) -> list[Frame]:
     """Frames of a UDL EOObservation file; strict unless ``rejects`` collects bad records."""
     if rejects is None:
         records = list(iter_eo_observations(source))
@@ -284,10 +337,14 @@ def read_udl(source: str | PathLike[str] | Iterable[str],
     return frames
 
 
-def frames_to_eo_observations(frames: Iterable[Frame],
-                              sensors: Mapping[str, Sensor] | None = None, *,
-                              source: str = "orbitlink", data_mode: str = "SIMULATED",
-                              classification: str = "U") -> list[dict[str, Any]]:
+def frames_to_eo_observations(
+    frames: Iterable[Frame],
+    sensors: Mapping[str, Sensor] | None = None,
+    *,
+    source: str = "orbitlink",
+    data_mode: str = "SIMULATED",
+    classification: str = "U",
+) -> list[dict[str, Any]]:
     """EOObservation dicts (one per detection) for frames, the inverse of :func:`read_udl`.
 
     Ground sensors (inline, or from ``sensors``) are written as ``senlat``/``senlon``/
@@ -299,10 +356,15 @@ def frames_to_eo_observations(frames: Iterable[Frame],
         sensor = frame.sensor or (sensors or {}).get(frame.sensor_id)
         for det in frame.detections:
             record: dict[str, Any] = {
-                "classificationMarking": classification, "dataMode": data_mode,
-                "source": source, "obTime": format_time(frame.time),
-                "idSensor": frame.sensor_id, "ra": det.ra_deg, "declination": det.dec_deg,
-                "referenceFrame": "J2000", "uct": False,
+                "classificationMarking": classification,
+                "dataMode": data_mode,
+                "source": source,
+                "obTime": format_time(frame.time),
+                "idSensor": frame.sensor_id,
+                "ra": det.ra_deg,
+                "declination": det.dec_deg,
+                "referenceFrame": "J2000",
+                "uct": False,
             }
             if det.sigma_arcsec is not None:
                 sigma_deg = det.sigma_arcsec / ARCSEC_PER_DEG
@@ -326,9 +388,14 @@ def frames_to_eo_observations(frames: Iterable[Frame],
     return out
 
 
-def write_udl(frames: Iterable[Frame], path: str | PathLike[str],
-              sensors: Mapping[str, Sensor] | None = None, *,
-              lines: bool = False, **kwargs: Any) -> int:
+def write_udl(
+    frames: Iterable[Frame],
+    path: str | PathLike[str],
+    sensors: Mapping[str, Sensor] | None = None,
+    *,
+    lines: bool = False,
+    **kwargs: Any,
+) -> int:
     """Write frames as a UDL EOObservation JSON array (or JSON Lines); return how many."""
     records = frames_to_eo_observations(frames, sensors, **kwargs)
     target = Path(path)
