@@ -2,10 +2,10 @@
 
 ``python -m bench.broker`` starts an embedded Tansu; ``--broker kafka://host:port`` measures an
 existing broker (Apache Kafka, say). For 1, 4 and 16 partitions it sends the same records twice,
-once with :data:`stream.broker.TANSU_SAFE_PRODUCER_CONFIG` (one record per batch, what every
-orbitlink producer whose topic is read "up to the end" uses on Tansu) and once with aiokafka's
-default batching (linger 2 ms), and prints records/s. With one record per batch aiokafka keeps one
-request in flight per partition, so the rate is about ``partitions / round trip``.
+once with :data:`orbitlink.stream.tansu.TANSU_SAFE_PRODUCER_CONFIG` (one record per batch, what
+every orbitlink producer whose topic is read "up to the end" uses on Tansu) and once with
+aiokafka's default batching (linger 2 ms), and prints records/s. With one record per batch aiokafka
+keeps one request in flight per partition, so the rate is about ``partitions / round trip``.
 Measures only; asserts nothing.
 """
 
@@ -18,13 +18,9 @@ import uuid
 
 from aiokafka import AIOKafkaProducer
 
-from orbitlink.stream.broker import (
-    TANSU_SAFE_PRODUCER_CONFIG,
-    EmbeddedBroker,
-    bootstrap_from_url,
-    create_topics,
-    describe_broker,
-)
+from orbitlink.stream.admin import create_topics, describe_broker
+from orbitlink.stream.probe import bootstrap_from_url
+from orbitlink.stream.tansu import TANSU_SAFE_PRODUCER_CONFIG, EmbeddedBroker
 
 RECORD_BYTES = 1000  # about one frame of ~10 detections as JSON
 PARTITION_COUNTS = (1, 4, 16)

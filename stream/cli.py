@@ -185,7 +185,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _cmd_broker(args: argparse.Namespace) -> int:
     import signal
 
-    from .broker import EmbeddedBroker
+    from .tansu import EmbeddedBroker
 
     broker = EmbeddedBroker(port=args.port, log_path=args.log)
     broker.start()
@@ -203,7 +203,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from .topics import ensure_topics
+    from .admin import ensure_topics
 
     settings = _settings(args)
     for name, created in ensure_topics(settings).items():
@@ -280,8 +280,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_publish_catalog(args: argparse.Namespace) -> int:
     from orbitlink.tracking.catalogue import Catalogue
 
+    from .admin import ensure_topics
     from .replay import publish_catalogue
-    from .topics import ensure_topics
 
     settings = _settings(args)
     ensure_topics(settings)

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .broker import EmbeddedBroker
+from .admin import ensure_topics
 from .consume import ConsumedMessage, consume_topic, dedupe_records
 from .settings import StreamSettings
-from .topics import ensure_topics
+from .tansu import EmbeddedBroker
 
 __all__ = ["LocalStack", "OutputReport", "collect_outputs", "default_catalog", "run_demo"]
 

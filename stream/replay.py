@@ -4,8 +4,9 @@
 (so the worker knows them before their frames), then the frames keyed by sensor id, in file
 order, spaced like their event times divided by ``speed`` (or as fast as possible).
 
-Producers here write one record per batch (:data:`stream.broker.TANSU_SAFE_PRODUCER_CONFIG`)
-on the sensors and catalogue topics, whose readers rely on end offsets; frames may be batched.
+Producers here write one record per batch
+(:data:`~orbitlink.stream.tansu.TANSU_SAFE_PRODUCER_CONFIG`) on the sensors and catalogue topics,
+whose readers rely on end offsets; frames may be batched.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import Reject, read_observations
 from orbitlink.tracking.models import Frame, Sensor
 
-from .broker import TANSU_SAFE_PRODUCER_CONFIG
+from .admin import ensure_topics_async
 from .codecs import encode_element_set, encode_record
 from .settings import StreamSettings
-from .topics import ensure_topics_async
+from .tansu import TANSU_SAFE_PRODUCER_CONFIG
 
 __all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames", "publish_sensors"]
 

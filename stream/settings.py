@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .broker import TopicSpec
+from .admin import TopicSpec
 
 __all__ = ["ENV_PREFIX", "StreamSettings", "default_store"]
 

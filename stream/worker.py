@@ -20,10 +20,10 @@ from orbitlink.tracking.pipeline import (
     load_pipeline_settings,
 )
 
+from .admin import ensure_topics
 from .app import OrbitlinkApp, create_app
-from .broker import BrokerError, wait_for_broker
+from .probe import BrokerError, wait_for_broker
 from .settings import StreamSettings
-from .topics import ensure_topics
 
 __all__ = ["build_pipeline", "run_worker"]
 

@@ -2,11 +2,12 @@
 
 Which broker
 ------------
-By default one embedded Tansu broker (``stream.broker.EmbeddedBroker``, in-memory, free port) is
-started for the whole test session and stopped after it. When ``$ORBITLINK_TEST_BROKER`` is set
-(``kafka://127.0.0.1:19092`` or ``127.0.0.1:19092``), that broker is used instead and nothing is
-started: CI runs the ``kafka``-marked tests a second time against Apache Kafka 4.x that way
-(``ci/run-tests.sh``). Mark every test that talks to a live broker ``@pytest.mark.kafka``.
+By default one embedded Tansu broker (``orbitlink.stream.tansu.EmbeddedBroker``, in-memory, free
+port) is started for the whole test session and stopped after it. When
+``$ORBITLINK_TEST_BROKER`` is set (``kafka://127.0.0.1:19092`` or ``127.0.0.1:19092``), that
+broker is used instead and nothing is started: CI runs the ``kafka``-marked tests a second time
+against Apache Kafka 4.x that way (``ci/run-tests.sh``). Mark every test that talks to a live
+broker ``@pytest.mark.kafka``.
 
 Fixtures (all names are stable; D1's stream tests use them)
 -----------------------------------------------------------
@@ -50,13 +51,9 @@ from pathlib import Path
 
 import pytest
 
-from orbitlink.stream.broker import (
-    EmbeddedBroker,
-    bootstrap_from_url,
-    create_topics,
-    describe_broker,
-    wait_for_broker,
-)
+from orbitlink.stream.admin import create_topics, describe_broker
+from orbitlink.stream.probe import bootstrap_from_url, wait_for_broker
+from orbitlink.stream.tansu import EmbeddedBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_BROKER_ENV = "ORBITLINK_TEST_BROKER"

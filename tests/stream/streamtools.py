@@ -159,7 +159,7 @@ def publish_raw(
     """Publish ``(key, value)`` messages in order and wait for their acknowledgements."""
     from aiokafka import AIOKafkaProducer
 
-    from orbitlink.stream.broker import TANSU_SAFE_PRODUCER_CONFIG
+    from orbitlink.stream.tansu import TANSU_SAFE_PRODUCER_CONFIG
 
     async def run() -> None:
         producer = AIOKafkaProducer(

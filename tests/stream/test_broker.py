@@ -17,18 +17,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from orbitlink.stream.broker import (
-    TANSU_SAFE_PRODUCER_CONFIG,
-    BrokerError,
-    EmbeddedBroker,
+from orbitlink.stream.admin import (
     TopicMismatchError,
-    bootstrap_from_url,
     create_topics,
     create_topics_async,
     describe_broker,
+)
+from orbitlink.stream.probe import BrokerError, bootstrap_from_url, wait_for_broker
+from orbitlink.stream.tansu import (
+    TANSU_SAFE_PRODUCER_CONFIG,
+    EmbeddedBroker,
     find_free_port,
     port_is_free,
-    wait_for_broker,
 )
 
 
@@ -137,7 +137,7 @@ def test_embedded_broker_dies_with_the_process_that_started_it(spawn) -> None:
         [
             sys.executable,
             "-c",
-            "import time; from orbitlink.stream.broker import EmbeddedBroker; "
+            "import time; from orbitlink.stream.tansu import EmbeddedBroker; "
             f"b = EmbeddedBroker({port}).start(); print('broker up', b.pid, flush=True); "
             "time.sleep(600)",
         ],
@@ -283,7 +283,7 @@ async def test_multi_record_batches_end_offset(
     """16 records as batches of 10, 1 and 5: Kafka says end offset 16; Tansu says 12.
 
     Tansu's answer is its last batch's base offset (11) + 1. If this starts failing on Tansu with
-    16, the fault is fixed upstream: drop the workaround notes in stream/broker.py and the docs.
+    16, the fault is fixed upstream: drop the workaround notes in stream/tansu.py and the docs.
     """
     topic = f"{topic_prefix}batches"
     await create_topics_async(bootstrap, {topic: (1, False)})

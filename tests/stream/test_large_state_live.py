@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from streamtools import read_topic, test_settings, worker_args, worker_env
 
+from orbitlink.stream.admin import ensure_topics
 from orbitlink.stream.replay import publish_frames
-from orbitlink.stream.topics import ensure_topics
 from orbitlink.tracking.models import Detection, Frame, Sensor
 from orbitlink.tracking.tracker import SensorTracker
 

@@ -24,9 +24,9 @@ from streamtools import (
     worker_env,
 )
 
+from orbitlink.stream.admin import ensure_topics
 from orbitlink.stream.consume import dedupe_records
 from orbitlink.stream.replay import publish_frames
-from orbitlink.stream.topics import ensure_topics
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 
