@@ -1,35 +1,40 @@
 """The Faust application of the worker: frames agent, tracker-state table, side inputs.
 
 :func:`create_app` builds a fresh :class:`faust.App` from :class:`StreamSettings` (no module-
-level app, so tests and several workers can each have their own) and wires:
+level app, so tests and several workers can each have their own) around the parts the caller
+passes: a :class:`~orbitlink.stream.sinks.Sink` for the records and an
+:class:`~orbitlink.stream.inputs.Inputs` for the sensors and element sets. The worker passes a
+:class:`~orbitlink.stream.sinks.KafkaSink` and :class:`~orbitlink.stream.inputs.SideInputs`;
+a test under Faust's ``test_context`` passes a :class:`~orbitlink.stream.sinks.MemorySink` and
+:class:`~orbitlink.stream.inputs.MemoryInputs`. Either way the app wires:
 
 * the **frames agent**: reads ``orbitlink.frames`` as raw bytes, one message at a time per
-  worker, through :class:`~stream.processor.FrameProcessor`;
+  worker, through :class:`~orbitlink.stream.processor.FrameProcessor`; before its first frame
+  it starts the sink and the inputs and waits until the inputs are read to their end;
 * the **state table** ``tracker-state``: sensor id -> tracker state bytes, backed by a
   compacted changelog with the frames' partition count (so a sensor's state moves with its
   frames' partition when the group rebalances);
-* the **side inputs** (:class:`~stream.inputs.SideInputs`): sensors and catalogue topics read
-  in full by every worker and applied to the pipeline live;
-* a **metrics timer** logging the counters.
+* one :class:`~orbitlink.stream.deadletters.DeadLetters` for the frames and the side inputs;
+* a **metrics timer** logging the counters, a log line at each rebalance, and a shutdown hook
+  stopping the inputs and the sink.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import faust
 from faust.types import TP
 
-from orbitlink.tracking.catalogue import Catalogue, ElementSet
 from orbitlink.tracking.pipeline import Pipeline
 
-from .codecs import dead_letter
-from .inputs import SideInputs
+from .deadletters import DeadLetters
+from .inputs import Inputs
 from .processor import FrameProcessor, Metrics
 from .settings import StreamSettings
-from .sinks import KafkaSink, OutboundRecord, Sink
+from .sinks import Sink
 
 __all__ = ["OrbitlinkApp", "create_app"]
 
@@ -47,26 +52,14 @@ class OrbitlinkApp:
     frames_agent: faust.types.AgentT
     table: faust.types.TableT
     metrics: Metrics
-    inputs: SideInputs | None = None
-    kafka_sink: KafkaSink | None = None
-    started: asyncio.Event = field(default_factory=asyncio.Event)
+    sink: Sink
+    inputs: Inputs
+    dead_letters: DeadLetters
+    started: asyncio.Event
 
 
-def _apply_element_sets(pipeline: Pipeline, element_sets: list[ElementSet]) -> int:
-    delta = Catalogue(element_sets)
-    return pipeline.update_catalogue(delta)
-
-
-def create_app(
-    settings: StreamSettings, pipeline: Pipeline, *, sink: Sink | None = None, live: bool = True
-) -> OrbitlinkApp:
-    """Build the worker's Faust app around ``pipeline``.
-
-    With ``live=True`` (the worker) the app starts a :class:`KafkaSink` and the side inputs
-    when it starts; ``sink`` is then ignored. With ``live=False`` (Faust's ``test_context``)
-    records go to ``sink`` and nothing else connects to a broker.
-    """
-    app = faust.App(
+def _faust_app(settings: StreamSettings) -> faust.App:
+    return faust.App(
         settings.faust_app_id,
         broker=settings.broker,
         store=settings.store,
@@ -89,6 +82,14 @@ def create_app(
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
     )
+
+
+def create_app(
+    settings: StreamSettings, pipeline: Pipeline, *, sink: Sink, inputs: Inputs
+) -> OrbitlinkApp:
+    """Build the worker's Faust app around ``pipeline``, publishing to ``sink`` and fed by
+    ``inputs`` (see the module docstring)."""
+    app = _faust_app(settings)
     frames_topic = app.topic(
         settings.topic("frames"),
         key_type=bytes,
@@ -107,53 +108,11 @@ def create_app(
         help="Tracker state (bytes) of each sensor, by sensor id",
     )
     metrics = Metrics()
-    inputs: SideInputs | None = None
-    kafka_sink: KafkaSink | None = None
-    if live:
-        kafka_sink = KafkaSink(
-            settings.bootstrap,
-            max_batch_size=settings.output_batch_bytes,
-            linger_ms=settings.output_linger_ms,
-            max_request_size=settings.max_message_bytes,
-            client_id=f"{settings.faust_app_id}-output",
-        )
-        sink = kafka_sink
-    elif sink is None:
-        raise ValueError("create_app(live=False) needs a sink")
-    assert sink is not None
-
-    async def reject_input(
-        topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str
-    ) -> None:
-        metrics["dead_letters"] += 1
-        await sink.publish(
-            [
-                OutboundRecord(
-                    settings.topic("deadletter"),
-                    key,
-                    dead_letter(
-                        raw=value,
-                        key=key,
-                        topic=topic,
-                        partition=partition,
-                        offset=offset,
-                        reason=reason,
-                    ),
-                )
-            ]
-        )
-
-    if live:
-        inputs = SideInputs(
-            settings,
-            on_sensor=pipeline.add_sensor,
-            on_element_sets=lambda sets: _apply_element_sets(pipeline, sets),
-            on_rejected=reject_input,
-        )
+    dead_letters = DeadLetters(settings.topic("deadletter"), sink, metrics)
+    started = asyncio.Event()
 
     async def wait_for_sensor(sensor_id: str) -> None:
-        if inputs is not None:
-            await inputs.catch_up(settings.unknown_sensor_wait_s)
+        await inputs.catch_up(settings.unknown_sensor_wait_s)
 
     async def rewind(topic: str, partition: int, offset: int) -> None:
         await app.consumer.seek(TP(topic, partition), offset)
@@ -163,26 +122,31 @@ def create_app(
         pipeline,
         sink,
         table,
-        wait_for_sensor=wait_for_sensor if live else None,
+        wait_for_sensor=wait_for_sensor,
         metrics=metrics,
-        rewind=rewind if live else None,
+        rewind=rewind,
+        dead_letters=dead_letters,
     )
-    holder = OrbitlinkApp(
-        app=app,
-        settings=settings,
-        pipeline=pipeline,
-        processor=processor,
-        frames_agent=None,
-        table=table,
-        metrics=metrics,  # type: ignore[arg-type]
-        inputs=inputs,
-        kafka_sink=kafka_sink,
-    )
-    if not live:
-        holder.started.set()
+
+    async def start_services() -> None:
+        # Once per app: Faust restarts a crashed agent, which comes here again.
+        if started.is_set():
+            return
+        await sink.start()
+        await inputs.start(pipeline, dead_letters)
+        while not await inputs.catch_up(30.0):
+            log.warning("inputs: still reading the sensors and catalogue topics")
+        log.info(
+            "worker ready: %d sensors, %d catalogue objects",
+            len(pipeline.sensors),
+            0 if pipeline.catalogue is None else len(pipeline.catalogue),
+        )
+        started.set()
 
     async def frames(stream: faust.StreamT) -> faust.types.AsyncIterator:  # type: ignore[name-defined]
-        await holder.started.wait()
+        # No frame before the sensors and the catalogue are read: a frame could otherwise be
+        # dead-lettered for a sensor published just before it.
+        await start_services()
         async for event in stream.events():
             message = event.message
             yield await processor.handle(
@@ -193,45 +157,39 @@ def create_app(
                 offset=message.offset,
             )
 
-    holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
+    frames_agent = app.agent(frames_topic, name="frames")(frames)
 
-    if live:
+    @app.timer(settings.metrics_interval_s)
+    async def log_metrics() -> None:
+        log.info("metrics: %s", metrics.summary())
 
-        @app.task
-        async def start_side_services() -> None:
-            assert inputs is not None and kafka_sink is not None
-            await kafka_sink.start()
-            await inputs.start()
-            while not await inputs.catch_up(30.0):
-                log.warning("inputs: still reading the sensors and catalogue topics")
-            log.info(
-                "worker ready: %d sensors, %d catalogue objects",
-                len(pipeline.sensors),
-                0 if pipeline.catalogue is None else len(pipeline.catalogue),
-            )
-            holder.started.set()
+    @app.on_rebalance_complete.connect
+    async def on_rebalanced(sender: object, **kwargs: object) -> None:
+        log.info(
+            "partitions assigned: %s",
+            sorted(
+                tp.partition
+                for tp in app.assignor.assigned_actives()
+                if tp.topic == settings.topic("frames")
+            ),
+        )
 
-        @app.timer(settings.metrics_interval_s)
-        async def log_metrics() -> None:
-            log.info("metrics: %s", metrics.summary())
+    async def stop_services(sender: object = None, **kwargs: object) -> None:
+        log.info("metrics (final): %s", metrics.summary())
+        await inputs.stop()
+        await sink.stop()
 
-        @app.on_rebalance_complete.connect
-        async def on_rebalanced(sender: object, **kwargs: object) -> None:
-            log.info(
-                "partitions assigned: %s",
-                sorted(
-                    tp.partition
-                    for tp in app.assignor.assigned_actives()
-                    if tp.topic == settings.topic("frames")
-                ),
-            )
-
-        async def stop_side_services(sender: object = None, **kwargs: object) -> None:
-            log.info("metrics (final): %s", metrics.summary())
-            if inputs is not None:
-                await inputs.stop()
-            if kafka_sink is not None:
-                await kafka_sink.stop()
-
-        app.on_before_shutdown.connect(stop_side_services)
-    return holder
+    app.on_before_shutdown.connect(stop_services)
+    return OrbitlinkApp(
+        app=app,
+        settings=settings,
+        pipeline=pipeline,
+        processor=processor,
+        frames_agent=frames_agent,
+        table=table,
+        metrics=metrics,
+        sink=sink,
+        inputs=inputs,
+        dead_letters=dead_letters,
+        started=started,
+    )

@@ -10,26 +10,61 @@ been applied; the worker calls it at start (before the first frame) and when a f
 sensor it does not know, so "publish the sensors, then the frames" works without races.
 Catch-up relies on the broker's end offsets, which is why our producers write these topics one
 record per batch (see docs/topics.md on the embedded broker).
+
+The app sees its side inputs through the small :class:`Inputs` protocol: :class:`SideInputs`
+reads them from Kafka (the worker), :class:`MemoryInputs` has nothing to read (a pipeline built
+with its sensors and catalogue in the process: Faust's test context, say).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from orbitlink.tracking.catalogue import ElementSet
+from orbitlink.tracking.catalogue import Catalogue, ElementSet
+from orbitlink.tracking.errors import FormatError
+from orbitlink.tracking.pipeline import Pipeline
 
-from .codecs import Rejected, decode_element_set, decode_sensor
+from .codecs import decode_element_set, decode_sensor
+from .deadletters import DeadLetters
 from .settings import StreamSettings
 
-__all__ = ["InputCounts", "SideInputs"]
+__all__ = ["InputCounts", "Inputs", "MemoryInputs", "SideInputs"]
 
 log = logging.getLogger(__name__)
+
+
+class Inputs(Protocol):
+    """Where the worker's sensors and element sets come from, as the app sees it."""
+
+    async def start(self, pipeline: Pipeline, dead_letters: DeadLetters) -> None:
+        """Begin applying sensors and element sets to ``pipeline``; records that cannot be
+        read go to ``dead_letters``."""
+
+    async def catch_up(self, timeout_s: float) -> bool:
+        """Wait until everything published before this call is applied; False on timeout."""
+
+    async def stop(self) -> None:
+        """Stop reading (safe to call when never started)."""
+
+
+class MemoryInputs:
+    """No side inputs to read: the pipeline was given its sensors and catalogue in-process, so
+    it is always caught up."""
+
+    async def start(self, pipeline: Pipeline, dead_letters: DeadLetters) -> None:
+        pass
+
+    async def catch_up(self, timeout_s: float) -> bool:
+        return True
+
+    async def stop(self) -> None:
+        pass
 
 
 @dataclass
@@ -42,28 +77,19 @@ class InputCounts:
 
 
 class SideInputs:
-    """Tails the sensors and catalogue topics into callbacks.
+    """Tails the sensors and catalogue topics of ``settings`` into a pipeline (:class:`Inputs`).
 
-    ``on_sensor(sensor)`` is called per sensor record; ``on_element_sets(list[ElementSet])``
-    per fetched batch and returns how many element sets were newer than what the worker had.
-    Rejected records are logged and passed to the coroutine ``on_rejected(topic, partition,
-    offset, key, raw, reason)`` (the worker dead-letters them).
+    Each sensor record is added to the pipeline as it comes; the element sets of a fetched
+    batch are applied together (a set replaces the pipeline's only if its epoch is newer).
+    Records that cannot be read are logged and dead-lettered.
     """
 
-    def __init__(
-        self,
-        settings: StreamSettings,
-        *,
-        on_sensor: Callable,
-        on_element_sets: Callable[[list[ElementSet]], int],
-        on_rejected: Callable | None = None,
-    ) -> None:
+    def __init__(self, settings: StreamSettings) -> None:
         self.settings = settings
         self.sensors_topic = settings.topic("sensors")
         self.catalogue_topic = settings.topic("catalogue")
-        self.on_sensor = on_sensor
-        self.on_element_sets = on_element_sets
-        self.on_rejected = on_rejected
+        self.pipeline: Pipeline | None = None
+        self.dead_letters: DeadLetters | None = None
         self.counts = InputCounts()
         self.ready = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
@@ -72,7 +98,9 @@ class SideInputs:
         self._progress = asyncio.Condition()
         self._applied: dict[TopicPartition, int] = {}
 
-    async def start(self) -> None:
+    async def start(self, pipeline: Pipeline, dead_letters: DeadLetters) -> None:
+        self.pipeline = pipeline
+        self.dead_letters = dead_letters
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap,
             group_id=None,
@@ -147,14 +175,14 @@ class SideInputs:
             for messages in batches.values():
                 for message in messages:
                     reason = self._apply(message, element_sets)
-                    if reason is not None and self.on_rejected is not None:
-                        await self.on_rejected(
-                            message.topic,
-                            message.partition,
-                            message.offset,
-                            message.key,
-                            message.value,
-                            reason,
+                    if reason is not None and self.dead_letters is not None:
+                        await self.dead_letters.publish(
+                            topic=message.topic,
+                            partition=message.partition,
+                            offset=message.offset,
+                            key=message.key,
+                            value=message.value,
+                            reason=reason,
                         )
             if element_sets:
                 self._apply_element_sets(element_sets)
@@ -166,12 +194,13 @@ class SideInputs:
 
     def _apply(self, message, element_sets: list[ElementSet]) -> str | None:
         """Apply a sensor or collect an element set; the rejection reason if unusable."""
+        assert self.pipeline is not None
         if message.value is None:
             return None  # a tombstone: compaction marker, nothing to apply
         try:
             if message.topic == self.sensors_topic:
                 sensor = decode_sensor(message.value)
-                self.on_sensor(sensor)
+                self.pipeline.add_sensor(sensor)
                 self.counts.sensors += 1
             else:
                 element_sets.append(
@@ -180,20 +209,21 @@ class SideInputs:
                         where=f"{message.topic}[{message.partition}]@{message.offset}",
                     )
                 )
-        except Rejected as rejected:
+        except FormatError as error:
             self.counts.rejected += 1
             log.warning(
                 "inputs: %s[%d]@%d rejected: %s",
                 message.topic,
                 message.partition,
                 message.offset,
-                rejected.reason,
+                error.reason,
             )
-            return rejected.reason
+            return error.reason
         return None
 
     def _apply_element_sets(self, element_sets: list[ElementSet]) -> None:
-        applied = self.on_element_sets(element_sets)
+        assert self.pipeline is not None
+        applied = self.pipeline.update_catalogue(Catalogue(element_sets))
         self.counts.element_sets += len(element_sets)
         self.counts.element_sets_applied += applied
         log.info(

@@ -34,6 +34,14 @@ class OutboundRecord:
 
 
 class Sink(Protocol):
+    """Where records go: started before the first :meth:`publish`, stopped after the last."""
+
+    async def start(self) -> None:
+        """Connect (inside the running event loop)."""
+
+    async def stop(self) -> None:
+        """Disconnect (safe to call when never started)."""
+
     async def publish(self, records: list[OutboundRecord]) -> None:
         """Deliver every record, returning once the broker acknowledged all of them."""
 
@@ -43,6 +51,12 @@ class MemorySink:
 
     def __init__(self) -> None:
         self.records: dict[str, list[OutboundRecord]] = defaultdict(list)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
 
     async def publish(self, records: list[OutboundRecord]) -> None:
         for record in records:

@@ -22,8 +22,10 @@ from orbitlink.tracking.pipeline import (
 
 from .admin import ensure_topics
 from .app import OrbitlinkApp, create_app
+from .inputs import SideInputs
 from .probe import BrokerError, wait_for_broker
 from .settings import StreamSettings
+from .sinks import KafkaSink
 
 __all__ = ["build_pipeline", "run_worker"]
 
@@ -75,7 +77,14 @@ def run_worker(settings: StreamSettings) -> None:
     )
     _wait_and_create_topics(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    holder: OrbitlinkApp = create_app(settings, pipeline)
+    sink = KafkaSink(
+        settings.bootstrap,
+        max_batch_size=settings.output_batch_bytes,
+        linger_ms=settings.output_linger_ms,
+        max_request_size=settings.max_message_bytes,
+        client_id=f"{settings.faust_app_id}-output",
+    )
+    holder: OrbitlinkApp = create_app(settings, pipeline, sink=sink, inputs=SideInputs(settings))
     worker = faust.Worker(
         holder.app,
         loglevel=settings.log_level.upper(),

@@ -1,7 +1,7 @@
 """The frames agent under Faust's test context (no broker): records out, dead letters out.
 
-The agent is the real one from :func:`stream.app.create_app`, with the real pipeline on a
-simulated scenario; only the output producer is replaced by an in-memory sink.
+The agent is the real one from :func:`orbitlink.stream.app.create_app`, with the real pipeline
+on a simulated scenario; only the output producer and the side inputs are in-memory ones.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from streamtools import small_scenario
 
 from orbitlink.stream.app import create_app
 from orbitlink.stream.codecs import encode_record
+from orbitlink.stream.inputs import MemoryInputs
 from orbitlink.stream.settings import StreamSettings
 from orbitlink.stream.sinks import MemorySink
 from orbitlink.tracking.catalogue import Catalogue
@@ -35,7 +36,7 @@ def _app(scenario: Path, catalogue: Catalogue):
     settings = StreamSettings(topic_prefix="ctx.", store="memory://")
     sink = MemorySink()
     pipeline = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
-    return settings, sink, create_app(settings, pipeline, sink=sink, live=False)
+    return settings, sink, create_app(settings, pipeline, sink=sink, inputs=MemoryInputs())
 
 
 async def test_agent_emits_the_pipelines_records(scenario: Path, catalogue: Catalogue) -> None:
@@ -96,7 +97,8 @@ async def test_processor_seeks_back_over_skipped_frames(
 ) -> None:
     """A frame delivered past the stored next offset (Faust lost some at a takeover) makes
     the processor seek back and ignore buffered messages until the missing one comes."""
-    from orbitlink.stream.processor import NEXT_OFFSET_KEY, FrameProcessor
+    from orbitlink.stream.offsets import NEXT_OFFSET_KEY
+    from orbitlink.stream.processor import FrameProcessor
 
     frames = [f for f in iter_frames_jsonl(scenario / "frames.jsonl") if f.sensor_id == "ctio-geo"][
         :8
