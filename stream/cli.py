@@ -14,7 +14,9 @@ Commands (``orbitlink COMMAND --help`` for options)::
     orbitlink demo [--catalog PATH]
 
 Settings shared by the broker-facing commands can also come from ``ORBITLINK_*`` environment
-variables (see :mod:`stream.settings` and docs/topics.md); a flag wins over a variable.
+variables (see :mod:`orbitlink.stream.settings` and docs/topics.md); a flag wins over a variable.
+Those flags are made from the :class:`StreamSettings` fields (:func:`add_settings_flags`), so
+their names, types and help are the settings' own.
 A topic argument of ``consume`` may be a role (``tracks``, ``associations``, ``deadletter``,
 ``frames``, ``sensors``, ``catalogue``) or a full topic name.
 """
@@ -25,47 +27,77 @@ import argparse
 import asyncio
 import json
 import sys
+import types
+import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from .settings import StreamSettings
+from orbitlink.tracking.formats.observations import FORMATS
 
-__all__ = ["build_parser", "main"]
+from .settings import StreamSettings, outside_name
+
+__all__ = ["add_settings_flags", "build_parser", "main", "settings_from_args"]
 
 ROLES = ("frames", "sensors", "catalogue", "tracks", "associations", "deadletter")
 
+#: The settings every command that talks to the broker takes as flags.
+BROKER_SETTINGS = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions")
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("broker and topics (also ORBITLINK_* variables)")
-    group.add_argument("--broker", help="broker URL, default kafka://127.0.0.1:9092")
-    group.add_argument("--topic-prefix", help="prefix of every topic name and of the app id")
-    group.add_argument("--app-id", help="Faust app id = consumer group (default orbitlink)")
-    group.add_argument("--frames-partitions", type=int, help="partitions of the frames topic")
-    group.add_argument(
-        "--output-partitions", type=int, help="partitions of the tracks and associations topics"
-    )
+BROKER_GROUP = "broker and topics (also ORBITLINK_* variables)"
+
+#: The worker's own settings flags.
+WORKER_SETTINGS = (
+    "catalogue",
+    "sensors",
+    "pipeline_settings",
+    "store",
+    "data_dir",
+    "session_timeout_s",
+    "commit_interval_s",
+    "web_port",
+    "log_level",
+)
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> StreamSettings:
-    names = (
-        "broker",
-        "topic_prefix",
-        "app_id",
-        "frames_partitions",
-        "output_partitions",
-        "store",
-        "data_dir",
-        "catalog",
-        "sensors",
-        "pipeline_settings",
-        "session_timeout_s",
-        "commit_interval_s",
-        "web_port",
-        "log_level",
-    )
-    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    overrides.update({k: v for k, v in extra.items() if v is not None})
-    return StreamSettings.from_env(**overrides)
+def _value_type(annotation: object) -> tuple[type | None, tuple[str, ...] | None]:
+    """``(type, choices)`` of a field annotation such as ``Path | None`` or a ``Literal``."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (annotation,) = [a for a in args if a is not type(None)]
+        args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return None, tuple(str(a) for a in args)
+    return annotation, None  # type: ignore[return-value]
+
+
+def add_settings_flags(
+    parser: argparse.ArgumentParser, names: Iterable[str], *, title: str | None = None
+) -> None:
+    """Add a ``--kebab-case`` flag for each named :class:`StreamSettings` field, to a group
+    ``title`` when given. Type, choices and help come from the field; the flag's default is
+    ``None``, so an unset flag leaves the value to the ``ORBITLINK_*`` variable and the
+    field's default (:func:`settings_from_args`)."""
+    target = parser.add_argument_group(title) if title else parser
+    for name in names:
+        info = StreamSettings.model_fields[name]
+        outside = outside_name(name)
+        value_type, choices = _value_type(info.annotation)
+        help_text = (info.description or "").rstrip(".")
+        if info.default_factory is None and info.default not in (None, ""):
+            help_text += f" (default {info.default})"
+        options: dict = {"dest": name, "help": help_text.replace("%", "%%")}
+        if choices is not None:
+            options["choices"] = choices
+        else:
+            options["type"] = value_type
+            options["metavar"] = outside.upper()
+        target.add_argument("--" + outside.replace("_", "-"), **options)
+
+
+def settings_from_args(args: argparse.Namespace) -> StreamSettings:
+    """The settings of a command: its settings flags over the environment over the defaults."""
+    flags = {name: getattr(args, name, None) for name in StreamSettings.model_fields}
+    return StreamSettings.from_env(**flags)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,60 +111,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", type=Path, help="write the broker's log here")
 
     p = commands.add_parser("topics", help="create every topic with its partition count")
-    _add_settings_flags(p)
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("worker", help="run a stream worker (Faust) in the foreground")
-    _add_settings_flags(p)
-    p.add_argument("--catalog", type=Path, help="TLE/OMM file or folder loaded at start")
-    p.add_argument("--sensors", type=Path, help="sensors JSON loaded at start")
-    p.add_argument(
-        "--pipeline-settings",
-        type=Path,
-        help="JSON of tracker/correlation settings (docs/tracking.md)",
-    )
-    p.add_argument("--store", help="table store: rocksdb:// (default) or memory://")
-    p.add_argument("--data-dir", type=Path, help="where the rocksdb tables live")
-    p.add_argument(
-        "--session-timeout-s",
-        type=float,
-        help="consumer session timeout: how soon a dead worker's partitions move",
-    )
-    p.add_argument("--commit-interval-s", type=float, help="offset commit period")
-    p.add_argument("--web-port", type=int, help="enable Faust's web view on this port")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, WORKER_SETTINGS)
 
     p = commands.add_parser("replay", help="publish a recorded file, or run it offline")
     p.add_argument("file", type=Path, help="frames JSONL, or observations (--format)")
-    _add_settings_flags(p)
-    p.add_argument("--sensors", type=Path, help="sensors JSON (published first)")
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    # The worker's input files: replay publishes the sensors, --offline uses all three.
+    add_settings_flags(p, ("sensors",))
     p.add_argument(
         "--speed",
         type=float,
         help="event-time speed-up (1 = real time); default: as fast as possible",
     )
-    p.add_argument("--format", default="frames", choices=("frames", "iod", "udl", "tdm"))
+    p.add_argument("--format", default="frames", choices=FORMATS)
     p.add_argument("--sites", type=Path, help="COSPAR sites file (IOD)")
     p.add_argument(
         "--offline",
         action="store_true",
         help="run the pipeline in this process instead of publishing",
     )
-    p.add_argument("--catalog", type=Path, help="catalogue for --offline")
+    add_settings_flags(p, ("catalogue",))
     p.add_argument("--out", type=Path, help="output folder for --offline")
-    p.add_argument(
-        "--pipeline-settings", type=Path, help="JSON of tracker/correlation settings, for --offline"
-    )
+    add_settings_flags(p, ("pipeline_settings",))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = commands.add_parser(
         "publish-catalog", help="publish element sets to the catalogue topic (live update)"
     )
     p.add_argument("path", type=Path, help="TLE/OMM file or folder")
-    _add_settings_flags(p)
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("consume", help="read a topic from the beginning to JSON Lines")
     p.add_argument("topic", help=f"a role ({', '.join(ROLES)}) or a topic name")
-    _add_settings_flags(p)
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
     p.add_argument("--out", default="-", help="output file, '-' = stdout (default)")
     p.add_argument(
         "--until-idle",
@@ -205,7 +220,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 def _cmd_topics(args: argparse.Namespace) -> int:
     from .admin import ensure_topics
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     for name, created in ensure_topics(settings).items():
         spec = settings.topic_specs()[name]
         print(
@@ -218,7 +233,7 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from .worker import run_worker
 
-    run_worker(_settings(args))
+    run_worker(settings_from_args(args))
     return 0
 
 
@@ -246,7 +261,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         from orbitlink.tracking.offline import run_offline
         from orbitlink.tracking.pipeline import load_pipeline_settings
 
-        catalogue = Catalogue.from_path(args.catalog) if args.catalog else None
+        catalogue = Catalogue.from_path(args.catalogue) if args.catalogue else None
         settings = (
             load_pipeline_settings(args.pipeline_settings) if args.pipeline_settings else None
         )
@@ -263,7 +278,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return 0
     from .replay import publish_frames
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     summary = asyncio.run(
         publish_frames(
             settings, frames, sensors, speed=args.speed, progress=progress, total=len(frames)
@@ -283,7 +298,7 @@ def _cmd_publish_catalog(args: argparse.Namespace) -> int:
     from .admin import ensure_topics
     from .replay import publish_catalogue
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     ensure_topics(settings)
     count = asyncio.run(publish_catalogue(settings, Catalogue.from_path(args.path)))
     print(f"published {count} element sets to {settings.topic('catalogue')}")
@@ -293,7 +308,7 @@ def _cmd_publish_catalog(args: argparse.Namespace) -> int:
 def _cmd_consume(args: argparse.Namespace) -> int:
     from .consume import consume_to_file
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     topic = settings.topic(args.topic) if args.topic in ROLES else args.topic
     if args.out == "-":
         count = asyncio.run(

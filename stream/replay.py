@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import Reject, read_observations
+from orbitlink.tracking.formats.observations import FORMATS
 from orbitlink.tracking.models import Frame, Sensor
 
 from .admin import ensure_topics_async
@@ -29,8 +30,6 @@ from .settings import StreamSettings
 from .tansu import TANSU_SAFE_PRODUCER_CONFIG
 
 __all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames", "publish_sensors"]
-
-FORMATS = ("frames", "iod", "udl", "tdm")
 
 
 @dataclass
@@ -62,11 +61,11 @@ def load_frames(
 ) -> tuple[list[Frame], dict[str, Sensor]]:
     """Frames of a recorded file and the sensors they need.
 
-    ``fmt`` is ``frames`` (frames JSONL) or an observation format (``iod``, ``udl``,
-    ``tdm``) grouped into frames by :func:`tracking.formats.read_observations`; ``sensors``
+    ``fmt`` is ``frames`` (frames JSONL) or an observation format (``iod``, ``udl``, ``tdm``)
+    grouped into frames by :func:`~orbitlink.tracking.formats.read_observations`; ``sensors``
     (e.g. from ``--sensors``) are added to those the file defines. Without ``rejects`` the
-    first bad record raises :class:`tracking.formats.FormatError`; with a list, bad records
-    are appended to it (line number and reason) and the rest of the file is read.
+    first bad record raises :class:`~orbitlink.tracking.errors.FormatError`; with a list, bad
+    records are appended to it (line number and reason) and the rest of the file is read.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

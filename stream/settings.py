@@ -1,8 +1,13 @@
 """Settings of the stream service: broker, topic names, partition counts, worker tuning.
 
-Every field can be set three ways, later ones winning: its default, an environment variable
-``ORBITLINK_<FIELD>`` (upper case, e.g. ``ORBITLINK_BROKER=kafka://10.0.0.5:9092``), and a CLI
-flag. Defaults work against the embedded broker started by ``orbitlink broker``.
+:class:`StreamSettings` follows the project's settings convention
+(:class:`orbitlink.tracking.settings.Settings`: frozen, every field documented and validated by
+its ``Field``). Every field can be set three ways, later ones winning: its default, an
+environment variable ``ORBITLINK_<FIELD>`` (upper case, e.g.
+``ORBITLINK_BROKER=kafka://10.0.0.5:9092``), and a CLI flag ``--<field>`` (with dashes; the
+commands offer the fields they use). ``catalogue`` keeps its older outside spelling:
+``ORBITLINK_CATALOG`` and ``--catalog`` (:func:`outside_name`). Defaults work against the
+embedded broker started by ``orbitlink broker``.
 
 ``topic_prefix`` is prepended to every topic name *and* to the Faust application id (hence to
 the consumer group and the changelog topic), so several deployments or test runs can share one
@@ -16,11 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from orbitlink.tracking.settings import Settings
 
 from .admin import TopicSpec
 
-__all__ = ["ENV_PREFIX", "StreamSettings", "default_store"]
+__all__ = ["ENV_PREFIX", "StreamSettings", "default_store", "outside_name"]
 
 ENV_PREFIX = "ORBITLINK_"
 
@@ -34,86 +41,126 @@ def default_store() -> str:
     return "rocksdb://"
 
 
-class StreamSettings(BaseModel):
+def outside_name(field: str) -> str:
+    """The name a :class:`StreamSettings` field goes by outside Python, in its environment
+    variable and its CLI flag: the field's own, or the older spelling it keeps (its
+    serialization alias: ``catalogue`` is ``catalog``)."""
+    return StreamSettings.model_fields[field].serialization_alias or field
+
+
+class StreamSettings(Settings):
     """Everything the worker, replay, consume and demo commands need to find each other."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Values arrive as text (environment variables, flags), so they are converted, not strict.
+    model_config = ConfigDict(strict=False)
 
     broker: str = Field(
-        default="kafka://127.0.0.1:9092",
-        description="Broker URL(s), kafka://host:port[;host:port...]",
+        "kafka://127.0.0.1:9092",
+        description="Broker URL(s): kafka://host:port[;host:port...], or host:port.",
     )
-    topic_prefix: str = Field(default="", description="Prepended to topic names and app id")
-    app_id: str = Field(default="orbitlink", description="Faust app id (consumer group)")
+    topic_prefix: str = Field(
+        "", description="Prefix of every topic name and of the app id; empty = none."
+    )
+    app_id: str = Field("orbitlink", description="Faust app id, which is the consumer group.")
 
-    frames_topic: str = "orbitlink.frames"
-    sensors_topic: str = "orbitlink.sensors"
-    catalogue_topic: str = "orbitlink.catalogue"
-    tracks_topic: str = "orbitlink.tracks"
-    associations_topic: str = "orbitlink.associations"
-    deadletter_topic: str = "orbitlink.deadletter"
+    frames_topic: str = Field("orbitlink.frames", description="Frames (input), by sensor id.")
+    sensors_topic: str = Field(
+        "orbitlink.sensors", description="Sensor definitions (input, compacted)."
+    )
+    catalogue_topic: str = Field(
+        "orbitlink.catalogue", description="Element sets (input, compacted), by NORAD id."
+    )
+    tracks_topic: str = Field("orbitlink.tracks", description="Track updates (output).")
+    associations_topic: str = Field(
+        "orbitlink.associations", description="Associations with the catalogue (output)."
+    )
+    deadletter_topic: str = Field(
+        "orbitlink.deadletter", description="Input messages that could not be used (output)."
+    )
     state_table: str = Field(
-        default="tracker-state", description="Faust table of per-sensor tracker state"
+        "tracker-state", description="Faust table of per-sensor tracker state."
     )
 
     frames_partitions: int = Field(
-        default=4, ge=1, description="Partitions of frames (and the state changelog)"
+        4, ge=1, description="Partitions of the frames topic and of the state changelog."
     )
     output_partitions: int = Field(
-        default=4, ge=1, description="Partitions of tracks and associations"
+        4, ge=1, description="Partitions of the tracks and associations topics."
     )
     input_partitions: int = Field(
-        default=1, ge=1, description="Partitions of the compacted sensors/catalogue"
+        1, ge=1, description="Partitions of the compacted sensors and catalogue topics."
     )
-    deadletter_partitions: int = Field(default=1, ge=1)
+    deadletter_partitions: int = Field(1, ge=1, description="Partitions of the dead-letter topic.")
 
     store: str = Field(
-        default_factory=default_store, description="Faust table store: rocksdb:// or memory://"
+        default_factory=default_store,
+        description="Faust table store: rocksdb:// (the default, if rocksdict is installed) "
+        "or memory://.",
     )
     data_dir: Path = Field(
-        default=Path(".orbitlink-data"), description="Faust data directory (rocksdb tables)"
+        Path(".orbitlink-data"), description="Where the worker's rocksdb tables live."
     )
-    catalog: Path | None = Field(default=None, description="TLE file or directory loaded at start")
-    sensors: Path | None = Field(default=None, description="Sensors JSON loaded at start")
+    catalogue: Path | None = Field(
+        None,
+        # The environment variable and the flag keep the older spelling: ORBITLINK_CATALOG.
+        serialization_alias="catalog",
+        description="TLE/OMM file or folder: the worker loads it at start (replay --offline "
+        "correlates with it).",
+    )
+    sensors: Path | None = Field(
+        None,
+        description="Sensors JSON: the worker loads it at start (replay publishes it before "
+        "the frames).",
+    )
     pipeline_settings: Path | None = Field(
-        default=None,
-        description="JSON of tracker/correlation settings "
-        "(tracking.pipeline.load_pipeline_settings)",
+        None,
+        description="JSON of tracker/correlation settings (docs/tracking.md); what it leaves "
+        "out keeps its default.",
     )
 
     session_timeout_s: float = Field(
-        default=30.0, gt=0, description="Consumer group session timeout"
+        30.0,
+        gt=0,
+        description="Consumer session timeout: how soon a dead worker's partitions move.",
     )
-    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    heartbeat_interval_s: float = Field(
+        3.0, gt=0, description="Consumer heartbeat period; well under a third of the timeout."
+    )
     commit_interval_s: float = Field(
-        default=1.0, gt=0, description="How often processed offsets are committed"
+        1.0, gt=0, description="How often processed offsets are committed."
     )
     changelog_batch_bytes: int = Field(
-        default=1,
+        1,
         ge=1,
         description="Faust producer max batch size in bytes; 1 = one record per batch, which "
-        "keeps end offsets right on the embedded Tansu broker",
+        "keeps end offsets right on the embedded Tansu broker.",
     )
     max_message_bytes: int = Field(
-        default=16 * 1024 * 1024,
+        16 * 1024 * 1024,
         ge=1024 * 1024,
         description="Largest record the service writes or accepts on the frames, changelog "
         "and dead-letter topics: a busy sensor's tracker state runs to megabytes "
-        "(~200 bytes a track), beyond the broker's 1 MB default",
+        "(~200 bytes a track), beyond the broker's 1 MB default.",
     )
     output_batch_bytes: int = Field(
-        default=65536, ge=1, description="Batch size of the tracks/associations producer"
+        65536, ge=1, description="Batch size of the tracks/associations producer."
     )
-    output_linger_ms: int = Field(default=2, ge=0)
+    output_linger_ms: int = Field(
+        2, ge=0, description="How long the tracks/associations producer waits to fill a batch."
+    )
     unknown_sensor_wait_s: float = Field(
-        default=5.0,
+        5.0,
         ge=0,
         description="How long a frame of an unknown sensor waits for the sensors topic to "
-        "catch up before it is dead-lettered",
+        "catch up before it is dead-lettered.",
     )
-    web_port: int | None = Field(default=None, description="Faust web view port; unset = off")
-    metrics_interval_s: float = Field(default=10.0, gt=0, description="Metrics log period")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    web_port: int | None = Field(
+        None, description="Port of Faust's web view on 127.0.0.1; unset = off."
+    )
+    metrics_interval_s: float = Field(10.0, gt=0, description="Period of the metrics log line.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the worker."
+    )
 
     @field_validator("broker")
     @classmethod
@@ -129,11 +176,12 @@ class StreamSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StreamSettings:
-        """Defaults, then ``ORBITLINK_*`` variables, then ``overrides`` that are not None."""
+        """Defaults, then ``ORBITLINK_*`` variables, then ``overrides`` (field names) that are
+        not None."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for name in cls.model_fields:
-            text = environ.get(ENV_PREFIX + name.upper())
+            text = environ.get(ENV_PREFIX + outside_name(name).upper())
             if text is not None and text != "":
                 values[name] = text
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -142,7 +190,7 @@ class StreamSettings(BaseModel):
     def to_env(self) -> dict[str, str]:
         """The ``ORBITLINK_*`` variables reproducing these settings (for subprocesses)."""
         env = {}
-        for name, value in self.model_dump().items():
+        for name, value in self.model_dump(by_alias=True).items():
             if value is not None:
                 env[ENV_PREFIX + name.upper()] = str(value)
         return env

@@ -37,7 +37,7 @@ def build_pipeline(
 ) -> Pipeline:
     """A pipeline with the catalogue, sensors and pipeline settings files named in
     ``settings`` (each optional); ``pipeline_settings`` given here wins over the file."""
-    catalogue = Catalogue.from_path(settings.catalog) if settings.catalog else None
+    catalogue = Catalogue.from_path(settings.catalogue) if settings.catalogue else None
     sensors = read_sensors(settings.sensors) if settings.sensors else {}
     if pipeline_settings is None and settings.pipeline_settings is not None:
         pipeline_settings = load_pipeline_settings(settings.pipeline_settings)
