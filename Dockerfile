@@ -12,6 +12,7 @@ WORKDIR /app
 # manylinux wheel, so no compiler is needed. Sources are copied after the metadata only to keep
 # the layer order readable; pip installs the package and its dependencies in one step.
 COPY pyproject.toml README.md ./
+COPY orbitlink ./orbitlink
 COPY tracking ./tracking
 COPY stream ./stream
 RUN pip install . \
