@@ -15,10 +15,10 @@ Commands (``orbitlink COMMAND --help`` for options)::
 
 Settings shared by the broker-facing commands can also come from ``ORBITLINK_*`` environment
 variables (see :mod:`orbitlink.stream.settings` and docs/topics.md); a flag wins over a variable.
-Those flags are made from the :class:`StreamSettings` fields (:func:`add_settings_flags`), so
-their names, types and help are the settings' own.
-A topic argument of ``consume`` may be a role (``tracks``, ``associations``, ``deadletter``,
-``frames``, ``sensors``, ``catalogue``) or a full topic name.
+Those flags are made from the :class:`StreamSettings` fields by :func:`add_settings_flags`, so
+their names, types and help are the settings' own. A topic argument of ``consume`` may be a role
+(``tracks``, ``associations``, ``deadletter``, ``frames``, ``sensors``, ``catalogue``) or a full
+topic name.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from orbitlink.tracking.formats.observations import FORMATS
 
@@ -59,15 +60,14 @@ WORKER_SETTINGS = (
 )
 
 
-def _value_type(annotation: object) -> tuple[type | None, tuple[str, ...] | None]:
-    """``(type, choices)`` of a field annotation such as ``Path | None`` or a ``Literal``."""
-    args = typing.get_args(annotation)
+def _value_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
+    """``(type, None)`` or ``(None, choices)`` of a field annotation: ``int``, ``Path | None``
+    (a flag cannot say None: it is left out), ``Literal["debug", "info"]``."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        (annotation,) = [a for a in args if a is not type(None)]
-        args = typing.get_args(annotation)
+        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) is typing.Literal:
-        return None, tuple(str(a) for a in args)
-    return annotation, None  # type: ignore[return-value]
+        return None, tuple(str(a) for a in typing.get_args(annotation))
+    return annotation, None
 
 
 def add_settings_flags(
@@ -85,7 +85,7 @@ def add_settings_flags(
         help_text = (info.description or "").rstrip(".")
         if info.default_factory is None and info.default not in (None, ""):
             help_text += f" (default {info.default})"
-        options: dict = {"dest": name, "help": help_text.replace("%", "%%")}
+        options: dict[str, Any] = {"dest": name, "help": help_text.replace("%", "%%")}
         if choices is not None:
             options["choices"] = choices
         else:
