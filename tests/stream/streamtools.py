@@ -179,7 +179,7 @@ def offline_records(
     scenario: Path, frames: list, out_dir: Path, *, catalog: Path | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """``run_offline`` over ``frames``: ``{"tracks": [...], "associations": [...]}``, deduped
-    and sorted like :func:`stream.consume.dedupe_records`."""
+    and sorted like :func:`orbitlink.stream.consume.dedupe_records`."""
     from orbitlink.stream.consume import dedupe_records
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.formats import read_sensors
