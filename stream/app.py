@@ -9,21 +9,26 @@ a test under Faust's ``test_context`` passes a :class:`~orbitlink.stream.sinks.M
 :class:`~orbitlink.stream.inputs.MemoryInputs`. Either way the app wires:
 
 * the **frames agent**: reads ``orbitlink.frames`` as raw bytes, one message at a time per
-  worker, through :class:`~orbitlink.stream.processor.FrameProcessor`; before its first frame
-  it starts the sink and the inputs and waits until the inputs are read to their end;
+  worker, through :class:`~orbitlink.stream.processor.FrameProcessor`, once
+  :meth:`OrbitlinkApp.start_services` has started the sink and read the inputs to their end;
 * the **state table** ``tracker-state``: sensor id -> tracker state bytes, backed by a
   compacted changelog with the frames' partition count (so a sensor's state moves with its
   frames' partition when the group rebalances);
 * one :class:`~orbitlink.stream.deadletters.DeadLetters` for the frames and the side inputs;
-* a **metrics timer** logging the counters, a log line at each rebalance, and a shutdown hook
-  stopping the inputs and the sink.
+* an app task running :meth:`~OrbitlinkApp.start_services` (Faust runs app tasks once its
+  table is recovered, so "worker ready" means assigned, recovered and caught up), a **metrics
+  timer** logging the counters, a log line at each rebalance, and a shutdown hook stopping the
+  inputs and the sink.
+
+Faust's ``test_context`` runs the agent but no app task: a test calls ``start_services()``
+itself before it puts frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 from faust.types import TP
@@ -55,7 +60,27 @@ class OrbitlinkApp:
     sink: Sink
     inputs: Inputs
     dead_letters: DeadLetters
-    started: asyncio.Event
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start_services(self) -> None:
+        """Start the sink and the inputs, wait until the inputs are read to their end, then
+        let the frames agent take frames (``started``)."""
+        await self.sink.start()
+        await self.inputs.start(self.pipeline, self.dead_letters)
+        while not await self.inputs.catch_up(30.0):
+            log.warning("inputs: still reading the sensors and catalogue topics")
+        log.info(
+            "worker ready: %d sensors, %d catalogue objects",
+            len(self.pipeline.sensors),
+            0 if self.pipeline.catalogue is None else len(self.pipeline.catalogue),
+        )
+        self.started.set()
+
+    async def stop_services(self) -> None:
+        """Log the final metrics, stop the inputs and the sink."""
+        log.info("metrics (final): %s", self.metrics.summary())
+        await self.inputs.stop()
+        await self.sink.stop()
 
 
 def _faust_app(settings: StreamSettings) -> faust.App:
@@ -109,7 +134,6 @@ def create_app(
     )
     metrics = Metrics()
     dead_letters = DeadLetters(settings.topic("deadletter"), sink, metrics)
-    started = asyncio.Event()
 
     async def wait_for_sensor(sensor_id: str) -> None:
         await inputs.catch_up(settings.unknown_sensor_wait_s)
@@ -127,26 +151,21 @@ def create_app(
         rewind=rewind,
         dead_letters=dead_letters,
     )
-
-    async def start_services() -> None:
-        # Once per app: Faust restarts a crashed agent, which comes here again.
-        if started.is_set():
-            return
-        await sink.start()
-        await inputs.start(pipeline, dead_letters)
-        while not await inputs.catch_up(30.0):
-            log.warning("inputs: still reading the sensors and catalogue topics")
-        log.info(
-            "worker ready: %d sensors, %d catalogue objects",
-            len(pipeline.sensors),
-            0 if pipeline.catalogue is None else len(pipeline.catalogue),
-        )
-        started.set()
+    holder = OrbitlinkApp(
+        app=app,
+        settings=settings,
+        pipeline=pipeline,
+        processor=processor,
+        frames_agent=None,  # type: ignore[arg-type]  # set below, the agent needs the holder
+        table=table,
+        metrics=metrics,
+        sink=sink,
+        inputs=inputs,
+        dead_letters=dead_letters,
+    )
 
     async def frames(stream: faust.StreamT) -> faust.types.AsyncIterator:  # type: ignore[name-defined]
-        # No frame before the sensors and the catalogue are read: a frame could otherwise be
-        # dead-lettered for a sensor published just before it.
-        await start_services()
+        await holder.started.wait()
         async for event in stream.events():
             message = event.message
             yield await processor.handle(
@@ -157,7 +176,11 @@ def create_app(
                 offset=message.offset,
             )
 
-    frames_agent = app.agent(frames_topic, name="frames")(frames)
+    holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
+
+    @app.task
+    async def start_services() -> None:
+        await holder.start_services()
 
     @app.timer(settings.metrics_interval_s)
     async def log_metrics() -> None:
@@ -175,21 +198,7 @@ def create_app(
         )
 
     async def stop_services(sender: object = None, **kwargs: object) -> None:
-        log.info("metrics (final): %s", metrics.summary())
-        await inputs.stop()
-        await sink.stop()
+        await holder.stop_services()
 
     app.on_before_shutdown.connect(stop_services)
-    return OrbitlinkApp(
-        app=app,
-        settings=settings,
-        pipeline=pipeline,
-        processor=processor,
-        frames_agent=frames_agent,
-        table=table,
-        metrics=metrics,
-        sink=sink,
-        inputs=inputs,
-        dead_letters=dead_letters,
-        started=started,
-    )
+    return holder

@@ -32,16 +32,19 @@ def catalogue(scenario: Path) -> Catalogue:
     return Catalogue.from_path(scenario / "catalog")
 
 
-def _app(scenario: Path, catalogue: Catalogue):
+async def _app(scenario: Path, catalogue: Catalogue):
     settings = StreamSettings(topic_prefix="ctx.", store="memory://")
     sink = MemorySink()
     pipeline = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
-    return settings, sink, create_app(settings, pipeline, sink=sink, inputs=MemoryInputs())
+    holder = create_app(settings, pipeline, sink=sink, inputs=MemoryInputs())
+    # What the app's start task does in a worker (test_context runs no app task).
+    await holder.start_services()
+    return settings, sink, holder
 
 
 async def test_agent_emits_the_pipelines_records(scenario: Path, catalogue: Catalogue) -> None:
     frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))[:60]
-    settings, sink, holder = _app(scenario, catalogue)
+    settings, sink, holder = await _app(scenario, catalogue)
 
     # What the pipeline alone gives for the same frames, in the same order.
     reference = Pipeline(read_sensors(scenario / "sensors.json"), catalogue)
@@ -74,7 +77,7 @@ async def test_agent_emits_the_pipelines_records(scenario: Path, catalogue: Cata
 
 async def test_agent_dead_letters_a_malformed_frame(scenario: Path, catalogue: Catalogue) -> None:
     frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))[:2]
-    settings, sink, holder = _app(scenario, catalogue)
+    settings, sink, holder = await _app(scenario, catalogue)
     async with holder.frames_agent.test_context() as agent:
         await agent.put(value=b"{not json", key=b"ctio-geo")
         await agent.put(value=encode_record(frames[0]), key=frames[0].sensor_id.encode())
