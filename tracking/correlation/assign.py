@@ -1,4 +1,4 @@
-"""Global assignment: each track to one object or to "uncorrelated", each object to one track."""
+"""Global assignment: each track to one object or to "uncorrelated", no object to two tracks."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class CandidatePairs:
 
     Arrays are parallel, one entry per pair; ``track`` indexes the tracks passed in and
     ``object_index`` the catalogue. Offsets and residuals are track minus prediction, with the
-    sign conventions of :class:`~tracking.models.Association`.
+    sign conventions of :class:`~orbitlink.tracking.models.Association`.
     """
 
     track: IntArray
