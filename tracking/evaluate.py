@@ -38,6 +38,7 @@ from .formats import iter_frames_jsonl, read_records
 from .models import Association, TrackUpdate
 from .sky import angular_separation_deg, gnomonic_from_radec, unit_from_radec
 from .times import unix_from_datetime
+from .verdicts import final_verdicts
 
 __all__ = [
     "EvaluationReport",
@@ -343,9 +344,7 @@ def evaluate(
                     f"{update.track_id!r} is not in {truth_path}"
                 )
             track_dets[update.track_id].append(update.det_id)
-    final: dict[str, Association] = {}
-    for association in associations:
-        final[association.track_id] = association  # the file is in time order: last wins
+    final = final_verdicts(associations)  # the file is in time order
 
     scores: list[TrackScore] = []
     for track_id in sorted(track_sensor):
