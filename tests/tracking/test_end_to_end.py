@@ -6,7 +6,6 @@ when this test was written are in docs/evaluation.md.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from orbitlink.tracking.verdicts import final_verdicts
 # Ninety seconds of the default network, the LEO stare at 2 s: ~600 detections.
 SETTINGS = ScenarioSettings(
     duration_s=90.0,
-    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
+    sensors=tuple(p.replace(cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
 )
 
 
