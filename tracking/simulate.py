@@ -16,7 +16,8 @@ over a few minutes, plus everything needed to score a tracking run on it:
   of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
   from the catalogue handed to the engine so that they should come out as uncorrelated tracks.
 
-Files written to ``out_dir`` (the contract with the engine and :mod:`tracking.evaluate`):
+:func:`write_scenario` writes a scenario to the files below, the contract with the engine and
+:mod:`.evaluate`; :func:`simulate_scenario` does both, from a catalogue on disk:
 
 ``frames.jsonl``       Frames of all sensors, in time order.
 ``sensors.json``       The sensors, a JSON array.
@@ -59,12 +60,15 @@ from .times import datetime_from_unix, skyfield_time, unix_from_datetime
 
 __all__ = [
     "DEFAULT_SENSORS",
+    "Scenario",
     "ScenarioSettings",
     "ScenarioSummary",
     "SensorPlan",
     "blend_unresolved",
     "perturbed_line2",
+    "simulate",
     "simulate_scenario",
+    "write_scenario",
 ]
 
 Task = Literal["geo_survey", "leo_stare"]
@@ -309,7 +313,7 @@ class ScenarioSettings(Settings):
 
 @dataclass
 class ScenarioSummary:
-    """What :func:`simulate_scenario` wrote."""
+    """What :func:`write_scenario` wrote: counts per sensor and the withheld ids."""
 
     out_dir: str
     seed: int
@@ -847,23 +851,42 @@ def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings, seed: int
 
 
 # --------------------------------------------------------------------------------------------
-# Entry point
+# The scenario, and writing it
 
 
-def simulate_scenario(
-    catalog_path: str | Path,
-    out_dir: str | Path,
-    *,
-    seed: int = 0,
-    settings: ScenarioSettings = ScenarioSettings(),
-) -> ScenarioSummary:
-    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``.
+@dataclass(frozen=True)
+class Scenario:
+    """A simulated scenario: what the sensors reported, and the truth to score a run by.
+
+    ``frames`` are those of every sensor in time order (ties by ``sensor_id``); ``truth`` maps
+    each detection id, in the frames' order, to the NORAD id of the object it shows (None: a
+    false alarm). ``objects_in_view`` gives per frame id the noise-free positions of the
+    detectable objects in the field, ``{"norad_id", "ra_deg", "dec_deg", "mag"}`` each (the
+    GOSPA truth); ``pointings`` per sensor id how the field was placed (``{"kind":
+    "fixed_azel", "az_deg", "el_deg"}`` on the ground, ``{"kind": "fixed_radec", "ra_deg",
+    "dec_deg"}`` in orbit). ``catalogue`` is what the engine is given: the input catalogue
+    less ``withheld_norad_ids``.
+    """
+
+    seed: int
+    settings: ScenarioSettings
+    sensors: list[Sensor]
+    frames: list[Frame]
+    truth: dict[str, int | None]
+    withheld_norad_ids: list[int]
+    pointings: dict[str, dict]
+    objects_in_view: dict[str, list[dict]]
+    catalogue: Catalogue
+
+
+def simulate(
+    catalogue: Catalogue, *, seed: int = 0, settings: ScenarioSettings = ScenarioSettings()
+) -> Scenario:
+    """Simulate what the sensors of ``settings`` report of the objects of ``catalogue``.
 
     Raises ``ValueError`` if a ground site is not dark (Sun above -12 degrees) during the
     scenario, or a sensor finds nothing to point at.
     """
-    out = Path(out_dir)
-    catalogue = Catalogue.from_path(catalog_path)
     start = unix_from_datetime(settings.start_time)
     standard_mag = _standard_magnitudes(catalogue, settings, seed)
     rng = np.random.default_rng((seed, _STREAM_DETECT))
@@ -928,69 +951,93 @@ def simulate_scenario(
             plan, sensor, truth, truth_mag, times, centres, settings, rng
         )
     withheld = _withhold(runs, settings, seed)
-    return _write(out, catalogue, sensors, runs, withheld, pointings, settings, seed)
+    frames = sorted(
+        (f for run in runs.values() for f in run.frames), key=lambda f: (f.time, f.sensor_id)
+    )
+    return Scenario(
+        seed=seed,
+        settings=settings,
+        sensors=sensors,
+        frames=frames,
+        truth={
+            det.det_id: runs[frame.sensor_id].labels[det.det_id]
+            for frame in frames
+            for det in frame.detections
+        },
+        withheld_norad_ids=withheld,
+        pointings=pointings,
+        objects_in_view={v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view},
+        catalogue=catalogue.without(withheld),
+    )
 
 
-def _write(
-    out: Path,
-    catalogue: Catalogue,
-    sensors: list[Sensor],
-    runs: dict[str, _SensorRun],
-    withheld: list[int],
-    pointings: dict[str, dict],
-    settings: ScenarioSettings,
-    seed: int,
-) -> ScenarioSummary:
+def write_scenario(scenario: Scenario, out_dir: str | Path) -> ScenarioSummary:
+    """Write ``scenario`` to the files of the module docstring in ``out_dir``."""
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "catalog").mkdir(exist_ok=True)
-    frames: list[Frame] = [f for run in runs.values() for f in run.frames]
-    in_view = {v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view}
-    frames.sort(key=lambda f: (f.time, f.sensor_id))
-    write_frames_jsonl(frames, out / "frames.jsonl")
-    write_sensors(sensors, out / "sensors.json")
-    truth: dict[str, int | None] = {}
-    for frame in frames:
-        for det in frame.detections:
-            truth[det.det_id] = runs[frame.sensor_id].labels[det.det_id]
-    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
-    engine_catalogue = catalogue.without(withheld)
-    engine_catalogue.write(out / "catalog" / "catalog.tle")
-    settings_dict = settings.model_dump()
-    scenario = {
+    write_frames_jsonl(scenario.frames, out / "frames.jsonl")
+    write_sensors(scenario.sensors, out / "sensors.json")
+    (out / "truth.json").write_text(json.dumps(scenario.truth, indent=1) + "\n")
+    scenario.catalogue.write(out / "catalog" / "catalog.tle")
+    document = {
         "format": "orbitlink-scenario/1",
-        "seed": seed,
-        "settings": settings_dict,
-        "withheld_norad_ids": withheld,
-        "pointings": pointings,
+        "seed": scenario.seed,
+        "settings": scenario.settings.model_dump(),
+        "withheld_norad_ids": scenario.withheld_norad_ids,
+        "pointings": scenario.pointings,
         "frames": [
             {
                 "frame_id": f.frame_id,
                 "sensor_id": f.sensor_id,
                 "time": format_time(f.time),
                 "fov": f.fov.model_dump(),
-                "objects": in_view[f.frame_id],
+                "objects": scenario.objects_in_view[f.frame_id],
             }
-            for f in frames
+            for f in scenario.frames
         ],
     }
-    (out / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
-    end = max(f.time for f in frames) if frames else None
-    counts: dict[int, int] = {}
-    for run in runs.values():
-        for n, c in run.counts.items():
-            counts[n] = counts.get(n, 0) + c
+    (out / "scenario.json").write_text(json.dumps(document, indent=1) + "\n")
+    return _summary(scenario, out)
+
+
+def _summary(scenario: Scenario, out: Path) -> ScenarioSummary:
+    settings, truth = scenario.settings, scenario.truth
+    frames_by_sensor = dict.fromkeys((plan.sensor_id for plan in settings.sensors), 0)
+    detections_by_sensor = dict(frames_by_sensor)
+    objects_by_sensor: dict[str, set[int]] = {sid: set() for sid in frames_by_sensor}
+    for frame in scenario.frames:
+        frames_by_sensor[frame.sensor_id] += 1
+        detections_by_sensor[frame.sensor_id] += len(frame.detections)
+        objects_by_sensor[frame.sensor_id].update(
+            n for d in frame.detections if (n := truth[d.det_id]) is not None
+        )
+    end = max(f.time for f in scenario.frames) if scenario.frames else None
     return ScenarioSummary(
         out_dir=str(out),
-        seed=seed,
+        seed=scenario.seed,
         start_time=settings.start_time,
         end_time=format_time(end) if end else settings.start_time,
-        n_frames=len(frames),
+        n_frames=len(scenario.frames),
         n_detections=len(truth),
         n_false_alarms=sum(v is None for v in truth.values()),
-        n_objects_detected=len(counts),
-        withheld_norad_ids=withheld,
-        catalogue_size=len(engine_catalogue),
-        frames_by_sensor={sid: len(run.frames) for sid, run in runs.items()},
-        detections_by_sensor={sid: len(run.labels) for sid, run in runs.items()},
-        objects_by_sensor={sid: len(run.counts) for sid, run in runs.items()},
+        n_objects_detected=len(set(truth.values()) - {None}),
+        withheld_norad_ids=scenario.withheld_norad_ids,
+        catalogue_size=len(scenario.catalogue),
+        frames_by_sensor=frames_by_sensor,
+        detections_by_sensor=detections_by_sensor,
+        objects_by_sensor={sid: len(ids) for sid, ids in objects_by_sensor.items()},
     )
+
+
+def simulate_scenario(
+    catalog_path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    settings: ScenarioSettings = ScenarioSettings(),
+) -> ScenarioSummary:
+    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``:
+    :func:`simulate` then :func:`write_scenario` (and the errors of :func:`simulate`)."""
+    scenario = simulate(Catalogue.from_path(catalog_path), seed=seed, settings=settings)
+    return write_scenario(scenario, out_dir)

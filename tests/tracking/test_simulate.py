@@ -20,7 +20,9 @@ from orbitlink.tracking.simulate import (
     SensorPlan,
     blend_unresolved,
     perturbed_line2,
+    simulate,
     simulate_scenario,
+    write_scenario,
 )
 from orbitlink.tracking.sky import angular_separation_deg
 from orbitlink.tracking.times import unix_from_datetime
@@ -214,6 +216,26 @@ def test_same_seed_same_bytes_other_seed_different(small_catalog_dir, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     for name in ("frames.jsonl", "truth.json", "scenario.json"):
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
+
+
+def test_the_scenario_in_memory_is_what_the_files_hold(small_catalog_dir, tmp_path):
+    scenario = simulate(Catalogue.from_path(small_catalog_dir), seed=1, settings=SMALL)
+    assert not any(tmp_path.iterdir()), "simulate computes, it does not write"
+    summary = write_scenario(scenario, tmp_path / "a")
+    simulate_scenario(small_catalog_dir, tmp_path / "b", seed=1, settings=SMALL)
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    frames, sensors, truth, meta = _load(tmp_path / "a")
+    assert frames == scenario.frames and list(sensors.values()) == scenario.sensors
+    assert truth == scenario.truth
+    assert meta["withheld_norad_ids"] == scenario.withheld_norad_ids != []
+    assert [f["objects"] for f in meta["frames"]] == [
+        scenario.objects_in_view[f.frame_id] for f in scenario.frames
+    ]
+    assert len(scenario.catalogue) == summary.catalogue_size
+    assert summary.n_detections == len(truth) and summary.n_frames == len(frames)
+    assert sum(summary.detections_by_sensor.values()) == len(truth)
+    assert list(summary.frames_by_sensor) == [p.sensor_id for p in SMALL.sensors]
 
 
 def test_a_ground_site_in_daylight_is_refused(small_catalog_dir, tmp_path):
