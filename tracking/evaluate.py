@@ -345,9 +345,10 @@ def _majority(labels: list[int | None]) -> tuple[int | None, int]:
 
 
 def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -> EvaluationReport:
-    """Every figure of the module docstring for ``run``, GOSPA with cut-off
-    ``gospa_c_arcsec``."""
-    truth, scenario, updates = run.truth, run.scenario, run.updates
+    """The figures of the module docstring for ``run``, GOSPA with cut-off ``gospa_c_arcsec``
+    (arc-seconds). Reads no file and changes nothing: the same run gives the same report."""
+    truth, scenario = run.truth, run.scenario
+    updates, associations = run.updates, run.associations
     withheld = {int(n) for n in scenario["withheld_norad_ids"]}
     frame_sensor = {f["frame_id"]: f["sensor_id"] for f in scenario["frames"]}
     report = EvaluationReport(
@@ -380,7 +381,7 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
             confirmed.add(update.track_id)
         if update.det_id is not None:
             track_dets[update.track_id].append(update.det_id)
-    final = final_verdicts(run.associations)
+    final = final_verdicts(associations)
 
     scores: list[TrackScore] = []
     for track_id in sorted(track_sensor):
@@ -443,16 +444,16 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
         sum(s.outcome == "correct" for s in clear), len(clear)
     )
     truth_of = {s.track_id: s.truth_norad_id for s in scores}
-    named_records = [a for a in run.associations if a.norad_id is not None]
+    named_records = [a for a in associations if a.norad_id is not None]
     report.correlation_precision_records = _ratio(
         sum(a.norad_id == truth_of.get(a.track_id) for a in named_records), len(named_records)
     )
     right_records = sum(
         (a.norad_id is not None and a.norad_id == truth_of.get(a.track_id))
         or (a.uct and truth_of.get(a.track_id) in withheld)
-        for a in run.associations
+        for a in associations
     )
-    report.verdict_accuracy_records = _ratio(right_records, len(run.associations))
+    report.verdict_accuracy_records = _ratio(right_records, len(associations))
 
     tracked_catalogued = {s.truth_norad_id for s in real if s.truth_norad_id not in withheld}
     correct_objects = {s.truth_norad_id for s in real if s.outcome == "correct"}
