@@ -25,10 +25,11 @@ measurements are sorted by age into bins of equal count, and each bin's robust s
 the error and its sign follows the space weather of the week measured, which a model used in
 another week cannot know. The law ``sigma^2 = s0^2 + s1^2 age^2 + s2^2 age^4`` is linear in the
 squared coefficients, so it is fitted to the bins' squared scales by non-negative least squares,
-each bin weighted by its relative standard error ``2 * 1.166 / sqrt(objects in the bin)`` (the
-median of |x| over n Gaussian draws has a relative standard error of 1.166/sqrt(n); the samples
-of one object are too close in time to count apart). The problem is convex, so the fit is
-unique and deterministic. Two snapshots four days apart measure ages of about three to five
+each bin weighted by the inverse of its standard error ``2 * 1.166 * sigma^2 / sqrt(objects in
+the bin)`` (the median of |x| over n Gaussian draws has a relative standard error of
+1.166/sqrt(n); the samples of one object are too close in time to count apart), with sigma from
+the law itself, refitted until it settles. Each fit is a convex problem with one solution, so
+the whole is deterministic. Two snapshots four days apart measure ages of about three to five
 days: there the law is pinned down, while how it splits the growth between its terms, and so
 its value at one day, is much less certain: :meth:`ComponentFit.sigma_range` gives the spread
 of the laws that fit the bins about as well. The tail fraction is the share of measurements
@@ -91,6 +92,8 @@ MAX_BINS = 12
 #: times sqrt(n).
 MAD_TO_SIGMA = 1.4826
 MAD_RELATIVE_ERROR = 1.166
+#: At most this many fits per law, each weighted by the one before (see _fit_terms).
+REWEIGHTINGS = 20
 #: Ages (days) the report quotes the laws at.
 REPORT_AGES_DAYS = (1.0, 4.0, 7.0)
 
@@ -302,10 +305,7 @@ def fit_growth_law(
     for the binning, the weights and the fit).
     """
     ages, samples, objects, sigma, median = _bin_scales(age_days, values, object_index, n_bins)
-    weight = np.sqrt(objects) / (
-        2.0 * MAD_RELATIVE_ERROR * np.maximum(sigma**2, np.finfo(float).tiny)
-    )
-    laws = [_fit_terms(ages, sigma, weight, terms) for terms in _TERM_SUBSETS]
+    laws = [_fit_terms(ages, sigma, objects, terms) for terms in _TERM_SUBSETS]
     coefficients, chi2 = laws[0]
     dof = max(len(ages) - int(np.count_nonzero(coefficients)), 1)
     tolerance = max(1.0, chi2 / dof)
@@ -326,17 +326,31 @@ _TERM_SUBSETS = ((0, 1, 2), (0, 1), (0, 2), (1, 2), (0,), (1,), (2,))
 
 
 def _fit_terms(
-    ages: Array, sigma: Array, weight: Array, terms: tuple[int, ...]
+    ages: Array, sigma: Array, objects: IntArray, terms: tuple[int, ...]
 ) -> tuple[Array, float]:
     """Non-negative weighted least squares of ``sigma^2`` on the chosen terms of the law;
-    returns the coefficients (zero for unused terms) and the chi-square."""
-    design = np.stack([np.ones_like(ages), ages**2, ages**4], axis=1)[:, terms] * weight[:, None]
-    scale = np.max(design, axis=0)  # unit columns, for the solver's conditioning
-    solution, _ = nnls(design / scale, sigma**2 * weight)
-    squared = np.zeros(3)
-    squared[list(terms)] = solution / scale
-    chi2 = float(np.sum((design @ (solution / scale) - sigma**2 * weight) ** 2))
-    return np.sqrt(squared), chi2
+    returns the coefficients (zero for unused terms) and the chi-square.
+
+    A bin's standard error is proportional to its true scale, which the law estimates better
+    than the bin itself: weighting by the measured scales would favour the bins that came out
+    low. So the weights start from the bins and are then taken from the law, until it settles.
+    """
+    design = np.stack([np.ones_like(ages), ages**2, ages**4], axis=1)[:, terms]
+    tiny = np.finfo(float).tiny
+    model_sq = sigma**2
+    for _ in range(REWEIGHTINGS):
+        weight = np.sqrt(objects) / (2.0 * MAD_RELATIVE_ERROR * np.maximum(model_sq, tiny))
+        weighted = design * weight[:, None]
+        scale = np.maximum(np.max(weighted, axis=0), tiny)  # unit columns, for conditioning
+        solution, _ = nnls(weighted / scale, sigma**2 * weight)
+        squared = solution / scale
+        previous, model_sq = model_sq, design @ squared
+        if np.allclose(model_sq, previous, rtol=1e-9, atol=0):
+            break
+    chi2 = float(np.sum(((design @ squared - sigma**2) * weight) ** 2))
+    full = np.zeros(3)
+    full[list(terms)] = squared
+    return np.sqrt(full), chi2
 
 
 def scale_growth_law(
@@ -603,21 +617,23 @@ def format_fit_report(model: ElementErrorModel, diagnostics: FitDiagnostics) -> 
     lines += [
         "### The laws: sigma = sqrt(s0^2 + (s1 age)^2 + (s2 age^2)^2)",
         "",
-        "The range is that of the laws of fewer terms that fit the bins about as well.",
+        "The ranges are those of the laws of fewer terms that fit the bins about as well.",
         "",
     ]
     rows = []
     for name, fit in diagnostics.classes.items():
         for component, law in fit.components.items():
             low, high = law.sigma_range(np.array([REPORT_AGES_DAYS[0], REPORT_AGES_DAYS[-1]]))
+            ranges = [f"{_number(a)}-{_number(b)}" for a, b in zip(low, high)]
+            if fit.method == "scaled":  # the basis's shape: no range of its own
+                ranges = ["-", "-"]
             rows.append(
                 [
                     name,
                     COMPONENT_TITLES[component],
                     *[_number(x) for x in law.coefficients],
                     f"{law.chi2_per_dof:.2f}",
-                    f"{_number(low[0])}-{_number(high[0])}",
-                    f"{_number(low[1])}-{_number(high[1])}",
+                    *ranges,
                 ]
             )
     header = ["class", "component", "s0", "s1 /d", "s2 /d^2", "chi2/dof"]
