@@ -165,10 +165,11 @@ def classify_orbits(
     ecc = np.asarray(eccentricity, dtype=float)
     perigee = np.asarray(perigee_height_km, dtype=float)
     drag = np.abs(np.asarray(bstar, dtype=float))
-    upper = np.char.upper(np.asarray(list(names), dtype=str).reshape(motion.shape))
-    if not (motion.shape == ecc.shape == perigee.shape == drag.shape):
-        raise ValueError("classify_orbits takes arrays of one shape")
+    upper = np.char.upper(np.asarray(list(names), dtype=str))
+    if not (motion.shape == ecc.shape == perigee.shape == drag.shape == upper.shape):
+        raise ValueError("classify_orbits takes 1-D arrays and names of one length")
 
+    # Written from the last rule to the first: a later assignment overrides an earlier one.
     codes = np.full(motion.shape, _class_code("meo"), dtype=np.intp)
     leo = perigee < LEO_MAX_PERIGEE_KM
     codes[leo & (perigee < LEO_HIGH_MIN_PERIGEE_KM)] = _class_code("leo_low")
@@ -189,13 +190,13 @@ def classify_orbits(
 def orbit_classes(catalogue: Catalogue) -> IntArray:
     """The orbit class code of every element set of ``catalogue``, in catalogue order."""
     satrecs = catalogue.satrecs
-    # sgp4's own initialisation gives the mean motion (rad/min), semi-major axis and perigee
-    # (Earth radii of its WGS72 gravity model) the propagation uses.
+    # The values sgp4's initialisation derived and propagates with: mean motion (rad/min) and
+    # perigee height (in Earth radii of its gravity model, WGS72 for TLEs).
     no_kozai = np.array([s.no_kozai for s in satrecs], dtype=float)
     perigee_er = np.array([s.altp for s in satrecs], dtype=float)
     radius_km = np.array([s.radiusearthkm for s in satrecs], dtype=float)
     return classify_orbits(
-        no_kozai * 1440.0 / (2.0 * np.pi),
+        no_kozai * (SECONDS_PER_DAY / 60.0) / (2.0 * np.pi),
         np.array([s.ecco for s in satrecs], dtype=float),
         perigee_er * radius_km,
         np.array([s.bstar for s in satrecs], dtype=float),
@@ -254,6 +255,8 @@ class ElementErrorModel:
                 raise ValueError(f"unknown basis class {basis!r}")
         if np.any(~np.isfinite(self.coefficients)) or np.any(self.coefficients < 0):
             raise ValueError("coefficients must be finite and non-negative")
+        if np.any(~((self.tail_fraction >= 0) & (self.tail_fraction <= 1))):
+            raise ValueError("tail fractions must lie between 0 and 1")
 
     def sigma(self, component: str, class_codes: ArrayLike, age_days: ArrayLike) -> Array:
         """1-sigma error of one component for class codes and ages (broadcast together)."""

@@ -364,7 +364,8 @@ def scale_growth_law(
     coefficients = np.asarray(basis_coefficients, dtype=float) * factor
     ages, samples, objects, sigma, median = _bin_scales(age_days, values, object_index, MIN_BINS)
     fitted = growth_sigma(coefficients, ages)
-    relative = (sigma**2 - fitted**2) * np.sqrt(objects) / (2.0 * MAD_RELATIVE_ERROR * sigma**2)
+    standard_error = 2.0 * MAD_RELATIVE_ERROR * np.maximum(fitted**2, np.finfo(float).tiny)
+    relative = (sigma**2 - fitted**2) * np.sqrt(objects) / standard_error
     tail, tail_3sigma = _tails(coefficients, age_days, values)
     return ComponentFit(
         coefficients=coefficients,
@@ -413,7 +414,7 @@ def fit_element_error_model(
     # (a scaled class scales the finished law of its basis).
     fits: dict[str, ClassFit | None] = dict.fromkeys(ORBIT_CLASSES)
     chain_length = {name: _chain_length(name) for name in ORBIT_CLASSES}
-    for name in sorted(ORBIT_CLASSES, key=lambda name: chain_length[name]):
+    for name in ORBIT_CLASSES:
         mask, objects = measured(ORBIT_CLASSES.index(name))
         if objects >= MIN_OBJECTS_FITTED:
             fits[name] = _fit_class(name, differences, object_index, mask, objects)
@@ -547,7 +548,7 @@ def _spread(values: Array) -> list[str]:
 
 def _date_spread(epochs_unix_s: Array) -> list[str]:
     quantiles = np.percentile(epochs_unix_s, [0.0, 5.0, 50.0, 95.0, 100.0])
-    return [datetime_from_unix(x).strftime("%m-%d %H:%M") for x in quantiles]
+    return [datetime_from_unix(x).strftime("%Y-%m-%d %H:%M") for x in quantiles]
 
 
 def format_fit_report(model: ElementErrorModel, diagnostics: FitDiagnostics) -> str:
@@ -566,10 +567,10 @@ def format_fit_report(model: ElementErrorModel, diagnostics: FitDiagnostics) -> 
         f"epoch; {int(np.count_nonzero(~d.valid))} propagations failed.",
         "",
         *_table(
-            ["UTC 2026", "min", "5%", "50%", "95%", "max"],
+            ["epochs, UTC", "min", "5%", "50%", "95%", "max"],
             [
-                ["older epochs", *_date_spread(diagnostics.older_epoch_unix_s)],
-                ["newer epochs", *_date_spread(diagnostics.newer_epoch_unix_s)],
+                ["older", *_date_spread(diagnostics.older_epoch_unix_s)],
+                ["newer", *_date_spread(diagnostics.newer_epoch_unix_s)],
             ],
         ),
         "",
