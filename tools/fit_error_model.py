@@ -10,6 +10,7 @@ docs/error-model.md quotes) and writes the JSON table, by default over the one o
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from orbitlink.tracking.catalogue import Catalogue
@@ -27,8 +28,11 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=SHIPPED_TABLE, help=f"table to write (default {SHIPPED_TABLE})"
     )
     args = parser.parse_args(argv)
-    older = Catalogue.from_path(args.old, errors="skip")
-    newer = Catalogue.from_path(args.new, errors="skip")
+    rejects: list = []
+    older = Catalogue.from_path(args.old, rejects=rejects)
+    newer = Catalogue.from_path(args.new, rejects=rejects)
+    for reject in rejects:
+        print(f"skipped: {reject.error}", file=sys.stderr)
     source = {"older": args.old.resolve().name, "newer": args.new.resolve().name}
     model, diagnostics = fit_element_error_model(older, newer, source=source)
     print(format_fit_report(model, diagnostics), end="")
