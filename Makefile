@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test lint docs bench clean
 
 setup: $(STAMP)
 
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/orbitlink demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
+
+lint: setup  # one layout and one lint for the whole tree (configured in pyproject.toml)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+docs: setup  # regenerate the settings tables the docs embed (a test checks they are current)
+	$(PY) tools/update_docs.py
 
 bench: setup
 	$(PY) -m bench

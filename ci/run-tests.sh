@@ -5,8 +5,8 @@
 #   ci/run-tests.sh                      everything (pass 1: all tests; pass 2: -m kafka)
 #   ci/run-tests.sh tests/stream         limit both passes to these pytest paths/args
 #
-# Pass 1 is what `make test` runs (pytest with pyproject's settings; stream tests start one
-# embedded Tansu broker themselves). Pass 2 starts a single-node KRaft Kafka with ci/kafka.sh and
+# Lint and pass 1 are what `make test` runs (ruff, then pytest with pyproject's settings; the
+# stream tests start one embedded Tansu broker themselves). Pass 2 starts a single-node KRaft Kafka with ci/kafka.sh and
 # reruns only `kafka`-marked tests with ORBITLINK_TEST_BROKER pointing at it, then stops it (also
 # on failure or interrupt). A failing pass 1 stops the run (no Kafka pass).
 #
@@ -67,6 +67,9 @@ mkdir -p "${REPORT_DIR}"
 
 step "setup (make setup: venv + pip install -e '.[test,bench]')"
 make setup
+
+step "lint (make lint: ruff format --check, ruff check)"
+make lint
 
 step "pass 1: tests on the embedded Tansu broker"
 run_pytest "pass 1 (embedded broker)" pass1-embedded "$@"

@@ -14,7 +14,7 @@ Kafka service is :mod:`orbitlink.stream`. Importing this module never imports Ka
 """
 
 from orbitlink.tracking.catalogue import Catalogue, CatalogueError
-from orbitlink.tracking.correlate import CorrelationSettings, correlate_tracks
+from orbitlink.tracking.correlation import CorrelationSettings, correlate_tracks
 from orbitlink.tracking.evaluate import EvaluationReport, evaluate
 from orbitlink.tracking.models import (
     Association,

@@ -14,12 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orbitlink.tracking.catalogue import (
-    CatalogueError,
-    ElementSet,
-    element_set_from_tle,
-)
-from orbitlink.tracking.errors import FormatError, describe_validation_error
+from orbitlink.tracking.catalogue import ElementSet, element_set_from_tle
+from orbitlink.tracking.errors import CatalogueError, FormatError, describe_validation_error
 from orbitlink.tracking.models import Frame, Sensor
 
 __all__ = [

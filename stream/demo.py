@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orbitlink.tracking.models import Association
+from orbitlink.tracking.verdicts import final_verdicts
+
 from .admin import ensure_topics
 from .consume import ConsumedMessage, consume_topic, dedupe_records
 from .settings import StreamSettings
@@ -221,13 +224,6 @@ class OutputReport:
         ordered = sorted(self.latencies_s)
         return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
 
-    def final_verdicts(self) -> dict[str, dict[str, Any]]:
-        """The last association of each track."""
-        last: dict[str, dict[str, Any]] = {}
-        for record in self.associations:  # sorted by time
-            last[record["track_id"]] = record
-        return last
-
 
 async def _read_all(bootstrap: str, topic: str, until_idle_s: float) -> list[ConsumedMessage]:
     messages: list[ConsumedMessage] = []
@@ -284,9 +280,9 @@ def _write_results(report: OutputReport, results: Path) -> None:
 
 
 def print_summary(report: OutputReport, *, withheld: list[int] | None = None) -> None:
-    verdicts = report.final_verdicts()
-    correlated = Counter((v["norad_id"], v["name"]) for v in verdicts.values() if not v["uct"])
-    ucts = sorted(t for t, v in verdicts.items() if v["uct"])
+    verdicts = final_verdicts(Association.model_validate(r) for r in report.associations)
+    correlated = Counter((v.norad_id, v.name) for v in verdicts.values() if not v.uct)
+    ucts = sorted(t for t, v in verdicts.items() if v.uct)
     print(f"\nframes {report.frames}, detections {report.detections}")
     print(
         f"tracks {len({t['track_id'] for t in report.tracks})} "

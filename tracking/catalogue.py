@@ -16,9 +16,11 @@ Accepted inputs:
   (optionally with ``norad_id`` and ``epoch``, as :meth:`Catalogue.element_set` writes them)
   or OMM dicts.
 
-Bad input raises :class:`CatalogueError` naming the source and line (or record). Loaders take
-``errors="skip"`` to drop a bad element set instead, keeping a message for each in
-:attr:`Catalogue.rejected`.
+Bad input raises :class:`~orbitlink.tracking.errors.CatalogueError` (a
+:class:`~orbitlink.tracking.errors.FormatError`) naming the source and line (or record). Like
+every reader, the loaders are strict unless given a ``rejects`` list: then each bad element set
+is appended there as a :class:`~orbitlink.tracking.errors.Reject` and loading goes on. A fault
+of a whole file (not JSON, not OMM XML, a folder without element sets) raises either way.
 
 When two element sets share a NORAD id, the one with the newest epoch wins, both at loading and
 in :meth:`Catalogue.update`. On a compacted Kafka topic the element set is keyed by NORAD id.
@@ -29,9 +31,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,6 +44,7 @@ from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
 from sgp4.exporter import export_tle
 
 from .constants import SECONDS_PER_DAY, UNIX_EPOCH_JD
+from .errors import CatalogueError, Reject, check_rejects, raise_or_reject
 from .models import format_time
 from .times import datetime_from_unix
 
@@ -59,11 +63,6 @@ __all__ = [
 
 TLE_SUFFIXES = (".tle", ".txt", ".3le", ".2le")
 OMM_SUFFIXES = (".json", ".csv", ".xml")
-Errors = Literal["raise", "skip"]
-
-
-class CatalogueError(ValueError):
-    """A TLE or OMM element set that cannot be used; the message names where it came from."""
 
 
 class ElementSet(NamedTuple):
@@ -110,53 +109,69 @@ def _epoch_unix_s(satrec: Satrec) -> float:
     return (satrec.jdsatepoch - UNIX_EPOCH_JD + satrec.jdsatepochF) * SECONDS_PER_DAY
 
 
-def _check_tle_line(line: str, number: int, where: str) -> None:
+def _check_tle_line(line: str, number: int, fail: Callable[[str], CatalogueError]) -> None:
     if len(line) != 69:
-        raise CatalogueError(
-            f"{where}: TLE line {number} has {len(line)} characters, expected 69: {line!r}"
-        )
+        raise fail(f"TLE line {number} has {len(line)} characters, expected 69: {line!r}")
     if not line[68].isdigit():
-        raise CatalogueError(f"{where}: TLE line {number} has no checksum digit in column 69")
+        raise fail(f"TLE line {number} has no checksum digit in column 69")
     expected = tle_checksum(line)
     if int(line[68]) != expected:
-        raise CatalogueError(
-            f"{where}: TLE line {number} checksum is {line[68]}, computed {expected}"
-        )
+        raise fail(f"TLE line {number} checksum is {line[68]}, computed {expected}")
 
 
 def element_set_from_tle(
-    name: str, line1: str, line2: str, where: str = "TLE", where2: str | None = None
+    name: str,
+    line1: str,
+    line2: str,
+    where: str = "TLE",
+    *,
+    line_no: int | None = None,
+    line2_no: int | None = None,
+    index: int | None = None,
 ) -> ElementSet:
     """Check and initialise one TLE.
 
-    ``where`` prefixes error messages (e.g. ``file:12``); ``where2``, if given, is used instead
-    for problems confined to line 2 (its own line number).
+    A :class:`CatalogueError` names ``where`` (a file, a topic, a sensor...) and, when given,
+    the record ``index`` or the line: ``line_no`` (of line 1, and of the set as a whole) or
+    ``line2_no`` for a problem confined to line 2 (``line_no`` when not given).
     """
-    where2 = where if where2 is None else where2
+    line2_no = line_no if line2_no is None else line2_no
     line1, line2 = line1.rstrip(), line2.rstrip()
+
+    def fail(
+        reason: str, number: int | None = line_no, text: str = f"{line1}\n{line2}"
+    ) -> CatalogueError:
+        return CatalogueError(reason, source=where, line_no=number, index=index, text=text)
+
     if not line1.startswith("1 "):
-        raise CatalogueError(f"{where}: TLE line 1 must start with '1 ': {line1!r}")
+        raise fail(f"TLE line 1 must start with '1 ': {line1!r}", text=line1)
     if not line2.startswith("2 "):
-        raise CatalogueError(f"{where2}: TLE line 2 must start with '2 ': {line2!r}")
-    _check_tle_line(line1, 1, where)
-    _check_tle_line(line2, 2, where2)
+        raise fail(f"TLE line 2 must start with '2 ': {line2!r}", line2_no, line2)
+    _check_tle_line(line1, 1, partial(fail, number=line_no, text=line1))
+    _check_tle_line(line2, 2, partial(fail, number=line2_no, text=line2))
     if line1[2:7] != line2[2:7]:
-        raise CatalogueError(
-            f"{where}: catalogue numbers differ between line 1 "
-            f"({line1[2:7]!r}) and line 2 ({line2[2:7]!r})"
+        raise fail(
+            f"catalogue numbers differ between line 1 ({line1[2:7]!r}) and line 2 ({line2[2:7]!r})"
         )
     try:
         norad_id = parse_norad_id(line1[2:7])
         satrec = Satrec.twoline2rv(line1, line2)
     except (ValueError, IndexError) as exc:
-        raise CatalogueError(f"{where}: cannot parse TLE: {exc}") from None
+        raise fail(f"cannot parse TLE: {exc}") from None
     if satrec.error:
-        raise CatalogueError(f"{where}: sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
+        raise fail(f"sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
     return ElementSet(norad_id, name.strip(), line1, line2, satrec, _epoch_unix_s(satrec))
 
 
-def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> ElementSet:
-    """Initialise one OMM record (CelesTrak JSON/CSV/XML field names)."""
+def element_set_from_omm(
+    fields: Mapping[str, Any], where: str = "OMM", *, index: int | None = None
+) -> ElementSet:
+    """Initialise one OMM record (CelesTrak JSON/CSV/XML field names); a
+    :class:`CatalogueError` names ``where`` and the record ``index`` if given."""
+
+    def fail(reason: str, field: str | None = None) -> CatalogueError:
+        return CatalogueError(reason, source=where, index=index, field=field)
+
     satrec = Satrec()
     # sgp4.omm reads strings or numbers; JSON nulls and missing optional fields get defaults.
     values = {key: value for key, value in fields.items() if value is not None}
@@ -174,11 +189,11 @@ def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> Eleme
     try:
         omm.initialize(satrec, values)
     except KeyError as exc:
-        raise CatalogueError(f"{where}: OMM record lacks field {exc.args[0]}") from None
+        raise fail(f"OMM record lacks field {exc.args[0]}", str(exc.args[0])) from None
     except (TypeError, ValueError) as exc:
-        raise CatalogueError(f"{where}: bad OMM value: {exc}") from None
+        raise fail(f"bad OMM value: {exc}") from None
     if satrec.error:
-        raise CatalogueError(f"{where}: sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
+        raise fail(f"sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
     norad_id = int(values["NORAD_CAT_ID"])
     line1, line2 = export_tle(satrec)
     name = str(values.get("OBJECT_NAME", "")).strip()
@@ -186,22 +201,19 @@ def element_set_from_omm(fields: Mapping[str, Any], where: str = "OMM") -> Eleme
 
 
 def parse_tle_text(
-    text: str, *, source: str = "<text>", errors: Errors = "raise"
-) -> tuple[list[ElementSet], list[str]]:
-    """Parse 2-line and 3-line TLE text; return ``(element_sets, rejection_messages)``.
+    text: str, *, source: str = "<text>", rejects: list[Reject] | None = None
+) -> list[ElementSet]:
+    """The element sets of 2-line and 3-line TLE text, in text order.
 
-    With ``errors="raise"`` the first problem raises :class:`CatalogueError` naming
-    ``source:line``; with ``errors="skip"`` the bad element set is dropped and its message
-    returned.
+    Strict by default: the first problem raises :class:`CatalogueError` naming
+    ``source:line``. With a ``rejects`` list each bad element set is appended there as a
+    :class:`Reject` (its line number) and parsing goes on.
     """
-    _check_errors(errors)
+    check_rejects(rejects)
     sets: list[ElementSet] = []
-    rejected: list[str] = []
 
-    def fail(message: str) -> None:
-        if errors == "raise":
-            raise CatalogueError(message)
-        rejected.append(message)
+    def fail(reason: str, line_no: int) -> None:
+        raise_or_reject(CatalogueError(reason, source=source, line_no=line_no), rejects)
 
     rows = [(n, line.rstrip()) for n, line in enumerate(text.splitlines(), start=1)]
     rows = [(n, line) for n, line in rows if line.strip()]
@@ -209,10 +221,9 @@ def parse_tle_text(
     i = 0
     while i < len(rows):
         number, line = rows[i]
-        where = f"{source}:{number}"
         if line.startswith("1 "):
             if i + 1 >= len(rows) or not rows[i + 1][1].startswith("2 "):
-                fail(f"{where}: TLE line 1 is not followed by a line 2")
+                fail("TLE line 1 is not followed by a line 2", number)
                 name, i = None, i + 1
                 continue
             try:
@@ -221,25 +232,26 @@ def parse_tle_text(
                         name[1] if name else "",
                         line,
                         rows[i + 1][1],
-                        where,
-                        f"{source}:{rows[i + 1][0]}",
+                        source,
+                        line_no=number,
+                        line2_no=rows[i + 1][0],
                     )
                 )
             except CatalogueError as exc:
-                fail(str(exc))
+                raise_or_reject(exc, rejects)
             name, i = None, i + 2
             continue
         if line.startswith("2 "):
-            fail(f"{where}: TLE line 2 without a line 1 before it")
+            fail("TLE line 2 without a line 1 before it", number)
         elif name is not None:
-            fail(f"{source}:{name[0]}: name line {name[1]!r} is not followed by TLE lines")
+            fail(f"name line {name[1]!r} is not followed by TLE lines", name[0])
             name = (number, _strip_name(line))
         else:
             name = (number, _strip_name(line))
         i += 1
     if name is not None:
-        fail(f"{source}:{name[0]}: name line {name[1]!r} is not followed by TLE lines")
-    return sets, rejected
+        fail(f"name line {name[1]!r} is not followed by TLE lines", name[0])
+    return sets
 
 
 def _strip_name(line: str) -> str:
@@ -249,73 +261,77 @@ def _strip_name(line: str) -> str:
     return text
 
 
-def _check_errors(errors: str) -> None:
-    if errors not in ("raise", "skip"):
-        raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
-
-
 def _records_to_sets(
-    records: Iterable[Mapping[str, Any]], source: str, errors: Errors
-) -> tuple[list[ElementSet], list[str]]:
+    records: Iterable[Mapping[str, Any]], source: str, rejects: list[Reject] | None
+) -> list[ElementSet]:
     sets: list[ElementSet] = []
-    rejected: list[str] = []
     for i, record in enumerate(records):
-        where = f"{source}[{i}]"
         try:
-            if not isinstance(record, Mapping):
-                raise CatalogueError(
-                    f"{where}: a record must be an object, not {type(record).__name__}"
-                )
-            if "line1" in record or "line2" in record:
-                if "line1" not in record or "line2" not in record:
-                    raise CatalogueError(f"{where}: a TLE record needs both line1 and line2")
-                entry = element_set_from_tle(
-                    str(record.get("name") or ""), str(record["line1"]), str(record["line2"]), where
-                )
-                given = record.get("norad_id")
-                if given is not None and int(given) != entry.norad_id:
-                    raise CatalogueError(
-                        f"{where}: norad_id {given} differs from the TLE's {entry.norad_id}"
-                    )
-            elif "MEAN_MOTION" in record or "NORAD_CAT_ID" in record:
-                entry = element_set_from_omm(record, where)
-            else:
-                raise CatalogueError(
-                    f"{where}: neither a TLE record (name, line1, line2) nor "
-                    f"an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)"
-                )
+            sets.append(_record_to_set(record, source, i))
         except CatalogueError as exc:
-            if errors == "raise":
-                raise
-            rejected.append(str(exc))
-            continue
-        sets.append(entry)
-    return sets, rejected
+            raise_or_reject(exc, rejects)
+    return sets
 
 
-def _read_file(path: Path, errors: Errors) -> tuple[list[ElementSet], list[str]]:
+def _record_to_set(record: Mapping[str, Any], source: str, index: int) -> ElementSet:
+    def fail(reason: str) -> CatalogueError:
+        return CatalogueError(reason, source=source, index=index)
+
+    if not isinstance(record, Mapping):
+        raise fail(f"a record must be an object, not {type(record).__name__}")
+    if "line1" in record or "line2" in record:
+        if "line1" not in record or "line2" not in record:
+            raise fail("a TLE record needs both line1 and line2")
+        entry = element_set_from_tle(
+            str(record.get("name") or ""),
+            str(record["line1"]),
+            str(record["line2"]),
+            source,
+            index=index,
+        )
+        given = record.get("norad_id")
+        if given is not None:
+            try:
+                differs = int(given) != entry.norad_id
+            except (TypeError, ValueError):
+                raise fail(f"norad_id {given!r} is not a catalogue number") from None
+            if differs:
+                raise fail(f"norad_id {given} differs from the TLE's {entry.norad_id}")
+        return entry
+    if "MEAN_MOTION" in record or "NORAD_CAT_ID" in record:
+        return element_set_from_omm(record, source, index=index)
+    raise fail(
+        "neither a TLE record (name, line1, line2) nor "
+        "an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)"
+    )
+
+
+def _read_file(path: Path, rejects: list[Reject] | None) -> list[ElementSet]:
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8", errors="replace")
     source = str(path)
+    # a fault of the file as a whole (not JSON, not XML) raises even in lenient mode
     if suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise CatalogueError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+            raise CatalogueError(
+                f"not valid JSON: {exc.msg}", source=source, line_no=exc.lineno
+            ) from None
         if isinstance(data, Mapping):
             data = [data]
         if not isinstance(data, list):
-            raise CatalogueError(f"{source}: expected a JSON list of OMM or TLE records")
-        return _records_to_sets(data, source, errors)
+            raise CatalogueError("expected a JSON list of OMM or TLE records", source=source)
+        return _records_to_sets(data, source, rejects)
     if suffix == ".csv":
-        return _records_to_sets(list(csv.DictReader(io.StringIO(text))), source, errors)
+        return _records_to_sets(list(csv.DictReader(io.StringIO(text))), source, rejects)
     if suffix == ".xml":
         try:
             records = list(omm.parse_xml(io.StringIO(text)))
         except Exception as exc:  # ElementTree raises ParseError or AttributeError on odd XML
-            raise CatalogueError(f"{source}: not an OMM XML document: {exc}") from None
-        return _records_to_sets(records, source, errors)
-    return parse_tle_text(text, source=source, errors=errors)
+            raise CatalogueError(f"not an OMM XML document: {exc}", source=source) from None
+        return _records_to_sets(records, source, rejects)
+    return parse_tle_text(text, source=source, rejects=rejects)
 
 
 # ------------------------------------------------------------------------------- catalogue
@@ -332,15 +348,11 @@ class Catalogue:
     * ``lines``: list of ``(line1, line2)``; OMM sets are exported to TLE form.
     * ``satrecs``: list of :class:`sgp4.api.Satrec`.
     * ``satrec_array``: :class:`sgp4.api.SatrecArray` over all of them, built on first use.
-    * ``rejected``: messages for element sets skipped by a loader with ``errors="skip"``.
     * ``revision``: increases each time :meth:`update` changes the catalogue. Indices are only
       valid for one revision, since an update may insert objects.
     """
 
-    def __init__(
-        self, element_sets: Iterable[ElementSet] = (), *, rejected: Sequence[str] = ()
-    ) -> None:
-        self.rejected: list[str] = list(rejected)
+    def __init__(self, element_sets: Iterable[ElementSet] = ()) -> None:
         self.revision = 0
         self._set_rows(_newest_per_id(list(element_sets)))
 
@@ -360,11 +372,10 @@ class Catalogue:
 
     @classmethod
     def from_tle_text(
-        cls, text: str, *, source: str = "<text>", errors: Errors = "raise"
+        cls, text: str, *, source: str = "<text>", rejects: list[Reject] | None = None
     ) -> Catalogue:
         """Parse 2-line/3-line TLE text (see :func:`parse_tle_text`)."""
-        sets, rejected = parse_tle_text(text, source=source, errors=errors)
-        return cls(sets, rejected=rejected)
+        return cls(parse_tle_text(text, source=source, rejects=rejects))
 
     @classmethod
     def from_records(
@@ -372,22 +383,26 @@ class Catalogue:
         records: Iterable[Mapping[str, Any]],
         *,
         source: str = "records",
-        errors: Errors = "raise",
+        rejects: list[Reject] | None = None,
     ) -> Catalogue:
-        """Build from ``{"name", "line1", "line2"}`` dicts and/or OMM dicts."""
-        _check_errors(errors)
-        sets, rejected = _records_to_sets(records, source, errors)
-        return cls(sets, rejected=rejected)
+        """Build from ``{"name", "line1", "line2"}`` dicts and/or OMM dicts.
+
+        Strict unless ``rejects`` is a list, which collects each bad record (its ``line_no``
+        is the 1-based record number; the message names ``source[index]`` from 0).
+        """
+        check_rejects(rejects)
+        return cls(_records_to_sets(records, source, rejects))
 
     @classmethod
-    def from_path(cls, path: str | Path, *, errors: Errors = "raise") -> Catalogue:
+    def from_path(cls, path: str | Path, *, rejects: list[Reject] | None = None) -> Catalogue:
         """Load a TLE/OMM file, or every such file in a folder (not recursive).
 
         TLE files end in ``.tle``, ``.txt``, ``.3le`` or ``.2le``; OMM files in ``.json``,
         ``.csv`` or ``.xml``. Other files in a folder are ignored. Where files repeat a NORAD
-        id, the newest epoch is kept.
+        id, the newest epoch is kept. Strict unless ``rejects`` is a list, which collects each
+        bad element set (its error names the file).
         """
-        _check_errors(errors)
+        check_rejects(rejects)
         root = Path(path)
         if root.is_dir():
             files = sorted(
@@ -397,20 +412,17 @@ class Catalogue:
             )
             if not files:
                 raise CatalogueError(
-                    f"{root}: no TLE ({', '.join(TLE_SUFFIXES)}) or OMM "
-                    f"({', '.join(OMM_SUFFIXES)}) files"
+                    f"no TLE ({', '.join(TLE_SUFFIXES)}) or OMM ({', '.join(OMM_SUFFIXES)}) files",
+                    source=str(root),
                 )
         elif root.is_file():
             files = [root]
         else:
             raise FileNotFoundError(f"catalogue path not found: {root}")
         sets: list[ElementSet] = []
-        rejected: list[str] = []
         for file in files:
-            file_sets, file_rejected = _read_file(file, errors)
-            sets.extend(file_sets)
-            rejected.extend(file_rejected)
-        return cls(sets, rejected=rejected)
+            sets.extend(_read_file(file, rejects))
+        return cls(sets)
 
     # ---- queries
 

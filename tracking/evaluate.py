@@ -1,10 +1,11 @@
 """Score a tracking run against a simulated scenario's truth.
 
-The simulator (:mod:`tracking.simulate`) writes ``truth.json`` (each detection's NORAD id, or
-null for a false alarm) and ``scenario.json`` (withheld objects and, per frame, the noise-free
-positions of the detectable objects in view). A run of the engine writes ``tracks.jsonl``
-(:class:`~tracking.models.TrackUpdate`, one per track per frame) and ``associations.jsonl``
-(:class:`~tracking.models.Association`). :func:`evaluate` reads both sides and computes:
+The simulator (:mod:`.simulate`) writes ``truth.json`` (each detection's NORAD id, or null for
+a false alarm) and ``scenario.json`` (withheld objects and, per frame, the noise-free positions
+of the detectable objects in view). A run of the engine writes ``tracks.jsonl``
+(:class:`~.models.TrackUpdate`, one per track per frame) and ``associations.jsonl``
+(:class:`~.models.Association`). :func:`read_run` reads both sides into a
+:class:`ScenarioRun`, and :func:`score` computes from it:
 
 * track quality: each track's *truth object* is the majority label of the detections it took;
   purity is that majority's share, completeness the share of the object's detections (by the
@@ -17,9 +18,10 @@ positions of the detectable objects in view). A run of the engine writes ``track
   positions and the true positions of the detectable objects in view, with its localisation,
   missed and false parts.
 
-All figures land in an :class:`EvaluationReport`; ``to_table()`` prints them and the PNG plot
-shows, per sensor, the detections and the tracks coloured by verdict, and GOSPA over time.
-The formulas are in ``docs/evaluation.md``.
+All figures land in an :class:`EvaluationReport`; ``to_table()`` prints them, and
+:func:`~.plots.plot_evaluation` draws, per sensor, the detections and the tracks coloured by
+verdict, and GOSPA over time. :func:`evaluate` does all three from the files. The formulas are
+in ``docs/evaluation.md``.
 """
 
 from __future__ import annotations
@@ -35,16 +37,21 @@ from scipy.optimize import linear_sum_assignment
 
 from .constants import ARCSEC_PER_DEG
 from .formats import iter_frames_jsonl, read_records
-from .models import Association, TrackUpdate
-from .sky import angular_separation_deg, gnomonic_from_radec, unit_from_radec
+from .models import Association, Frame, TrackUpdate
+from .plots import plot_evaluation
+from .sky import angular_separation_deg
 from .times import unix_from_datetime
+from .verdicts import final_verdicts
 
 __all__ = [
     "EvaluationReport",
     "GospaResult",
+    "ScenarioRun",
     "TrackScore",
     "evaluate",
     "gospa_radec",
+    "read_run",
+    "score",
 ]
 
 #: Cut-off distance of GOSPA, arc-seconds: an estimate farther than this from every truth
@@ -146,9 +153,66 @@ def _read_truth(path: Path) -> dict[str, int | None]:
     return truth
 
 
-def _time_key(sensor_id: str, time: object) -> tuple[str, int]:
-    """Frames are matched by sensor and mid-exposure time (to the millisecond)."""
-    return sensor_id, round(unix_from_datetime(time) * 1000.0)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class ScenarioRun:
+    """A simulated scenario's truth and one engine run's records on it: what :func:`score`
+    scores.
+
+    ``truth`` maps each det_id to a NORAD id (None: a false alarm) and holds every det_id the
+    run's track records name; ``scenario`` is the parsed ``scenario.json`` (its
+    ``withheld_norad_ids`` and ``frames`` are read); ``updates`` and ``associations`` are the
+    run's records in time order; ``frames`` the scenario's frames, for the plot's detections
+    (None: not read).
+    """
+
+    truth: dict[str, int | None]
+    scenario: dict
+    updates: list[TrackUpdate]
+    associations: list[Association]
+    frames: list[Frame] | None = None
+
+    def established(self) -> list[TrackUpdate]:
+        """The records of confirmed tracks (status confirmed or coasting): their positions are
+        the run's estimates."""
+        return [update for update in self.updates if update.status in ESTABLISHED]
+
+
+def read_run(
+    truth_path: str | Path, results_dir: str | Path, *, frames: bool = True
+) -> ScenarioRun:
+    """Read a scenario's truth and the records an engine run wrote on it.
+
+    ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it, and
+    ``frames.jsonl`` is read too if it is there and ``frames`` is true. ``results_dir`` holds
+    ``tracks.jsonl`` and ``associations.jsonl``. Raises ``FileNotFoundError`` for a missing
+    file and ``ValueError`` naming the file for one that cannot be read, or for a track record
+    holding a detection the truth does not know.
+    """
+    truth_path, results = Path(truth_path), Path(results_dir)
+    scenario_path = truth_path.with_name("scenario.json")
+    if not scenario_path.is_file():
+        raise FileNotFoundError(f"{scenario_path}: scenario.json must be beside {truth_path.name}")
+    truth = _read_truth(truth_path)
+    scenario = json.loads(scenario_path.read_text())
+    for name in ("tracks.jsonl", "associations.jsonl"):
+        if not (results / name).is_file():
+            raise FileNotFoundError(f"{results / name}: missing (run the engine first)")
+    updates = read_records(results / "tracks.jsonl", TrackUpdate)
+    associations = read_records(results / "associations.jsonl", Association)
+    for update in updates:
+        if update.det_id is not None and update.det_id not in truth:
+            raise ValueError(
+                f"tracks.jsonl: det_id {update.det_id!r} of track "
+                f"{update.track_id!r} is not in {truth_path}"
+            )
+    frames_path = truth_path.with_name("frames.jsonl")
+    return ScenarioRun(
+        truth=truth,
+        scenario=scenario,
+        updates=updates,
+        associations=associations,
+        frames=list(iter_frames_jsonl(frames_path)) if frames and frames_path.is_file() else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,32 +344,11 @@ def _majority(labels: list[int | None]) -> tuple[int | None, int]:
     return label, count
 
 
-def evaluate(
-    truth_path: str | Path,
-    results_dir: str | Path,
-    *,
-    plot_path: str | Path | None = None,
-    plot: bool = True,
-    gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC,
-) -> EvaluationReport:
-    """Score ``results_dir/{tracks,associations}.jsonl`` against a simulated scenario.
-
-    ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it (and
-    ``frames.jsonl``, used only for the plot, if present). The plot is written to
-    ``plot_path``, by default ``results_dir/evaluation.png``; ``plot=False`` skips it.
-    """
-    truth_path, results = Path(truth_path), Path(results_dir)
-    scenario_path = truth_path.with_name("scenario.json")
-    if not scenario_path.is_file():
-        raise FileNotFoundError(f"{scenario_path}: scenario.json must be beside {truth_path.name}")
-    truth = _read_truth(truth_path)
-    scenario = json.loads(scenario_path.read_text())
-    for name in ("tracks.jsonl", "associations.jsonl"):
-        if not (results / name).is_file():
-            raise FileNotFoundError(f"{results / name}: missing (run the engine first)")
-    updates = read_records(results / "tracks.jsonl", TrackUpdate)
-    associations = read_records(results / "associations.jsonl", Association)
-
+def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -> EvaluationReport:
+    """The figures of the module docstring for ``run``, GOSPA with cut-off ``gospa_c_arcsec``
+    (arc-seconds). Reads no file and changes nothing: the same run gives the same report."""
+    truth, scenario = run.truth, run.scenario
+    updates, associations = run.updates, run.associations
     withheld = {int(n) for n in scenario["withheld_norad_ids"]}
     frame_sensor = {f["frame_id"]: f["sensor_id"] for f in scenario["frames"]}
     report = EvaluationReport(
@@ -337,15 +380,8 @@ def evaluate(
         if update.status in ESTABLISHED:
             confirmed.add(update.track_id)
         if update.det_id is not None:
-            if update.det_id not in truth:
-                raise ValueError(
-                    f"tracks.jsonl: det_id {update.det_id!r} of track "
-                    f"{update.track_id!r} is not in {truth_path}"
-                )
             track_dets[update.track_id].append(update.det_id)
-    final: dict[str, Association] = {}
-    for association in associations:
-        final[association.track_id] = association  # the file is in time order: last wins
+    final = final_verdicts(associations)
 
     scores: list[TrackScore] = []
     for track_id in sorted(track_sensor):
@@ -434,30 +470,22 @@ def evaluate(
         sum(s.outcome == "uct_correct" for s in uct_verdicts), len(uct_verdicts)
     )
 
-    _score_gospa(report, scenario, updates, gospa_c_arcsec)
-    if plot:
-        _plot(
-            report,
-            scenario,
-            updates,
-            truth_path.with_name("frames.jsonl"),
-            Path(plot_path) if plot_path is not None else results / "evaluation.png",
-        )
+    _score_gospa(report, run, gospa_c_arcsec)
     return report
 
 
-def _score_gospa(
-    report: EvaluationReport, scenario: dict, updates: list[TrackUpdate], c_arcsec: float
-) -> None:
+def _time_key(sensor_id: str, time: object) -> tuple[str, int]:
+    """Frames are matched by sensor and mid-exposure time (to the millisecond)."""
+    return sensor_id, round(unix_from_datetime(time) * 1000.0)  # type: ignore[arg-type]
+
+
+def _score_gospa(report: EvaluationReport, run: ScenarioRun, c_arcsec: float) -> None:
     """GOSPA of every frame between confirmed tracks and the detectable objects in view."""
     estimates: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
-    for update in updates:
-        if update.status in ESTABLISHED:
-            estimates[_time_key(update.sensor_id, update.time)].append(
-                (update.ra_deg, update.dec_deg)
-            )
+    for update in run.established():
+        estimates[_time_key(update.sensor_id, update.time)].append((update.ra_deg, update.dec_deg))
     series, by_sensor = [], defaultdict(list)
-    for frame in scenario["frames"]:
+    for frame in run.scenario["frames"]:
         objects = frame["objects"]
         est = np.array(
             estimates.get(_time_key(frame["sensor_id"], frame["time"]), []), dtype=float
@@ -508,83 +536,27 @@ def _score_gospa(
 
 
 # --------------------------------------------------------------------------------------------
-# Plot
-
-_OUTCOME_STYLE = {  # colour and legend text of each track outcome
-    "correct": ("tab:green", "correlated, right object"),
-    "wrong": ("tab:red", "correlated, wrong object"),
-    "uct_correct": ("tab:blue", "UCT, withheld object"),
-    "uct_missed": ("tab:orange", "UCT, catalogued object"),
-    "none": ("tab:olive", "no verdict"),
-    "false": ("black", "false track (clutter)"),
-}
+# All three
 
 
-def _plot(
-    report: EvaluationReport,
-    scenario: dict,
-    updates: list[TrackUpdate],
-    frames_path: Path,
-    plot_path: Path,
-) -> None:
-    """Per sensor, a tangent-plane sky plot of detections and confirmed tracks; GOSPA below."""
-    import matplotlib
+def evaluate(
+    truth_path: str | Path,
+    results_dir: str | Path,
+    *,
+    plot_path: str | Path | None = None,
+    plot: bool = True,
+    gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC,
+) -> EvaluationReport:
+    """Score ``results_dir/{tracks,associations}.jsonl`` against a simulated scenario:
+    :func:`read_run`, :func:`score`, and :func:`~orbitlink.tracking.plots.plot_evaluation`.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sensors = sorted({f["sensor_id"] for f in scenario["frames"]})
-    if not sensors:
-        return
-    detections: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    if frames_path.is_file():
-        for frame in iter_frames_jsonl(frames_path):
-            detections[frame.sensor_id] += [(d.ra_deg, d.dec_deg) for d in frame.detections]
-    outcome = {s.track_id: s.outcome for s in report.tracks}
-    paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    for update in updates:
-        if update.status in ESTABLISHED:
-            paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
-
-    figure = plt.figure(figsize=(5.0 * len(sensors), 9.0), layout="constrained")
-    grid = figure.add_gridspec(2, len(sensors), height_ratios=[2.2, 1.0])
-    for column, sensor in enumerate(sensors):
-        axes = figure.add_subplot(grid[0, column])
-        centres = [
-            (f["fov"]["ra_deg"], f["fov"]["dec_deg"])
-            for f in scenario["frames"]
-            if f["sensor_id"] == sensor
-        ]
-        # Project about the mean pointing so a field that drifts in RA stays undistorted.
-        mean = unit_from_radec(*np.array(centres).T).mean(axis=0)
-        ra0 = float(np.degrees(np.arctan2(mean[1], mean[0])) % 360.0)
-        dec0 = float(np.degrees(np.arctan2(mean[2], np.hypot(mean[0], mean[1]))))
-        if detections[sensor]:
-            xi, eta = gnomonic_from_radec(*np.array(detections[sensor]).T, ra0, dec0)
-            axes.scatter(xi, eta, s=3, c="0.75", lw=0, label="detections")
-        drawn: set[str] = set()
-        for track_id, points in sorted(paths[sensor].items()):
-            kind = outcome.get(track_id, "none")
-            colour, text = _OUTCOME_STYLE[kind]
-            xi, eta = gnomonic_from_radec(*np.array(points).T, ra0, dec0)
-            axes.plot(xi, eta, "-", color=colour, lw=1.2, label=None if kind in drawn else text)
-            drawn.add(kind)
-        axes.set_title(f"{sensor}: about RA {ra0:.2f}, Dec {dec0:+.2f}")
-        axes.set_xlabel("xi (deg, +RA)")
-        axes.set_ylabel("eta (deg, +Dec)")
-        axes.invert_xaxis()  # sky convention: east to the left
-        axes.set_aspect("equal", adjustable="datalim")
-        axes.legend(fontsize=7, loc="best")
-    axes = figure.add_subplot(grid[1, :])
-    start = min(unix_from_datetime(f["time"]) for f in scenario["frames"])
-    for sensor in sensors:
-        rows = [s for s in report.gospa_series if s["sensor_id"] == sensor]
-        t = [unix_from_datetime(s["time"]) - start for s in rows]
-        axes.plot(t, [s["distance_arcsec"] for s in rows], ".-", ms=3, lw=0.8, label=sensor)
-    axes.set_xlabel("time since start (s)")
-    axes.set_ylabel(f"GOSPA (arcsec, c={report.gospa_c_arcsec:g})")
-    axes.legend(fontsize=8)
-    axes.set_title(f"GOSPA per frame, mean {report.gospa_mean_arcsec:.1f} arcsec")
-    plot_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(plot_path, dpi=110)
-    plt.close(figure)
+    ``truth_path`` is the scenario's ``truth.json``; ``scenario.json`` must be beside it (and
+    ``frames.jsonl``, used only for the plot, if present). The plot is written to
+    ``plot_path``, by default ``results_dir/evaluation.png``; ``plot=False`` skips it.
+    """
+    run = read_run(truth_path, results_dir, frames=plot)
+    report = score(run, gospa_c_arcsec=gospa_c_arcsec)
+    if plot:
+        path = plot_path if plot_path is not None else Path(results_dir) / "evaluation.png"
+        plot_evaluation(report, run, path)
+    return report

@@ -19,6 +19,7 @@ from .catalogue import Catalogue
 from .errors import UnknownSensorError
 from .models import Association, Frame, Sensor
 from .pipeline import Pipeline, PipelineSettings
+from .verdicts import final_verdicts
 
 __all__ = ["OfflineSummary", "run_offline"]
 
@@ -74,7 +75,7 @@ def run_offline(
     states: dict[str, bytes] = {}
     summary = OfflineSummary()
     track_ids: set[str] = set()
-    final_verdict: dict[str, Association] = {}
+    final: dict[str, Association] = {}  # the last verdict of each track so far
     started = time.perf_counter()
     with (
         (out / "tracks.jsonl").open("w") as tracks_file,
@@ -104,14 +105,16 @@ def run_offline(
                 track_ids.add(update.track_id)
             for association in result.associations:
                 associations_file.write(association.to_json() + "\n")
-                final_verdict[association.track_id] = association
+            # Frames come in time order: a later frame's verdict on a track replaces the
+            # earlier one (the records are written, not kept, so this is done frame by frame).
+            final.update(final_verdicts(result.associations))
             summary.track_updates += len(result.tracks)
             summary.associations += len(result.associations)
     summary.elapsed_s = time.perf_counter() - started
     summary.tracks = len(track_ids)
-    verdicts = Counter(a.uct for a in final_verdict.values())
+    verdicts = Counter(a.uct for a in final.values())
     summary.uct_tracks = verdicts[True]
     summary.correlated_objects = {
-        a.norad_id: a.name for a in final_verdict.values() if a.norad_id is not None
+        a.norad_id: a.name for a in final.values() if a.norad_id is not None
     }
     return summary

@@ -25,12 +25,11 @@ from pathlib import Path
 from pydantic import Field
 
 from .catalogue import Catalogue
-from .correlate import CorrelationSettings, correlate_tracks
+from .correlation import CorrelationSettings, correlate_tracks
 from .errors import UnknownSensorError
 from .models import Association, Frame, Sensor, TrackUpdate
-from .predict import GridPropagator, predict_sky
+from .predict import SkyPredictor
 from .settings import Settings, load_settings_file
-from .times import unix_from_datetime
 from .tracker import SensorTracker, TrackerSettings
 from .types import Disposition
 
@@ -88,7 +87,9 @@ class Pipeline:
     ) -> None:
         self.settings = settings or PipelineSettings()
         self.catalogue = catalogue
-        self._propagator = GridPropagator(catalogue) if catalogue is not None else None
+        # One predictor per catalogue, shared by every sensor: its sgp4 nodes serve every
+        # frame within the grid step, whichever sensor took it.
+        self._predictor = SkyPredictor(catalogue) if catalogue is not None else None
         self.sensors: dict[str, Sensor] = {}
         for sensor in sensors.values() if isinstance(sensors, Mapping) else sensors:
             self.add_sensor(sensor)
@@ -104,9 +105,9 @@ class Pipeline:
         """Apply newer element sets in place; returns how many were applied."""
         if self.catalogue is None:
             self.catalogue = element_sets
-            self._propagator = GridPropagator(element_sets)
+            self._predictor = SkyPredictor(element_sets)
             return len(element_sets)
-        # The propagator follows the catalogue's revision and drops its nodes by itself.
+        # The predictor follows the catalogue's revision and drops its sgp4 nodes by itself.
         return self.catalogue.update(element_sets)
 
     def sensor_for(self, frame: Frame) -> Sensor:
@@ -155,17 +156,10 @@ class Pipeline:
         measured = [u for u in updates if u.status == "confirmed" and u.det_id is not None]
         if not measured:
             return []
-        # The whole catalogue at the frame time, from sgp4 nodes shared by every frame within
-        # the grid step: a whole-catalogue request always goes through the nodes, so the
-        # result depends only on the time and the catalogue, never on what came before.
-        prediction = predict_sky(
-            self.catalogue, sensor, unix_from_datetime(frame.time), propagator=self._propagator
-        )
+        # The correlator predicts the whole catalogue at the frame time from the predictor's
+        # sgp4 nodes, shared by every frame within the grid step: a whole-catalogue request
+        # always goes through the nodes, so the result depends only on the time and the
+        # catalogue, never on what came before.
         return correlate_tracks(
-            measured,
-            sensor,
-            self.catalogue,
-            self.settings.correlation,
-            fov=frame.fov,
-            prediction=prediction,
+            measured, sensor, self._predictor, self.settings.correlation, fov=frame.fov
         )

@@ -30,7 +30,9 @@ line of sight clears the Earth plus a 100 km atmosphere).
 
 For frame streams, :class:`GridPropagator` replaces step 1 by sgp4 at 30-second grid nodes and
 Hermite interpolation in between (centimetre-level differences, several times cheaper per
-frame). See ``docs/catalogue.md`` for measured accuracy and speed.
+frame). :class:`SkyPredictor` holds a catalogue with its propagator and answers the three
+questions the correlator asks of a frame. See ``docs/catalogue.md`` for measured accuracy and
+speed.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from .types import Array
 __all__ = [
     "GridPropagator",
     "SkyPrediction",
+    "SkyPredictor",
     "in_field_of_view",
     "observer_state_gcrs_km",
     "predict_sky",
@@ -567,3 +570,46 @@ def sun_altitude_deg(sensor: Sensor, time_unix_s: ArrayLike) -> Array:
     up = _ground_up_gcrs(sensor, gcrs_to_itrs)
     altitude = np.degrees(np.arcsin(np.sum(to_sun * up, axis=-1) / np.linalg.norm(to_sun, axis=-1)))
     return altitude[0] if scalar else altitude
+
+
+class SkyPredictor:
+    """One catalogue's predictions for any sensor: what the correlator asks of a frame.
+
+    * :meth:`at`: the whole catalogue at one time (the frame's).
+    * :meth:`paths`: some objects on a grid of times (the along-track search of a frame).
+    * :meth:`observer_state_gcrs_km`: the sensor's own GCRS state at some times.
+
+    With ``grid_step_s`` (the default, for frame streams) the predictor owns a
+    :class:`GridPropagator` with nodes that far apart, and :meth:`at` interpolates its
+    cached sgp4 states; with ``grid_step_s=None`` every call is sgp4 at the exact times, as
+    :func:`predict_sky` without a propagator. Either way a whole-catalogue prediction depends
+    only on the time and the catalogue, never on what was asked before, and what the predictor
+    keeps follows :attr:`Catalogue.revision`. Not thread-safe: hold one per worker thread.
+    """
+
+    def __init__(
+        self, catalogue: Catalogue, *, grid_step_s: float | None = 30.0, max_nodes: int = 8
+    ) -> None:
+        self.catalogue = catalogue
+        self.propagator = (
+            None if grid_step_s is None else GridPropagator(catalogue, grid_step_s, max_nodes)
+        )
+
+    def at(self, sensor: Sensor, time_unix_s: float) -> SkyPrediction:
+        """The whole catalogue as ``sensor`` sees it at one time: ``(N,)`` arrays."""
+        if np.ndim(time_unix_s) != 0:
+            raise ValueError("at() predicts one time; use paths() for several")
+        return predict_sky(self.catalogue, sensor, time_unix_s, propagator=self.propagator)
+
+    def paths(self, sensor: Sensor, index: ArrayLike, times_unix_s: ArrayLike) -> SkyPrediction:
+        """The objects at catalogue ``index`` at each of ``times_unix_s``: ``(n, T)`` arrays.
+
+        Always sgp4 at the exact times: a few hundred objects over a window of minutes are
+        cheaper to propagate directly than the whole catalogue at the grid nodes they span
+        (see :class:`GridPropagator`).
+        """
+        return predict_sky(self.catalogue, sensor, times_unix_s, index=index)
+
+    def observer_state_gcrs_km(self, sensor: Sensor, time_unix_s: ArrayLike) -> tuple[Array, Array]:
+        """The sensor's GCRS position (km) and velocity (km/s): :func:`observer_state_gcrs_km`."""
+        return observer_state_gcrs_km(sensor, time_unix_s)

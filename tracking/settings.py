@@ -88,7 +88,9 @@ def _default_text(value: Any) -> str:
         return f"{len(value)} entries"
     if isinstance(value, Path):
         return f"`{value}`"
-    return "`None`" if value is None else f"`{value}`" if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return f"`{json.dumps(value)}`"
+    return "`None`" if value is None else str(value)
 
 
 def settings_table(cls: type[Settings], *, only: tuple[str, ...] | None = None) -> str:
@@ -97,9 +99,13 @@ def settings_table(cls: type[Settings], *, only: tuple[str, ...] | None = None) 
     for name, info in cls.model_fields.items():
         if only is not None and name not in only:
             continue
-        default = info.get_default(call_default_factory=True)
+        default = (
+            "(required)"
+            if info.is_required()
+            else _default_text(info.get_default(call_default_factory=True))
+        )
         description = " ".join((info.description or "").split()).replace("|", "\\|")
-        rows.append(f"| `{name}` | {_default_text(default)} | {description} |")
+        rows.append(f"| `{name}` | {default} | {description} |")
     return "\n".join(rows)
 
 

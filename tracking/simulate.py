@@ -16,7 +16,8 @@ over a few minutes, plus everything needed to score a tracking run on it:
   of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
   from the catalogue handed to the engine so that they should come out as uncorrelated tracks.
 
-Files written to ``out_dir`` (the contract with the engine and :mod:`tracking.evaluate`):
+:func:`write_scenario` writes a scenario to the files below, the contract with the engine and
+:mod:`.evaluate`; :func:`simulate_scenario` does both, from a catalogue on disk:
 
 ``frames.jsonl``       Frames of all sensors, in time order.
 ``sensors.json``       The sensors, a JSON array.
@@ -39,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field, field_validator, model_validator
 from skyfield.api import wgs84
 
 from .catalogue import Catalogue, tle_checksum
@@ -47,6 +49,7 @@ from .ephemeris import sun_and_earth_velocity
 from .formats import write_frames_jsonl, write_sensors
 from .models import Detection, FieldOfView, Frame, Sensor, format_time
 from .predict import SkyPrediction, in_field_of_view, predict_sky, sun_altitude_deg
+from .settings import Settings
 from .sky import (
     angular_separation_deg,
     radec_from_gnomonic,
@@ -57,12 +60,15 @@ from .times import datetime_from_unix, skyfield_time, unix_from_datetime
 
 __all__ = [
     "DEFAULT_SENSORS",
+    "Scenario",
     "ScenarioSettings",
     "ScenarioSummary",
     "SensorPlan",
     "blend_unresolved",
     "perturbed_line2",
+    "simulate",
     "simulate_scenario",
+    "write_scenario",
 ]
 
 Task = Literal["geo_survey", "leo_stare"]
@@ -82,8 +88,7 @@ NIGHT_SUN_ALTITUDE_DEG = -12.0
 _STREAM_PERTURB, _STREAM_BRIGHTNESS, _STREAM_DETECT, _STREAM_WITHHOLD = 1, 2, 3, 4
 
 
-@dataclass(frozen=True)
-class SensorPlan:
+class SensorPlan(Settings):
     """One sensor of the scenario and what it does.
 
     A ground sensor gives ``lat_deg``/``lon_deg``/``alt_m``; a space-based one gives
@@ -94,52 +99,67 @@ class SensorPlan:
     azimuth/elevation where the most sunlit LEO objects pass during the scenario.
     """
 
-    sensor_id: str
-    task: Task
-    name: str = ""
-    lat_deg: float | None = None
-    lon_deg: float | None = None
-    alt_m: float = 0.0
-    host_norad_id: int | None = None
-    fov_radius_deg: float = 1.5
-    sigma_arcsec: float = 3.0
-    cadence_s: float = 10.0
-    exposure_s: float = 1.0
-    limiting_mag: float = 15.0
-    min_elevation_deg: float = 30.0  # ground pointings are searched above this elevation
-    resolution_arcsec: float = 10.0  # sources closer than this blend into one detection
+    sensor_id: str = Field(min_length=1, description="The sensor's id in every frame.")
+    task: Task = Field(
+        description="``geo_survey`` (ground or space) or ``leo_stare`` (ground only): how the "
+        "pointing is chosen."
+    )
+    name: str = Field(
+        "", description="Human-readable name; a space-based sensor defaults to its host's."
+    )
+    lat_deg: float | None = Field(
+        None, ge=-90.0, le=90.0, description="Geodetic latitude of a ground site (WGS84)."
+    )
+    lon_deg: float | None = Field(
+        None, ge=-180.0, le=360.0, description="Longitude of a ground site, east positive."
+    )
+    alt_m: float = Field(
+        0.0, ge=-500.0, le=100_000.0, description="Height of a ground site above the ellipsoid."
+    )
+    host_norad_id: int | None = Field(
+        None,
+        gt=0,
+        description="NORAD id of the catalogue satellite carrying a space-based camera.",
+    )
+    fov_radius_deg: float = Field(1.5, gt=0.0, le=180.0, description="Field-of-view radius.")
+    sigma_arcsec: float = Field(
+        3.0,
+        gt=0.0,
+        description="Astrometric sigma of a bright detection, on each tangent-plane axis.",
+    )
+    cadence_s: float = Field(10.0, gt=0.0, description="Time from one frame to the next.")
+    exposure_s: float = Field(1.0, ge=0.0, description="Exposure time of a frame.")
+    limiting_mag: float = Field(
+        15.0, description="Magnitude at which the probability of detection is halved."
+    )
+    min_elevation_deg: float = Field(
+        30.0,
+        ge=-90.0,
+        le=90.0,
+        description="Ground pointings are searched above this elevation.",
+    )
+    resolution_arcsec: float = Field(
+        10.0, gt=0.0, description="Sources closer than this blend into one detection."
+    )
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _one_position_and_a_task_it_can_do(self) -> SensorPlan:
         ground = self.lat_deg is not None and self.lon_deg is not None
         if ground == (self.host_norad_id is not None):
             raise ValueError(
                 f"sensor plan {self.sensor_id!r}: give lat_deg/lon_deg for a "
                 f"ground site or host_norad_id for a space-based sensor"
             )
-        if self.task not in ("geo_survey", "leo_stare"):
-            raise ValueError(
-                f"sensor plan {self.sensor_id!r}: task must be 'geo_survey' or "
-                f"'leo_stare', got {self.task!r}"
-            )
         if self.task == "leo_stare" and not ground:
             raise ValueError(f"sensor plan {self.sensor_id!r}: leo_stare is a ground task")
-        if (
-            self.cadence_s <= 0
-            or self.exposure_s < 0
-            or self.fov_radius_deg <= 0
-            or self.resolution_arcsec <= 0
-        ):
-            raise ValueError(
-                f"sensor plan {self.sensor_id!r}: cadence_s, fov_radius_deg and "
-                f"resolution_arcsec must be > 0 and exposure_s >= 0"
-            )
+        return self
 
 
 DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     # Cerro Tololo, deep night at the default start: a GEO-belt survey telescope.
     SensorPlan(
-        "ctio-geo",
-        "geo_survey",
+        sensor_id="ctio-geo",
+        task="geo_survey",
         name="GEO survey telescope, Cerro Tololo",
         lat_deg=-30.1690,
         lon_deg=-70.8063,
@@ -152,8 +172,8 @@ DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     ),
     # Observatorio del Teide (home of ESA's debris telescope), before morning twilight.
     SensorPlan(
-        "teide-geo",
-        "geo_survey",
+        sensor_id="teide-geo",
+        task="geo_survey",
         name="GEO survey telescope, Teide",
         lat_deg=28.3008,
         lon_deg=-16.5117,
@@ -166,8 +186,8 @@ DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     ),
     # Kitt Peak, an hour after dusk: low orbits are still sunlit.
     SensorPlan(
-        "kpno-leo",
-        "leo_stare",
+        sensor_id="kpno-leo",
+        task="leo_stare",
         name="LEO staring camera, Kitt Peak",
         lat_deg=31.9583,
         lon_deg=-111.5967,
@@ -182,8 +202,8 @@ DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
     ),
     # NEOSSAT (a real SDA microsatellite, sun-synchronous LEO) staring at the GEO belt.
     SensorPlan(
-        "neossat",
-        "geo_survey",
+        sensor_id="neossat",
+        task="geo_survey",
         name="Space-based camera on NEOSSAT",
         host_norad_id=39089,
         fov_radius_deg=2.0,
@@ -195,8 +215,7 @@ DEFAULT_SENSORS: tuple[SensorPlan, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ScenarioSettings:
+class ScenarioSettings(Settings):
     """Everything that shapes a scenario; the defaults give a few thousand detections.
 
     Brightness: each object has a standard magnitude (at 1,000 km range and 90 degrees phase)
@@ -207,49 +226,94 @@ class ScenarioSettings:
     within 2.5 mag of the limit (up to ``faint_sigma_factor`` times).
     """
 
-    start_time: str = "2026-05-31T04:20:00Z"
-    duration_s: float = 300.0
-    sensors: tuple[SensorPlan, ...] = DEFAULT_SENSORS
-    detection_probability: float = 0.9
-    pd_softness_mag: float = 0.3
-    false_alarms_per_frame: float = 1.0
-    magnitude_noise: float = 0.1
-    faint_sigma_factor: float = 3.0
-    standard_mag_starlink: tuple[float, float] = (5.5, 0.5)  # mean, sigma
-    standard_mag_oneweb: tuple[float, float] = (7.0, 0.5)
-    standard_mag_other: tuple[float, float] = (4.5, 1.0)
-    # Truth orbit errors relative to the catalogue (1 sigma).
-    along_track_sigma_s: float = 1.5  # orbits of more than 2 rev/day
-    along_track_sigma_geo_arcsec: float = 30.0  # orbits of 2 rev/day or fewer
-    cross_track_sigma_arcsec: float = 10.0  # on inclination and on the node, each
-    # Objects withheld from the engine's catalogue (they should come out as UCTs).
-    withheld_fraction: float = 0.1
-    min_detections_to_withhold: int = 5
-    # Pointing search.
-    search_step_s: float = 10.0
-    sun_exclusion_deg: float = 60.0  # space-based pointings keep this far from the Sun
-    sensor_time_offset_s: float = 0.25  # sensor k starts k times this after start_time
+    start_time: str = Field(
+        "2026-05-31T04:20:00Z",
+        description="ISO-8601 UTC time of the first frame: deep night at Cerro Tololo, "
+        "before morning twilight at Teide, an hour after dusk at Kitt Peak.",
+    )
+    duration_s: float = Field(300.0, gt=0.0, description="Length of the scenario.")
+    sensors: tuple[SensorPlan, ...] = Field(
+        DEFAULT_SENSORS, min_length=1, description="The sensor network (``DEFAULT_SENSORS``)."
+    )
+    detection_probability: float = Field(
+        0.9, gt=0.0, le=1.0, description="Probability of detecting an object well above the limit."
+    )
+    pd_softness_mag: float = Field(
+        0.3, gt=0.0, description="Width of the fall of the detection probability at the limit."
+    )
+    false_alarms_per_frame: float = Field(
+        1.0, ge=0.0, description="Mean of the Poisson number of false alarms in a frame."
+    )
+    magnitude_noise: float = Field(0.1, ge=0.0, description="Sigma of reported magnitudes.")
+    faint_sigma_factor: float = Field(
+        3.0,
+        ge=1.0,
+        description="Astrometric sigma of the faintest detections, in sensor sigmas.",
+    )
+    standard_mag_starlink: tuple[float, float] = Field(
+        (5.5, 0.5), description="Mean and sigma of the standard magnitude of Starlink objects."
+    )
+    standard_mag_oneweb: tuple[float, float] = Field(
+        (7.0, 0.5), description="Mean and sigma of the standard magnitude of OneWeb objects."
+    )
+    standard_mag_other: tuple[float, float] = Field(
+        (4.5, 1.0), description="Mean and sigma of the standard magnitude of the other objects."
+    )
+    along_track_sigma_s: float = Field(
+        1.5,
+        ge=0.0,
+        description="Truth orbit error along-track (1 sigma), in seconds of mean motion, for "
+        "orbits of more than 2 rev/day.",
+    )
+    along_track_sigma_geo_arcsec: float = Field(
+        30.0,
+        ge=0.0,
+        description="Truth orbit error in mean anomaly (1 sigma) for orbits of 2 rev/day or fewer.",
+    )
+    cross_track_sigma_arcsec: float = Field(
+        10.0,
+        ge=0.0,
+        description="Truth orbit error (1 sigma) on inclination and on the node, each.",
+    )
+    withheld_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Share of the well-seen objects withheld from the engine's catalogue "
+        "(they should come out as UCTs).",
+    )
+    min_detections_to_withhold: int = Field(
+        5, ge=0, description="Only objects one sensor detected this often may be withheld."
+    )
+    search_step_s: float = Field(
+        10.0, gt=0.0, description="Time step of the whole-catalogue pointing search."
+    )
+    sun_exclusion_deg: float = Field(
+        60.0, ge=0.0, le=180.0, description="Space-based pointings keep this far from the Sun."
+    )
+    sensor_time_offset_s: float = Field(
+        0.25,
+        description="Sensor k starts k times this after start_time, so that frames of "
+        "different sensors are not simultaneous.",
+    )
 
-    def __post_init__(self) -> None:
-        if self.duration_s <= 0:
-            raise ValueError("duration_s must be > 0")
-        if not self.sensors:
-            raise ValueError("sensors: at least one sensor plan is needed")
+    @field_validator("start_time")
+    @classmethod
+    def _iso_time(cls, value: str) -> str:
+        unix_from_datetime(value)  # raises naming the value when it is not ISO-8601
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_sensor_ids(self) -> ScenarioSettings:
         ids = [plan.sensor_id for plan in self.sensors]
         if len(set(ids)) != len(ids):
             raise ValueError(f"sensors: sensor_id repeated in {ids}")
-        if not 0.0 <= self.withheld_fraction < 1.0:
-            raise ValueError("withheld_fraction must be in [0, 1)")
-        if not 0.0 < self.detection_probability <= 1.0:
-            raise ValueError("detection_probability must be in (0, 1]")
-        if self.false_alarms_per_frame < 0:
-            raise ValueError("false_alarms_per_frame must be >= 0")
-        unix_from_datetime(self.start_time)  # a clear error now rather than later
+        return self
 
 
 @dataclass
 class ScenarioSummary:
-    """What :func:`simulate_scenario` wrote."""
+    """What :func:`write_scenario` wrote: counts per sensor and the withheld ids."""
 
     out_dir: str
     seed: int
@@ -787,23 +851,42 @@ def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings, seed: int
 
 
 # --------------------------------------------------------------------------------------------
-# Entry point
+# The scenario, and writing it
 
 
-def simulate_scenario(
-    catalog_path: str | Path,
-    out_dir: str | Path,
-    *,
-    seed: int = 0,
-    settings: ScenarioSettings = ScenarioSettings(),
-) -> ScenarioSummary:
-    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``.
+@dataclass(frozen=True)
+class Scenario:
+    """A simulated scenario: what the sensors reported, and the truth to score a run by.
+
+    ``frames`` are those of every sensor in time order (ties by ``sensor_id``); ``truth`` maps
+    each detection id, in the frames' order, to the NORAD id of the object it shows (None: a
+    false alarm). ``objects_in_view`` gives per frame id the noise-free positions of the
+    detectable objects in the field, ``{"norad_id", "ra_deg", "dec_deg", "mag"}`` each (the
+    GOSPA truth); ``pointings`` per sensor id how the field was placed (``{"kind":
+    "fixed_azel", "az_deg", "el_deg"}`` on the ground, ``{"kind": "fixed_radec", "ra_deg",
+    "dec_deg"}`` in orbit). ``catalogue`` is what the engine is given: the input catalogue
+    less ``withheld_norad_ids``.
+    """
+
+    seed: int
+    settings: ScenarioSettings
+    sensors: list[Sensor]
+    frames: list[Frame]
+    truth: dict[str, int | None]
+    withheld_norad_ids: list[int]
+    pointings: dict[str, dict]
+    objects_in_view: dict[str, list[dict]]
+    catalogue: Catalogue
+
+
+def simulate(
+    catalogue: Catalogue, *, seed: int = 0, settings: ScenarioSettings = ScenarioSettings()
+) -> Scenario:
+    """Simulate what the sensors of ``settings`` report of the objects of ``catalogue``.
 
     Raises ``ValueError`` if a ground site is not dark (Sun above -12 degrees) during the
     scenario, or a sensor finds nothing to point at.
     """
-    out = Path(out_dir)
-    catalogue = Catalogue.from_path(catalog_path)
     start = unix_from_datetime(settings.start_time)
     standard_mag = _standard_magnitudes(catalogue, settings, seed)
     rng = np.random.default_rng((seed, _STREAM_DETECT))
@@ -868,69 +951,93 @@ def simulate_scenario(
             plan, sensor, truth, truth_mag, times, centres, settings, rng
         )
     withheld = _withhold(runs, settings, seed)
-    return _write(out, catalogue, sensors, runs, withheld, pointings, settings, seed)
+    frames = sorted(
+        (f for run in runs.values() for f in run.frames), key=lambda f: (f.time, f.sensor_id)
+    )
+    return Scenario(
+        seed=seed,
+        settings=settings,
+        sensors=sensors,
+        frames=frames,
+        truth={
+            det.det_id: runs[frame.sensor_id].labels[det.det_id]
+            for frame in frames
+            for det in frame.detections
+        },
+        withheld_norad_ids=withheld,
+        pointings=pointings,
+        objects_in_view={v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view},
+        catalogue=catalogue.without(withheld),
+    )
 
 
-def _write(
-    out: Path,
-    catalogue: Catalogue,
-    sensors: list[Sensor],
-    runs: dict[str, _SensorRun],
-    withheld: list[int],
-    pointings: dict[str, dict],
-    settings: ScenarioSettings,
-    seed: int,
-) -> ScenarioSummary:
+def write_scenario(scenario: Scenario, out_dir: str | Path) -> ScenarioSummary:
+    """Write ``scenario`` to the files of the module docstring in ``out_dir``."""
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "catalog").mkdir(exist_ok=True)
-    frames: list[Frame] = [f for run in runs.values() for f in run.frames]
-    in_view = {v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view}
-    frames.sort(key=lambda f: (f.time, f.sensor_id))
-    write_frames_jsonl(frames, out / "frames.jsonl")
-    write_sensors(sensors, out / "sensors.json")
-    truth: dict[str, int | None] = {}
-    for frame in frames:
-        for det in frame.detections:
-            truth[det.det_id] = runs[frame.sensor_id].labels[det.det_id]
-    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
-    engine_catalogue = catalogue.without(withheld)
-    engine_catalogue.write(out / "catalog" / "catalog.tle")
-    settings_dict = asdict(settings)
-    scenario = {
+    write_frames_jsonl(scenario.frames, out / "frames.jsonl")
+    write_sensors(scenario.sensors, out / "sensors.json")
+    (out / "truth.json").write_text(json.dumps(scenario.truth, indent=1) + "\n")
+    scenario.catalogue.write(out / "catalog" / "catalog.tle")
+    document = {
         "format": "orbitlink-scenario/1",
-        "seed": seed,
-        "settings": settings_dict,
-        "withheld_norad_ids": withheld,
-        "pointings": pointings,
+        "seed": scenario.seed,
+        "settings": scenario.settings.model_dump(),
+        "withheld_norad_ids": scenario.withheld_norad_ids,
+        "pointings": scenario.pointings,
         "frames": [
             {
                 "frame_id": f.frame_id,
                 "sensor_id": f.sensor_id,
                 "time": format_time(f.time),
                 "fov": f.fov.model_dump(),
-                "objects": in_view[f.frame_id],
+                "objects": scenario.objects_in_view[f.frame_id],
             }
-            for f in frames
+            for f in scenario.frames
         ],
     }
-    (out / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
-    end = max(f.time for f in frames) if frames else None
-    counts: dict[int, int] = {}
-    for run in runs.values():
-        for n, c in run.counts.items():
-            counts[n] = counts.get(n, 0) + c
+    (out / "scenario.json").write_text(json.dumps(document, indent=1) + "\n")
+    return _summary(scenario, out)
+
+
+def _summary(scenario: Scenario, out: Path) -> ScenarioSummary:
+    settings, truth = scenario.settings, scenario.truth
+    frames_by_sensor = dict.fromkeys((plan.sensor_id for plan in settings.sensors), 0)
+    detections_by_sensor = dict(frames_by_sensor)
+    objects_by_sensor: dict[str, set[int]] = {sid: set() for sid in frames_by_sensor}
+    for frame in scenario.frames:
+        frames_by_sensor[frame.sensor_id] += 1
+        detections_by_sensor[frame.sensor_id] += len(frame.detections)
+        objects_by_sensor[frame.sensor_id].update(
+            n for d in frame.detections if (n := truth[d.det_id]) is not None
+        )
+    end = max(f.time for f in scenario.frames) if scenario.frames else None
     return ScenarioSummary(
         out_dir=str(out),
-        seed=seed,
+        seed=scenario.seed,
         start_time=settings.start_time,
         end_time=format_time(end) if end else settings.start_time,
-        n_frames=len(frames),
+        n_frames=len(scenario.frames),
         n_detections=len(truth),
         n_false_alarms=sum(v is None for v in truth.values()),
-        n_objects_detected=len(counts),
-        withheld_norad_ids=withheld,
-        catalogue_size=len(engine_catalogue),
-        frames_by_sensor={sid: len(run.frames) for sid, run in runs.items()},
-        detections_by_sensor={sid: len(run.labels) for sid, run in runs.items()},
-        objects_by_sensor={sid: len(run.counts) for sid, run in runs.items()},
+        n_objects_detected=len(set(truth.values()) - {None}),
+        withheld_norad_ids=scenario.withheld_norad_ids,
+        catalogue_size=len(scenario.catalogue),
+        frames_by_sensor=frames_by_sensor,
+        detections_by_sensor=detections_by_sensor,
+        objects_by_sensor={sid: len(ids) for sid, ids in objects_by_sensor.items()},
     )
+
+
+def simulate_scenario(
+    catalog_path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    settings: ScenarioSettings = ScenarioSettings(),
+) -> ScenarioSummary:
+    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``:
+    :func:`simulate` then :func:`write_scenario` (and the errors of :func:`simulate`)."""
+    scenario = simulate(Catalogue.from_path(catalog_path), seed=seed, settings=settings)
+    return write_scenario(scenario, out_dir)

@@ -1,4 +1,4 @@
-"""StreamSettings from defaults, ORBITLINK_* variables and CLI flags, and its generated docs."""
+"""StreamSettings from defaults, ORBITLINK_* variables and CLI flags."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pydantic import ValidationError
 
 from orbitlink.stream.cli import build_parser, settings_from_args
 from orbitlink.stream.settings import ENV_PREFIX, StreamSettings
-from orbitlink.tracking.settings import update_settings_tables
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_environment_values_are_converted_and_catalogue_keeps_its_variable() -> None:
@@ -85,9 +82,3 @@ def test_every_settings_flag_sets_what_its_variable_sets(command: str) -> None:
         from_flag = getattr(settings_from_args(args), action.dest)
         assert from_flag == getattr(StreamSettings.from_env({variable: value}), action.dest)
         assert from_flag != fields[action.dest].get_default(call_default_factory=True), flag
-
-
-def test_the_settings_table_in_the_docs_is_the_generated_one() -> None:
-    text = (REPO_ROOT / "docs" / "topics.md").read_text()
-    assert "<!-- settings-table: orbitlink.stream.settings.StreamSettings -->" in text
-    assert update_settings_tables(text) == text, "run update_settings_tables on docs/topics.md"

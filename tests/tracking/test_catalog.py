@@ -17,6 +17,7 @@ from orbitlink.tracking.catalogue import (
     parse_norad_id,
     tle_checksum,
 )
+from orbitlink.tracking.errors import FormatError, Reject
 
 
 def checksum(line: str) -> int:
@@ -39,8 +40,14 @@ def geo_sets(catalog_dir: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def full(catalog_dir: Path) -> Catalogue:
-    return Catalogue.from_path(catalog_dir)
+def full_rejects() -> list[Reject]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def full(catalog_dir: Path, full_rejects: list[Reject]) -> Catalogue:
+    """The real snapshot, loaded leniently so that a refused set shows in ``full_rejects``."""
+    return Catalogue.from_path(catalog_dir, rejects=full_rejects)
 
 
 def as_text(sets, names=True, zero_prefix=False) -> str:
@@ -62,7 +69,8 @@ def with_epoch(line1: str, epoch_field: str) -> str:
 
 
 def test_three_line_text_gives_names_ids_and_epochs(geo_sets):
-    cat = Catalogue.from_tle_text(as_text(geo_sets[:5]))
+    rejects: list[Reject] = []
+    cat = Catalogue.from_tle_text(as_text(geo_sets[:5]), rejects=rejects)
     assert len(cat) == 5
     for name, line1, line2 in geo_sets[:5]:
         i = cat.index_of([int(line1[2:7])])[0]
@@ -73,7 +81,7 @@ def test_three_line_text_gives_names_ids_and_epochs(geo_sets):
         expected = (satrec.jdsatepoch + satrec.jdsatepochF - 2440587.5) * 86400.0
         assert cat.epoch_unix_s[i] == pytest.approx(expected, abs=1e-3)
     assert np.all(np.diff(cat.norad_ids) > 0)
-    assert cat.rejected == []
+    assert rejects == []
 
 
 def test_two_line_zero_prefixed_and_blank_lines(geo_sets):
@@ -108,9 +116,11 @@ def test_bad_checksum_names_the_line_and_can_be_skipped(geo_sets):
     text = as_text(sets)
     with pytest.raises(CatalogueError, match=r"feed\.tle:6: TLE line 2 checksum"):
         Catalogue.from_tle_text(text, source="feed.tle")
-    cat = Catalogue.from_tle_text(text, source="feed.tle", errors="skip")
+    rejects: list[Reject] = []
+    cat = Catalogue.from_tle_text(text, source="feed.tle", rejects=rejects)
     assert len(cat) == 2 and int(line1[2:7]) not in cat.norad_ids
-    assert len(cat.rejected) == 1 and "feed.tle:6" in cat.rejected[0]
+    assert len(rejects) == 1 and "feed.tle:6" in str(rejects[0].error)
+    assert rejects[0].line_no == 6 and isinstance(rejects[0].error, FormatError)
     assert tle_checksum(line2) == int(line2[68])
 
 
@@ -140,22 +150,23 @@ def test_mismatched_catalogue_numbers(geo_sets):
         Catalogue.from_tle_text(f"{line1}\n{other2}\n")
 
 
-def test_errors_option_is_checked():
-    with pytest.raises(ValueError, match="errors must be"):
-        Catalogue.from_tle_text("", errors="ignore")
+def test_rejects_option_is_checked():
+    # the retired spelling lenient=True, moved to rejects=, fails before reading anything
+    with pytest.raises(TypeError, match="rejects must be a list"):
+        Catalogue.from_tle_text("", rejects=True)
 
 
 # --------------------------------------------------------------------------- folder loading
 
 
-def test_folder_of_real_snapshot(full, catalog_dir):
+def test_folder_of_real_snapshot(full, full_rejects, catalog_dir):
     ids_by_file = {}
     for path in sorted(catalog_dir.glob("*.tle")):
         for _, line1, _ in read_sets(path):
             ids_by_file.setdefault(int(line1[2:7]), []).append(line1)
     assert len(full) == len(ids_by_file) > 11_000
     assert np.all(np.diff(full.norad_ids) > 0)  # unique and sorted
-    assert full.rejected == []
+    assert full_rejects == []
     # epochs are around the snapshot date (2026-05-30 = 1780099200)
     assert np.median(full.epoch_unix_s) == pytest.approx(1780099200, abs=3 * 86400)
     # where files repeat an id, the newest epoch was kept
@@ -175,6 +186,31 @@ def test_single_file_and_missing_path(catalog_dir, tmp_path):
     (tmp_path / "README.md").write_text("no element sets here")
     with pytest.raises(CatalogueError, match="no TLE"):
         Catalogue.from_path(tmp_path)
+
+
+def test_lenient_folder_load_names_file_and_line(full, geo_sets, tmp_path):
+    name, line1, line2 = geo_sets[0]
+    (tmp_path / "a.tle").write_text(as_text(geo_sets[1:4]))
+    broken = line2[:68] + str((int(line2[68]) + 1) % 10)
+    (tmp_path / "b.tle").write_text(f"{name}\n{line1}\n{broken}\n" + as_text(geo_sets[4:6]))
+    (tmp_path / "c.json").write_text(
+        json.dumps([full.element_set(int(full.index_of([25544])[0])), {"line1": line1}])
+    )
+    with pytest.raises(CatalogueError, match=r"b\.tle:3: TLE line 2 checksum"):
+        Catalogue.from_path(tmp_path)
+    rejects: list[Reject] = []
+    cat = Catalogue.from_path(tmp_path, rejects=rejects)
+    assert len(cat) == 3 + 2 + 1 and int(line1[2:7]) not in cat.norad_ids
+    assert [(Path(r.error.source).name, r.line_no) for r in rejects] == [
+        ("b.tle", 3),
+        ("c.json", 2),
+    ]
+    assert rejects[0].error.text == broken
+    assert str(rejects[1].error).endswith("c.json[1]: a TLE record needs both line1 and line2")
+    # a file that is not JSON at all is a fault of the file: it raises even in lenient mode
+    (tmp_path / "d.json").write_text("[{")
+    with pytest.raises(CatalogueError, match=r"d\.json:1: not valid JSON"):
+        Catalogue.from_path(tmp_path, rejects=[])
 
 
 def test_write_and_reload(full, tmp_path):
@@ -289,8 +325,13 @@ def test_records_round_trip_and_errors(full):
     bad_omm = {k: v for k, v in omm_fields(full, 0).items() if k != "MEAN_MOTION"}
     with pytest.raises(CatalogueError, match="lacks field MEAN_MOTION"):
         Catalogue.from_records([bad_omm])
-    skipped = Catalogue.from_records([records[0], {"foo": 1}], errors="skip")
-    assert len(skipped) == 1 and len(skipped.rejected) == 1
+    rejects: list[Reject] = []
+    skipped = Catalogue.from_records([records[0], {"foo": 1}], rejects=rejects)
+    assert len(skipped) == 1 and len(rejects) == 1
+    # the reject carries the record number (from 1); the message keeps the index (from 0)
+    assert rejects[0].line_no == 2 and str(rejects[0].error).startswith("records[1]: neither")
+    with pytest.raises(CatalogueError, match=r"records\[0\]: norad_id 'abc' is not a catalogue"):
+        Catalogue.from_records([dict(records[0], norad_id="abc")])
 
 
 # ------------------------------------------------------------------------ queries, updates

@@ -1,8 +1,8 @@
 """Track-to-catalogue correlation on real element sets from the shared CelesTrak snapshot.
 
-Tracks are synthesised from what :func:`tracking.predict.predict_sky` says of a real object at a
-time, with noise drawn from a realistic track covariance (2 arcsec, 0.5 arcsec/s: a confirmed
-track after a few one-second frames). Element-set error is simulated the way it arises: an
+Tracks are synthesised from what :func:`~orbitlink.tracking.predict.predict_sky` says of a real
+object at a time, with noise drawn from a realistic track covariance (2 arcsec, 0.5 arcsec/s: a
+confirmed track after a few one-second frames). Element-set error is simulated the way it arises: an
 object that is late or early along its orbit is the same element set with its mean anomaly
 changed, so the "truth" is predicted from the edited set and correlated against the original.
 The frames are a week after the snapshot's epochs, so the catalogue is a week old, as in the
@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from orbitlink.tracking.catalogue import Catalogue, tle_checksum
-from orbitlink.tracking.correlate import (
+from orbitlink.tracking.correlation import (
     CorrelationSettings,
-    candidate_pairs,
     correlate_tracks,
+    measure_candidates,
 )
 from orbitlink.tracking.models import Association, FieldOfView, Sensor, TrackUpdate
-from orbitlink.tracking.predict import predict_sky
+from orbitlink.tracking.predict import SkyPredictor, predict_sky
 from orbitlink.tracking.times import datetime_from_unix, jd_from_unix
 
 WEEK_ON = datetime(2026, 6, 6, 3, 0, tzinfo=UTC).timestamp()  # ~7 days after epochs
@@ -43,6 +43,11 @@ def catalogue(catalog_dir: Path) -> Catalogue:
 
 
 @pytest.fixture(scope="module")
+def predictor(catalogue: Catalogue) -> SkyPredictor:
+    return sgp4_predictor(catalogue)
+
+
+@pytest.fixture(scope="module")
 def starlink_ids(catalog_dir: Path) -> np.ndarray:
     return Catalogue.from_path(catalog_dir / "starlink.tle").norad_ids
 
@@ -53,6 +58,12 @@ def geo_ids(catalog_dir: Path) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def sgp4_predictor(catalogue: Catalogue) -> SkyPredictor:
+    """A predictor calling sgp4 at the exact times (no grid nodes): the frames here are single
+    times days apart, not a stream."""
+    return SkyPredictor(catalogue, grid_step_s=None)
 
 
 def shifted(catalogue: Catalogue, norad_id: int, late_s: float) -> Catalogue:
@@ -160,7 +171,9 @@ def by_track(associations: list[Association]) -> dict[str, Association]:
 # ------------------------------------------------------------------------------ naming
 
 
-def test_geo_objects_are_named_by_angular_offset(catalogue: Catalogue, geo_ids: np.ndarray):
+def test_geo_objects_are_named_by_angular_offset(
+    catalogue: Catalogue, predictor: SkyPredictor, geo_ids: np.ndarray
+):
     rng = np.random.default_rng(1)
     candidates = visible(catalogue, geo_ids, DAY_ON, min_elevation_deg=20.0)
     chosen = rng.choice(candidates, 8, replace=False)
@@ -175,7 +188,7 @@ def test_geo_objects_are_named_by_angular_offset(catalogue: Catalogue, geo_ids: 
         )
         for i, nid in enumerate(chosen)
     ]
-    result = correlate_tracks(tracks, SITE, catalogue)
+    result = correlate_tracks(tracks, SITE, predictor)
     assert [a.norad_id for a in result] == [int(n) for n in chosen]
     for i, a in enumerate(result):
         assert not a.uct and a.confidence > 0.4
@@ -192,7 +205,9 @@ def test_geo_objects_are_named_by_angular_offset(catalogue: Catalogue, geo_ids: 
             assert a.cross_track_arcsec == pytest.approx(40.0, abs=10.0)
 
 
-def test_week_old_geo_set_is_named_150_arcsec_off(catalogue: Catalogue, geo_ids: np.ndarray):
+def test_week_old_geo_set_is_named_150_arcsec_off(
+    catalogue: Catalogue, predictor: SkyPredictor, geo_ids: np.ndarray
+):
     rng = np.random.default_rng(2)
     nid = int(rng.choice(visible(catalogue, geo_ids, WEEK_ON, 20.0)))
     track = track_of(
@@ -202,7 +217,7 @@ def test_week_old_geo_set_is_named_150_arcsec_off(catalogue: Catalogue, geo_ids:
         rng,
         offset_deg=(-100 / 3600.0, 110 / 3600.0),
     )
-    [a] = correlate_tracks([track], SITE, catalogue)
+    [a] = correlate_tracks([track], SITE, predictor)
     assert a.norad_id == nid and 6.0 < a.element_age_days < 8.0
     # The same offset is too much for a fresh set.
     [fresh] = correlate_tracks(
@@ -216,13 +231,13 @@ def test_week_old_geo_set_is_named_150_arcsec_off(catalogue: Catalogue, geo_ids:
             )
         ],
         SITE,
-        catalogue,
+        predictor,
     )
     assert fresh.norad_id != nid
 
 
 def test_starlink_20_s_late_is_named_with_its_along_track_offset(
-    catalogue: Catalogue, starlink_ids: np.ndarray
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray
 ):
     rng = np.random.default_rng(3)
     ids = lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)
@@ -231,7 +246,7 @@ def test_starlink_20_s_late_is_named_with_its_along_track_offset(
         track_of(shifted(catalogue, nid, 20.0), WEEK_ON, f"s{i}", rng)
         for i, nid in enumerate(chosen)
     ]
-    for a, nid in zip(correlate_tracks(tracks, SITE, catalogue), chosen):
+    for a, nid in zip(correlate_tracks(tracks, SITE, predictor), chosen):
         assert a.norad_id == nid, a
         assert not a.ambiguous and a.confidence > 0.9
         assert a.along_track_s == pytest.approx(20.0, abs=0.5)
@@ -241,7 +256,7 @@ def test_starlink_20_s_late_is_named_with_its_along_track_offset(
 
 
 def test_mean_anomaly_shift_is_recovered_to_half_a_second(
-    catalogue: Catalogue, starlink_ids: np.ndarray, catalog_dir: Path
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray, catalog_dir: Path
 ):
     rng = np.random.default_rng(4)
     oneweb = Catalogue.from_path(catalog_dir / "oneweb.tle").norad_ids
@@ -255,14 +270,18 @@ def test_mean_anomaly_shift_is_recovered_to_half_a_second(
         track_of(shifted(catalogue, nid, late), WEEK_ON, f"t{i}", rng)
         for i, (nid, late) in enumerate(zip(chosen, shifts))
     ]
-    result = correlate_tracks(tracks, SITE, catalogue)
+    result = correlate_tracks(tracks, SITE, predictor)
     assert [a.norad_id for a in result] == [int(n) for n in chosen]
     recovered = np.array([a.along_track_s for a in result])
     assert np.all(np.abs(recovered - shifts) < 0.5), recovered - shifts
 
 
 def test_space_based_sensor_names_shifted_objects(
-    catalogue: Catalogue, starlink_ids: np.ndarray, geo_ids: np.ndarray, catalog_dir: Path
+    catalogue: Catalogue,
+    predictor: SkyPredictor,
+    starlink_ids: np.ndarray,
+    geo_ids: np.ndarray,
+    catalog_dir: Path,
 ):
     # A camera flying on a real low-orbit element set moves 7.5 km/s: its own motion during
     # the shift must not be read as cross-track error.
@@ -282,7 +301,7 @@ def test_space_based_sensor_names_shifted_objects(
         track_of(shifted(catalogue, nid, late), DAY_ON, f"c{i}", rng, sensor=camera)
         for i, (nid, late) in enumerate(zip(np.r_[geo, leo], shifts))
     ]
-    result = correlate_tracks(tracks, camera, catalogue)
+    result = correlate_tracks(tracks, camera, predictor)
     assert [a.norad_id for a in result] == [int(n) for n in np.r_[geo, leo]]
     for a, late in zip(result[3:], shifts[3:]):
         assert a.along_track_s == pytest.approx(late, abs=0.5)
@@ -293,7 +312,7 @@ def test_space_based_sensor_names_shifted_objects(
 
 
 def test_track_between_train_neighbours_is_ambiguous(
-    catalogue: Catalogue, starlink_ids: np.ndarray
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray
 ):
     rng = np.random.default_rng(6)
     ids = visible(catalogue, starlink_ids, WEEK_ON, 30.0)
@@ -312,7 +331,7 @@ def test_track_between_train_neighbours_is_ambiguous(
     half = gap / 2.0 if lead else -gap / 2.0
     nid_a, nid_b = int(catalogue.norad_ids[a]), int(catalogue.norad_ids[b])
     track = track_of(shifted(catalogue, nid_a, -half), WEEK_ON, "between", rng)
-    [assoc] = correlate_tracks([track], SITE, catalogue)
+    [assoc] = correlate_tracks([track], SITE, predictor)
     assert assoc.ambiguous and not assoc.uct
     assert {assoc.norad_id, assoc.runner_up_norad_id} == {nid_a, nid_b}
     assert assoc.n_candidates >= 2
@@ -322,11 +341,13 @@ def test_track_between_train_neighbours_is_ambiguous(
     # age instead of 15 s), is named without doubt: the neighbour is then outside the window.
     exact = track_of(catalogue.subset([a]), WEEK_ON, "exact", rng)
     fresh = CorrelationSettings(timing_sigma_growth_s_per_day=0.2)
-    [sure] = correlate_tracks([exact], SITE, catalogue, fresh)
+    [sure] = correlate_tracks([exact], SITE, predictor, fresh)
     assert sure.norad_id == nid_a and not sure.ambiguous and sure.confidence > 0.9
 
 
-def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.ndarray):
+def test_co_located_geo_objects_are_ambiguous(
+    catalogue: Catalogue, predictor: SkyPredictor, geo_ids: np.ndarray
+):
     """Two GEO objects sharing a slot (under an arc-minute apart) cannot be told apart by a
     day-old catalogue: a track between them is named with the other as runner-up, flagged."""
     rng = np.random.default_rng(14)
@@ -347,7 +368,7 @@ def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.
         rng,
         offset_deg=(midway[0], midway[1]),
     )
-    [assoc] = correlate_tracks([track], SITE, catalogue)
+    [assoc] = correlate_tracks([track], SITE, predictor)
     assert assoc.ambiguous and {assoc.norad_id, assoc.runner_up_norad_id} == pair
     assert assoc.confidence < 0.8 and assoc.n_candidates >= 2
 
@@ -356,7 +377,7 @@ def test_co_located_geo_objects_are_ambiguous(catalogue: Catalogue, geo_ids: np.
 
 
 def test_object_missing_from_catalogue_is_a_uct(
-    catalogue: Catalogue, starlink_ids: np.ndarray, geo_ids: np.ndarray
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray, geo_ids: np.ndarray
 ):
     rng = np.random.default_rng(7)
     leo = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
@@ -373,9 +394,9 @@ def test_object_missing_from_catalogue_is_a_uct(
         track_of(catalogue.subset(catalogue.index_of([nid])), WEEK_ON, f"m{i}", rng)
         for i, nid in enumerate((leo, geo))
     ]
-    named = correlate_tracks(tracks, SITE, catalogue)
+    named = correlate_tracks(tracks, SITE, predictor)
     assert [a.norad_id for a in named] == [leo, geo]
-    missing = correlate_tracks(tracks, SITE, catalogue.without([leo, geo]))
+    missing = correlate_tracks(tracks, SITE, sgp4_predictor(catalogue.without([leo, geo])))
     for a in missing:
         assert a.uct and a.norad_id is None and a.name is None
         assert a.cross_track_arcsec is None and a.along_track_s is None and a.score is None
@@ -383,7 +404,9 @@ def test_object_missing_from_catalogue_is_a_uct(
         assert a.confidence > 0.9
 
 
-def test_two_tracks_never_claim_the_same_object(catalogue: Catalogue, starlink_ids: np.ndarray):
+def test_two_tracks_never_claim_the_same_object(
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray
+):
     rng = np.random.default_rng(8)
     nid = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     truth = shifted(catalogue, nid, 5.0)
@@ -391,13 +414,13 @@ def test_two_tracks_never_claim_the_same_object(catalogue: Catalogue, starlink_i
     # names the claimed object as its runner-up.
     close = track_of(truth, WEEK_ON, "close", rng)
     farther = track_of(shifted(catalogue, nid, 25.0), WEEK_ON, "farther", rng)
-    result = by_track(correlate_tracks([farther, close], SITE, catalogue))
+    result = by_track(correlate_tracks([farther, close], SITE, predictor))
     assert result["close"].norad_id == nid
     assert result["farther"].uct and result["farther"].runner_up_norad_id == nid
     assert result["farther"].confidence < result["close"].confidence
 
 
-def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue):
+def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue, predictor: SkyPredictor):
     """Every object above the site as a track (a day after epoch): all but the genuinely
     ambiguous are named right, and no object is claimed twice."""
     rng = np.random.default_rng(9)
@@ -421,7 +444,7 @@ def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue):
         )
         for i, (j, n) in enumerate(zip(up, noise))
     ]
-    result = correlate_tracks(tracks, SITE, catalogue, prediction=p)
+    result = correlate_tracks(tracks, SITE, predictor)
     named = [a.norad_id for a in result if not a.uct]
     assert len(named) == len(set(named))
     truth = catalogue.norad_ids[up]
@@ -439,69 +462,70 @@ def test_whole_sky_frame_is_named_one_to_one(catalogue: Catalogue):
     "corruption",
     [dict(turn_deg=6.0), dict(turn_deg=180.0), dict(rate_scale=1.2), dict(rate_scale=0.8)],
 )
-def test_wrong_motion_is_rejected(catalogue: Catalogue, starlink_ids: np.ndarray, corruption: dict):
+def test_wrong_motion_is_rejected(
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray, corruption: dict
+):
     rng = np.random.default_rng(10)
     nid = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     truth = catalogue.subset(catalogue.index_of([nid]))
     good = track_of(truth, WEEK_ON, "good", rng)
     bad = track_of(truth, WEEK_ON, "bad", rng, **corruption)
-    [ok] = correlate_tracks([good], SITE, catalogue)
+    [ok] = correlate_tracks([good], SITE, predictor)
     assert ok.norad_id == nid
-    [rejected] = correlate_tracks([bad], SITE, catalogue)
+    [rejected] = correlate_tracks([bad], SITE, predictor)
     assert rejected.norad_id != nid
-    pairs = candidate_pairs([bad], SITE, catalogue)
+    pairs = measure_candidates([bad], SITE, predictor)
     mine = pairs.object_index == catalogue.index_of([nid])[0]
     assert mine.sum() <= 1 and not pairs.gated[mine].any()
 
 
 def test_field_of_view_limits_the_search_without_changing_the_answer(
-    catalogue: Catalogue, starlink_ids: np.ndarray
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray
 ):
     rng = np.random.default_rng(11)
     nid = int(rng.choice(lonely(catalogue, visible(catalogue, starlink_ids, WEEK_ON), WEEK_ON)))
     track = track_of(shifted(catalogue, nid, -15.0), WEEK_ON, "f", rng)
     fov = FieldOfView(ra_deg=track.ra_deg, dec_deg=track.dec_deg, radius_deg=1.0)
-    [with_fov] = correlate_tracks([track], SITE, catalogue, fov=fov)
-    [without] = correlate_tracks([track], SITE, catalogue)
+    [with_fov] = correlate_tracks([track], SITE, predictor, fov=fov)
+    [without] = correlate_tracks([track], SITE, predictor)
     assert with_fov.norad_id == without.norad_id == nid
     assert with_fov.along_track_s == pytest.approx(without.along_track_s)
     # A field on the other side of the sky holds nothing that could be this track.
     far = FieldOfView(ra_deg=(track.ra_deg + 180.0) % 360.0, dec_deg=-track.dec_deg, radius_deg=1.0)
-    assert len(candidate_pairs([track], SITE, catalogue, fov=far)) < len(
-        candidate_pairs([track], SITE, catalogue)
+    assert len(measure_candidates([track], SITE, predictor, fov=far)) < len(
+        measure_candidates([track], SITE, predictor)
     )
 
 
 # ------------------------------------------------------------------------------ input handling
 
 
-def test_empty_inputs(catalogue: Catalogue, starlink_ids: np.ndarray):
-    assert correlate_tracks([], SITE, catalogue) == []
+def test_empty_inputs(catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray):
+    assert correlate_tracks([], SITE, predictor) == []
     rng = np.random.default_rng(12)
     nid = int(visible(catalogue, starlink_ids, WEEK_ON)[0])
     track = track_of(catalogue.subset(catalogue.index_of([nid])), WEEK_ON, "e", rng)
-    [a] = correlate_tracks([track], SITE, Catalogue())
+    [a] = correlate_tracks([track], SITE, sgp4_predictor(Catalogue()))
     assert a.uct and a.confidence == 1.0 and a.track_id == "e" and a.frame_id == "f1"
 
 
-def test_bad_input_is_named(catalogue: Catalogue, starlink_ids: np.ndarray):
+def test_bad_input_is_named(
+    catalogue: Catalogue, predictor: SkyPredictor, starlink_ids: np.ndarray
+):
     rng = np.random.default_rng(13)
     nid = int(visible(catalogue, starlink_ids, WEEK_ON)[0])
     truth = catalogue.subset(catalogue.index_of([nid]))
     first = track_of(truth, WEEK_ON, "a", rng)
     later = track_of(truth, WEEK_ON + 1.0, "b", rng)
     with pytest.raises(ValueError, match=r"tracks\[1\]\.time"):
-        correlate_tracks([first, later], SITE, catalogue)
+        correlate_tracks([first, later], SITE, predictor)
     other = Sensor(sensor_id="elsewhere", lat_deg=0.0, lon_deg=0.0)
     with pytest.raises(ValueError, match=r"tracks\[0\]\.sensor_id"):
-        correlate_tracks([first], other, catalogue)
+        correlate_tracks([first], other, predictor)
     broken = first.model_copy(update={"covariance": [[-1.0, 0, 0, 0]] + COVARIANCE.tolist()[1:]})
     with pytest.raises(ValueError, match=r"tracks\[0\]\.covariance"):
-        correlate_tracks([broken], SITE, catalogue)
+        correlate_tracks([broken], SITE, predictor)
     with pytest.raises(ValueError, match="gate_sigma"):
         CorrelationSettings(gate_sigma=0.0)
     with pytest.raises(ValueError, match="max_window_s"):
         CorrelationSettings(max_window_s=float("nan"))
-    stale = predict_sky(catalogue, SITE, WEEK_ON + 60.0)
-    with pytest.raises(ValueError, match="prediction"):
-        correlate_tracks([first], SITE, catalogue, prediction=stale)

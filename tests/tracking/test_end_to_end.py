@@ -6,7 +6,6 @@ when this test was written are in docs/evaluation.md.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -14,18 +13,20 @@ import pytest
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.evaluate import evaluate
-from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+from orbitlink.tracking.formats import iter_frames_jsonl, read_records, read_sensors
+from orbitlink.tracking.models import Association
 from orbitlink.tracking.offline import run_offline
 from orbitlink.tracking.simulate import (
     DEFAULT_SENSORS,
     ScenarioSettings,
     simulate_scenario,
 )
+from orbitlink.tracking.verdicts import final_verdicts
 
 # Ninety seconds of the default network, the LEO stare at 2 s: ~600 detections.
 SETTINGS = ScenarioSettings(
     duration_s=90.0,
-    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
+    sensors=tuple(p.replace(cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
 )
 
 
@@ -51,6 +52,17 @@ def test_every_frame_is_processed(scored):
     assert summary.frames == report.n_frames
     assert summary.rejected_frames == summary.duplicate_frames == 0
     assert summary.detections == report.n_detections
+
+
+def test_the_summary_counts_the_final_verdicts_written(scored):
+    summary, _, results = scored
+    final = final_verdicts(read_records(results / "associations.jsonl", Association))
+    assert summary.tracks >= len(final) > 0
+    assert summary.uct_tracks == sum(a.uct for a in final.values()) > 0
+    assert summary.correlated_objects == {
+        a.norad_id: a.name for a in final.values() if a.norad_id is not None
+    }
+    assert summary.associations > len(final)
 
 
 def test_tracks_are_pure_and_real(scored):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orbitlink.tracking.evaluate import EvaluationReport, evaluate, gospa_radec
+from orbitlink.tracking.evaluate import EvaluationReport, evaluate, gospa_radec, read_run, score
 from orbitlink.tracking.formats import write_frames_jsonl, write_records
 from orbitlink.tracking.models import (
     Association,
@@ -18,6 +18,7 @@ from orbitlink.tracking.models import (
     Frame,
     TrackUpdate,
 )
+from orbitlink.tracking.plots import plot_evaluation
 from orbitlink.tracking.times import datetime_from_unix
 
 T0 = 1_780_200_000.0  # 2026-05-31
@@ -312,6 +313,26 @@ def test_tentative_tracks_are_not_scored_as_confirmed(tmp_path):
     assert report.n_tracks == 1 and report.n_confirmed == 0
     assert np.isnan(report.false_track_rate) and np.isnan(report.correlation_precision)
     assert report.gospa_mean_missed == 1.0
+
+
+def test_evaluate_is_read_then_score_then_plot(tmp_path):
+    scene = Scene(tmp_path, {100: 0.0, 200: 0.5}, withheld=[200])
+    report = scene.run(
+        scene.track("T1", 100, offset_arcsec=3.0) + scene.track("T2", 200),
+        scene.verdicts("T1", [100, None, 100, 100]) + scene.verdicts("T2", [None] * 4),
+        plot=True,
+        gospa_c_arcsec=30.0,
+    )
+    run = read_run(scene.scenario_dir / "truth.json", scene.results)
+    assert len(run.frames) == scene.n and len(run.updates) == 8 and len(run.associations) == 8
+    # Scoring reads nothing: the files can go.
+    for path in [*scene.scenario_dir.iterdir(), scene.results / "tracks.jsonl"]:
+        path.unlink()
+    assert score(run, gospa_c_arcsec=30.0) == report
+    plot_evaluation(report, run, tmp_path / "again.png")
+    written = (scene.results / "evaluation.png").read_bytes()
+    assert (tmp_path / "again.png").read_bytes() == written
+    assert run.established() == run.updates  # every record here is of a confirmed track
 
 
 def test_bad_inputs_are_named(tmp_path):

@@ -96,11 +96,17 @@ def test_every_format_gives_the_same_frames(
 def test_rejects_and_required_sites(tmp_path: Path, iod_dir: Path) -> None:
     with pytest.raises(FormatError, match="need a site list"):
         read_observations(iod_dir / "IOD_data_compliant.txt", "iod")
-    # strict: the first refused observation stops the read
-    with pytest.raises(FormatError, match="not in the site list"):
+    # strict: the first refused observation stops the read, naming the file and its line
+    with pytest.raises(FormatError, match="not in the site list") as info:
         read_observations(
             iod_dir / "IOD_data_compliant.txt", "iod", sites=load_sites(iod_dir / "sites.txt")
         )
+    assert info.value.source == str(iod_dir / "IOD_data_compliant.txt")
+    lines = (iod_dir / "IOD_data_compliant.txt").read_text().splitlines()
+    assert info.value.line_no is not None
+    assert info.value.text == lines[info.value.line_no - 1].rstrip()
+    with pytest.raises(TypeError, match="rejects must be a list"):
+        read_observations(iod_dir / "IOD_data_compliant.txt", "iod", rejects=True)
     mixed = tmp_path / "mixed.jsonl"
     good = Frame(frame_id="a", sensor_id="s", time="2026-05-30T00:00:00Z").to_json()
     mixed.write_text(good + "\n{broken\n" + good.replace('"a"', '"b"') + "\n")

@@ -171,6 +171,35 @@ def test_array_record_numbers_and_lenient_mode(tmp_path: Path) -> None:
         read_udl(path)
 
 
+def test_json_lines_rejects_keep_their_file_line(tmp_path: Path) -> None:
+    path = tmp_path / "eo.jsonl"
+    lines = [_record(), "", _record(ra=400.0), "", "", _record(idSensor=None), _record()]
+    path.write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    )
+    # strict: the sensorless record is named by its own line in the file
+    with pytest.raises(FormatError, match=r"eo\.jsonl, line 3, field 'ra'"):
+        read_udl(path)
+    path.write_text(path.read_text().replace('"ra": 400.0', '"ra": 40.0'))
+    with pytest.raises(FormatError, match=f"{path}, line 6.*no idSensor"):
+        read_udl(path)
+    path.write_text(path.read_text().replace('"ra": 40.0', '"ra": 400.0'))
+    rejects: list[Reject] = []
+    frames = read_udl(path, rejects=rejects)
+    assert [r.line_no for r in rejects] == [3, 6]
+    assert [r.error.line_no for r in rejects] == [3, 6]
+    assert len(frames) == 1 and len(frames[0].detections) == 2
+    # the lazy iterator appends as it goes, and refuses a non-list before reading
+    rejects = []
+    records = iter_eo_observations(path, rejects=rejects)
+    next(records)
+    assert rejects == []
+    next(records)
+    assert [r.line_no for r in rejects] == [3]
+    with pytest.raises(TypeError, match="rejects must be a list"):
+        iter_eo_observations(path, rejects=True)  # type: ignore[arg-type]
+
+
 def test_sensors_space_based_and_unknown(iss_tle: list[str]) -> None:
     space = Sensor(sensor_id="SAT-CAM", tle=iss_tle, fov_radius_deg=5.0)
     ground = Sensor(

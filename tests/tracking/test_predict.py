@@ -6,6 +6,7 @@ site (Siding Spring) and a space-based sensor flying on a real TLE.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from orbitlink.tracking.models import FieldOfView, Sensor
 from orbitlink.tracking.predict import (
     GridPropagator,
     SkyPrediction,
+    SkyPredictor,
     frame_rotations,
     in_field_of_view,
     observer_state_gcrs_km,
@@ -271,6 +273,65 @@ def test_grid_propagator_follows_catalogue_updates(catalogue):
         > 0.1
     )
     np.testing.assert_allclose(after.ra_deg, direct.ra_deg, atol=1e-4)
+
+
+# ------------------------------------------------------------------------ predictor
+
+
+def assert_same_prediction(a: SkyPrediction, b: SkyPrediction) -> None:
+    for field in fields(SkyPrediction):
+        np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name), field.name)
+
+
+def test_predictor_frame_prediction_depends_only_on_time_and_catalogue(catalogue, sample):
+    """The pipeline's determinism: whatever a predictor was asked before (other frames, other
+    sensors, paths), its whole-catalogue prediction at a time is a fresh predictor's."""
+    used = SkyPredictor(catalogue)
+    space = Sensor(sensor_id="cam", tle=list(catalogue.lines[catalogue.index_of([25544])[0]]))
+    for offset in (-400.0, 3.0, 95.0, 600.0, 900.0, 1200.0):  # 12 nodes, 8 kept: T0's evicted
+        used.at(SITE, T0 + offset)
+        used.at(space, T0 + offset)
+    used.paths(SITE, sample, T0 + 20.0 + np.linspace(-60.0, 60.0, 9))
+    fresh = SkyPredictor(catalogue)
+    assert_same_prediction(used.at(SITE, T0 + 20.0), fresh.at(SITE, T0 + 20.0))
+    # It is the grid propagator's interpolation, within its accuracy of direct sgp4.
+    assert_same_prediction(
+        fresh.at(SITE, T0 + 20.0),
+        predict_sky(catalogue, SITE, T0 + 20.0, propagator=GridPropagator(catalogue)),
+    )
+    exact = SkyPredictor(catalogue, grid_step_s=None)
+    assert exact.propagator is None
+    assert_same_prediction(exact.at(SITE, T0 + 20.0), predict_sky(catalogue, SITE, T0 + 20.0))
+    with pytest.raises(ValueError, match="one time"):
+        fresh.at(SITE, [T0, T0 + 1.0])
+
+
+def test_predictor_paths_are_direct_sgp4_even_with_nodes(catalogue, sample):
+    predictor = SkyPredictor(catalogue)
+    times = T0 + np.linspace(-20.0, 20.0, 5)  # within the two nodes of T0
+    predictor.at(SITE, T0)
+    assert len(predictor.propagator) == 2
+    paths = predictor.paths(SITE, sample, times)
+    assert paths.ra_deg.shape == (len(sample), len(times))
+    assert_same_prediction(paths, predict_sky(catalogue, SITE, times, sample))
+    position, velocity = predictor.observer_state_gcrs_km(SITE, times)
+    expected = observer_state_gcrs_km(SITE, times)
+    np.testing.assert_array_equal(position, expected[0])
+    np.testing.assert_array_equal(velocity, expected[1])
+
+
+def test_predictor_follows_catalogue_updates(catalogue):
+    cat = catalogue.subset(np.arange(0, len(catalogue), 40))
+    predictor = SkyPredictor(cat)
+    before = predictor.at(SITE, T0 + 5.0)
+    line1, line2 = cat.lines[0]  # the same elements with the epoch a day later
+    epoch = float(line1[18:32]) + 1.0
+    line1 = line1[:18] + f"{epoch:014.8f}" + line1[32:68]
+    line1 += str(sum(int(c) if c.isdigit() else c == "-" for c in line1) % 10)
+    cat.update(Catalogue.from_records([{"name": "moved", "line1": line1, "line2": line2}]))
+    after = predictor.at(SITE, T0 + 5.0)
+    assert after.ra_deg[0] != before.ra_deg[0]
+    assert_same_prediction(after, SkyPredictor(cat).at(SITE, T0 + 5.0))
 
 
 # ---------------------------------------------------------------------------------- flags

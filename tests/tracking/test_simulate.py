@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shutil
@@ -21,7 +20,9 @@ from orbitlink.tracking.simulate import (
     SensorPlan,
     blend_unresolved,
     perturbed_line2,
+    simulate,
     simulate_scenario,
+    write_scenario,
 )
 from orbitlink.tracking.sky import angular_separation_deg
 from orbitlink.tracking.times import unix_from_datetime
@@ -30,7 +31,7 @@ from orbitlink.tracking.times import unix_from_datetime
 SMALL = ScenarioSettings(
     duration_s=60.0,
     search_step_s=20.0,
-    sensors=tuple(dataclasses.replace(p, cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
+    sensors=tuple(p.replace(cadence_s=max(p.cadence_s, 2.0)) for p in DEFAULT_SENSORS),
 )
 FILES = ("frames.jsonl", "sensors.json", "truth.json", "scenario.json", "catalog/catalog.tle")
 
@@ -217,8 +218,28 @@ def test_same_seed_same_bytes_other_seed_different(small_catalog_dir, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
 
 
+def test_the_scenario_in_memory_is_what_the_files_hold(small_catalog_dir, tmp_path):
+    scenario = simulate(Catalogue.from_path(small_catalog_dir), seed=1, settings=SMALL)
+    assert not any(tmp_path.iterdir()), "simulate computes, it does not write"
+    summary = write_scenario(scenario, tmp_path / "a")
+    simulate_scenario(small_catalog_dir, tmp_path / "b", seed=1, settings=SMALL)
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    frames, sensors, truth, meta = _load(tmp_path / "a")
+    assert frames == scenario.frames and list(sensors.values()) == scenario.sensors
+    assert truth == scenario.truth
+    assert meta["withheld_norad_ids"] == scenario.withheld_norad_ids != []
+    assert [f["objects"] for f in meta["frames"]] == [
+        scenario.objects_in_view[f.frame_id] for f in scenario.frames
+    ]
+    assert len(scenario.catalogue) == summary.catalogue_size
+    assert summary.n_detections == len(truth) and summary.n_frames == len(frames)
+    assert sum(summary.detections_by_sensor.values()) == len(truth)
+    assert list(summary.frames_by_sensor) == [p.sensor_id for p in SMALL.sensors]
+
+
 def test_a_ground_site_in_daylight_is_refused(small_catalog_dir, tmp_path):
-    daylight = dataclasses.replace(SMALL, start_time="2026-05-31T16:00:00Z")
+    daylight = SMALL.replace(start_time="2026-05-31T16:00:00Z")
     with pytest.raises(ValueError, match="ctio-geo.*choose start_time"):
         simulate_scenario(small_catalog_dir, tmp_path, settings=daylight)
 
@@ -226,7 +247,7 @@ def test_a_ground_site_in_daylight_is_refused(small_catalog_dir, tmp_path):
 def test_a_stare_with_nothing_to_see_is_refused(catalog_dir, tmp_path):
     (tmp_path / "geo").mkdir()
     shutil.copy(catalog_dir / "geo.tle", tmp_path / "geo" / "geo.tle")
-    only_leo_stare = dataclasses.replace(SMALL, sensors=(DEFAULT_SENSORS[2],))
+    only_leo_stare = SMALL.replace(sensors=(DEFAULT_SENSORS[2],))
     with pytest.raises(ValueError, match="kpno-leo.*no catalogue object for a leo_stare"):
         simulate_scenario(tmp_path / "geo", tmp_path / "out", settings=only_leo_stare)
 
@@ -268,10 +289,36 @@ def test_sources_closer_than_the_resolution_blend_into_one():
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="ground site or host_norad_id"):
-        SensorPlan("x", "geo_survey")
+        SensorPlan(sensor_id="x", task="geo_survey")
     with pytest.raises(ValueError, match="leo_stare is a ground task"):
-        SensorPlan("x", "leo_stare", host_norad_id=39089)
+        SensorPlan(sensor_id="x", task="leo_stare", host_norad_id=39089)
     with pytest.raises(ValueError, match="repeated"):
         ScenarioSettings(sensors=(DEFAULT_SENSORS[0], DEFAULT_SENSORS[0]))
     with pytest.raises(ValueError, match="ISO-8601"):
         ScenarioSettings(start_time="tonight")
+
+
+def test_settings_follow_the_settings_convention(scenario):
+    # scenario.json records the settings whole: they read back as the settings that made it.
+    meta = json.loads((scenario / "scenario.json").read_text())
+    assert ScenarioSettings.model_validate_json(json.dumps(meta["settings"])) == SMALL
+    ctio = DEFAULT_SENSORS[0]
+    assert ctio.replace(cadence_s=7.0).cadence_s == 7.0 and ctio.cadence_s == 5.0
+    for changes, name in [
+        ({"cadence_s": 0.0}, "cadence_s"),
+        ({"exposure_s": -1.0}, "exposure_s"),
+        ({"lat_deg": 91.0}, "lat_deg"),
+        ({"cadense_s": 1.0}, "cadense_s"),
+        ({"task": "survey"}, "task"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            ctio.replace(**changes)
+    for changes, name in [
+        ({"duration_s": 0.0}, "duration_s"),
+        ({"sensors": ()}, "sensors"),
+        ({"withheld_fraction": 1.0}, "withheld_fraction"),
+        ({"detection_probability": 0.0}, "detection_probability"),
+        ({"search_step_s": 0.0}, "search_step_s"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            SMALL.replace(**changes)

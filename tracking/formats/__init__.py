@@ -3,7 +3,8 @@
 Native formats (frames JSONL, sensors JSON, records JSONL) live in :mod:`.frames`; external
 observation formats in :mod:`.iod` (IOD 80-column), :mod:`.udl` (UDL EOObservation JSON) and
 :mod:`.tdm` (CCSDS TDM angles). :func:`read_observations` reads any of them into frames plus
-the sensors those frames need. See ``docs/formats.md``.
+the sensors those frames need. Every reader of records is strict unless given a ``rejects``
+list (see :mod:`orbitlink.tracking.errors`). See ``docs/formats.md``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from .iod import (
     parse_iod_line,
 )
 from .observations import ObservationFormat, detect_format, read_observations
-from .tdm import read_tdm, write_tdm
-from .udl import EOObservation, read_udl, write_udl
+from .tdm import parse_tdm, read_tdm, write_tdm
+from .udl import (
+    EOObservation,
+    frames_from_eo_observations,
+    iter_eo_observations,
+    read_udl,
+    write_udl,
+)
 
 __all__ = [
     "EOObservation",
@@ -44,14 +51,17 @@ __all__ = [
     "detect_format",
     "format_iod_line",
     "frame_id_for",
+    "frames_from_eo_observations",
     "frames_from_observations",
     "group_into_frames",
+    "iter_eo_observations",
     "iter_frames_jsonl",
     "iter_iod",
     "iter_records",
     "load_sites",
     "parse_iod_line",
     "parse_record",
+    "parse_tdm",
     "read_observations",
     "read_records",
     "read_sensors",

@@ -7,10 +7,11 @@
 
 Every reader takes a path (``.gz`` is read transparently) or any iterable of text lines (an
 open file, a list of strings, Kafka message values...). Blank lines are skipped. A bad line
-raises :class:`~tracking.formats.errors.FormatError` naming the source, the line number and the
-field; with ``lenient=True`` the reader yields a :class:`~tracking.formats.errors.Reject` in its
-place and carries on, which is what a replay wants (the stream side sends rejects to a
-dead-letter topic).
+raises :class:`~orbitlink.tracking.errors.FormatError` naming the source, the line number and
+the field; given a ``rejects`` list, the records readers append a
+:class:`~orbitlink.tracking.errors.Reject` there instead and carry on, which is what a replay
+wants (the stream side sends rejects to a dead-letter topic). The sensors file is a definition,
+not a stream of records: it is always strict.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import IO, Literal, TypeVar, overload
+from typing import IO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import FormatError, Reject, describe_validation_error
+from ..errors import (
+    FormatError,
+    Reject,
+    check_rejects,
+    describe_validation_error,
+    raise_or_reject,
+)
 from ..models import Frame, Sensor
 
 __all__ = [
@@ -129,38 +136,39 @@ def parse_record(
         ) from None
 
 
-@overload
 def iter_records(
-    source: PathOrLines, model: type[M], *, lenient: Literal[False] = False
-) -> Iterator[M]: ...
-@overload
-def iter_records(
-    source: PathOrLines, model: type[M], *, lenient: Literal[True]
-) -> Iterator[M | Reject]: ...
-def iter_records(
-    source: PathOrLines, model: type[M], *, lenient: bool = False
-) -> Iterator[M] | Iterator[M | Reject]:
-    """Records of a JSON Lines file (or lines), one ``model`` per non-blank line, in order.
+    source: PathOrLines, model: type[M], *, rejects: list[Reject] | None = None
+) -> Iterator[M]:
+    """Records of a JSON Lines file (or lines), one ``model`` per non-blank line, lazily, in
+    order.
 
-    With ``lenient=True`` a bad line comes out as ``Reject(line_no, error)`` instead of
-    raising; the error keeps the raw line in ``error.text``.
+    Strict unless ``rejects`` is a list: then a bad line is appended there as
+    ``Reject(line_no, error)`` when the iteration reaches it, and the error keeps the raw line
+    in ``error.text``.
     """
+    check_rejects(rejects)
+    return _iter_records(source, model, rejects)
+
+
+def _iter_records(source: PathOrLines, model: type[M], rejects: list[Reject] | None) -> Iterator[M]:
     with _lines(source) as (name, lines):
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            text = line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")
             try:
-                text = line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")
-                yield parse_record(text, model, source=name, line_no=line_no)
+                record = parse_record(text, model, source=name, line_no=line_no)
             except FormatError as error:
-                if not lenient:
-                    raise
-                yield Reject(line_no, error)
+                raise_or_reject(error, rejects)
+                continue
+            yield record
 
 
-def read_records(path: PathOrLines, model: type[M]) -> list[M]:
-    """All records of a JSON Lines file as ``model`` (strict: the first bad line raises)."""
-    return list(iter_records(path, model))
+def read_records(
+    path: PathOrLines, model: type[M], *, rejects: list[Reject] | None = None
+) -> list[M]:
+    """All records of a JSON Lines file as ``model`` (see :func:`iter_records`)."""
+    return list(iter_records(path, model, rejects=rejects))
 
 
 @contextmanager
@@ -188,19 +196,11 @@ def write_records(records: Iterable[BaseModel], path: PathOrFile, *, append: boo
     return count
 
 
-@overload
 def iter_frames_jsonl(
-    path_or_lines: PathOrLines, *, lenient: Literal[False] = False
-) -> Iterator[Frame]: ...
-@overload
-def iter_frames_jsonl(
-    path_or_lines: PathOrLines, *, lenient: Literal[True]
-) -> Iterator[Frame | Reject]: ...
-def iter_frames_jsonl(
-    path_or_lines: PathOrLines, *, lenient: bool = False
-) -> Iterator[Frame] | Iterator[Frame | Reject]:
+    path_or_lines: PathOrLines, *, rejects: list[Reject] | None = None
+) -> Iterator[Frame]:
     """Frames of a frames JSONL file, lazily, in file order (see :func:`iter_records`)."""
-    return iter_records(path_or_lines, Frame, lenient=lenient)  # type: ignore[call-overload]
+    return iter_records(path_or_lines, Frame, rejects=rejects)
 
 
 def write_frames_jsonl(frames: Iterable[Frame], path: PathOrFile, *, append: bool = False) -> int:

@@ -54,12 +54,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal
 
 import numpy as np
 
 from ..constants import ARCSEC_PER_DEG
-from ..errors import FormatError, Reject
+from ..errors import FormatError, Reject, check_rejects, raise_or_reject
 from ..models import Frame, Sensor, parse_time
 from .frames import read_text
 from .grouping import Observation, group_into_frames
@@ -525,30 +525,26 @@ def parse_iod_line(line: str, sites: Mapping[str, Sensor] | None = None) -> IODO
 # Files.
 
 
-@overload
 def iter_iod(
     source: str | PathLike[str] | Iterable[str],
     sites: Mapping[str, Sensor] | None = None,
     *,
-    lenient: Literal[False] = False,
-) -> Iterator[IODObservation]: ...
-@overload
-def iter_iod(
-    source: str | PathLike[str] | Iterable[str],
-    sites: Mapping[str, Sensor] | None = None,
-    *,
-    lenient: Literal[True],
-) -> Iterator[IODObservation | Reject]: ...
-def iter_iod(
-    source: str | PathLike[str] | Iterable[str],
-    sites: Mapping[str, Sensor] | None = None,
-    *,
-    lenient: bool = False,
-) -> Iterator[IODObservation] | Iterator[IODObservation | Reject]:
-    """Observations of an IOD file (or lines). Blank lines and ``#`` comments are skipped;
-    any other non-compliant line raises :class:`IODFormatError` with its line number, or with
-    ``lenient=True`` comes out as a :class:`Reject` (observers' e-mails mix prose with data).
+    rejects: list[Reject] | None = None,
+) -> Iterator[IODObservation]:
+    """Observations of an IOD file (or lines), lazily, in order. Blank lines and ``#``
+    comments are skipped; any other non-compliant line raises :class:`IODFormatError` with
+    its line number, or, given a ``rejects`` list, is appended there when the iteration
+    reaches it (observers' e-mails mix prose with data).
     """
+    check_rejects(rejects)
+    return _iter_iod(source, sites, rejects)
+
+
+def _iter_iod(
+    source: str | PathLike[str] | Iterable[str],
+    sites: Mapping[str, Sensor] | None,
+    rejects: list[Reject] | None,
+) -> Iterator[IODObservation]:
     if isinstance(source, (str, PathLike)):
         name = str(source)
         # observers' e-mails are not always UTF-8: a bad byte becomes U+FFFD and rejects its
@@ -562,12 +558,11 @@ def iter_iod(
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            yield replace(parse_iod_line(line, sites), line_no=line_no)
+            observation = parse_iod_line(line, sites)
         except IODFormatError as error:
-            error.locate(source=name, line_no=line_no)
-            if not lenient:
-                raise
-            yield Reject(line_no, error)
+            raise_or_reject(error.locate(source=name, line_no=line_no), rejects)
+            continue
+        yield replace(observation, line_no=line_no)
 
 
 def load_sites(path: str | PathLike[str]) -> dict[str, Sensor]:
@@ -643,6 +638,7 @@ def frames_from_observations(
     appended to ``rejects`` when a list is given (``line_no``: the observation's file line
     when :func:`iter_iod` read it, else its 1-based index in ``observations``).
     """
+    check_rejects(rejects)
     usable: list[Observation] = []
     for index, obs in enumerate(observations, start=1):
         reason = None
@@ -669,9 +665,7 @@ def frames_from_observations(
                 field="site" if "site" in reason else "angles",
                 text=obs.line,
             )
-            if rejects is None:
-                raise error
-            rejects.append(Reject(line_no, error))
+            raise_or_reject(error, rejects)
             continue
         assert obs.ra_deg is not None and obs.dec_deg is not None
         usable.append(

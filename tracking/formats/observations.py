@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import Literal
 
-from ..errors import FormatError, Reject
+from ..errors import FormatError, Reject, check_rejects, raise_or_reject
 from ..models import Frame, Sensor
 from .frames import iter_frames_jsonl, open_text, read_sensors
 
@@ -93,8 +93,10 @@ def read_observations(
     frame carries inline (for the lazy frames iterator: the given ones only).
 
     Bad records raise :class:`FormatError`; with a ``rejects`` list they are appended there
-    instead (for the lazy iterator, as the iteration reaches them) and reading goes on.
+    instead (for the lazy iterator, as the iteration reaches them) and reading goes on. A
+    fault of the file as a whole raises either way.
     """
+    check_rejects(rejects)
     chosen = format or detect_format(path)
     if chosen not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {chosen!r}")
@@ -105,9 +107,7 @@ def read_observations(
 
     frames: list[Frame]
     if chosen == "frames":
-        if rejects is None:
-            return iter_frames_jsonl(path), known
-        return _collect(iter_frames_jsonl(path, lenient=True), rejects), known
+        return iter_frames_jsonl(path, rejects=rejects), known
     if chosen == "iod":
         from .iod import frames_from_observations, iter_iod
 
@@ -116,13 +116,13 @@ def read_observations(
                 "IOD observations need a site list (sites=...) to place their stations",
                 source=str(path),
             )
-        if rejects is None:
-            observations = list(iter_iod(path, known))
-        else:
-            observations = list(_collect(iter_iod(path, known, lenient=True), rejects))
+        observations = list(iter_iod(path, known, rejects=rejects))
+        unplaced: list[Reject] = []
         frames = frames_from_observations(
-            observations, known, tolerance_s=tolerance_s, rejects=rejects
+            observations, known, tolerance_s=tolerance_s, rejects=unplaced
         )
+        for reject in unplaced:  # name the file, as the line's own errors do
+            raise_or_reject(reject.error.locate(source=str(path)), rejects)
     elif chosen == "udl":
         from .udl import read_udl
 
@@ -135,11 +135,3 @@ def read_observations(
         if frame.sensor is not None:
             known.setdefault(frame.sensor_id, frame.sensor)
     return frames, known
-
-
-def _collect(items: Iterator, rejects: list[Reject]) -> Iterator:
-    for item in items:
-        if isinstance(item, Reject):
-            rejects.append(item)
-        else:
-            yield item

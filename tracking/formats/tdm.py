@@ -41,7 +41,7 @@ from functools import partial
 from os import PathLike
 from pathlib import Path
 
-from ..errors import FormatError, Reject
+from ..errors import FormatError, Reject, check_rejects, raise_or_reject
 from ..models import Frame, Sensor, parse_time
 from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
@@ -252,8 +252,10 @@ def read_tdm(
 
     A segment whose sensor is unknown (or AZEL for a space-based sensor) raises
     :class:`FormatError`, or with a ``rejects`` list is reported there (``line_no``: the
-    segment's ``META_STOP`` line) and skipped.
+    segment's ``META_STOP`` line) and skipped. A fault of the message's structure (see
+    :func:`parse_tdm`) raises either way.
     """
+    check_rejects(rejects)
     if isinstance(source, (str, PathLike)):
         name = str(source)
         segments = parse_tdm(read_text(source).splitlines(), name)
@@ -273,9 +275,7 @@ def read_tdm(
             error = FormatError(
                 reason, source=name, line_no=segment.first_line, field="PARTICIPANT_1"
             )
-            if rejects is None:
-                raise error
-            rejects.append(Reject(segment.first_line, error))
+            raise_or_reject(error, rejects)
             continue
         assert sensor is not None
         used[sensor.sensor_id] = sensor

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -46,7 +46,13 @@ from pydantic import (
 )
 
 from ..constants import ARCSEC_PER_DEG
-from ..errors import FormatError, Reject, describe_validation_error
+from ..errors import (
+    FormatError,
+    Reject,
+    check_rejects,
+    describe_validation_error,
+    raise_or_reject,
+)
 from ..models import Frame, Sensor, format_time, parse_time
 from .frames import open_text, read_text
 from .grouping import Observation, group_into_frames
@@ -165,59 +171,61 @@ def _records(source: str | PathLike[str] | Iterable[str]) -> Iterator[tuple[int,
             )
 
 
-@overload
 def iter_eo_observations(
-    source: str | PathLike[str] | Iterable[str], *, lenient: Literal[False] = False
-) -> Iterator[EOObservation]: ...
-@overload
-def iter_eo_observations(
-    source: str | PathLike[str] | Iterable[str], *, lenient: Literal[True]
-) -> Iterator[EOObservation | Reject]: ...
-def iter_eo_observations(
-    source: str | PathLike[str] | Iterable[str], *, lenient: bool = False
-) -> Iterator[EOObservation] | Iterator[EOObservation | Reject]:
-    """Validated EOObservations of a file or lines, in order.
+    source: str | PathLike[str] | Iterable[str], *, rejects: list[Reject] | None = None
+) -> Iterator[EOObservation]:
+    """Validated EOObservations of a file or lines, lazily, in order.
 
     A bad record raises :class:`FormatError` naming its number (array index from 1, or line
-    number for JSON Lines) and field; ``lenient=True`` yields a :class:`Reject` instead.
+    number for JSON Lines) and field, or, given a ``rejects`` list, is appended there when
+    the iteration reaches it. A file that is not JSON at all raises either way.
     """
+    check_rejects(rejects)
+    return (record for _, record in _numbered_observations(source, rejects))
+
+
+def _numbered_observations(
+    source: str | PathLike[str] | Iterable[str], rejects: list[Reject] | None
+) -> Iterator[tuple[int, EOObservation]]:
+    """``(record_no, observation)`` of the good records; bad ones go to ``rejects``."""
     for record_no, name, item in _records(source):
         try:
-            if isinstance(item, FormatError):
-                raise item
-            if not isinstance(item, dict):
-                raise FormatError(
-                    f"expected an EOObservation object, got {type(item).__name__}",
-                    source=name,
-                    line_no=record_no,
-                    text=json.dumps(item),
-                )
-            try:
-                record = EOObservation.model_validate(item)
-            except ValidationError as exc:
-                field, reason = describe_validation_error(exc)
-                raise FormatError(
-                    f"invalid EOObservation: {reason}",
-                    source=name,
-                    line_no=record_no,
-                    field=field,
-                    text=json.dumps(item),
-                ) from None
-            if record.reference_frame in ("ITRF", "TEME"):
-                raise FormatError(
-                    f"referenceFrame {record.reference_frame} angles are not "
-                    "supported (J2000 or GCRF only)",
-                    source=name,
-                    line_no=record_no,
-                    field="referenceFrame",
-                    text=json.dumps(item),
-                )
+            yield record_no, _observation(item, name, record_no)
         except FormatError as error:
-            if not lenient:
-                raise
-            yield Reject(record_no, error)
-            continue
-        yield record
+            raise_or_reject(error, rejects)
+
+
+def _observation(item: Any, name: str, record_no: int) -> EOObservation:
+    if isinstance(item, FormatError):
+        raise item
+    if not isinstance(item, dict):
+        raise FormatError(
+            f"expected an EOObservation object, got {type(item).__name__}",
+            source=name,
+            line_no=record_no,
+            text=json.dumps(item),
+        )
+    try:
+        record = EOObservation.model_validate(item)
+    except ValidationError as exc:
+        field, reason = describe_validation_error(exc)
+        raise FormatError(
+            f"invalid EOObservation: {reason}",
+            source=name,
+            line_no=record_no,
+            field=field,
+            text=json.dumps(item),
+        ) from None
+    if record.reference_frame in ("ITRF", "TEME"):
+        raise FormatError(
+            f"referenceFrame {record.reference_frame} angles are not "
+            "supported (J2000 or GCRF only)",
+            source=name,
+            line_no=record_no,
+            field="referenceFrame",
+            text=json.dumps(item),
+        )
+    return record
 
 
 def _sensor_for(
@@ -270,6 +278,7 @@ def frames_from_eo_observations(
     to ``rejects`` (``line_no`` = its 1-based position in ``records``) when a list is given.
     The sensors of the frames are inline; the first record of a sensor defines it.
     """
+    check_rejects(rejects)
     resolved: dict[str, Sensor] = {}
     observations: list[Observation] = []
     exposures: dict[str, float] = {}
@@ -285,9 +294,7 @@ def frames_from_eo_observations(
                 field="idSensor",
                 text=record.model_dump_json(by_alias=True, exclude_none=True),
             )
-            if rejects is None:
-                raise error
-            rejects.append(Reject(index, error))
+            raise_or_reject(error, rejects)
             continue
         assert sensor is not None
         if record.exp_duration is not None:
@@ -316,24 +323,21 @@ def read_udl(
     tolerance_s: float = 0.01,
     rejects: list[Reject] | None = None,
 ) -> list[Frame]:
-    """Frames of a UDL EOObservation file; strict unless ``rejects`` collects bad records."""
-    if rejects is None:
-        records = list(iter_eo_observations(source))
-        return frames_from_eo_observations(records, sensors, tolerance_s=tolerance_s)
-    good: list[EOObservation] = []
-    numbers: list[int] = []
-    for position, item in enumerate(iter_eo_observations(source, lenient=True), start=1):
-        if isinstance(item, Reject):
-            rejects.append(item)
-        else:
-            good.append(item)
-            numbers.append(position)
-    later: list[Reject] = []
-    frames = frames_from_eo_observations(good, sensors, tolerance_s=tolerance_s, rejects=later)
-    for reject in later:  # report the record's own number, not its rank among good ones
-        number = numbers[reject.line_no - 1]
-        name = str(source) if isinstance(source, (str, PathLike)) else None
-        rejects.append(Reject(number, reject.error.locate(source=name, line_no=number)))
+    """Frames of a UDL EOObservation file; strict unless ``rejects`` collects bad records.
+
+    A record whose sensor cannot be established is refused under its own number in the file,
+    after every record has been read.
+    """
+    check_rejects(rejects)
+    numbered = list(_numbered_observations(source, rejects))
+    unplaced: list[Reject] = []
+    frames = frames_from_eo_observations(
+        [record for _, record in numbered], sensors, tolerance_s=tolerance_s, rejects=unplaced
+    )
+    name = str(source) if isinstance(source, (str, PathLike)) else getattr(source, "name", None)
+    for reject in unplaced:  # its line_no is the rank among the good records
+        number = numbered[reject.line_no - 1][0]
+        raise_or_reject(reject.error.locate(source=name, line_no=number), rejects)
     return frames
 
 
