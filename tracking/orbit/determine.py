@@ -183,9 +183,15 @@ def determine_orbit(
             f"observations, got {len(observations)}"
         )
     att = attributable(observations)
+    regions: list[AdmissibleRegion] = []
+
+    def region_of_arc() -> AdmissibleRegion:
+        if not regions:
+            regions.append(admissible_region(att, settings.region, mu_km3_s2=EARTH_MU_KM3_S2))
+        return regions[0]
 
     def undetermined(reason: str) -> OrbitDetermination:
-        region = admissible_region(att, settings.region, mu_km3_s2=EARTH_MU_KM3_S2)
+        region = region_of_arc()
         return OrbitDetermination(False, f"{reason}; {region.describe()}", att, region=region)
 
     if att.curvature_snr < settings.min_curvature_snr:
@@ -195,9 +201,8 @@ def determine_orbit(
         )
     guesses = _gauss_guesses(observations)
     if settings.search_candidates:
-        region = admissible_region(att, settings.region)
         guesses += _search_guesses(
-            observations, region, settings.search_candidates, settings.fit.light_time
+            observations, region_of_arc(), settings.search_candidates, settings.fit.light_time
         )
     first = _first_fit(observations, guesses, settings.fit)
     if first is None:
