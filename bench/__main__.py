@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "broker", "stream"]
+BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "broker", "stream", "orbits"]
 
 
 def main(argv: list[str] | None = None) -> int:
