@@ -227,10 +227,15 @@ class Association(_TimedRecord):
     """What the correlator concluded about one track at one frame.
 
     ``norad_id`` is the catalogue object the track was correlated with, or null with
-    ``uct = true`` when no catalogue object is an acceptable match. Residuals are track minus
-    prediction: ``cross_track_arcsec`` across the object's predicted path, ``along_track_s``
-    the time shift along it that best explains the track (positive: the object is late), and
-    ``rate_residual`` the fractional difference of angular speed.
+    ``uct = true`` when no catalogue object explains it better than an uncatalogued object
+    would. Residuals are track minus prediction, as the object's hypothesis fits them to the
+    track's whole arc at this frame: ``cross_track_arcsec`` across the object's predicted
+    path, ``along_track_s`` the time shift along it (positive: the object is late; null for a
+    near-stationary object, whose offset is an angle), and ``rate_residual`` the fractional
+    difference of angular speed. ``score`` is ``-2 log`` of the likelihood ratio of the object
+    against the uncatalogued-object hypothesis (lower is better), ``confidence`` the verdict's
+    posterior probability and ``arc_detections`` the number of detections the evidence holds
+    (see docs/correlation.md).
     """
 
     track_id: str
@@ -251,6 +256,7 @@ class Association(_TimedRecord):
     element_epoch: datetime | None = None
     element_age_days: float | None = None
     n_candidates: int = Field(default=0, ge=0)
+    arc_detections: int = Field(default=0, ge=0)
 
     @field_serializer("element_epoch")
     def _serialise_epoch(self, value: datetime | None) -> str | None:

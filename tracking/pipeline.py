@@ -14,26 +14,34 @@ back with the sensor's next frame::
 
 Given the same state bytes and the same frame, the output records are identical, which is what
 makes reprocessing after a crash harmless (at-least-once delivery with idempotent records).
+
+A sensor's state holds its tracker (:meth:`SensorTracker.to_bytes`), the correlator's
+evidence about every track's candidates (:class:`~.correlation.ArcEvidence`) and each track's
+last verdict, so that a verdict is made from the whole arc, not from one frame.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import Field
 
 from .catalogue import Catalogue
-from .correlation import CorrelationSettings, correlate_tracks
+from .correlation import ArcEvidence, CorrelationSettings, identify
 from .errors import UnknownSensorError
 from .models import Association, Frame, Sensor, TrackUpdate
 from .predict import SkyPredictor
 from .settings import Settings, load_settings_file
-from .tracker import SensorTracker, TrackerSettings
-from .types import Disposition
+from .tracker import SensorTracker, TrackerSettings, TrackerStep
+from .types import Array, Disposition
 
 __all__ = [
+    "EndedTrack",
     "FrameResult",
     "Pipeline",
     "PipelineSettings",
@@ -65,15 +73,72 @@ def load_pipeline_settings(path: str | Path) -> PipelineSettings:
 
 
 @dataclass(frozen=True)
+class EndedTrack:
+    """A published track that ended at this frame: its arc (up to ``ARC_LENGTH`` detections
+    spread over the pass, oldest first) and its last verdict (None if it never had one)."""
+
+    track_id: str
+    sensor_id: str
+    time_unix_s: Array
+    ra_deg: Array
+    dec_deg: Array
+    sigma_deg: Array
+    last_verdict: Association | None
+
+
+@dataclass(frozen=True)
 class FrameResult:
-    """What one frame produced. ``state`` is the sensor's tracker state to keep for next time;
-    for a duplicate or out-of-order frame it is the state passed in, unchanged, and no records
-    are produced."""
+    """What one frame produced. ``state`` is the sensor's state to keep for next time; for a
+    duplicate or out-of-order frame it is the state passed in, unchanged, and no records are
+    produced. ``ended`` lists the published tracks that ended at this frame."""
 
     state: bytes
     tracks: list[TrackUpdate]
     associations: list[Association]
     disposition: Disposition
+    ended: list[EndedTrack] = field(default_factory=list)
+
+
+_STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
+
+
+@dataclass
+class _SensorState:
+    """One sensor's tracker, the evidence about its tracks and their last verdicts."""
+
+    tracker: SensorTracker
+    evidence: ArcEvidence
+    verdicts: dict[str, Association]
+
+    def to_bytes(self) -> bytes:
+        tracker = self.tracker.to_bytes()
+        evidence = self.evidence.to_bytes()
+        verdicts = json.dumps(
+            {k: v.to_json() for k, v in sorted(self.verdicts.items())}, separators=(",", ":")
+        ).encode()
+        sizes = struct.pack("<III", len(tracker), len(evidence), len(verdicts))
+        return b"".join([_STATE_MAGIC, sizes, tracker, evidence, verdicts])
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
+        if not data.startswith(_STATE_MAGIC):
+            raise ValueError("not an orbitlink sensor state (bad magic)")
+        offset = len(_STATE_MAGIC)
+        try:
+            sizes = struct.unpack_from("<III", data, offset)
+        except struct.error as exc:
+            raise ValueError(f"corrupt sensor state: {exc}") from None
+        offset += 12
+        parts = []
+        for size in sizes:
+            parts.append(data[offset : offset + size])
+            offset += size
+        if offset != len(data):
+            raise ValueError("corrupt sensor state: its parts do not add up to its length")
+        verdicts = {k: Association.model_validate_json(v) for k, v in json.loads(parts[2]).items()}
+        return cls(
+            SensorTracker.from_bytes(parts[0], settings), ArcEvidence.from_bytes(parts[1]), verdicts
+        )
 
 
 class Pipeline:
@@ -93,9 +158,9 @@ class Pipeline:
         self.sensors: dict[str, Sensor] = {}
         for sensor in sensors.values() if isinstance(sensors, Mapping) else sensors:
             self.add_sensor(sensor)
-        # The last tracker of each sensor with the bytes it serialised to: when the caller
-        # hands those same bytes back (the usual case) the tracker need not be rebuilt.
-        self._live: dict[str, tuple[bytes, SensorTracker]] = {}
+        # The last state of each sensor with the bytes it serialised to: when the caller hands
+        # those same bytes back (the usual case) nothing need be rebuilt.
+        self._live: dict[str, tuple[bytes, _SensorState]] = {}
 
     def add_sensor(self, sensor: Sensor) -> None:
         """Register or redefine a sensor."""
@@ -127,39 +192,89 @@ class Pipeline:
         Raises :class:`UnknownSensorError` for a frame of an unknown sensor.
         """
         sensor = self.sensor_for(frame)
-        tracker = self._tracker(frame.sensor_id, state)
-        step = tracker.process(frame, sensor.sigma_arcsec)
+        current = self._state(frame.sensor_id, state)
+        step = current.tracker.process(frame, sensor.sigma_arcsec)
         if step.disposition != "processed":
-            unchanged = state if state is not None else tracker.to_bytes()
+            unchanged = state if state is not None else current.to_bytes()
             return FrameResult(unchanged, [], [], step.disposition)
-        new_state = tracker.to_bytes()
-        self._live[frame.sensor_id] = (new_state, tracker)
-        return FrameResult(
-            new_state, step.updates, self._correlate(step.updates, sensor, frame), "processed"
-        )
+        updates, records = self._correlate(step, sensor, frame, current)
+        ended = self._ended(step, current)
+        live = set(current.tracker.track_ids)
+        current.evidence = current.evidence.of_tracks(live)
+        current.verdicts = {k: v for k, v in current.verdicts.items() if k in live}
+        new_state = current.to_bytes()
+        self._live[frame.sensor_id] = (new_state, current)
+        return FrameResult(new_state, updates, records, "processed", ended)
 
-    def _tracker(self, sensor_id: str, state: bytes | None) -> SensorTracker:
+    def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:
-            return SensorTracker(sensor_id, self.settings.tracker)
+            return _SensorState(
+                SensorTracker(sensor_id, self.settings.tracker), ArcEvidence.empty(), {}
+            )
         live = self._live.get(sensor_id)
         if live is not None and live[0] == state:
             return live[1]
-        return SensorTracker.from_bytes(state, self.settings.tracker)
+        return _SensorState.from_bytes(state, self.settings.tracker)
 
     def _correlate(
-        self, updates: list[TrackUpdate], sensor: Sensor, frame: Frame
-    ) -> list[Association]:
+        self, step: TrackerStep, sensor: Sensor, frame: Frame, current: _SensorState
+    ) -> tuple[list[TrackUpdate], list[Association]]:
+        """The frame's verdicts, and its records with the tracks the correlator confirmed."""
+        updates = step.updates
         if not self.settings.correlate or self.catalogue is None or len(self.catalogue) == 0:
-            return []
+            return updates, []
         # Only tracks that took a detection this frame: a coasting track's position is a
-        # prediction, and correlating it again would only repeat its last verdict.
-        measured = [u for u in updates if u.status == "confirmed" and u.det_id is not None]
+        # prediction, and correlating it again would only repeat its last verdict. Short
+        # tentative arcs the tracker does not publish yet are offered too: a catalogued
+        # object that explains one confirms it.
+        measured = [
+            u for u in updates if u.det_id is not None and u.status in ("confirmed", "tentative")
+        ] + step.offered
         if not measured:
-            return []
-        # The correlator predicts the whole catalogue at the frame time from the predictor's
-        # sgp4 nodes, shared by every frame within the grid step: a whole-catalogue request
-        # always goes through the nodes, so the result depends only on the time and the
-        # catalogue, never on what came before.
-        return correlate_tracks(
-            measured, sensor, self._predictor, self.settings.correlation, fov=frame.fov
+            return updates, []
+        result = identify(
+            measured,
+            current.tracker.arcs([u.track_id for u in measured]),
+            current.evidence,
+            sensor,
+            self._predictor,
+            self.settings.correlation,
+            fov=frame.fov,
         )
+        current.evidence = result.evidence
+        promoted = set(result.confirm)
+        if promoted:
+            # A catalogued object explains these tentative tracks' arcs: they are confirmed
+            # now, and their records say so.
+            current.tracker.confirm(result.confirm)
+            confirmed = {"status": "confirmed"}
+            updates = [
+                u.model_copy(update=confirmed) if u.track_id in promoted else u for u in updates
+            ] + [u.model_copy(update=confirmed) for u in step.offered if u.track_id in promoted]
+        # An offered arc that no catalogued object explains stays unpublished: no verdict.
+        unpublished = {u.track_id for u in step.offered} - promoted
+        records = [a for a in result.associations if a.track_id not in unpublished]
+        for association in records:
+            current.verdicts[association.track_id] = association
+        return updates, records
+
+    @staticmethod
+    def _ended(step, current: _SensorState) -> list[EndedTrack]:
+        if not step.ended:
+            return []
+        times, ra, dec, sigma = step.ended_arcs
+        out = []
+        for i, track_id in enumerate(step.ended):
+            use = np.isfinite(times[i])
+            out.append(
+                EndedTrack(
+                    track_id=track_id,
+                    sensor_id=current.tracker.sensor_id,
+                    time_unix_s=times[i][use],
+                    ra_deg=ra[i][use],
+                    dec_deg=dec[i][use],
+                    sigma_deg=sigma[i][use],
+                    last_verdict=current.verdicts.get(track_id),
+                )
+            )
+        return out

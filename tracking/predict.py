@@ -58,11 +58,12 @@ from .constants import (
     SIDEREAL_RATE_RAD_S,
     SPEED_OF_LIGHT_KM_S,
 )
+from .element_error import orbit_classes
 from .ephemeris import BucketCache, sun_and_earth_velocity
 from .models import FieldOfView, Sensor
 from .sky import angular_separation_deg, radec_rates_from_vectors
 from .times import jd_from_unix, skyfield_time
-from .types import Array
+from .types import Array, IntArray
 
 __all__ = [
     "GridPropagator",
@@ -594,6 +595,23 @@ class SkyPredictor:
         self.propagator = (
             None if grid_step_s is None else GridPropagator(catalogue, grid_step_s, max_nodes)
         )
+        self._classes: tuple[int, tuple[IntArray, Array]] | None = None
+
+    def orbit_classes(self) -> IntArray:
+        """The orbit class code of every element set (:func:`~.element_error.orbit_classes`),
+        computed once per catalogue revision."""
+        return self._per_revision()[0]
+
+    def mean_motion_rad_s(self) -> Array:
+        """The mean motion of every element set, rad/s (once per catalogue revision)."""
+        return self._per_revision()[1]
+
+    def _per_revision(self) -> tuple[IntArray, Array]:
+        revision = self.catalogue.revision
+        if self._classes is None or self._classes[0] != revision:
+            motion = np.array([s.no_kozai for s in self.catalogue.satrecs], dtype=float) / 60.0
+            self._classes = (revision, (orbit_classes(self.catalogue), motion))
+        return self._classes[1]
 
     def at(self, sensor: Sensor, time_unix_s: float) -> SkyPrediction:
         """The whole catalogue as ``sensor`` sees it at one time: ``(N,)`` arrays."""

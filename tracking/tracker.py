@@ -26,6 +26,7 @@ import json
 import math
 import struct
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,8 @@ __all__ = ["Disposition", "SensorTracker", "TrackerSettings", "TrackerStep"]
 
 #: Record statuses by code, so that records share four string objects.
 _STATUS = ("tentative", "confirmed", "coasting", "deleted")
+#: How many of its latest detections a track keeps (its arc), for the correlator.
+ARC_LENGTH = 8
 _TENTATIVE, _CONFIRMED, _COASTING, _DELETED = range(4)
 
 
@@ -159,8 +162,34 @@ class TrackerSettings(Settings):
     )
     publish_tentative: bool = Field(
         False,
-        description="Publish tentative tracks (and their deletion) as well as "
-        "confirmed ones; downstream correlation wants confirmed tracks only.",
+        description="Publish every tentative track (and its deletion) as well as the "
+        "confirmed ones, from its first two detections on.",
+    )
+    publish_after_detections: int = Field(
+        3,
+        ge=2,
+        le=ARC_LENGTH,
+        description="A tentative track with this many detections is offered to the "
+        "correlator, which confirms it at once when a catalogued object explains its arc (a "
+        "real observer's pass is often only 3-5 points); without such support it is "
+        "published as tentative (and so gets a verdict, a UCT) only when its last detection "
+        "fell in a gate small enough that clutter is unlikely to have completed it "
+        "(``short_arc_clutter_probability``), and confirmed by M-of-N as before.",
+    )
+    short_arc_clutter_probability: float = Field(
+        1e-3,
+        gt=0.0,
+        lt=1.0,
+        description="Largest chance that clutter fell in a tentative track's last gate (the "
+        "sensor's measured clutter density times the gate's area) for the track to be "
+        "published before its M-of-N confirmation. Fast-moving pairs of clutter get wide gates "
+        "and wait; a short arc measured precisely is published at its third detection.",
+    )
+    clutter_memory_frames: int = Field(
+        20,
+        ge=1,
+        description="Frames over which a sensor's clutter density (detections no confirmed "
+        "track took, per square degree of field) is averaged.",
     )
 
     @field_validator("gate_probability")
@@ -180,14 +209,24 @@ class TrackerSettings(Settings):
 
 @dataclass
 class TrackerStep:
-    """What one frame produced: the records to publish and how the frame was handled."""
+    """What one frame produced: the records to publish and how the frame was handled.
+
+    ``ended`` names the published tracks deleted at this frame and ``ended_arcs`` holds their
+    arcs (as :meth:`SensorTracker.arcs` returns them): what a pass left behind. ``offered``
+    holds the records (status ``tentative``, not published) of the unpublished tentative
+    tracks with ``publish_after_detections`` detections that took one this frame: the
+    correlator may confirm them (:meth:`SensorTracker.confirm`).
+    """
 
     updates: list[TrackUpdate]
     disposition: Disposition
+    ended: list[str] = field(default_factory=list)
+    ended_arcs: tuple[Array, Array, Array, Array] | None = None
+    offered: list[TrackUpdate] = field(default_factory=list)
 
 
 # Layout of the serialised state: magic, header length, JSON header, raw little-endian arrays.
-_MAGIC = b"ORBITLINK-TRACKER-1\n"
+_MAGIC = b"ORBITLINK-TRACKER-2\n"
 _ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
     # name: (dtype, trailing shape); the leading axis is the track or pending count.
     "ra0_deg": ("<f8", ()),
@@ -200,6 +239,12 @@ _ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
     "age": ("<i4", ()),
     "n_updates": ("<i4", ()),
     "n_missed": ("<i4", ()),
+    "published": ("|b1", ()),
+    "gate_area_deg2": ("<f8", ()),
+    "arc_time_s": ("<f8", (ARC_LENGTH,)),
+    "arc_ra_deg": ("<f8", (ARC_LENGTH,)),
+    "arc_dec_deg": ("<f8", (ARC_LENGTH,)),
+    "arc_sigma_deg": ("<f8", (ARC_LENGTH,)),
     "pending_ra_deg": ("<f8", ()),
     "pending_dec_deg": ("<f8", ()),
     "pending_sigma_deg": ("<f8", ()),
@@ -229,6 +274,16 @@ class _State:
     age: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     n_updates: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     n_missed: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    #: Whether the track has been published (it then gets a record until it is deleted),
+    #: and the area of its last detection's gate (the chi-square ellipse), deg^2.
+    published: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, bool))
+    gate_area_deg2: Array = field(default_factory=lambda: np.empty(0))
+    #: The track's last ``ARC_LENGTH`` detections (time, position, sigma), oldest first,
+    #: NaN where it has had fewer: what the correlator measures a new candidate against.
+    arc_time_s: Array = field(default_factory=lambda: np.empty((0, ARC_LENGTH)))
+    arc_ra_deg: Array = field(default_factory=lambda: np.empty((0, ARC_LENGTH)))
+    arc_dec_deg: Array = field(default_factory=lambda: np.empty((0, ARC_LENGTH)))
+    arc_sigma_deg: Array = field(default_factory=lambda: np.empty((0, ARC_LENGTH)))
     pending_ra_deg: Array = field(default_factory=lambda: np.empty(0))
     pending_dec_deg: Array = field(default_factory=lambda: np.empty(0))
     pending_sigma_deg: Array = field(default_factory=lambda: np.empty(0))
@@ -238,6 +293,10 @@ class _State:
     pending_frames_back: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     last_time_s: float = math.nan
     next_number: int = 1
+    #: Running mean of the clutter density (detections no confirmed track took per square
+    #: degree of field) and how many frames it has seen.
+    clutter_per_deg2: float = math.nan
+    clutter_frames: int = 0
 
     def select(self, keep: NDArray[np.bool_]) -> None:
         """Keep only the tracks where ``keep`` is true."""
@@ -309,6 +368,37 @@ class SensorTracker:
         """Unix time of the last processed frame (NaN before the first)."""
         return self._state.last_time_s
 
+    def _rows(self, track_ids: Sequence[str]) -> NDArray[np.intp]:
+        """Rows of the live tracks named by ``track_ids`` (``ValueError`` for another)."""
+        numbers = np.array([int(tid.rsplit("-", 1)[1]) for tid in track_ids], dtype=np.int64)
+        rows = np.searchsorted(self._state.number, numbers)  # numbers only ever increase
+        found = (rows < len(self._state.number)) & (
+            self._state.number[np.minimum(rows, len(self._state.number) - 1)] == numbers
+        )
+        if not found.all():
+            missing = [tid for tid, ok in zip(track_ids, found.tolist()) if not ok]
+            raise ValueError(f"no live track {missing[0]!r} in tracker {self.sensor_id!r}")
+        return rows
+
+    def arcs(self, track_ids: Sequence[str]) -> tuple[Array, Array, Array, Array]:
+        """The arcs of the named tracks: ``(time_unix_s, ra_deg, dec_deg, sigma_deg)``, each
+        ``(len(track_ids), ARC_LENGTH)``, oldest detection first, NaN where a track has had
+        fewer than ``ARC_LENGTH``."""
+        rows, state = self._rows(track_ids), self._state
+        return (
+            state.arc_time_s[rows],
+            state.arc_ra_deg[rows],
+            state.arc_dec_deg[rows],
+            state.arc_sigma_deg[rows],
+        )
+
+    def confirm(self, track_ids: Sequence[str]) -> None:
+        """Confirm the named tentative tracks now (the correlator found a catalogued object
+        that explains their arc), whatever their M-of-N count."""
+        rows = self._rows(track_ids)
+        self._state.confirmed[rows] = True
+        self._state.published[rows] = True
+
     def _track_id(self, number: int) -> str:
         return f"{self.sensor_id}-{number:06d}"
 
@@ -358,11 +448,24 @@ class SensorTracker:
             hit_rows, hit_cols = self._advance_tracks(dt_s, det_unit, det_sigma)
             hit[hit_rows] = True
             det_track[hit_cols] = hit_rows
+            self._extend_arcs(
+                hit_rows, time_s, det_ra[hit_cols], det_dec[hit_cols], det_sigma[hit_cols]
+            )
 
+        self._measure_clutter(frame, det_track)
         was_confirmed, deleted = self._life_cycle(hit, frame)
         det_of_track = np.full(n, -1, dtype=np.intp)
         det_of_track[det_track[det_track >= 0]] = np.flatnonzero(det_track >= 0)
         records = self._records(frame, was_confirmed, deleted, det_of_track, hit)
+        ended_rows = np.flatnonzero(deleted & state.published)
+        offered = self._offered(frame, hit, det_of_track, deleted)
+        ended = [self._track_id(n) for n in state.number[ended_rows].tolist()]
+        ended_arcs = (
+            state.arc_time_s[ended_rows],
+            state.arc_ra_deg[ended_rows],
+            state.arc_dec_deg[ended_rows],
+            state.arc_sigma_deg[ended_rows],
+        )
         state.select(~deleted)
 
         free = det_track < 0
@@ -383,7 +486,66 @@ class SensorTracker:
 
         state.last_time_s = time_s
         self._recent_frame_ids.append(frame.frame_id)
-        return TrackerStep(updates=records, disposition="processed")
+        return TrackerStep(
+            updates=records,
+            disposition="processed",
+            ended=ended,
+            ended_arcs=ended_arcs,
+            offered=offered,
+        )
+
+    def _measure_clutter(self, frame: Frame, det_track: NDArray[np.intp]) -> None:
+        """Fold this frame's clutter density (detections no confirmed track took, over the
+        field's area) into the sensor's running mean."""
+        if frame.fov is None:
+            return
+        state = self._state
+        taken = det_track >= 0
+        confirmed_taken = int(np.count_nonzero(state.confirmed[det_track[taken]]))
+        area_deg2 = 2.0 * np.pi * (1.0 - np.cos(np.radians(frame.fov.radius_deg)))
+        area_deg2 *= np.degrees(1.0) ** 2
+        density = (len(det_track) - confirmed_taken) / area_deg2
+        state.clutter_frames = min(state.clutter_frames + 1, self.settings.clutter_memory_frames)
+        if not math.isfinite(state.clutter_per_deg2):
+            state.clutter_per_deg2 = density
+        else:
+            state.clutter_per_deg2 += (density - state.clutter_per_deg2) / state.clutter_frames
+
+    def credible_short_arcs(self) -> NDArray[np.bool_]:
+        """Tentative tracks whose last gate was small enough, given the sensor's clutter
+        density, that clutter is unlikely to have completed them (no estimate yet: none)."""
+        state = self._state
+        if not math.isfinite(state.clutter_per_deg2):
+            return np.zeros(len(state.number), dtype=bool)
+        chance = state.clutter_per_deg2 * state.gate_area_deg2
+        return chance <= self.settings.short_arc_clutter_probability
+
+    def _extend_arcs(
+        self, rows: NDArray[np.intp], time_s: float, ra: Array, dec: Array, sigma_deg: Array
+    ) -> None:
+        """Append one detection to the arcs of the tracks at ``rows``.
+
+        A full arc makes room by dropping the interior detection whose neighbours are closest
+        in time, so the arc keeps its first detection and spreads over the whole track (what
+        an orbit fit of the pass needs) while staying ``ARC_LENGTH`` long.
+        """
+        state = self._state
+        if len(rows) == 0:
+            return
+        times = state.arc_time_s[rows]
+        full = np.isfinite(times[:, 0])
+        gaps = times[:, 2:] - times[:, :-2]  # span left by removing interior column i + 1
+        drop = np.where(full, 1 + np.argmin(np.where(np.isfinite(gaps), gaps, np.inf), 1), 0)
+        keep = np.arange(ARC_LENGTH)[None, :] != drop[:, None]  # (m, L): drop one column each
+        for name, value in (
+            ("arc_time_s", np.full(len(rows), time_s)),
+            ("arc_ra_deg", ra),
+            ("arc_dec_deg", dec),
+            ("arc_sigma_deg", sigma_deg),
+        ):
+            arc = getattr(state, name)
+            kept = arc[rows][keep].reshape(len(rows), ARC_LENGTH - 1)
+            arc[rows] = np.concatenate([kept, value[:, None]], axis=1)
 
     def _process_noise_density(self, x: Array) -> Array:
         """White-noise acceleration density ``q`` (deg^2/s^3) of each track from its speed."""
@@ -450,6 +612,9 @@ class SensorTracker:
         hit_rows, hit_cols = rows[chosen], cols[chosen]
         if len(chosen):
             R = (det_sigma_deg[hit_cols] ** 2)[:, None, None] * np.eye(2)
+            innovation = P[hit_rows, :2, :2] + R
+            det = innovation[:, 0, 0] * innovation[:, 1, 1] - innovation[:, 0, 1] ** 2
+            state.gate_area_deg2[hit_rows] = np.pi * self._gate * np.sqrt(np.maximum(det, 0.0))
             x[hit_rows], P[hit_rows] = update(x[hit_rows], P[hit_rows], z[chosen], R)
 
         state.ra0_deg, state.dec0_deg, state.x, state.P = recentre(
@@ -503,7 +668,9 @@ class SensorTracker:
         """TrackUpdates of the existing tracks for this frame, in track-number order:
         confirmed tracks (and those deleted this frame), plus tentative ones if asked."""
         state = self._state
-        publish = state.confirmed | was_confirmed
+        short = hit & (state.n_updates >= self.settings.publish_after_detections)
+        state.published |= state.confirmed | (short & self.credible_short_arcs())
+        publish = state.confirmed | was_confirmed | state.published
         if self.settings.publish_tentative:
             publish = np.ones_like(publish)
         # A track whose state went non-finite (a guard against pathological input; the
@@ -516,6 +683,24 @@ class SensorTracker:
             _COASTING,
         )
         return self._make_records(frame, index, status, det_of_track[index])
+
+    def _offered(
+        self,
+        frame: Frame,
+        hit: NDArray[np.bool_],
+        det_of_track: NDArray[np.intp],
+        deleted: NDArray[np.bool_],
+    ) -> list[TrackUpdate]:
+        state = self._state
+        index = np.flatnonzero(
+            hit
+            & ~deleted
+            & ~state.published
+            & (state.n_updates >= self.settings.publish_after_detections)
+        )
+        return self._make_records(
+            frame, index, np.full(len(index), _TENTATIVE), det_of_track[index]
+        )
 
     def _make_records(
         self,
@@ -620,6 +805,17 @@ class SensorTracker:
                 P = P + white_noise_acceleration(dt_pair, self._process_noise_density(x))
                 count = len(prev_i)
                 back = frames_back[prev_i]
+                arcs = {
+                    name: np.full((count, ARC_LENGTH), np.nan)
+                    for name in ("arc_time_s", "arc_ra_deg", "arc_dec_deg", "arc_sigma_deg")
+                }
+                for name, older, newer in (
+                    ("arc_time_s", prev["pending_time_s"][prev_i], np.full(count, time_s)),
+                    ("arc_ra_deg", prev["pending_ra_deg"][prev_i], ra[new_j]),
+                    ("arc_dec_deg", prev["pending_dec_deg"][prev_i], dec[new_j]),
+                    ("arc_sigma_deg", prev["pending_sigma_deg"][prev_i], sigma_deg[new_j]),
+                ):
+                    arcs[name][:, -2], arcs[name][:, -1] = older, newer
                 numbers = np.arange(state.next_number, state.next_number + count, dtype=np.int64)
                 state.next_number += count
                 state.append(
@@ -635,6 +831,9 @@ class SensorTracker:
                         "age": (back + 1).astype(np.int32),
                         "n_updates": np.full(count, 2, np.int32),
                         "n_missed": np.zeros(count, np.int32),
+                        "published": np.zeros(count, bool),
+                        "gate_area_deg2": np.full(count, np.inf),
+                        **arcs,
                     }
                 )
                 new_det_index = det_index[new_j]
@@ -669,6 +868,8 @@ class SensorTracker:
         header = {
             "sensor_id": self.sensor_id,
             "last_time_s": struct.pack("<d", state.last_time_s).hex(),
+            "clutter_per_deg2": struct.pack("<d", state.clutter_per_deg2).hex(),
+            "clutter_frames": state.clutter_frames,
             "next_number": state.next_number,
             "recent_frame_ids": list(self._recent_frame_ids),
             "lengths": {name: len(value) for name, value in arrays.items()},
@@ -702,6 +903,10 @@ class SensorTracker:
             state = tracker._state
             (state.last_time_s,) = struct.unpack("<d", bytes.fromhex(header["last_time_s"]))
             state.next_number = int(header["next_number"])
+            (state.clutter_per_deg2,) = struct.unpack(
+                "<d", bytes.fromhex(header["clutter_per_deg2"])
+            )
+            state.clutter_frames = int(header["clutter_frames"])
             tracker._recent_frame_ids.extend(header["recent_frame_ids"])
             for name, (dtype, trailing) in _ARRAYS.items():
                 length = int(header["lengths"][name])

@@ -25,7 +25,6 @@ from orbitlink.tracking.orbit.elements import elements_from_state
 from orbitlink.tracking.orbit.fit import FitSettings, fit_orbit
 from orbitlink.tracking.orbit.tle import sgp4_gcrs
 from orbitlink.tracking.predict import predict_sky
-from orbitlink.tracking.settings import update_settings_tables
 
 T0 = datetime(2026, 5, 31, 12, 0, tzinfo=UTC).timestamp()  # night at Siding Spring
 SITE = Sensor(sensor_id="siding-spring", lat_deg=-31.2733, lon_deg=149.0644, alt_m=1165.0)
@@ -290,8 +289,3 @@ def test_determination_settings_are_checked():
         DeterminationSettings(max_sma_sigma_fraction=0.0)
     with pytest.raises(ValueError):
         DeterminationSettings(fit=FitSettings(dynamics="j3"))  # type: ignore[arg-type]
-
-
-def test_docs_settings_tables_are_current():
-    text = (REPO / "docs" / "orbits.md").read_text()
-    assert update_settings_tables(text) == text, "run update_settings_tables on docs/orbits.md"

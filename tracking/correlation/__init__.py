@@ -55,12 +55,16 @@ The stages, one module each, pass frozen dataclasses (nothing loops per track-ob
 """
 
 from .correlator import correlate_tracks, measure_candidates
-from .measures import CandidatePairs
+from .identify import ArcEvidence, Identification, identify
+from .pairs import CandidatePairs
 from .settings import CorrelationSettings
 
 __all__ = [
+    "ArcEvidence",
     "CandidatePairs",
     "CorrelationSettings",
+    "Identification",
     "correlate_tracks",
+    "identify",
     "measure_candidates",
 ]

@@ -6,30 +6,32 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from ..types import IntArray
-from .measures import CandidatePairs
+from ..types import Array, IntArray
 
 __all__ = ["assign"]
 
 
-def assign(pairs: CandidatePairs, chi2_gate: float) -> IntArray:
-    """For each track, the pair it is assigned to, or -1 (UCT).
+def assign(track: IntArray, object_index: IntArray, log_lr: Array, n_tracks: int) -> IntArray:
+    """For each of ``n_tracks`` tracks, the pair it is assigned to, or -1 (UCT).
 
-    Minimises the total score over all tracks, a UCT costing ``chi2_gate``, with each object
-    claimed by at most one track: a minimum-weight full matching of the tracks into their
-    acceptable objects plus one private "UCT" column per track, solved on the sparse graph of
-    gated pairs in one call (the sparse form of ``linear_sum_assignment``).
+    Pairs are ``(track, object_index, log_lr)``, ``log_lr`` the evidence of the object against
+    the uncatalogued-object hypothesis. The assignment maximises the total ``log_lr`` over all
+    tracks (a UCT adds 0) with each object claimed by at most one track: a minimum-weight full
+    matching of the tracks into the objects that beat the UCT hypothesis plus one private "UCT"
+    column per track, solved on the sparse graph in one call (the sparse form of
+    ``linear_sum_assignment``). Clusters of tracks and objects are thereby correlated jointly.
     """
-    chosen = np.full(pairs.n_tracks, -1, dtype=np.intp)
-    gated = np.flatnonzero(pairs.gated)
-    if len(gated) == 0:
+    chosen = np.full(n_tracks, -1, dtype=np.intp)
+    better = np.flatnonzero(np.isfinite(log_lr) & (log_lr > 0.0))
+    if len(better) == 0:
         return chosen
-    rows, row_of = np.unique(pairs.track[gated], return_inverse=True)
-    objects, col_of = np.unique(pairs.object_index[gated], return_inverse=True)
+    rows, row_of = np.unique(track[better], return_inverse=True)
+    objects, col_of = np.unique(object_index[better], return_inverse=True)
     n_rows, n_cols = len(rows), len(objects)
-    # Every matching covers every row once, so adding 1 to all weights changes no optimum and
-    # keeps zero scores from reading as missing edges.
-    weight = np.r_[pairs.score[gated], np.full(n_rows, chi2_gate)] + 1.0
+    # Costs must be positive for the sparse solver (a zero reads as a missing edge): shift
+    # every cost by the same amount, which every full matching pays once per row.
+    top = float(log_lr[better].max())
+    weight = np.r_[top - log_lr[better], np.full(n_rows, top)] + 1.0
     graph = csr_matrix(
         (weight, (np.r_[row_of, np.arange(n_rows)], np.r_[col_of, n_cols + np.arange(n_rows)])),
         shape=(n_rows, n_cols + n_rows),
@@ -40,5 +42,5 @@ def assign(pairs: CandidatePairs, chi2_gate: float) -> IntArray:
     key = row_of.astype(np.int64) * n_cols + col_of
     order = np.argsort(key)
     wanted = matched_rows[real].astype(np.int64) * n_cols + matched_cols[real]
-    chosen[rows[matched_rows[real]]] = gated[order[np.searchsorted(key[order], wanted)]]
+    chosen[rows[matched_rows[real]]] = better[order[np.searchsorted(key[order], wanted)]]
     return chosen

@@ -1,17 +1,27 @@
-"""The correlator's two entry points: the stages of the package, in order."""
+"""The correlator's single-frame entry points: the stages of the package, in order.
+
+:func:`correlate_tracks` names the tracks of one frame from their filtered states alone (each
+state stands for its track's arc, :mod:`.measures`); the pipeline uses :func:`.identify`,
+which keeps each track's evidence over its measured arc instead.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
 from ..predict import SkyPredictor
 from .assign import assign
 from .coarse import coarse_select
-from .measures import CandidatePairs, empty_pairs, measure
+from .measures import state_sums
 from .objects import object_states
+from .pairs import CandidatePairs, empty_pairs
 from .path import path_points
 from .records import associations
+from .scoring import score_candidates
 from .settings import CorrelationSettings
 from .tracks import frame_tracks
 
@@ -26,8 +36,8 @@ def measure_candidates(
     *,
     fov: FieldOfView | None = None,
 ) -> CandidatePairs:
-    """Coarse-select candidate objects for every track and measure each pair: everything
-    :func:`correlate_tracks` does before the assignment. Same arguments."""
+    """Coarse-select candidate objects for every track and score each pair from the track's
+    state: everything :func:`correlate_tracks` does before the assignment. Same arguments."""
     if not tracks:
         return empty_pairs(0)
     trk = frame_tracks(tracks, sensor)
@@ -35,10 +45,13 @@ def measure_candidates(
     if len(catalogue) == 0:
         return empty_pairs(len(trk))
     _, observer_velocity = predictor.observer_state_gcrs_km(sensor, trk.time_unix_s)
+    prediction = predictor.at(sensor, trk.time_unix_s)
     objects = object_states(
         trk,
-        predictor.at(sensor, trk.time_unix_s),
+        prediction,
         catalogue.epoch_unix_s,
+        predictor.orbit_classes(),
+        predictor.mean_motion_rad_s(),
         observer_velocity,
         sensor,
         settings,
@@ -50,7 +63,25 @@ def measure_candidates(
     if len(pairs) == 0:
         return empty_pairs(len(trk))
     points = path_points(predictor, sensor, trk, objects, pairs, settings)
-    return measure(trk, objects, pairs, points, sensor, settings)
+    sums, ok = state_sums(trk, objects, pairs, points, sensor)
+    scored = score_candidates(
+        trk,
+        objects,
+        prediction,
+        pairs.track,
+        pairs.row,
+        sums,
+        np.full(len(pairs), trk.time_unix_s),
+        np.ones(len(pairs), dtype=np.intp),
+        points.range_km,
+        np.degrees(np.linalg.norm(points.path, axis=-1)),
+        points.motion,
+        catalogue,
+        settings,
+    )
+    if not ok.all():
+        scored = replace(scored, log_lr=np.where(ok, scored.log_lr, np.nan))
+    return scored
 
 
 def correlate_tracks(
@@ -61,31 +92,22 @@ def correlate_tracks(
     *,
     fov: FieldOfView | None = None,
 ) -> list[Association]:
-    """Name each track with a catalogue object, or declare it uncorrelated.
+    """Name each track with a catalogue object, or declare it uncorrelated, from its state.
 
-    ``tracks`` are the current states of the confirmed tracks of one ``sensor`` at one time
-    (one frame). ``predictor`` holds the catalogue and predicts it: the whole catalogue at the
+    ``tracks`` are the current states of the tracks of one ``sensor`` at one time (one
+    frame). ``predictor`` holds the catalogue and predicts it: the whole catalogue at the
     tracks' time, the candidates' paths around it, the sensor's own state. ``fov``, when
     given, limits the catalogue to objects that can reach the field within their search
     window.
 
-    Returns one :class:`~orbitlink.tracking.models.Association` per track, in the order given:
-
-    * correlated (``uct=False``): ``norad_id``/``name`` of the object assigned; residuals;
-      ``score`` (sum of squared normalised residuals, lower is better); ``confidence`` =
-      L / (L0 + sum of L over the track's acceptable candidates + L of the best rejected one),
-      with ``L = exp(-score/2)`` and ``L0 = exp(-chi2_gate/2)`` the "unknown object"
-      alternative; ``ambiguous`` when an acceptable runner-up scores within
-      ``ambiguity_delta_chi2``. The runner-up (best other acceptable candidate) is reported
-      whenever there is one.
-    * uncorrelated (``uct=True``): residual fields and score null; ``confidence`` = L0 / (the
-      same denominator), 1 when no candidate came near. An acceptable candidate that another
-      track claimed is reported as the runner-up.
-
-    ``n_candidates`` counts the acceptable candidates of the track (all gates passed).
+    Returns one :class:`~orbitlink.tracking.models.Association` per track, in the order given,
+    with the verdict, confidence, runner-up and ambiguity of :mod:`.records`: each candidate's
+    evidence is the track's position and rate against the candidate's path, weighed against the
+    hypothesis of an uncatalogued object (:mod:`.hypotheses`), and the frame's tracks are
+    assigned jointly (:mod:`.assign`).
     """
     if not tracks:
         return []
     pairs = measure_candidates(tracks, sensor, predictor, settings, fov=fov)
-    chosen = assign(pairs, settings.chi2_gate)
+    chosen = assign(pairs.track, pairs.object_index, pairs.log_lr, pairs.n_tracks)
     return associations(tracks, predictor.catalogue, pairs, chosen, settings)

@@ -1,37 +1,77 @@
-"""The element sets' own error: 1-sigma timing and position error as they age.
+"""The element sets' own error, as the correlator uses it: the fitted model, per object.
 
-Each sigma is its value at epoch plus a growth per day of age ``|time - epoch|``. The position
-error combines in quadrature a distance, turned into an angle at the object's range (what
-matters for low orbits), and an angle (the floor that matters for distant objects such as
-GEO). The figures are fields of :class:`~.settings.CorrelationSettings`.
+The sigmas come from :class:`~orbitlink.tracking.element_error.ElementErrorModel`, fitted on two
+real catalogue snapshots per orbit class and age (``docs/error-model.md``); the correlator
+scales them by ``element_sigma_scale`` and turns them into
+
+* the search limits of a candidate: its along-track window (a time) and its positional reach
+  (an angle at its range);
+* the priors of the arc evidence (:mod:`.evidence`): the along-track offset of a moving object
+  is a time (its timing error), of a near-stationary one a distance (in-track error); the
+  cross-track offset a distance; what the sky shows of a radial error is folded into both;
+  and the share of far-off sets (the fitted tail beyond 5 sigma).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from ..constants import ARCSEC_PER_DEG
-from ..types import Array
+from ..element_error import ElementErrorModel, read_element_error_model
+from ..types import Array, IntArray
+from .settings import CorrelationSettings
 
-if TYPE_CHECKING:
-    from .settings import CorrelationSettings
-
-__all__ = ["element_sigmas"]
+__all__ = ["ElementPriors", "element_priors", "error_model"]
 
 
-def element_sigmas(
-    settings: CorrelationSettings, age_days: Array, range_km: Array
-) -> tuple[Array, Array]:
-    """Timing sigma (s) and position sigma (deg) of element sets of the given age (days, signed
-    or not) seen at the given range (km)."""
-    s = settings
-    age = np.abs(np.asarray(age_days, dtype=float))
-    timing_s = s.timing_sigma_s + s.timing_sigma_growth_s_per_day * age
-    position_km = s.position_sigma_km + s.position_sigma_growth_km_per_day * age
-    angular_deg = (
-        s.angular_sigma_arcsec + s.angular_sigma_growth_arcsec_per_day * age
-    ) / ARCSEC_PER_DEG
-    position_deg = np.hypot(np.degrees(position_km / np.maximum(range_km, 1.0)), angular_deg)
-    return timing_s, position_deg
+@lru_cache(maxsize=4)
+def _model(path: Path | None) -> ElementErrorModel:
+    return read_element_error_model(path)
+
+
+def error_model(settings: CorrelationSettings) -> ElementErrorModel:
+    """The fitted error model the settings name (read once per table)."""
+    return _model(settings.element_error_table)
+
+
+@dataclass(frozen=True)
+class ElementPriors:
+    """1-sigma element-set errors of some objects at their ages, scaled, and their tails."""
+
+    timing_s: Array
+    in_track_km: Array
+    cross_track_km: Array
+    radial_km: Array
+    along_tail: Array  # share of far-off sets, in-track
+    cross_tail: Array
+
+    def position_sigma_deg(self, range_km: Array) -> Array:
+        """Across and radially, as an angle at ``range_km``: the positional gate's sigma."""
+        km = np.hypot(self.cross_track_km, self.radial_km)
+        return np.degrees(km / np.maximum(range_km, 1.0))
+
+    def in_track_sigma_deg(self, range_km: Array) -> Array:
+        """Along the track with the radial error, as an angle at ``range_km``."""
+        km = np.hypot(self.in_track_km, self.radial_km)
+        return np.degrees(km / np.maximum(range_km, 1.0))
+
+
+def element_priors(
+    settings: CorrelationSettings, class_codes: IntArray, age_days: Array
+) -> ElementPriors:
+    """The scaled sigmas and tails of objects of the given orbit classes and ages (days)."""
+    model = error_model(settings)
+    sigmas = model.sigmas(class_codes, age_days)
+    scale = settings.element_sigma_scale
+    tail = settings.element_tail_scale
+    return ElementPriors(
+        timing_s=scale * sigmas.timing_s,
+        in_track_km=scale * sigmas.in_track_km,
+        cross_track_km=scale * sigmas.cross_track_km,
+        radial_km=scale * sigmas.radial_km,
+        along_tail=np.clip(tail * model.tail("in_track_km", class_codes), 0.0, 0.5),
+        cross_tail=np.clip(tail * model.tail("cross_track_km", class_codes), 0.0, 0.5),
+    )

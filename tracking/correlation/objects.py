@@ -12,7 +12,7 @@ from ..models import FieldOfView, Sensor
 from ..predict import SkyPrediction
 from ..sky import tangent_basis, unit_from_radec
 from ..types import Array, IntArray
-from .error_model import element_sigmas
+from .error_model import ElementPriors, element_priors
 from .settings import CorrelationSettings
 from .tracks import FrameTracks
 
@@ -34,6 +34,8 @@ class ObjectStates:
     window_s: Array  # (N,) along-track search window (0 for slow objects)
     reach_deg: Array  # (N,) how far from its prediction a track of it can be
     position_gate_deg: Array  # (N,) positional gate, with the worst track's uncertainty
+    priors: ElementPriors  # (N,) the element sets' error at their ages
+    mean_motion_rad_s: Array  # (N,) of the orbit, for the drift the geometry allows
 
     def __len__(self) -> int:
         return len(self.index)
@@ -47,20 +49,29 @@ class _Usable:
     range_km: Array
     speed_deg_s: Array
     age_days: Array
-    timing_sigma_s: Array
+    priors: ElementPriors
     position_sigma_deg: Array
     position_gate_deg: Array
     ra_deg: Array
     dec_deg: Array
 
     def take(self, keep: NDArray[np.bool_]) -> _Usable:
-        return _Usable(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+        def pick(value: object) -> object:
+            if isinstance(value, ElementPriors):
+                return ElementPriors(
+                    **{f.name: getattr(value, f.name)[keep] for f in fields(value)}
+                )
+            return value[keep]  # type: ignore[index]
+
+        return _Usable(**{f.name: pick(getattr(self, f.name)) for f in fields(self)})
 
 
 def object_states(
     tracks: FrameTracks,
     prediction: SkyPrediction,
     epoch_unix_s: Array,
+    class_codes: IntArray,
+    mean_motion_rad_s: Array,
     observer_velocity_km_s: Array,
     sensor: Sensor,
     settings: CorrelationSettings,
@@ -69,8 +80,9 @@ def object_states(
     """Per-object quantities at the frame time, for the objects that could be a track; None
     if there are none.
 
-    ``prediction`` is the whole catalogue at the tracks' time, ``epoch_unix_s`` the catalogue's
-    epochs and ``observer_velocity_km_s`` the sensor's GCRS velocity at that time.
+    ``prediction`` is the whole catalogue at the tracks' time; ``epoch_unix_s``,
+    ``class_codes`` and ``mean_motion_rad_s`` are the catalogue's epochs, orbit classes and
+    mean motions; ``observer_velocity_km_s`` is the sensor's GCRS velocity at that time.
     """
     s = settings
     usable = np.asarray(prediction.valid, dtype=bool).copy()
@@ -79,16 +91,20 @@ def object_states(
     obj = np.flatnonzero(usable)
     range_km = prediction.range_km[obj]
     age_days = (tracks.time_unix_s - epoch_unix_s[obj]) / SECONDS_PER_DAY
-    timing_s, position_deg = element_sigmas(s, age_days, range_km)
+    priors = element_priors(s, class_codes[obj], age_days)
+    # Which objects move (their in-track error then searched as a time) is known only below:
+    # until then the positional gate holds the in-track error as an angle too.
+    position_deg = priors.position_sigma_deg(range_km)
+    along_deg = priors.in_track_sigma_deg(range_km)
     worst_track_var = float(tracks.position_var.max())
     rows = _Usable(
         index=obj,
         range_km=range_km,
         speed_deg_s=np.hypot(prediction.ra_rate_deg_s[obj], prediction.dec_rate_deg_s[obj]),
         age_days=age_days,
-        timing_sigma_s=timing_s,
-        position_sigma_deg=position_deg,
-        position_gate_deg=s.gate_sigma * np.sqrt(position_deg**2 + worst_track_var),
+        priors=priors,
+        position_sigma_deg=np.hypot(position_deg, along_deg),
+        position_gate_deg=s.gate_sigma * np.sqrt(position_deg**2 + along_deg**2 + worst_track_var),
         ra_deg=prediction.ra_deg[obj],
         dec_deg=prediction.dec_deg[obj],
     )
@@ -112,7 +128,9 @@ def object_states(
     path = angular_velocity(unit, velocity, range_km)
     path_speed = np.degrees(np.linalg.norm(path, axis=-1))
     slow = path_speed < s.slow_rate_deg_s
-    # Time window of a fast object: the gate on its along-track offset, expressed in seconds.
+    # Time window of a fast object: the gate on its along-track offset, expressed in seconds;
+    # its positional gate is then across the path only.
+    across_deg = rows.priors.position_sigma_deg(range_km)
     window_s = np.where(
         slow,
         0.0,
@@ -120,13 +138,17 @@ def object_states(
             s.max_window_s,
             s.gate_sigma
             * np.sqrt(
-                rows.timing_sigma_s**2
-                + (rows.position_sigma_deg**2 + worst_track_var)
-                / np.maximum(path_speed, s.slow_rate_deg_s) ** 2
+                rows.priors.timing_s**2
+                + (across_deg**2 + worst_track_var) / np.maximum(path_speed, s.slow_rate_deg_s) ** 2
             ),
         ),
     )
-    reach_deg = s.coarse_path_factor * path_speed * window_s + rows.position_gate_deg
+    position_gate_deg = np.where(
+        slow,
+        rows.position_gate_deg,
+        s.gate_sigma * np.sqrt(across_deg**2 + worst_track_var),
+    )
+    reach_deg = s.coarse_path_factor * path_speed * window_s + position_gate_deg
     return ObjectStates(
         index=obj,
         unit=unit,
@@ -138,7 +160,9 @@ def object_states(
         slow=slow,
         window_s=window_s,
         reach_deg=reach_deg,
-        position_gate_deg=rows.position_gate_deg,
+        position_gate_deg=position_gate_deg,
+        priors=rows.priors,
+        mean_motion_rad_s=mean_motion_rad_s[obj],
     )
 
 

@@ -1,4 +1,21 @@
-"""Association records: the chosen object with its residuals, confidence and runner-up."""
+"""Association records: the verdict on each track from the evidence of its arc.
+
+Per track, the hypotheses are its candidate objects and "an uncatalogued object"; their
+posterior probabilities follow from the log-likelihood ratios (each against the UCT
+hypothesis, whose prior is already in the ratio). After the joint assignment:
+
+* a track is **named** when its assigned object beats the UCT hypothesis by at least
+  ``name_log_odds``; otherwise it is a **UCT**, with its best candidate as the runner-up;
+* ``confidence`` is the posterior of the verdict, each candidate discounted by the chance that
+  another track of the frame is that object (one object, one track);
+* a named track is **ambiguous** when another candidate explains it within
+  ``ambiguity_log_odds`` of the chosen object, or when another track explains the chosen
+  object within that margin (two tracks that could each be the object: a co-located pair, a
+  train);
+* ``score`` is ``-2 log`` of the likelihood ratio (lower is better; negative when the object
+  beats the UCT hypothesis), ``runner_up_score`` the same for the runner-up, and
+  ``arc_detections`` the number of detections the evidence holds.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +25,79 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..catalogue import Catalogue
-from ..constants import ARCSEC_PER_DEG
 from ..models import Association, TrackUpdate
 from ..times import datetime_from_unix
 from ..types import IntArray
-from .measures import CandidatePairs
+from .pairs import CandidatePairs
 from .settings import CorrelationSettings
 
-__all__ = ["associations"]
+__all__ = ["associations", "verdicts"]
+
+
+def verdicts(
+    pairs: CandidatePairs, chosen: IntArray, settings: CorrelationSettings
+) -> tuple[IntArray, IntArray, np.ndarray, np.ndarray]:
+    """Per track: the named pair (-1 for a UCT), the runner-up pair (-1 for none), the
+    confidence of the verdict and whether a named verdict is ambiguous."""
+    s, n = settings, pairs.n_tracks
+    if len(pairs) == 0:
+        none = np.full(n, -1, dtype=np.intp)
+        return none, none.copy(), np.ones(n), np.zeros(n, dtype=bool)
+    llr = np.where(pairs.acceptable, pairs.log_lr, -np.inf)
+    named = np.where(chosen >= 0, chosen, -1)
+    weak = (named >= 0) & (llr[np.maximum(named, 0)] < s.name_log_odds)
+    named = np.where(weak, -1, named)
+    # Posteriors that respect "one object, one track": each candidate's weight for a track is
+    # discounted by the chance that another track is that object, from the other tracks' own
+    # posteriors (exact for two tracks competing for one object, a good approximation for
+    # small clusters). The UCT hypothesis has log ratio 0.
+    finite = np.isfinite(llr)
+    alone_top = np.zeros(n)
+    np.maximum.at(alone_top, pairs.track[finite], llr[finite])
+    alone = np.where(finite, np.exp(llr - alone_top[pairs.track]), 0.0)
+    alone_total = np.exp(-alone_top) + np.bincount(pairs.track, weights=alone, minlength=n)
+    taken = alone / alone_total[pairs.track]  # P(track of the pair is that object), alone
+    log_free = np.log1p(-np.clip(taken, 0.0, 1.0 - 1e-12))
+    per_object = np.zeros(int(pairs.object_index.max()) + 1)
+    np.add.at(per_object, pairs.object_index[finite], log_free[finite])
+    # What the other tracks leave of each object: its total minus this pair's own share.
+    discounted = np.where(finite, llr + per_object[pairs.object_index] - log_free, -np.inf)
+    top = np.zeros(n)
+    np.maximum.at(top, pairs.track[finite], discounted[finite])
+    weights = np.where(finite, np.exp(discounted - top[pairs.track]), 0.0)
+    denominator = np.exp(-top) + np.bincount(pairs.track, weights=weights, minlength=n)
+
+    # Runner-up: the best acceptable candidate of the track other than the named one.
+    runner = np.full(n, -1, dtype=np.intp)
+    others = np.flatnonzero(np.isfinite(llr))
+    others = others[~np.isin(others, named[named >= 0])]
+    if len(others):
+        order = others[np.lexsort((-llr[others], pairs.track[others]))]
+        first = np.r_[True, pairs.track[order][1:] != pairs.track[order][:-1]]
+        runner[pairs.track[order[first]]] = order[first]
+
+    has = named >= 0
+    chosen_llr = np.where(has, llr[np.maximum(named, 0)], 0.0)
+    chosen_weight = np.where(has, discounted[np.maximum(named, 0)], 0.0)
+    confidence = np.where(has, np.exp(chosen_weight - top), np.exp(-top)) / np.maximum(
+        denominator, 1e-300
+    )
+    ambiguous = np.zeros(n, dtype=bool)
+    if has.any():
+        runner_llr = np.where(runner >= 0, llr[np.maximum(runner, 0)], -np.inf)
+        rival_object = has & (runner_llr >= chosen_llr - s.ambiguity_log_odds)
+        # Another track that explains the chosen object nearly as well.
+        best_other_track = np.full(n, -np.inf)
+        chosen_object = np.where(has, pairs.object_index[np.maximum(named, 0)], -1)
+        same = np.flatnonzero(np.isfinite(llr))
+        namer = np.full(int(pairs.object_index.max()) + 1, -1, dtype=np.intp)
+        namer[chosen_object[has]] = np.flatnonzero(has)
+        mapped = namer[pairs.object_index[same]]
+        rival = (mapped >= 0) & (mapped != pairs.track[same])
+        np.maximum.at(best_other_track, mapped[rival], llr[same][rival])
+        rival_track = has & (best_other_track >= chosen_llr - s.ambiguity_log_odds)
+        ambiguous = rival_object | rival_track
+    return named, runner, np.clip(confidence, 0.0, 1.0), ambiguous
 
 
 def associations(
@@ -25,110 +107,49 @@ def associations(
     chosen: IntArray,
     settings: CorrelationSettings,
 ) -> list[Association]:
-    """One record per track, in order, from the pair each was assigned (``chosen``, -1 for
-    none): residuals, confidence, runner-up and ambiguity as :func:`~.correlate_tracks`
-    describes them."""
-    s = settings
-    n = len(tracks)
-    log_l0 = -0.5 * s.chi2_gate
-    # Per track: likelihood sum over acceptable candidates, the best rejected one (its score
-    # clipped to the gate: it failed, so it is at best as likely as an unknown object), and
-    # the number of acceptable candidates.
-    likelihood = np.exp(-0.5 * pairs.score - log_l0)  # relative to L0
-    gated = pairs.gated
-    sum_gated = np.bincount(pairs.track[gated], weights=likelihood[gated], minlength=n)
-    n_gated = np.bincount(pairs.track[gated], minlength=n)
-    best_rejected = np.zeros(n)
-    rej = ~gated & np.isfinite(pairs.score)
-    np.maximum.at(
-        best_rejected,
-        pairs.track[rej],
-        np.exp(-0.5 * np.maximum(pairs.score[rej], s.chi2_gate) - log_l0),
-    )
-    denominator = 1.0 + sum_gated + best_rejected
-
-    # Runner-up: the best acceptable pair of the track other than the chosen one.
-    runner = np.full(n, -1, dtype=np.intp)
-    candidates = np.flatnonzero(gated)
-    if len(candidates):
-        chosen_pair = np.zeros(len(pairs), dtype=bool)
-        chosen_pair[chosen[chosen >= 0]] = True
-        best = _best_per_track(pairs, candidates[~chosen_pair[candidates]])
-        runner[pairs.track[best]] = best
-
-    # Everything per track as plain Python values, so the loop below only builds records.
-    has = chosen >= 0
-    p = np.where(has, chosen, 0)
-    r = np.where(runner >= 0, runner, 0)
-    j = pairs.object_index[p] if len(pairs) else np.zeros(n, dtype=np.intp)
-    score = np.where(has, pairs.score[p], np.nan) if len(pairs) else np.full(n, np.nan)
-    runner_score = np.where(runner >= 0, pairs.score[r], np.nan) if len(pairs) else score
-    confidence = np.clip(
-        np.where(has, likelihood[p] if len(pairs) else 0.0, 1.0) / denominator, 0.0, 1.0
-    )
-    ambiguous = has & (runner >= 0) & (runner_score - score < s.ambiguity_delta_chi2)
+    """One record per track, in order, from the pairs and the assignment (``chosen``)."""
+    named, runner, confidence, ambiguous = verdicts(pairs, chosen, settings)
     ids = catalogue.norad_ids
-    columns = {
-        "has": has.tolist(),
-        "object": j.tolist(),
-        "score": score.tolist(),
-        "confidence": confidence.tolist(),
-        "ambiguous": ambiguous.tolist(),
-        "n_candidates": n_gated.tolist(),
-        "runner_id": [None if q < 0 else int(ids[pairs.object_index[q]]) for q in runner.tolist()],
-        "runner_score": [None if not math.isfinite(v) else v for v in runner_score.tolist()],
-    }
-    if len(pairs):
-        columns.update(
-            cross=(pairs.cross_track_deg[p] * ARCSEC_PER_DEG).tolist(),
-            along=pairs.along_track_s[p].tolist(),
-            direction=pairs.direction_deg[p].tolist(),
-            rate=pairs.rate_fraction[p].tolist(),
-            age=pairs.element_age_days[p].tolist(),
-        )
-
+    n_acceptable = np.bincount(pairs.track[pairs.acceptable], minlength=len(tracks)).tolist()
     out: list[Association] = []
     for i, track in enumerate(tracks):
+        p, q = int(named[i]), int(runner[i])
         common = dict(
             time=track.time,
             track_id=track.track_id,
             sensor_id=track.sensor_id,
             frame_id=track.frame_id,
-            n_candidates=columns["n_candidates"][i],
-            runner_up_norad_id=columns["runner_id"][i],
-            runner_up_score=columns["runner_score"][i],
-            confidence=columns["confidence"][i],
+            n_candidates=n_acceptable[i],
+            runner_up_norad_id=None if q < 0 else int(ids[pairs.object_index[q]]),
+            runner_up_score=None if q < 0 else _score(pairs.log_lr[q]),
+            confidence=float(confidence[i]),
         )
-        if not columns["has"][i]:
+        if p < 0:
             out.append(Association(uct=True, **common))
             continue
-        k = columns["object"][i]
+        k = int(pairs.object_index[p])
         out.append(
             Association(
                 uct=False,
                 norad_id=int(ids[k]),
                 name=catalogue.names[k] or None,
-                cross_track_arcsec=columns["cross"][i],
-                along_track_s=_finite_or_none(columns["along"][i]),
-                direction_residual_deg=_finite_or_none(columns["direction"][i]),
-                rate_residual=_finite_or_none(columns["rate"][i]),
-                score=columns["score"][i],
-                ambiguous=columns["ambiguous"][i],
+                cross_track_arcsec=_finite_or_none(pairs.cross_track_arcsec[p]),
+                along_track_s=_finite_or_none(pairs.along_track_s[p]),
+                direction_residual_deg=_finite_or_none(pairs.direction_deg[p]),
+                rate_residual=_finite_or_none(pairs.rate_fraction[p]),
+                score=_score(pairs.log_lr[p]),
+                ambiguous=bool(ambiguous[i]),
                 element_epoch=datetime_from_unix(float(catalogue.epoch_unix_s[k])),
-                element_age_days=columns["age"][i],
+                element_age_days=float(pairs.element_age_days[p]),
+                arc_detections=int(pairs.arc_detections[p]),
                 **common,
             )
         )
     return out
 
 
-def _best_per_track(pairs: CandidatePairs, idx: IntArray) -> IntArray:
-    """Of the pairs ``idx``, the lowest-score one of each track present."""
-    if len(idx) == 0:
-        return idx
-    idx = idx[np.lexsort((pairs.score[idx], pairs.track[idx]))]
-    first = np.r_[True, pairs.track[idx][1:] != pairs.track[idx][:-1]]
-    return idx[first]
+def _score(log_lr: float) -> float | None:
+    return -2.0 * float(log_lr) if math.isfinite(log_lr) else None
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -1,95 +1,107 @@
-"""The correlator's settings: every gate and uncertainty, with units."""
+"""The correlator's settings: every prior, gate and search limit, with units."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field
 
 from ..settings import Settings
-from ..types import Array
-from .error_model import element_sigmas
 
 __all__ = ["CorrelationSettings"]
 
 
 class CorrelationSettings(Settings):
-    """Every gate and uncertainty of the correlator, with units.
+    """Every prior, gate and search limit of the correlator, with units.
 
-    The catalogue's own error is modelled per element set as a 1-sigma value that grows linearly
-    with the element set's age ``|time - epoch|`` in days; it is combined in quadrature with
-    the track's covariance and the sensor's astrometric sigma. Each measure is then normalised
-    by its total sigma and gated at :attr:`gate_sigma`; the sum of the squares is the ``score``.
+    A candidate object's element-set error comes from the fitted model of
+    :mod:`orbitlink.tracking.element_error` (per orbit class and age); the evidence of a
+    track's arc for each candidate and for the "uncatalogued object" alternative is in
+    :mod:`.evidence`. ``docs/correlation.md`` explains both.
     """
 
-    # -- element-set error model (1 sigma at epoch + growth per day of age)
-    timing_sigma_s: float = Field(
+    # -- the element sets' error
+    element_error_table: Path | None = Field(
+        None,
+        description="JSON table of the fitted element-set error model; None: the table "
+        "shipped with orbitlink (fitted on two real catalogue snapshots four days apart, "
+        "see docs/error-model.md and tools/fit_error_model.py).",
+    )
+    element_sigma_scale: float = Field(
         1.0,
-        ge=0.0,
-        description="Along-track timing error of a fresh element set, s (fast movers only).",
-    )
-    timing_sigma_growth_s_per_day: float = Field(
-        2.0,
-        ge=0.0,
-        description="Growth of the timing error, s/day: week-old Starlink sets are "
-        "3-50 s early or late, so 15 s at a week, searched to ``gate_sigma`` x 15 = 60 s.",
-    )
-    position_sigma_km: float = Field(
-        0.3,
-        ge=0.0,
-        description="Position error of a fresh element set across (and along) its "
-        "path, km; converted to an angle at the object's range.",
-    )
-    position_sigma_growth_km_per_day: float = Field(
-        0.15,
-        ge=0.0,
-        description="Growth of the position error, km/day: week-old Starlink sets "
-        "stay within ~2 km across their path (1.35 km 1-sigma at a week).",
-    )
-    angular_sigma_arcsec: float = Field(
-        10.0,
-        ge=0.0,
-        description="Angular error of a fresh element set in any direction, arcsec: "
-        "the floor that matters for distant objects (GEO), where kilometres are a few arcsec.",
-    )
-    angular_sigma_growth_arcsec_per_day: float = Field(
-        10.0,
-        ge=0.0,
-        description="Growth of the angular error, arcsec/day: week-old GEO sets are "
-        "30-200 arcsec off (80 arcsec 1-sigma at a week, gated at 320).",
-    )
-    direction_sigma_deg: float = Field(
-        0.5,
         gt=0.0,
-        description="Direction-of-motion tolerance, deg: stvid's 2-degree gate at "
-        "``gate_sigma`` = 4.",
+        description="Multiplies every sigma of the fitted model: above 1 for a catalogue "
+        "whose sets are worse than those the model was fitted on.",
     )
-    rate_sigma_fraction: float = Field(
-        0.0125,
-        gt=0.0,
-        description="Fractional angular-speed tolerance: stvid's 5 % gate at ``gate_sigma`` = 4.",
-    )
-    rate_sigma_floor_arcsec_s: float = Field(
-        0.5,
+    element_tail_scale: float = Field(
+        0.0,
         ge=0.0,
-        description="Absolute floor on each component of the rate difference, "
-        "arcsec/s: keeps the direction and speed tests sane for objects that barely move.",
+        description="Multiplies the fitted share of far-off element sets (beyond 5 sigma: "
+        "manoeuvres, mis-tagged ids), whose offsets the evidence then allows ``TAIL_SCALE`` "
+        "times wider. 0 (the default) trusts every set's Gaussian core: an object further off "
+        "than its set's error allows is left a UCT rather than named, which also keeps a "
+        "neighbour from being named for an uncatalogued object beside it.",
     )
 
-    # -- gates
-    gate_sigma: float = Field(
-        4.0, gt=0.0, description="Every normalised measure must be within this many sigma."
-    )
-    chi2_gate: float = Field(
-        23.5,
+    # -- the uncatalogued-object hypothesis
+    uncatalogued_prior: float = Field(
+        0.1,
         gt=0.0,
-        description="Largest acceptable score (sum of the four squared normalised "
-        "measures): the 1e-4 tail of chi-square with 4 degrees of freedom. It is also the score "
-        'of the "UCT" alternative.',
+        lt=1.0,
+        description="Share of the objects a sensor sees that are not in the catalogue: with "
+        "the density of catalogued objects near a track, it sets the prior density of the "
+        "uncatalogued-object (UCT) hypothesis.",
     )
-    ambiguity_delta_chi2: float = Field(
-        6.0,
+    density_radius_deg: float = Field(
+        2.0,
+        gt=0.0,
+        description="Catalogued objects within this angle of a track (and ``density_rate_*`` "
+        "of its rate) measure the local density of objects the UCT hypothesis scales.",
+    )
+    density_rate_fraction: float = Field(
+        0.25,
+        gt=0.0,
+        description="Rate neighbourhood of the density count, as a fraction of the track's "
+        "angular speed.",
+    )
+    density_rate_floor_arcsec_s: float = Field(
+        20.0,
+        gt=0.0,
+        description="Smallest rate neighbourhood of the density count, arcsec/s: near-"
+        "stationary objects (GEO from the ground) all share about one rate.",
+    )
+
+    # -- verdicts
+    name_log_odds: float = Field(
+        3.0,
         ge=0.0,
-        description="A runner-up whose score is within this of the chosen object's "
-        "makes the association ambiguous (a likelihood ratio under e^3 = 20).",
+        description="A candidate is named only when its arc beats the UCT hypothesis by this "
+        "log-likelihood ratio (e^3 = 20 to 1); below it the track is a UCT.",
+    )
+    confirm_log_odds: float = Field(
+        4.6,
+        ge=0.0,
+        description="A tentative track whose arc a catalogued object explains this much "
+        "better than the UCT hypothesis (e^4.6 = 100 to 1), with no rival, is confirmed at "
+        "once, whatever its M-of-N count: a short pass of a known object gets its name.",
+    )
+    ambiguity_log_odds: float = Field(
+        3.0,
+        ge=0.0,
+        description="A named track is ambiguous when another candidate object explains it "
+        "within this log-likelihood ratio of the chosen one, or another track explains the "
+        "chosen object within it (e^3 = 20 to 1).",
+    )
+    max_candidates_per_track: int = Field(
+        6,
+        ge=1,
+        description="Candidate objects whose evidence a track keeps from frame to frame.",
+    )
+    gate_sigma: float = Field(
+        4.0,
+        gt=0.0,
+        description="Search limits, in element-set sigmas: the along-track window and the "
+        "positional reach of a candidate.",
     )
 
     # -- search
@@ -122,6 +134,12 @@ class CorrelationSettings(Settings):
         "speed x window, for the coarse position gate (the apparent speed changes along a low "
         "pass).",
     )
+    rate_sigma_floor_arcsec_s: float = Field(
+        0.5,
+        ge=0.0,
+        description="Floor on a track's rate uncertainty in the coarse speed test, "
+        "arcsec/s: keeps it sane for objects that barely move.",
+    )
     coarse_speed_ratio: float = Field(
         2.5,
         gt=0.0,
@@ -141,8 +159,3 @@ class CorrelationSettings(Settings):
         description="Only consider objects predicted in sunlight. Off by default: a "
         "week-old element set can put the shadow entry a minute off.",
     )
-
-    def element_sigmas(self, age_days: Array, range_km: Array) -> tuple[Array, Array]:
-        """Timing sigma (s) and position sigma (deg) of element sets of the given age (days,
-        absolute) seen at the given range (km): :func:`~.error_model.element_sigmas`."""
-        return element_sigmas(self, age_days, range_km)
