@@ -14,7 +14,15 @@ over a few minutes, plus everything needed to score a tracking run on it:
 * a catalogue that is realistically wrong: the truth propagates each object's element set with
   its mean anomaly, inclination and node shifted by a few seconds along-track (LEO), a few tens
   of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
-  from the catalogue handed to the engine so that they should come out as uncorrelated tracks.
+  from the catalogue handed to the engine so that they should come out as uncorrelated tracks;
+* or really wrong (``staleness="snapshots"``): the truth is a newer snapshot of the catalogue,
+  propagated as it is, and the engine gets the older one, whose error is what a week does to
+  real element sets; objects only in the newer one (launches since) are uncatalogued.
+
+``PRESETS["hard"]`` holds the hard cases of identification (``HARD_SENSORS``): a co-located GEO
+slot at night, a GEO group tracked from a satellite in low orbit, a fresh Starlink train, a
+narrow field crossed in 3-5 frames, real staleness, and a fifth of the objects withheld, first
+those beside a catalogued neighbour.
 
 :func:`write_scenario` writes a scenario to the files below, the contract with the engine and
 :mod:`.evaluate`; :func:`simulate_scenario` does both, from a catalogue on disk:
@@ -23,8 +31,8 @@ over a few minutes, plus everything needed to score a tracking run on it:
 ``sensors.json``       The sensors, a JSON array.
 ``truth.json``         ``{det_id: NORAD id or null (false alarm)}``.
 ``catalog/catalog.tle`` The input catalogue less the withheld objects.
-``scenario.json``      Settings, seed, withheld ids, pointings, and per frame the noise-free
-                       positions of the detectable objects in view (for GOSPA).
+``scenario.json``      Settings, seed, withheld (and uncatalogued) ids, pointings, and per frame
+                       the noise-free positions of the detectable objects in view (for GOSPA).
 
 Everything is drawn from ``numpy.random.default_rng((seed, stream))``: the same seed and
 settings give byte-identical files.
