@@ -566,3 +566,17 @@ def test_presets_are_named_settings():
     assert {p.task for p in HARD.sensors} == {"geo_cluster", "leo_train", "leo_stare"}
     with pytest.raises(ValueError, match="leo_train is a ground task"):
         SensorPlan(sensor_id="x", task="leo_train", host_norad_id=39089)
+
+
+def test_a_cluster_or_train_that_is_not_there_is_refused(catalog_dir, small_catalog_dir, tmp_path):
+    slot, _, train, _ = HARD.sensors
+    crowded = HARD.replace(
+        staleness="perturbed", duration_s=60.0, sensors=(slot.replace(min_members=40),)
+    )
+    with pytest.raises(ValueError, match="kpno-slot.*no co-located GEO slot of 40 objects"):
+        simulate_scenario(small_catalog_dir, tmp_path / "a", settings=crowded)
+    (tmp_path / "geo").mkdir()
+    shutil.copy(catalog_dir / "geo.tle", tmp_path / "geo" / "geo.tle")
+    no_train = crowded.replace(sensors=(train,))
+    with pytest.raises(ValueError, match="train-cam.*no train of 5 objects of one launch"):
+        simulate_scenario(tmp_path / "geo", tmp_path / "b", settings=no_train)
