@@ -1,4 +1,4 @@
-"""Run every benchmark, or those named: ``python -m bench [predict tracker correlate stream]``.
+"""Run every benchmark, or those named: ``python -m bench [predict tracker identification]``.
 
 Each ``bench/<name>.py`` has a ``main()`` that prints its own table. Benchmarks measure; they
 never assert a time, so a slow machine gives slow figures rather than a failure.
@@ -10,7 +10,16 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "broker", "stream", "orbits"]
+BENCHMARKS = [
+    "predict",
+    "tracker",
+    "correlate",
+    "pipeline",
+    "identification",
+    "orbits",
+    "broker",
+    "stream",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

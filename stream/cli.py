@@ -9,7 +9,7 @@ Commands (``orbitlink COMMAND --help`` for options)::
     orbitlink replay FILE --offline --sensors FILE [--catalog PATH] --out DIR
     orbitlink publish-catalog PATH [--broker URL]     element sets to the catalogue topic
     orbitlink consume TOPIC [--broker URL] [--out FILE] [--until-idle S] [--meta]
-    orbitlink simulate --catalog PATH --out DIR [--seed N]
+    orbitlink simulate --catalog PATH --out DIR [--seed N] [--preset hard] [--truth-catalog PATH]
     orbitlink evaluate --truth FILE --results DIR [--plot PNG]
     orbitlink demo [--catalog PATH]
 
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="default", choices=("default", "hard"))
+    p.add_argument("--truth-catalog", type=Path, help="newer snapshot: real staleness")
 
     p = commands.add_parser("evaluate", help="score results against a scenario's truth")
     p.add_argument("--truth", type=Path, required=True, help="the scenario's truth.json")
@@ -337,9 +339,18 @@ def _cmd_consume(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from orbitlink.tracking.simulate import simulate_scenario
+    from orbitlink.tracking.simulate import PRESETS, simulate_scenario
 
-    result = simulate_scenario(args.catalog, args.out, seed=args.seed)
+    settings = PRESETS[args.preset]
+    if args.truth_catalog is not None:
+        settings = settings.replace(staleness="snapshots")
+    result = simulate_scenario(
+        args.catalog,
+        args.out,
+        seed=args.seed,
+        settings=settings,
+        truth_catalog_path=args.truth_catalog,
+    )
     print(result if result is not None else f"scenario written to {args.out}")
     return 0
 

@@ -16,7 +16,12 @@ of the detectable objects in view). A run of the engine writes ``tracks.jsonl``
   objects withheld from the engine's catalogue;
 * GOSPA per frame (p = 2, alpha = 2, cut-off ``c`` in arc-seconds) between the confirmed tracks'
   positions and the true positions of the detectable objects in view, with its localisation,
-  missed and false parts.
+  missed and false parts;
+* identification (:class:`Identification`, overall, per sensor and per orbit class): how
+  many claims (final verdicts naming an object) are ambiguous and, when they are, whether the
+  truth is the chosen object or the runner-up; whether catalogued objects are named right and
+  unambiguously; whether withheld objects come out as UCTs and every object seen three times
+  by a sensor ends up in a scored track; how often verdicts flip; which tracks swap objects.
 
 All figures land in an :class:`EvaluationReport`; ``to_table()`` prints them, and
 :func:`~.plots.plot_evaluation` draws, per sensor, the detections and the tracks coloured by
@@ -28,7 +33,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +53,14 @@ from .verdicts import final_verdicts
 __all__ = [
     "EvaluationReport",
     "GospaResult",
+    "Identification",
     "ScenarioRun",
     "TrackScore",
+    "count_swaps",
+    "count_verdict_flips",
     "evaluate",
     "gospa_radec",
+    "orbit_class",
     "read_run",
     "score",
 ]
@@ -63,6 +74,9 @@ ESTABLISHED = frozenset({"confirmed", "coasting"})
 #: An object needs this many detections by one sensor before a tracker can be blamed for
 #: missing it (the denominator of the "detected" recalls).
 MIN_DETECTIONS = 3
+#: A track has swapped objects when its detections, false alarms skipped, show one object for
+#: at least this many in a row and then another for as many: shorter runs are stray takes.
+SWAP_MIN_RUN = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,6 +248,136 @@ class TrackScore:
     verdict_uct: bool | None  # None: never associated
     outcome: str  # correct / wrong / uct_correct / uct_missed / false / none
     ambiguous: bool = False  # the final verdict was flagged ambiguous by the correlator
+    runner_up_norad_id: int | None = None  # the final verdict's runner-up
+    n_flips: int = 0  # times the verdict changed (object named, or UCT) along the track
+    n_swaps: int = 0  # times the object followed changed for a sustained run (count_swaps)
+
+
+def _share(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The counts behind the identification figures, and the figures (properties).
+
+    A *claim* is a track whose final verdict names an object; a *scored track* one with any
+    final verdict (a name or UCT); a *sighting* an object seen by one sensor at least
+    ``MIN_DETECTIONS`` times (tracks are per sensor: what one sensor saw is what its tracker
+    can be blamed for). Counts of several runs add up (``a + b``; ``max_flips`` takes the
+    larger), so pooled figures are ratios of summed counts.
+    """
+
+    claims: int = 0
+    claims_unambiguous: int = 0
+    claims_unambiguous_right: int = 0
+    ambiguous: int = 0  # claims flagged ambiguous
+    ambiguous_truth_chosen: int = 0
+    ambiguous_truth_runner_up: int = 0
+    catalogued_tracks: int = 0  # tracks whose truth object is in the engine's catalogue
+    catalogued_scored: int = 0  # ... with a final verdict
+    catalogued_named_right: int = 0  # ... naming it, not flagged ambiguous
+    sightings: int = 0
+    sightings_scored: int = 0  # ... in a scored track of that sensor
+    withheld_sightings: int = 0  # sightings of withheld objects
+    withheld_uct: int = 0  # ... in a track of that sensor whose final verdict is UCT
+    scored_tracks: int = 0
+    flipping_tracks: int = 0  # scored tracks whose verdict changed at least once
+    flips: int = 0
+    max_flips: int = 0
+    swapped_tracks: int = 0  # tracks that swapped objects at least once
+    swaps: int = 0
+
+    def __add__(self, other: Identification) -> Identification:
+        counts = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        counts["max_flips"] = max(self.max_flips, other.max_flips)
+        return Identification(**counts)
+
+    @property
+    def unambiguous_precision(self) -> float:
+        """Unambiguous claims naming the truth object / unambiguous claims."""
+        return _share(self.claims_unambiguous_right, self.claims_unambiguous)
+
+    @property
+    def ambiguous_share(self) -> float:
+        """Ambiguous claims / claims."""
+        return _share(self.ambiguous, self.claims)
+
+    @property
+    def ambiguous_top_two(self) -> float:
+        """Ambiguous claims whose chosen object or runner-up is the truth / ambiguous claims."""
+        return _share(self.ambiguous_truth_chosen + self.ambiguous_truth_runner_up, self.ambiguous)
+
+    @property
+    def named_right_of_scored(self) -> float:
+        """Catalogued objects' scored tracks named right, unambiguously / such scored tracks."""
+        return _share(self.catalogued_named_right, self.catalogued_scored)
+
+    @property
+    def named_right_of_tracks(self) -> float:
+        """Catalogued objects' tracks named right, unambiguously / all their tracks."""
+        return _share(self.catalogued_named_right, self.catalogued_tracks)
+
+    @property
+    def uct_recall(self) -> float:
+        """Sightings of withheld objects out as a UCT / sightings of withheld objects."""
+        return _share(self.withheld_uct, self.withheld_sightings)
+
+    @property
+    def scored_coverage(self) -> float:
+        """Sightings in a scored track / sightings."""
+        return _share(self.sightings_scored, self.sightings)
+
+    @property
+    def flips_per_track(self) -> float:
+        """Verdict changes per scored track, on average."""
+        return _share(self.flips, self.scored_tracks)
+
+    @property
+    def flipping_share(self) -> float:
+        """Scored tracks whose verdict changed / scored tracks."""
+        return _share(self.flipping_tracks, self.scored_tracks)
+
+    FIGURES = (
+        "unambiguous_precision",
+        "ambiguous_share",
+        "ambiguous_top_two",
+        "named_right_of_scored",
+        "named_right_of_tracks",
+        "uct_recall",
+        "scored_coverage",
+        "flips_per_track",
+        "flipping_share",
+    )
+
+    def to_dict(self) -> dict:
+        """The counts and the figures (NaN as None)."""
+        figures = {name: getattr(self, name) for name in self.FIGURES}
+        return {
+            **asdict(self),
+            **{k: (v if np.isfinite(v) else None) for k, v in figures.items()},
+        }
+
+
+def orbit_class(task: str) -> str:
+    """``"GEO"`` or ``"LEO"``: the orbits a simulated sensor's task looks at."""
+    return "GEO" if task.startswith("geo") else "LEO"
+
+
+def count_verdict_flips(associations: list[Association]) -> int:
+    """How many times the verdict changes along one track's association records (in time
+    order): the object named, or UCT. A change of confidence or ambiguity is no flip."""
+    verdicts = [(a.uct, a.norad_id) for a in associations]
+    return sum(a != b for a, b in zip(verdicts, verdicts[1:]))
+
+
+def count_swaps(labels: list[int | None], min_run: int = SWAP_MIN_RUN) -> int:
+    """How many times a track's detections (their truth labels in time order; None, a false
+    alarm, is skipped) go from a run of one object to a run of another, both at least
+    ``min_run`` long: the track swapped from following one object to following another."""
+    runs = [(label, len(list(run))) for label, run in groupby(n for n in labels if n is not None)]
+    sustained = [label for label, length in runs if length >= min_run]
+    return sum(a != b for a, b in zip(sustained, sustained[1:]))
 
 
 @dataclass
@@ -270,6 +414,9 @@ class EvaluationReport:
     gospa_mean_missed: float = float("nan")  # objects per frame
     gospa_mean_false: float = float("nan")  # tracks per frame
     gospa_by_sensor: dict[str, float] = field(default_factory=dict)
+    identification: Identification = field(default_factory=Identification)
+    identification_by_sensor: dict[str, Identification] = field(default_factory=dict)
+    identification_by_class: dict[str, Identification] = field(default_factory=dict)  # GEO/LEO
     tracks: list[TrackScore] = field(default_factory=list)
     gospa_series: list[dict] = field(default_factory=list)  # per frame: sensor, time, parts
 
@@ -278,6 +425,9 @@ class EvaluationReport:
         for key, value in data.items():
             if isinstance(value, float) and not np.isfinite(value):
                 data[key] = None  # JSON has no NaN
+        data["identification"] = self.identification.to_dict()
+        for name in ("identification_by_sensor", "identification_by_class"):
+            data[name] = {k: v.to_dict() for k, v in getattr(self, name).items()}
         return data
 
     def to_table(self) -> str:
@@ -325,8 +475,35 @@ class EvaluationReport:
             (f"  GOSPA mean, {sensor}", num(value, '"'))
             for sensor, value in sorted(self.gospa_by_sensor.items())
         ]
+        rows += _identification_rows("", self.identification, pct, num)
+        for name, counts in sorted(self.identification_by_class.items()):
+            rows += _identification_rows(f"{name}: ", counts, pct, num)
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _identification_rows(
+    prefix: str, c: Identification, pct: Callable[[float], str], num: Callable[[float], str]
+) -> list[tuple[str, str]]:
+    """The table rows of the identification figures, each name after ``prefix``."""
+    head = f"{prefix}identification" if prefix else "identification"
+    return [
+        (head, f"{c.claims:7d} claims, {c.scored_tracks} scored tracks, {c.sightings} sightings"),
+        ("  precision of unambiguous claims", pct(c.unambiguous_precision)),
+        (f"  ambiguous claims ({c.ambiguous})", pct(c.ambiguous_share)),
+        (
+            "  ambiguous: truth chosen / runner-up",
+            f"{c.ambiguous_truth_chosen:7d} / {c.ambiguous_truth_runner_up}",
+        ),
+        ("  ambiguous: truth in the top two", pct(c.ambiguous_top_two)),
+        ("  catalogued named right (of scored)", pct(c.named_right_of_scored)),
+        ("  catalogued named right (of tracks)", pct(c.named_right_of_tracks)),
+        (f"  withheld out as UCTs (of {c.withheld_sightings})", pct(c.uct_recall)),
+        (f"  seen >= {MIN_DETECTIONS}x in a scored track", pct(c.scored_coverage)),
+        ("  verdict flips per track", num(c.flips_per_track)),
+        (f"  tracks that flip (max {c.max_flips})", pct(c.flipping_share)),
+        ("  tracks that swap objects", f"{c.swapped_tracks:7d}"),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,6 +559,9 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
         if update.det_id is not None:
             track_dets[update.track_id].append(update.det_id)
     final = final_verdicts(associations)
+    track_associations: dict[str, list[Association]] = defaultdict(list)
+    for association in associations:
+        track_associations[association.track_id].append(association)
 
     scores: list[TrackScore] = []
     for track_id in sorted(track_sensor):
@@ -419,6 +599,9 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
                 verdict_uct,
                 outcome,
                 bool(verdict and verdict.ambiguous),
+                verdict.runner_up_norad_id if verdict else None,
+                count_verdict_flips(track_associations.get(track_id, [])),
+                count_swaps(labels),
             )
         )
     report.tracks = scores
@@ -470,8 +653,64 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
         sum(s.outcome == "uct_correct" for s in uct_verdicts), len(uct_verdicts)
     )
 
+    sightings = {key for key, count in per_sensor_object.items() if count >= MIN_DETECTIONS}
+    report.identification = _identification(scores, sightings, withheld)
+    for sensor_id in sorted({s.sensor_id for s in scores} | {sid for sid, _ in sightings}):
+        report.identification_by_sensor[sensor_id] = _identification(
+            [s for s in scores if s.sensor_id == sensor_id],
+            {key for key in sightings if key[0] == sensor_id},
+            withheld,
+        )
+    tasks = {p["sensor_id"]: p["task"] for p in scenario.get("settings", {}).get("sensors", [])}
+    for sensor_id, counts in report.identification_by_sensor.items():
+        if sensor_id in tasks:
+            name = orbit_class(tasks[sensor_id])
+            report.identification_by_class[name] = (
+                report.identification_by_class.get(name, Identification()) + counts
+            )
+
     _score_gospa(report, run, gospa_c_arcsec)
     return report
+
+
+def _identification(
+    scores: list[TrackScore], sightings: set[tuple[str, int]], withheld: set[int]
+) -> Identification:
+    """The identification counts of some tracks and the sightings of the same sensors."""
+    claims = [s for s in scores if s.verdict_uct is False]
+    clear = [s for s in claims if not s.ambiguous]
+    unsure = [s for s in claims if s.ambiguous]
+    catalogued = [
+        s for s in scores if s.truth_norad_id is not None and s.truth_norad_id not in withheld
+    ]
+    scored = [s for s in scores if s.verdict_uct is not None]
+    in_scored = {(s.sensor_id, s.truth_norad_id) for s in scored}
+    as_uct = {(s.sensor_id, s.truth_norad_id) for s in scores if s.outcome == "uct_correct"}
+    withheld_sightings = {key for key in sightings if key[1] in withheld}
+    return Identification(
+        claims=len(claims),
+        claims_unambiguous=len(clear),
+        claims_unambiguous_right=sum(s.outcome == "correct" for s in clear),
+        ambiguous=len(unsure),
+        ambiguous_truth_chosen=sum(s.outcome == "correct" for s in unsure),
+        ambiguous_truth_runner_up=sum(
+            s.truth_norad_id is not None and s.runner_up_norad_id == s.truth_norad_id
+            for s in unsure
+        ),
+        catalogued_tracks=len(catalogued),
+        catalogued_scored=sum(s.verdict_uct is not None for s in catalogued),
+        catalogued_named_right=sum(s.outcome == "correct" and not s.ambiguous for s in catalogued),
+        sightings=len(sightings),
+        sightings_scored=len(sightings & in_scored),
+        withheld_sightings=len(withheld_sightings),
+        withheld_uct=len(withheld_sightings & as_uct),
+        scored_tracks=len(scored),
+        flipping_tracks=sum(s.n_flips > 0 for s in scored),
+        flips=sum(s.n_flips for s in scored),
+        max_flips=max((s.n_flips for s in scored), default=0),
+        swapped_tracks=sum(s.n_swaps > 0 for s in scores),
+        swaps=sum(s.n_swaps for s in scores),
+    )
 
 
 def _time_key(sensor_id: str, time: object) -> tuple[str, int]:

@@ -34,7 +34,8 @@ _OUTCOME_STYLE = {  # colour and legend text of each track outcome
 def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path) -> None:
     """Write a PNG to ``path``: per sensor, a tangent-plane sky plot (about the mean pointing,
     east to the left) of the detections (grey, if ``run.frames`` were read) and of the
-    confirmed tracks coloured by outcome; below, GOSPA per frame of every sensor."""
+    confirmed tracks coloured by outcome (dashed where the final verdict is ambiguous, a cross
+    at the end of a track that swapped objects); below, GOSPA per frame of every sensor."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,6 +49,8 @@ def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path
     for frame in run.frames or []:
         detections[frame.sensor_id] += [(d.ra_deg, d.dec_deg) for d in frame.detections]
     outcome = {s.track_id: s.outcome for s in report.tracks}
+    ambiguous = {s.track_id for s in report.tracks if s.ambiguous}
+    swapped = {s.track_id for s in report.tracks if s.n_swaps}
     paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for update in run.established():
         paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
@@ -70,11 +73,17 @@ def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path
             axes.scatter(xi, eta, s=3, c="0.75", lw=0, label="detections")
         drawn: set[str] = set()
         for track_id, points in sorted(paths[sensor].items()):
-            kind = outcome.get(track_id, "none")
-            colour, text = _OUTCOME_STYLE[kind]
+            colour, text = _OUTCOME_STYLE[outcome.get(track_id, "none")]
+            if track_id in ambiguous:  # dashed: the correlator said it was not sure
+                text += ", ambiguous"
             xi, eta = gnomonic_from_radec(*np.array(points).T, ra0, dec0)
-            axes.plot(xi, eta, "-", color=colour, lw=1.2, label=None if kind in drawn else text)
-            drawn.add(kind)
+            style = "--" if track_id in ambiguous else "-"
+            axes.plot(xi, eta, style, color=colour, lw=1.2, label=None if text in drawn else text)
+            drawn.add(text)
+            if track_id in swapped:  # a cross where a track that swapped objects ends
+                label = None if "swap" in drawn else "track swapped objects (end)"
+                axes.plot(xi[-1:], eta[-1:], "x", color=colour, ms=7, label=label)
+                drawn.add("swap")
         axes.set_title(f"{sensor}: about RA {ra0:.2f}, Dec {dec0:+.2f}")
         axes.set_xlabel("xi (deg, +RA)")
         axes.set_ylabel("eta (deg, +Dec)")

@@ -14,7 +14,15 @@ over a few minutes, plus everything needed to score a tracking run on it:
 * a catalogue that is realistically wrong: the truth propagates each object's element set with
   its mean anomaly, inclination and node shifted by a few seconds along-track (LEO), a few tens
   of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
-  from the catalogue handed to the engine so that they should come out as uncorrelated tracks.
+  from the catalogue handed to the engine so that they should come out as uncorrelated tracks;
+* or really wrong (``staleness="snapshots"``): the truth is a newer snapshot of the catalogue,
+  propagated as it is, and the engine gets the older one, whose error is what a week does to
+  real element sets; objects only in the newer one (launches since) are uncatalogued.
+
+``PRESETS["hard"]`` holds the hard cases of identification (``HARD_SENSORS``): a co-located GEO
+slot at night, a GEO group tracked from a satellite in low orbit, a fresh Starlink train, a
+narrow field crossed in 3-5 frames, real staleness, and a fifth of the objects withheld, first
+those beside a catalogued neighbour.
 
 :func:`write_scenario` writes a scenario to the files below, the contract with the engine and
 :mod:`.evaluate`; :func:`simulate_scenario` does both, from a catalogue on disk:
@@ -23,8 +31,8 @@ over a few minutes, plus everything needed to score a tracking run on it:
 ``sensors.json``       The sensors, a JSON array.
 ``truth.json``         ``{det_id: NORAD id or null (false alarm)}``.
 ``catalog/catalog.tle`` The input catalogue less the withheld objects.
-``scenario.json``      Settings, seed, withheld ids, pointings, and per frame the noise-free
-                       positions of the detectable objects in view (for GOSPA).
+``scenario.json``      Settings, seed, withheld (and uncatalogued) ids, pointings, and per frame
+                       the noise-free positions of the detectable objects in view (for GOSPA).
 
 Everything is drawn from ``numpy.random.default_rng((seed, stream))``: the same seed and
 settings give byte-identical files.
@@ -34,13 +42,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator, model_validator
+from sgp4.api import SatrecArray
 from skyfield.api import wgs84
 
 from .catalogue import Catalogue, tle_checksum
@@ -56,22 +68,27 @@ from .sky import (
     radec_from_unit,
     unit_from_radec,
 )
-from .times import datetime_from_unix, skyfield_time, unix_from_datetime
+from .times import datetime_from_unix, jd_from_unix, skyfield_time, unix_from_datetime
 
 __all__ = [
     "DEFAULT_SENSORS",
+    "HARD_SENSORS",
+    "PRESETS",
     "Scenario",
     "ScenarioSettings",
     "ScenarioSummary",
     "SensorPlan",
     "blend_unresolved",
+    "find_trains",
+    "launch_designators",
     "perturbed_line2",
     "simulate",
     "simulate_scenario",
     "write_scenario",
 ]
 
-Task = Literal["geo_survey", "leo_stare"]
+Task = Literal["geo_survey", "leo_stare", "geo_cluster", "leo_train"]
+Staleness = Literal["perturbed", "snapshots"]
 
 #: Objects whose range from the sensor lies in this window count as GEO-belt objects when a
 #: GEO pointing is searched for (ground: 35,786 km overhead to ~41,700 km at the horizon).
@@ -83,6 +100,9 @@ NEAR_EQUATORIAL_DEG = 0.1
 LEO_RANGE_KM = 5_000.0
 #: A darker sky than this (Sun altitude, degrees) is required at every ground frame.
 NIGHT_SUN_ALTITUDE_DEG = -12.0
+#: Members of a satellite train are this close to the plane of the train (angle between orbit
+#: normals): members of one launch still in their deployment plane.
+TRAIN_PLANE_DEG = 1.0
 #: Independent random streams, so that changing one part of the scenario (say the number of
 #: false alarms) does not reshuffle every other draw.
 _STREAM_PERTURB, _STREAM_BRIGHTNESS, _STREAM_DETECT, _STREAM_WITHHOLD = 1, 2, 3, 4
@@ -96,7 +116,12 @@ class SensorPlan(Settings):
     ``task`` picks the pointing: ``"geo_survey"`` stares at the densest visible patch of the
     GEO belt (ground: a fixed hour angle and declination, so GEO objects stay put while the
     field moves in RA with sidereal time; space: a fixed RA/Dec), ``"leo_stare"`` a fixed
-    azimuth/elevation where the most sunlit LEO objects pass during the scenario.
+    azimuth/elevation where the most sunlit LEO objects pass during the scenario,
+    ``"geo_cluster"`` (ground or space) centres the field on the co-located GEO slot with the
+    most objects within ``cluster_radius_deg`` of one of them (at least ``min_members``), and
+    ``"leo_train"`` (ground) a fixed azimuth/elevation that the most members of one satellite
+    train cross (members of one launch, in one plane, following each other by at most
+    ``train_gap_s``).
     """
 
     sensor_id: str = Field(min_length=1, description="The sensor's id in every frame.")
@@ -141,6 +166,22 @@ class SensorPlan(Settings):
     resolution_arcsec: float = Field(
         10.0, gt=0.0, description="Sources closer than this blend into one detection."
     )
+    cluster_radius_deg: float = Field(
+        0.1,
+        gt=0.0,
+        le=2.0,
+        description="geo_cluster: objects this close to one of them form its cluster "
+        "(co-located GEO slots hold several satellites within 0.1 deg).",
+    )
+    min_members: int = Field(
+        3, ge=2, description="geo_cluster, leo_train: the fewest objects a cluster or train has."
+    )
+    train_gap_s: float = Field(
+        120.0,
+        gt=0.0,
+        description="leo_train: consecutive members of a train pass the same point at most "
+        "this far apart (fresh Starlink trains: about a minute).",
+    )
 
     @model_validator(mode="after")
     def _one_position_and_a_task_it_can_do(self) -> SensorPlan:
@@ -150,8 +191,8 @@ class SensorPlan(Settings):
                 f"sensor plan {self.sensor_id!r}: give lat_deg/lon_deg for a "
                 f"ground site or host_norad_id for a space-based sensor"
             )
-        if self.task == "leo_stare" and not ground:
-            raise ValueError(f"sensor plan {self.sensor_id!r}: leo_stare is a ground task")
+        if self.task in ("leo_stare", "leo_train") and not ground:
+            raise ValueError(f"sensor plan {self.sensor_id!r}: {self.task} is a ground task")
         return self
 
 
@@ -224,6 +265,7 @@ class ScenarioSettings(Settings):
     Detection: probability ``detection_probability / (1 + exp((mag - limiting_mag) /
     pd_softness_mag))``; per-detection sigma is the sensor's, growing as the object fades
     within 2.5 mag of the limit (up to ``faint_sigma_factor`` times).
+    ``PRESETS`` holds the named settings the CLI can pick (``--preset``).
     """
 
     start_time: str = Field(
@@ -259,6 +301,14 @@ class ScenarioSettings(Settings):
     standard_mag_other: tuple[float, float] = Field(
         (4.5, 1.0), description="Mean and sigma of the standard magnitude of the other objects."
     )
+    staleness: Staleness = Field(
+        "perturbed",
+        description="How the catalogue is wrong. ``perturbed``: the truth is the input "
+        "catalogue with its elements shifted by the sigmas below. ``snapshots``: the truth is "
+        "a newer catalogue passed beside it (``truth_catalogue``), propagated as it is, so the "
+        "error is the real element-set error of the older one; objects only in the newer are "
+        "uncatalogued, as if withheld.",
+    )
     along_track_sigma_s: float = Field(
         1.5,
         ge=0.0,
@@ -284,6 +334,14 @@ class ScenarioSettings(Settings):
     )
     min_detections_to_withhold: int = Field(
         5, ge=0, description="Only objects one sensor detected this often may be withheld."
+    )
+    withhold_near_deg: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Objects with a catalogued neighbour this close in some frame (cluster and "
+        "train members) are withheld first, so that a UCT sits beside a catalogued object; "
+        "0: no preference.",
     )
     search_step_s: float = Field(
         10.0, gt=0.0, description="Time step of the whole-catalogue pointing search."
@@ -311,6 +369,76 @@ class ScenarioSettings(Settings):
         return self
 
 
+#: The hard cases of identification, one per sensor, at 2026-06-02 09:50 UTC: a week after the
+#: epochs of the 2026-05-26 snapshot (the engine's catalogue), three days after those of the
+#: 2026-05-30 one (the truth). Sites are real: Kitt Peak, and two observers of the COSPAR site
+#: list near Seattle and on the Sunshine Coast of British Columbia (sites 8831 and 8049),
+#: where dawn twilight leaves low orbits sunlit.
+HARD_SENSORS: tuple[SensorPlan, ...] = (
+    # A co-located GEO slot at night: SXM-7, -8 and -9, within 0.04 deg of each other.
+    SensorPlan(
+        sensor_id="kpno-slot",
+        task="geo_cluster",
+        name="GEO slot telescope, Kitt Peak",
+        lat_deg=31.9583,
+        lon_deg=-111.5967,
+        alt_m=2096.0,
+        fov_radius_deg=0.5,
+        sigma_arcsec=1.5,
+        cadence_s=10.0,
+        exposure_s=2.0,
+        limiting_mag=16.0,
+    ),
+    # Sapphire (a real SDA satellite in sun-synchronous LEO) imaging a GEO group every 10 s.
+    SensorPlan(
+        sensor_id="sapphire-slot",
+        task="geo_cluster",
+        name="Space-based camera on SAPPHIRE",
+        host_norad_id=39088,
+        fov_radius_deg=1.5,
+        sigma_arcsec=4.0,
+        cadence_s=10.0,
+        exposure_s=2.0,
+        limiting_mag=14.5,
+        cluster_radius_deg=0.07,
+        min_members=2,
+    ),
+    # The Starlink launch of 2026-111, four days after deployment: one plane, a minute apart.
+    SensorPlan(
+        sensor_id="train-cam",
+        task="leo_train",
+        name="Wide-field camera, COSPAR site 8831",
+        lat_deg=47.7717,
+        lon_deg=-121.904,
+        alt_m=220.0,
+        fov_radius_deg=4.0,
+        sigma_arcsec=15.0,
+        cadence_s=1.0,
+        exposure_s=0.5,
+        limiting_mag=8.5,
+        min_elevation_deg=20.0,
+        resolution_arcsec=30.0,
+        min_members=5,
+    ),
+    # A narrow field high in the sky: low orbits cross it in 3-5 frames.
+    SensorPlan(
+        sensor_id="short-pass",
+        task="leo_stare",
+        name="Narrow-field camera, COSPAR site 8049",
+        lat_deg=49.4348,
+        lon_deg=-123.6685,
+        alt_m=40.0,
+        fov_radius_deg=1.5,
+        sigma_arcsec=5.0,
+        cadence_s=1.0,
+        exposure_s=0.5,
+        limiting_mag=10.5,
+        min_elevation_deg=45.0,
+        resolution_arcsec=20.0,
+    ),
+)
+
+
 @dataclass
 class ScenarioSummary:
     """What :func:`write_scenario` wrote: counts per sensor and the withheld ids."""
@@ -328,6 +456,7 @@ class ScenarioSummary:
     frames_by_sensor: dict[str, int] = field(default_factory=dict)
     detections_by_sensor: dict[str, int] = field(default_factory=dict)
     objects_by_sensor: dict[str, int] = field(default_factory=dict)
+    uncatalogued_norad_ids: list[int] = field(default_factory=list)  # among the withheld
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -340,6 +469,11 @@ class ScenarioSummary:
             f"  withheld from the catalogue ({self.catalogue_size} objects left): "
             f"{', '.join(map(str, self.withheld_norad_ids)) or 'none'}",
         ]
+        if self.uncatalogued_norad_ids:
+            lines.append(
+                f"  of which {len(self.uncatalogued_norad_ids)} not in the input catalogue "
+                f"(only in the truth)"
+            )
         lines += [
             f"  {sid}: {self.frames_by_sensor[sid]} frames, "
             f"{self.detections_by_sensor[sid]} detections, "
@@ -347,6 +481,25 @@ class ScenarioSummary:
             for sid in self.frames_by_sensor
         ]
         return "\n".join(lines)
+
+
+#: Named settings (``orbitlink simulate --preset``). ``hard``: the cases identification is
+#: judged on (``HARD_SENSORS``), with real staleness (``staleness="snapshots"``: give the
+#: 2026-05-26 snapshot as the catalogue and the 2026-05-30 one as the truth), a fifth of the
+#: objects withheld, first those beside a catalogued neighbour, and objects seen three times
+#: eligible (short passes give no more).
+PRESETS: dict[str, ScenarioSettings] = {
+    "default": ScenarioSettings(),
+    "hard": ScenarioSettings(
+        start_time="2026-06-02T09:50:00Z",
+        duration_s=300.0,
+        sensors=HARD_SENSORS,
+        staleness="snapshots",
+        withheld_fraction=0.2,
+        min_detections_to_withhold=3,
+        withhold_near_deg=0.2,
+    ),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,8 +717,13 @@ def _ground_pointing(
         members = local[local @ centre >= math.cos(math.radians(radius))]
         centre = members.mean(axis=0)
         centre /= np.linalg.norm(centre)
-    alt_deg = math.degrees(math.asin(float(np.clip(centre[2], -1.0, 1.0))))
-    az_deg = math.degrees(math.atan2(centre[1], centre[0])) % 360.0
+    return _az_alt_deg(centre)
+
+
+def _az_alt_deg(local: NDArray[np.float64]) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of a (north, east, up) unit vector."""
+    alt_deg = math.degrees(math.asin(float(np.clip(local[2], -1.0, 1.0))))
+    az_deg = math.degrees(math.atan2(local[1], local[0])) % 360.0
     return az_deg, alt_deg
 
 
@@ -591,6 +749,224 @@ def _space_pointing(
     return float(ra), float(dec)
 
 
+def _geo_at_middle(
+    coarse: SkyPrediction, usable: NDArray[np.bool_]
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Rows of the usable objects at GEO-like range at the middle search time, and their GCRS
+    unit vectors then ``(K, 3)``."""
+    j = coarse.time_unix_s.size // 2
+    with np.errstate(invalid="ignore"):
+        keep = (
+            usable[:, j]
+            & (coarse.range_km[:, j] > GEO_RANGE_KM[0])
+            & (coarse.range_km[:, j] < GEO_RANGE_KM[1])
+        )
+    rows = np.flatnonzero(keep)
+    return rows, unit_from_radec(coarse.ra_deg[rows, j], coarse.dec_deg[rows, j]).reshape(-1, 3)
+
+
+def _densest_cluster(
+    units: NDArray[np.float64], radius_deg: float, min_members: int
+) -> NDArray[np.intp] | None:
+    """Indices of the densest cluster of unit vectors ``(K, 3)``, or None if none has
+    ``min_members``.
+
+    The cluster of a vector is every vector within ``radius_deg`` of it (itself included); the
+    densest is the largest, ties going to the tightest (least mean distance from the vector it
+    is built around), then to the first.
+    """
+    if len(units) < min_members:
+        return None
+    cos_separation = np.clip(units @ units.T, -1.0, 1.0)
+    near = cos_separation >= math.cos(math.radians(radius_deg))
+    counts = np.count_nonzero(near, axis=1)
+    if counts.max() < min_members:
+        return None
+    candidates = np.flatnonzero(counts == counts.max())
+    spread = [np.arccos(cos_separation[k, near[k]]).mean() for k in candidates]
+    return np.flatnonzero(near[candidates[int(np.argmin(spread))]])
+
+
+def _no_cluster(plan: SensorPlan, where: str) -> ValueError:
+    return ValueError(
+        f"sensor {plan.sensor_id!r}: no co-located GEO slot of {plan.min_members} objects "
+        f"within {plan.cluster_radius_deg} deg of one of them, brighter than magnitude "
+        f"{plan.limiting_mag}, is visible {where} at mid-scenario"
+    )
+
+
+def _ground_cluster_pointing(
+    plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_]
+) -> tuple[tuple[float, float], NDArray[np.int64]]:
+    """A fixed (azimuth, elevation) on the densest co-located GEO slot, and its members."""
+    rows, units = _geo_at_middle(coarse, usable)
+    j = coarse.time_unix_s.size // 2
+    local = units @ _local_rotation(plan, coarse.time_unix_s[j : j + 1])[0].T
+    high = local[:, 2] >= math.sin(math.radians(plan.min_elevation_deg))
+    rows, local = rows[high], local[high]
+    members = _densest_cluster(local, plan.cluster_radius_deg, plan.min_members)
+    if members is None:
+        raise _no_cluster(plan, f"above {plan.min_elevation_deg} deg elevation")
+    # GEO objects hold still in the site's frame: centred at mid-scenario, they stay centred.
+    centre = local[members].mean(axis=0)
+    return _az_alt_deg(centre / np.linalg.norm(centre)), coarse.norad_ids[rows[members]]
+
+
+def _space_cluster_targets(
+    plan: SensorPlan, coarse: SkyPrediction, usable: NDArray[np.bool_], settings: ScenarioSettings
+) -> NDArray[np.int64]:
+    """The members of the densest co-located GEO slot seen from orbit away from the Sun."""
+    rows, units = _geo_at_middle(coarse, usable)
+    sun, _ = sun_and_earth_velocity(coarse.time_unix_s)
+    sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
+    clear = np.all(units @ sun_unit.T < math.cos(math.radians(settings.sun_exclusion_deg)), axis=1)
+    rows, units = rows[clear], units[clear]
+    members = _densest_cluster(units, plan.cluster_radius_deg, plan.min_members)
+    if members is None:
+        raise _no_cluster(plan, f"more than {settings.sun_exclusion_deg} deg from the Sun")
+    return coarse.norad_ids[rows[members]]
+
+
+def _tracking_centres(
+    sky: Catalogue, sensor: Sensor, targets: NDArray[np.int64], times: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """RA/Dec of the mean direction of ``targets`` at each time: a camera in orbit tracking
+    a GEO slot (from low orbit the slot crosses a degree of sky a minute)."""
+    p = predict_sky(sky, sensor, times, index=sky.index_of(targets), light_time=False)
+    return radec_from_unit(unit_from_radec(p.ra_deg, p.dec_deg).mean(axis=0))
+
+
+def launch_designators(catalogue: Catalogue) -> list[str]:
+    """Each object's launch: the year and launch number of its international designator
+    (TLE line 1 columns 10-14, ``"26111"`` for 2026-111), ``""`` where the TLE has none."""
+    return [line1[9:14].strip() for line1, _ in catalogue.lines]
+
+
+def find_trains(
+    catalogue: Catalogue, time_unix_s: float, *, min_members: int = 3, max_gap_s: float = 120.0
+) -> list[NDArray[np.intp]]:
+    """Satellite trains at ``time_unix_s``: catalogue indices of each, in order along the orbit.
+
+    A train is a run of objects of one launch (:func:`launch_designators`), within
+    ``TRAIN_PLANE_DEG`` of the mean orbit plane of that launch's objects, each following the
+    one before along the orbit by at most ``max_gap_s`` (a fresh Starlink train: about a
+    minute; a launch spread around its plane has no run). The longest run of each launch
+    counts, if it has ``min_members``.
+    """
+    launches = np.array(launch_designators(catalogue))
+    keys, inverse, counts = np.unique(launches, return_inverse=True, return_counts=True)
+    groups = np.flatnonzero((counts >= min_members) & (keys != ""))
+    candidates = np.flatnonzero(np.isin(inverse, groups))
+    if candidates.size == 0:
+        return []
+    jd, fraction = jd_from_unix(np.array([time_unix_s]))
+    errors, r, v = SatrecArray([catalogue.satrecs[i] for i in candidates.tolist()]).sgp4(
+        jd, fraction
+    )
+    ok = errors[:, 0] == 0
+    r, v = r[:, 0], v[:, 0]
+    normal = np.cross(r, v)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    launch_of = inverse[candidates]
+    trains = []
+    for group in groups.tolist():
+        rows = np.flatnonzero((launch_of == group) & ok)
+        if rows.size < min_members:
+            continue
+        plane = normal[rows].sum(axis=0)
+        plane /= np.linalg.norm(plane)
+        rows = rows[
+            np.degrees(np.arccos(np.clip(normal[rows] @ plane, -1.0, 1.0))) <= TRAIN_PLANE_DEG
+        ]
+        if rows.size < min_members:
+            continue
+        # Argument of latitude in the train's plane, and each object's lead over the next
+        # one in seconds at the train's angular rate.
+        x_axis = r[rows[0]] - (r[rows[0]] @ plane) * plane
+        x_axis /= np.linalg.norm(x_axis)
+        y_axis = np.cross(plane, x_axis)
+        u_deg = np.degrees(np.arctan2(r[rows] @ y_axis, r[rows] @ x_axis)) % 360.0
+        order = np.argsort(u_deg)
+        rows, u_deg = rows[order], u_deg[order]
+        rate_deg_s = np.degrees(
+            np.median(np.linalg.norm(np.cross(r[rows], v[rows]), axis=1))
+            / np.median(np.sum(r[rows] ** 2, axis=1))
+        )
+        gap_s = np.diff(np.append(u_deg, u_deg[0] + 360.0)) / rate_deg_s
+        # Start after the largest gap, so that no run is cut at u = 0.
+        start = (int(np.argmax(gap_s)) + 1) % rows.size
+        rows, gap_s = np.roll(rows, -start), np.roll(gap_s, -start)
+        runs = np.split(np.arange(rows.size), np.flatnonzero(gap_s[:-1] > max_gap_s) + 1)
+        longest = max(runs, key=len)
+        if longest.size >= min_members:
+            trains.append(candidates[rows[longest]])
+    return trains
+
+
+def _train_pointing(
+    plan: SensorPlan,
+    sensor: Sensor,
+    sky: Catalogue,
+    standard_mag: NDArray[np.float64],
+    times: NDArray[np.float64],
+) -> tuple[tuple[float, float], NDArray[np.int64], str]:
+    """A fixed (azimuth, elevation) that the most members of one train cross in view; the
+    members that do, and the train's launch.
+
+    Trains are found at mid-scenario (:func:`find_trains`) and their members predicted at
+    every frame time (they cross a field in seconds: the search steps would miss them).
+    Candidate centres are the members' own sky positions, every tenth frame.
+    """
+    trains = find_trains(
+        sky,
+        float(times[times.size // 2]),
+        min_members=plan.min_members,
+        max_gap_s=plan.train_gap_s,
+    )
+    if not trains:
+        raise ValueError(
+            f"sensor {plan.sensor_id!r}: the catalogue holds no train of "
+            f"{plan.min_members} objects of one launch within {plan.train_gap_s} s of each other"
+        )
+    members = np.concatenate(trains)
+    train_of = np.repeat(np.arange(len(trains)), [t.size for t in trains])
+    p = predict_sky(sky, sensor, times, index=members, light_time=False)
+    sun, _ = sun_and_earth_velocity(times)
+    sun_unit = sun / np.linalg.norm(sun, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        seen = (
+            p.visible()
+            & (p.elevation_deg >= plan.min_elevation_deg)
+            & (_apparent_magnitude(standard_mag[members, None], p, sun_unit) <= plan.limiting_mag)
+        )
+    member_of_sample, time_of_sample = np.nonzero(seen)
+    if member_of_sample.size == 0:
+        raise ValueError(
+            f"sensor {plan.sensor_id!r}: no member of a train is visible and brighter than "
+            f"magnitude {plan.limiting_mag} above {plan.min_elevation_deg} deg elevation "
+            f"during the scenario"
+        )
+    rotations = _local_rotation(plan, times)
+    gcrs = unit_from_radec(p.ra_deg[seen], p.dec_deg[seen])
+    local = np.einsum("pij,pj->pi", rotations[time_of_sample], gcrs)
+    candidates = local[time_of_sample % 10 == 0] if np.any(time_of_sample % 10 == 0) else local
+    # Which members a candidate field holds at some frame: the samples come member by member
+    # (np.nonzero's order), so each member's samples are one slice to reduce.
+    starts = np.flatnonzero(np.diff(member_of_sample, prepend=-1) != 0)
+    cos_radius = math.cos(math.radians(0.9 * plan.fov_radius_deg))
+    crossed = np.zeros((len(candidates), members.size), dtype=bool)
+    for k in range(0, len(candidates), 256):  # bounded memory
+        inside = candidates[k : k + 256] @ local.T >= cos_radius
+        crossed[k : k + 256, member_of_sample[starts]] = np.logical_or.reduceat(
+            inside, starts, axis=1
+        )
+    per_train = crossed.astype(np.int64) @ (train_of[:, None] == np.arange(len(trains)))
+    best, train = np.unravel_index(int(np.argmax(per_train)), per_train.shape)
+    passing = crossed[best] & (train_of == train)
+    launch = launch_designators(sky)[int(trains[train][0])]
+    return _az_alt_deg(candidates[best]), sky.norad_ids[members[passing]], launch
+
+
 def _field_centres(
     plan: SensorPlan, pointing: tuple[float, float], times: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -601,6 +977,39 @@ def _field_centres(
     local = _local_unit(np.array(alt_deg), np.array(az_deg))
     gcrs = np.einsum("tji,j->ti", _local_rotation(plan, times), local)
     return radec_from_unit(gcrs)
+
+
+def _pointing(
+    plan: SensorPlan,
+    sensor: Sensor,
+    sky: Catalogue,
+    coarse: SkyPrediction,
+    usable: NDArray[np.bool_],
+    standard_mag: NDArray[np.float64],
+    times: NDArray[np.float64],
+    settings: ScenarioSettings,
+) -> tuple[dict, Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]]]:
+    """How ``plan``'s task places the field (the ``pointings`` entry of the scenario), and
+    the field centres (RA, Dec) it gives at any times."""
+    if plan.task == "geo_cluster" and sensor.is_space_based:
+        members = _space_cluster_targets(plan, coarse, usable, settings)
+        record = {"kind": "tracking", "targets": members.tolist()}
+        return record, partial(_tracking_centres, sky, sensor, members)
+    targets: dict = {}
+    if sensor.is_space_based:
+        ra_dec = _space_pointing(plan, coarse, usable, settings)
+        record = {"kind": "fixed_radec", "ra_deg": ra_dec[0], "dec_deg": ra_dec[1]}
+        return record, partial(_field_centres, plan, ra_dec)
+    if plan.task == "geo_cluster":
+        az_el, members = _ground_cluster_pointing(plan, coarse, usable)
+        targets = {"targets": members.tolist()}
+    elif plan.task == "leo_train":
+        az_el, members, launch = _train_pointing(plan, sensor, sky, standard_mag, times)
+        targets = {"targets": members.tolist(), "launch": launch}
+    else:
+        az_el = _ground_pointing(plan, coarse, usable)
+    record = {"kind": "fixed_azel", "az_deg": az_el[0], "el_deg": az_el[1], **targets}
+    return record, partial(_field_centres, plan, az_el)
 
 
 # --------------------------------------------------------------------------------------------
@@ -826,9 +1235,39 @@ def _candidates(
     return coarse.index[np.any(near, axis=1)]
 
 
-def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings, seed: int) -> list[int]:
-    """Pick objects to withhold: about ``withheld_fraction`` of those seen well, and at least
-    one per sensor that saw any."""
+def _neighbours(runs: dict[str, _SensorRun], radius_deg: float) -> dict[int, set[int]]:
+    """For each object, the objects within ``radius_deg`` of it in some frame (true positions
+    of the detectable objects in view)."""
+    near: dict[int, set[int]] = defaultdict(set)
+    for run in runs.values():
+        for view in run.in_view:
+            objects = view["objects"]
+            if len(objects) < 2:
+                continue
+            ids = [o["norad_id"] for o in objects]
+            ra = np.array([o["ra_deg"] for o in objects])
+            dec = np.array([o["dec_deg"] for o in objects])
+            close = angular_separation_deg(ra[:, None], dec[:, None], ra, dec) <= radius_deg
+            for i, j in zip(*np.nonzero(np.triu(close, 1))):
+                near[ids[i]].add(ids[j])
+                near[ids[j]].add(ids[i])
+    return near
+
+
+def _withhold(
+    runs: dict[str, _SensorRun],
+    settings: ScenarioSettings,
+    seed: int,
+    uncatalogued: frozenset[int] = frozenset(),
+) -> list[int]:
+    """Pick catalogued objects to withhold: about ``withheld_fraction`` of those seen well,
+    and at least one per sensor that saw any.
+
+    ``uncatalogued`` objects (seen, but not in the engine's catalogue at all) are UCTs
+    already: they count towards the fraction and cover the sensors that saw them well. With
+    ``withhold_near_deg``, each pick is made among the objects that have a catalogued
+    neighbour within it (one neither uncatalogued nor already picked) when there are any.
+    """
     if settings.withheld_fraction == 0.0:
         return []
     rng = np.random.default_rng((seed, _STREAM_WITHHOLD))
@@ -837,16 +1276,30 @@ def _withhold(runs: dict[str, _SensorRun], settings: ScenarioSettings, seed: int
         for sid, run in runs.items()
     }
     everything = sorted(set().union(*well_seen.values()))
+    near = _neighbours(runs, settings.withhold_near_deg) if settings.withhold_near_deg else {}
     chosen: set[int] = set()
+
+    def beside_a_catalogued_one(ids: list[int]) -> list[int]:
+        return [n for n in ids if near.get(n, set()) - uncatalogued - chosen - {n}]
+
     for sid in sorted(well_seen):
-        ids = well_seen[sid]
-        if ids and not chosen.intersection(ids):
-            chosen.add(int(ids[rng.integers(len(ids))]))
+        ids = [n for n in well_seen[sid] if n not in uncatalogued]
+        if ids and not (chosen | uncatalogued).intersection(well_seen[sid]):
+            pool = beside_a_catalogued_one(ids) or ids
+            chosen.add(int(pool[rng.integers(len(pool))]))
     target = round(settings.withheld_fraction * len(everything))
-    rest = [n for n in everything if n not in chosen]
-    extra = max(0, target - len(chosen))
-    if extra and rest:
-        chosen.update(int(n) for n in rng.choice(rest, size=min(extra, len(rest)), replace=False))
+    extra = max(0, target - len(chosen) - len(uncatalogued.intersection(everything)))
+    rest = [n for n in everything if n not in chosen and n not in uncatalogued]
+    if not near:
+        if extra and rest:
+            picks = rng.choice(rest, size=min(extra, len(rest)), replace=False)
+            chosen.update(int(n) for n in picks)
+        return sorted(chosen)
+    for _ in range(min(extra, len(rest))):  # one at a time: each pick changes who is beside whom
+        pool = beside_a_catalogued_one(rest) or rest
+        pick = int(pool[rng.integers(len(pool))])
+        chosen.add(pick)
+        rest.remove(pick)
     return sorted(chosen)
 
 
@@ -864,8 +1317,12 @@ class Scenario:
     detectable objects in the field, ``{"norad_id", "ra_deg", "dec_deg", "mag"}`` each (the
     GOSPA truth); ``pointings`` per sensor id how the field was placed (``{"kind":
     "fixed_azel", "az_deg", "el_deg"}`` on the ground, ``{"kind": "fixed_radec", "ra_deg",
-    "dec_deg"}`` in orbit). ``catalogue`` is what the engine is given: the input catalogue
-    less ``withheld_norad_ids``.
+    "dec_deg"}`` in orbit; a ``geo_cluster`` or ``leo_train`` pointing adds ``targets``, the
+    NORAD ids of the cluster or of the train members crossing the field, and a train its
+    ``launch``). ``catalogue`` is what the engine is given: the input catalogue less
+    ``withheld_norad_ids``. ``uncatalogued_norad_ids`` are the objects detected that the
+    input catalogue does not hold (snapshot staleness: launches since the older snapshot);
+    they are among ``withheld_norad_ids``, as they too should come out as UCTs.
     """
 
     seed: int
@@ -877,24 +1334,41 @@ class Scenario:
     pointings: dict[str, dict]
     objects_in_view: dict[str, list[dict]]
     catalogue: Catalogue
+    uncatalogued_norad_ids: list[int] = field(default_factory=list)
 
 
 def simulate(
-    catalogue: Catalogue, *, seed: int = 0, settings: ScenarioSettings = ScenarioSettings()
+    catalogue: Catalogue,
+    *,
+    seed: int = 0,
+    settings: ScenarioSettings = ScenarioSettings(),
+    truth_catalogue: Catalogue | None = None,
 ) -> Scenario:
     """Simulate what the sensors of ``settings`` report of the objects of ``catalogue``.
+
+    ``catalogue`` is the engine's (the scenario's catalogue is it less the withheld objects).
+    With ``settings.staleness == "snapshots"`` the sensors see ``truth_catalogue``, a newer
+    snapshot, propagated as it is; with ``"perturbed"`` they see ``catalogue`` perturbed (and
+    ``truth_catalogue`` must be None).
 
     Raises ``ValueError`` if a ground site is not dark (Sun above -12 degrees) during the
     scenario, or a sensor finds nothing to point at.
     """
+    snapshots = settings.staleness == "snapshots"
+    if snapshots != (truth_catalogue is not None):
+        raise ValueError(
+            "staleness 'snapshots' takes the truth from truth_catalogue, a newer snapshot than "
+            "the catalogue; 'perturbed' perturbs the catalogue and takes no truth_catalogue"
+        )
+    sky = truth_catalogue if truth_catalogue is not None else catalogue  # what sensors see
     start = unix_from_datetime(settings.start_time)
-    standard_mag = _standard_magnitudes(catalogue, settings, seed)
+    standard_mag = _standard_magnitudes(sky, settings, seed)
     rng = np.random.default_rng((seed, _STREAM_DETECT))
     runs: dict[str, _SensorRun] = {}
     sensors: list[Sensor] = []
     pointings: dict[str, dict] = {}
     for k, plan in enumerate(settings.sensors):
-        sensor = _sensor(plan, catalogue)
+        sensor = _sensor(plan, sky)
         sensors.append(sensor)
         first = start + k * settings.sensor_time_offset_s
         times = first + np.arange(0.0, settings.duration_s, plan.cadence_s)
@@ -912,7 +1386,7 @@ def simulate(
         )
         # One prediction of the whole catalogue every search step serves both to choose the
         # pointing and to find the few objects worth propagating at every frame.
-        coarse = predict_sky(catalogue, sensor, search_times, light_time=False)
+        coarse = predict_sky(sky, sensor, search_times, light_time=False)
         sun, _ = sun_and_earth_velocity(search_times)
         with np.errstate(invalid="ignore"):
             usable = coarse.visible() & (
@@ -923,34 +1397,25 @@ def simulate(
                 )
                 <= plan.limiting_mag
             )
-        if sensor.is_space_based:
-            pointing = _space_pointing(plan, coarse, usable, settings)
-            pointings[plan.sensor_id] = {
-                "kind": "fixed_radec",
-                "ra_deg": pointing[0],
-                "dec_deg": pointing[1],
-            }
-        else:
-            pointing = _ground_pointing(plan, coarse, usable)
-            pointings[plan.sensor_id] = {
-                "kind": "fixed_azel",
-                "az_deg": pointing[0],
-                "el_deg": pointing[1],
-            }
-        centres = _field_centres(plan, pointing, times)
+        pointings[plan.sensor_id], centres_at = _pointing(
+            plan, sensor, sky, coarse, usable, standard_mag, times, settings
+        )
+        centres, search_centres = centres_at(times), centres_at(search_times)
         # Every frame is within half a search step of a sample, and the truth may sit
         # 4 sigma along-track (seconds) and a little across (the 0.5 deg) from the
         # catalogue: 50 % more time than that covers curved paths too.
         slack_s = 1.5 * (0.5 * settings.search_step_s + 4.0 * settings.along_track_sigma_s)
-        index = _candidates(
-            coarse, _field_centres(plan, pointing, search_times), plan.fov_radius_deg + 0.5, slack_s
+        index = _candidates(coarse, search_centres, plan.fov_radius_deg + 0.5, slack_s)
+        truth = (
+            sky.subset(index) if snapshots else _truth_catalogue(catalogue, index, settings, seed)
         )
-        truth = _truth_catalogue(catalogue, index, settings, seed)
-        truth_mag = standard_mag[catalogue.index_of(truth.norad_ids)]
+        truth_mag = standard_mag[sky.index_of(truth.norad_ids)]
         runs[plan.sensor_id] = _observe(
             plan, sensor, truth, truth_mag, times, centres, settings, rng
         )
-    withheld = _withhold(runs, settings, seed)
+    detected = sorted({n for run in runs.values() for n in run.counts})
+    uncatalogued = [n for n, i in zip(detected, catalogue.index_of(detected).tolist()) if i < 0]
+    chosen = _withhold(runs, settings, seed, frozenset(uncatalogued))
     frames = sorted(
         (f for run in runs.values() for f in run.frames), key=lambda f: (f.time, f.sensor_id)
     )
@@ -964,10 +1429,11 @@ def simulate(
             for frame in frames
             for det in frame.detections
         },
-        withheld_norad_ids=withheld,
+        withheld_norad_ids=sorted(set(chosen).union(uncatalogued)),
         pointings=pointings,
         objects_in_view={v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view},
-        catalogue=catalogue.without(withheld),
+        catalogue=catalogue.without(chosen),
+        uncatalogued_norad_ids=uncatalogued,
     )
 
 
@@ -985,6 +1451,7 @@ def write_scenario(scenario: Scenario, out_dir: str | Path) -> ScenarioSummary:
         "seed": scenario.seed,
         "settings": scenario.settings.model_dump(),
         "withheld_norad_ids": scenario.withheld_norad_ids,
+        "uncatalogued_norad_ids": scenario.uncatalogued_norad_ids,
         "pointings": scenario.pointings,
         "frames": [
             {
@@ -1027,6 +1494,7 @@ def _summary(scenario: Scenario, out: Path) -> ScenarioSummary:
         frames_by_sensor=frames_by_sensor,
         detections_by_sensor=detections_by_sensor,
         objects_by_sensor={sid: len(ids) for sid, ids in objects_by_sensor.items()},
+        uncatalogued_norad_ids=scenario.uncatalogued_norad_ids,
     )
 
 
@@ -1036,8 +1504,13 @@ def simulate_scenario(
     *,
     seed: int = 0,
     settings: ScenarioSettings = ScenarioSettings(),
+    truth_catalog_path: str | Path | None = None,
 ) -> ScenarioSummary:
-    """Simulate a scenario from the catalogue at ``catalog_path`` and write it to ``out_dir``:
+    """Simulate a scenario from the catalogue at ``catalog_path`` (and, for snapshot
+    staleness, the newer one at ``truth_catalog_path``) and write it to ``out_dir``:
     :func:`simulate` then :func:`write_scenario` (and the errors of :func:`simulate`)."""
-    scenario = simulate(Catalogue.from_path(catalog_path), seed=seed, settings=settings)
+    truth = None if truth_catalog_path is None else Catalogue.from_path(truth_catalog_path)
+    scenario = simulate(
+        Catalogue.from_path(catalog_path), seed=seed, settings=settings, truth_catalogue=truth
+    )
     return write_scenario(scenario, out_dir)

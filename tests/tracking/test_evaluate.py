@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orbitlink.tracking.evaluate import EvaluationReport, evaluate, gospa_radec, read_run, score
+from orbitlink.tracking.evaluate import (
+    EvaluationReport,
+    Identification,
+    count_swaps,
+    count_verdict_flips,
+    evaluate,
+    gospa_radec,
+    read_run,
+    score,
+)
 from orbitlink.tracking.formats import write_frames_jsonl, write_records
 from orbitlink.tracking.models import (
     Association,
@@ -135,7 +144,12 @@ class Scene:
         return records
 
     def verdicts(
-        self, track_id: str, norads: list[int | None], *, ambiguous: bool = False
+        self,
+        track_id: str,
+        norads: list[int | None],
+        *,
+        ambiguous: bool = False,
+        runner_up: int | None = None,
     ) -> list[Association]:
         """One association per frame: a NORAD id, or None for a UCT verdict."""
         return [
@@ -148,6 +162,7 @@ class Scene:
                 uct=norad is None,
                 confidence=0.5 if ambiguous else 0.9,
                 ambiguous=ambiguous,
+                runner_up_norad_id=runner_up,
             )
             for k, norad in enumerate(norads)
         ]
@@ -346,3 +361,113 @@ def test_bad_inputs_are_named(tmp_path):
     (scene.scenario_dir / "scenario.json").unlink()
     with pytest.raises(FileNotFoundError, match="scenario.json"):
         evaluate(scene.scenario_dir / "truth.json", scene.results, plot=False)
+
+
+# ------------------------------------------------------------------------ identification
+
+
+def _identification_scene(tmp_path: Path) -> tuple[Scene, EvaluationReport]:
+    """Six frames, six objects: 300 and 400 co-located (20" apart), 200 withheld.
+
+    T1 follows 100, UCT at first, then named right: one flip. T2 follows the withheld 200, UCT
+    all along. T3 follows 300; the correlator hesitates between 300 and 400 and ends on 400,
+    flagged ambiguous with 300 the runner-up: three flips, a wrong claim whose runner-up is the
+    truth. T4 follows 400, named 400, ambiguous with runner-up 300: the truth is chosen. T5
+    follows 500 for three frames then 600 for three: a swap; it never gets a verdict, so the
+    sightings of 500 and 600 are in no scored track.
+    """
+    objects = {100: 0.0, 200: 0.5, 300: 1.0, 400: 1.0 + 20 * ARCSEC, 500: 1.5, 600: 1.6}
+    scene = Scene(tmp_path, objects, withheld=[200], n=6)
+    report = scene.run(
+        scene.track("T1", 100)
+        + scene.track("T2", 200)
+        + scene.track("T3", 300)
+        + scene.track("T4", 400)
+        + scene.track("T5", 500, frames=range(3))
+        + scene.track("T5", 600, frames=range(3, 6)),
+        scene.verdicts("T1", [None, 100, 100, 100, 100, 100])
+        + scene.verdicts("T2", [None] * 6)
+        + scene.verdicts("T3", [300, 400, 300, 400, 400, 400], ambiguous=True, runner_up=300)
+        + scene.verdicts("T4", [400] * 6, ambiguous=True, runner_up=300),
+    )
+    return scene, report
+
+
+def test_identification_figures_of_a_known_run(tmp_path):
+    _, report = _identification_scene(tmp_path)
+    c = report.identification
+    assert (c.claims, c.claims_unambiguous, c.claims_unambiguous_right) == (3, 1, 1)
+    assert c.unambiguous_precision == 1.0
+    assert c.ambiguous == 2 and c.ambiguous_share == pytest.approx(2 / 3)
+    assert (c.ambiguous_truth_chosen, c.ambiguous_truth_runner_up) == (1, 1)
+    assert c.ambiguous_top_two == 1.0
+    # Tracks of catalogued objects: T1, T3, T4 (scored) and T5 (not); only T1 named right
+    # without doubt.
+    assert (c.catalogued_tracks, c.catalogued_scored, c.catalogued_named_right) == (4, 3, 1)
+    assert c.named_right_of_scored == pytest.approx(1 / 3)
+    assert c.named_right_of_tracks == pytest.approx(1 / 4)
+    # Six objects seen six times each; 100-400 in scored tracks; the withheld 200 a UCT.
+    assert (c.sightings, c.sightings_scored) == (6, 4) and c.scored_coverage == pytest.approx(4 / 6)
+    assert (c.withheld_sightings, c.withheld_uct) == (1, 1) and c.uct_recall == 1.0
+    assert (c.scored_tracks, c.flips, c.flipping_tracks, c.max_flips) == (4, 4, 2, 3)
+    assert c.flips_per_track == 1.0 and c.flipping_share == 0.5
+    assert (c.swapped_tracks, c.swaps) == (1, 1)
+    flips = {t.track_id: (t.n_flips, t.n_swaps, t.runner_up_norad_id) for t in report.tracks}
+    assert flips == {
+        "T1": (1, 0, None),
+        "T2": (0, 0, None),
+        "T3": (3, 0, 300),
+        "T4": (0, 0, 300),
+        "T5": (0, 1, None),
+    }
+    # One sensor: its figures are the run's; no task is known, so no orbit class.
+    assert report.identification_by_sensor == {"s1": c}
+    assert report.identification_by_class == {}
+    # The figures the report already had keep their meaning beside the new ones.
+    assert report.n_ambiguous == c.ambiguous
+    assert report.correlation_precision_unambiguous == c.unambiguous_precision
+    table = report.to_table()
+    assert "precision of unambiguous claims" in table and "tracks that swap objects" in table
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["identification"]["claims"] == 3
+    assert data["identification"]["scored_coverage"] == pytest.approx(4 / 6)
+
+
+def test_identification_by_orbit_class_follows_the_sensor_tasks(tmp_path):
+    scene, _ = _identification_scene(tmp_path)
+    path = scene.scenario_dir / "scenario.json"
+    meta = json.loads(path.read_text())
+    meta["settings"] = {"sensors": [{"sensor_id": "s1", "task": "geo_cluster"}]}
+    path.write_text(json.dumps(meta))
+    report = score(read_run(scene.scenario_dir / "truth.json", scene.results, frames=False))
+    assert report.identification_by_class == {"GEO": report.identification}
+    assert "GEO: identification" in report.to_table()
+
+
+def test_identification_counts_add_up_across_runs():
+    a = Identification(claims=3, claims_unambiguous=2, claims_unambiguous_right=2, max_flips=4)
+    b = Identification(claims=5, claims_unambiguous=5, claims_unambiguous_right=3, max_flips=2)
+    pooled = a + b
+    assert (pooled.claims, pooled.claims_unambiguous, pooled.max_flips) == (8, 7, 4)
+    assert pooled.unambiguous_precision == pytest.approx(5 / 7)
+    assert (
+        np.isnan(Identification().uct_recall) and Identification().to_dict()["uct_recall"] is None
+    )
+
+
+def test_swaps_need_sustained_runs_of_two_objects():
+    assert count_swaps([1, 1, 1, 2, 2, 2]) == 1
+    assert count_swaps([1, 1, None, 1, None, 2, 2, 2]) == 1  # false alarms are skipped
+    assert count_swaps([1, 1, 1, 2, 1, 1, 1]) == 0  # one stray detection is no swap
+    assert count_swaps([1, 1, 1, 2, 2, 2, 1, 1, 1]) == 2
+    assert count_swaps([1, 1, 2, 2]) == 0 and count_swaps([1, 1, 2, 2], min_run=2) == 1
+    assert count_swaps([]) == 0
+
+
+def test_verdict_flips_count_changes_of_name_or_uct(tmp_path):
+    scene = Scene(tmp_path, {100: 0.0}, withheld=[])
+    records = scene.verdicts("T1", [None, 100, 100, 200])
+    assert count_verdict_flips(records) == 2
+    # Doubt alone (the same name, now ambiguous) is no flip.
+    steady = scene.verdicts("T1", [100, 100]) + scene.verdicts("T1", [100], ambiguous=True)
+    assert count_verdict_flips(steady) == 0

@@ -16,9 +16,12 @@ from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
 from orbitlink.tracking.predict import predict_sky, sun_altitude_deg
 from orbitlink.tracking.simulate import (
     DEFAULT_SENSORS,
+    PRESETS,
     ScenarioSettings,
     SensorPlan,
     blend_unresolved,
+    find_trains,
+    launch_designators,
     perturbed_line2,
     simulate,
     simulate_scenario,
@@ -322,3 +325,258 @@ def test_settings_follow_the_settings_convention(scenario):
     ]:
         with pytest.raises(ValueError, match=name):
             SMALL.replace(**changes)
+
+
+# ------------------------------------------------------------- real staleness, hard preset
+
+HARD = PRESETS["hard"]
+
+
+@pytest.fixture(scope="module")
+def older(catalog_dir: Path) -> Catalogue:
+    """The 2026-05-26 snapshot: four days older than ``catalog_dir``'s, the engine's catalogue
+    of the hard preset."""
+    return Catalogue.from_path(catalog_dir.parent / "celestrak-2026-05-26")
+
+
+@pytest.fixture(scope="module")
+def hard(older, catalogue, tmp_path_factory):
+    """The hard preset, seed 0, in memory and on disk."""
+    scenario = simulate(older, seed=0, settings=HARD, truth_catalogue=catalogue)
+    out = tmp_path_factory.mktemp("hard")
+    write_scenario(scenario, out)
+    return scenario, out
+
+
+def _frames_of(scenario, sensor_id: str) -> list:
+    return [f for f in scenario.frames if f.sensor_id == sensor_id]
+
+
+def _detections_of(scenario, sensor_id: str) -> Counter:
+    return Counter(
+        scenario.truth[d.det_id]
+        for f in _frames_of(scenario, sensor_id)
+        for d in f.detections
+        if scenario.truth[d.det_id] is not None
+    )
+
+
+def test_snapshot_truth_is_the_newer_catalogue_unperturbed(hard, older, catalogue):
+    scenario, _ = hard
+    sensors = {s.sensor_id: s for s in scenario.sensors}
+    compared = 0
+    for frame in scenario.frames[::3]:
+        objects = scenario.objects_in_view[frame.frame_id]
+        if not objects:
+            continue
+        ids = [o["norad_id"] for o in objects]
+        p = predict_sky(
+            catalogue,
+            sensors[frame.sensor_id],
+            unix_from_datetime(frame.time),
+            index=catalogue.index_of(ids),
+        )
+        # The true positions are the newer element sets' own predictions, light time included.
+        np.testing.assert_allclose([o["ra_deg"] for o in objects], p.ra_deg, atol=2e-7)
+        np.testing.assert_allclose([o["dec_deg"] for o in objects], p.dec_deg, atol=2e-7)
+        compared += len(ids)
+    assert compared > 100
+
+
+def test_snapshot_catalogue_is_the_older_one_less_the_withheld(hard, older, catalogue):
+    scenario, out = hard
+    written = Catalogue.from_path(out / "catalog" / "catalog.tle")
+    withheld = set(scenario.withheld_norad_ids)
+    kept = [n for n in older.norad_ids.tolist() if n not in withheld]
+    assert written.norad_ids.tolist() == kept
+    for i in range(0, len(written), 97):
+        assert written.lines[i] == older.lines[int(older.index_of([written.norad_ids[i]])[0])]
+    # Objects detected that only the newer snapshot holds (a launch after the older one) are
+    # uncatalogued, and counted among the withheld.
+    detected = {n for n in scenario.truth.values() if n is not None}
+    only_newer = {n for n in detected if older.index_of([n])[0] < 0}
+    assert only_newer and set(scenario.uncatalogued_norad_ids) == only_newer <= withheld
+    assert np.all(catalogue.index_of(sorted(detected)) >= 0)
+    meta = json.loads((out / "scenario.json").read_text())
+    assert meta["uncatalogued_norad_ids"] == scenario.uncatalogued_norad_ids
+    assert meta["settings"]["staleness"] == "snapshots"
+
+
+def test_snapshot_staleness_is_the_real_week_old_error(hard, older):
+    # The older sets predicted at the frame times miss the truth by what a week does to them:
+    # tens to hundreds of arc-seconds for GEO objects, never nothing.
+    scenario, _ = hard
+    sensors = {s.sensor_id: s for s in scenario.sensors}
+    offsets = []
+    for sensor_id in ("kpno-slot", "sapphire-slot"):
+        for frame in _frames_of(scenario, sensor_id)[::10]:
+            objects = [
+                o
+                for o in scenario.objects_in_view[frame.frame_id]
+                if older.index_of([o["norad_id"]])[0] >= 0
+            ]
+            p = predict_sky(
+                older,
+                sensors[sensor_id],
+                unix_from_datetime(frame.time),
+                index=older.index_of([o["norad_id"] for o in objects]),
+            )
+            offsets += list(
+                angular_separation_deg(
+                    [o["ra_deg"] for o in objects],
+                    [o["dec_deg"] for o in objects],
+                    p.ra_deg,
+                    p.dec_deg,
+                )
+                * 3600.0
+            )
+    assert len(offsets) > 10
+    assert np.min(offsets) > 1.0 and 20.0 < np.median(offsets) < 1000.0
+
+
+def test_snapshot_mode_needs_its_truth_and_only_it(older, catalogue):
+    with pytest.raises(ValueError, match="truth_catalogue"):
+        simulate(older, settings=HARD)
+    with pytest.raises(ValueError, match="takes no truth_catalogue"):
+        simulate(older, settings=SMALL, truth_catalogue=catalogue)
+
+
+def test_hard_preset_stares_at_a_co_located_geo_slot(hard):
+    scenario, _ = hard
+    slot = scenario.pointings["kpno-slot"]["targets"]
+    assert len(slot) >= 3
+    detections = _detections_of(scenario, "kpno-slot")
+    frames = _frames_of(scenario, "kpno-slot")
+    for frame in frames:
+        members = [o for o in scenario.objects_in_view[frame.frame_id] if o["norad_id"] in slot]
+        assert len(members) == len(slot), frame.frame_id  # the slot stays in the field
+        ra, dec = [o["ra_deg"] for o in members], [o["dec_deg"] for o in members]
+        # Each within 0.1 deg of the one the cluster is built around: 0.2 deg across at most.
+        assert (
+            angular_separation_deg(np.array(ra)[:, None], np.array(dec)[:, None], ra, dec).max()
+            < 0.2
+        )
+    assert all(detections[n] >= 0.7 * len(frames) for n in slot)
+
+
+def test_hard_preset_tracks_a_geo_group_from_a_leo_satellite(hard, catalogue):
+    scenario, _ = hard
+    sensor = next(s for s in scenario.sensors if s.sensor_id == "sapphire-slot")
+    host = catalogue.satrecs[int(catalogue.index_of([int(sensor.tle[0][2:7])])[0])]
+    assert host.no_kozai * 1440.0 / (2.0 * math.pi) > 11.0  # a low orbit
+    assert scenario.pointings["sapphire-slot"]["kind"] == "tracking"
+    group = scenario.pointings["sapphire-slot"]["targets"]
+    separations = []
+    for frame in _frames_of(scenario, "sapphire-slot"):
+        members = {o["norad_id"]: o for o in scenario.objects_in_view[frame.frame_id]}
+        assert set(group) <= set(members), frame.frame_id  # tracked: in view all along
+        ra = np.array([members[n]["ra_deg"] for n in group])
+        dec = np.array([members[n]["dec_deg"] for n in group])
+        separations.append(angular_separation_deg(ra[:, None], dec[:, None], ra, dec).max())
+    assert 0.02 < np.median(separations) < 0.14  # a pair or group ~0.06 deg apart
+
+
+def test_hard_preset_sees_a_fresh_starlink_train(hard, catalogue):
+    scenario, _ = hard
+    pointing = scenario.pointings["train-cam"]
+    members = pointing["targets"]
+    launches = launch_designators(catalogue)
+    for n in members:
+        i = int(catalogue.index_of([n])[0])
+        assert launches[i] == pointing["launch"] and catalogue.names[i].startswith("STARLINK")
+    # The members pass one after another, tens of seconds apart.
+    first_seen = {}
+    for frame in _frames_of(scenario, "train-cam"):
+        for det in frame.detections:
+            if scenario.truth[det.det_id] in members:
+                first_seen.setdefault(scenario.truth[det.det_id], unix_from_datetime(frame.time))
+    assert len(first_seen) >= 4
+    gaps = np.diff(sorted(first_seen.values()))
+    assert np.all((gaps > 20.0) & (gaps < 120.0)), gaps
+
+
+def test_hard_preset_has_passes_of_three_to_six_frames(hard):
+    scenario, _ = hard
+    in_view = Counter(
+        o["norad_id"]
+        for f in _frames_of(scenario, "short-pass")
+        for o in scenario.objects_in_view[f.frame_id]
+    )
+    detected = _detections_of(scenario, "short-pass")
+    seen = [n for n, c in detected.items() if c >= 3]
+    assert len(seen) >= 6
+    assert all(3 <= in_view[n] <= 6 for n in seen), {n: in_view[n] for n in seen}
+    assert max(in_view.values()) <= 6
+
+
+def test_hard_preset_withholds_a_fifth_beside_catalogued_neighbours(hard):
+    scenario, _ = hard
+    withheld = set(scenario.withheld_norad_ids)
+    chosen = withheld - set(scenario.uncatalogued_norad_ids)
+    detected = {n for n in scenario.truth.values() if n is not None}
+    assert 0.15 <= len(withheld) / len(detected) <= 0.35
+    # The withheld catalogued objects sit within 0.2 deg of a catalogued one in some frame.
+    beside = set()
+    for objects in scenario.objects_in_view.values():
+        for a in objects:
+            for b in objects:
+                if (
+                    a["norad_id"] in chosen
+                    and b["norad_id"] not in withheld
+                    and angular_separation_deg(a["ra_deg"], a["dec_deg"], b["ra_deg"], b["dec_deg"])
+                    <= HARD.withhold_near_deg
+                ):
+                    beside.add(a["norad_id"])
+    assert len(beside) >= 2
+    slot = scenario.pointings["kpno-slot"]["targets"]
+    assert 1 <= len(withheld.intersection(slot)) < len(slot)
+
+
+def test_hard_preset_is_reproducible(older, catalogue, hard, tmp_path):
+    _, out = hard
+    write_scenario(simulate(older, seed=0, settings=HARD, truth_catalogue=catalogue), tmp_path)
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_trains_are_runs_of_one_launch_in_one_plane(catalogue, older):
+    t = unix_from_datetime(HARD.start_time)
+    trains = find_trains(catalogue, t, min_members=5, max_gap_s=120.0)
+    launches = launch_designators(catalogue)
+    size = {launches[int(train[0])]: len(train) for train in trains}
+    assert len(size) == len(trains)  # one run per launch
+    # The two Starlink launches deployed days before are the long trains; older launches have
+    # spread around their planes and keep runs of a few satellites at most.
+    longest = sorted(size, key=size.get, reverse=True)
+    assert longest[:2] == ["26111", "26110"] and size["26111"] >= 25
+    assert all(size[launch] < 10 for launch in longest[2:])
+    for train in trains:
+        assert len({launches[int(i)] for i in train}) == 1
+    # A tighter gap keeps the fresh train and drops most of the rest.
+    tight = find_trains(catalogue, t, min_members=5, max_gap_s=80.0)
+    assert {launches[int(train[0])] for train in tight} >= {"26111"}
+    assert len(tight) < len(trains)
+    # The older snapshot predates both launches.
+    assert not {"26110", "26111"} & set(launch_designators(older))
+
+
+def test_presets_are_named_settings():
+    assert PRESETS["default"] == ScenarioSettings()
+    assert HARD.staleness == "snapshots" and HARD.withheld_fraction == 0.2
+    assert {p.task for p in HARD.sensors} == {"geo_cluster", "leo_train", "leo_stare"}
+    with pytest.raises(ValueError, match="leo_train is a ground task"):
+        SensorPlan(sensor_id="x", task="leo_train", host_norad_id=39089)
+
+
+def test_a_cluster_or_train_that_is_not_there_is_refused(catalog_dir, small_catalog_dir, tmp_path):
+    slot, _, train, _ = HARD.sensors
+    crowded = HARD.replace(
+        staleness="perturbed", duration_s=60.0, sensors=(slot.replace(min_members=40),)
+    )
+    with pytest.raises(ValueError, match="kpno-slot.*no co-located GEO slot of 40 objects"):
+        simulate_scenario(small_catalog_dir, tmp_path / "a", settings=crowded)
+    (tmp_path / "geo").mkdir()
+    shutil.copy(catalog_dir / "geo.tle", tmp_path / "geo" / "geo.tle")
+    no_train = crowded.replace(sensors=(train,))
+    with pytest.raises(ValueError, match="train-cam.*no train of 5 objects of one launch"):
+        simulate_scenario(tmp_path / "geo", tmp_path / "b", settings=no_train)
