@@ -248,32 +248,39 @@ def print_table(results: list[SeedResult]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.identification", description=__doc__)
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds 0..N-1 (5)")
+    parser.add_argument(
+        "--preset",
+        action="append",
+        choices=("hard", "hard-week"),
+        help="the scenario preset (repeatable; default: hard, then hard-week)",
+    )
     parser.add_argument("--out", type=Path, help="keep each seed's scenario and results here")
     args = parser.parse_args(argv if argv is not None else [])
-    started = time.perf_counter()
     engine = Catalogue.from_path(ENGINE_CATALOGUE)
     truth = Catalogue.from_path(TRUTH_CATALOGUE)
-    print(
-        f"hard preset, seeds 0..{args.seeds - 1}: engine catalogue {ENGINE_CATALOGUE.name} "
-        f"({len(engine)} objects), truth {TRUTH_CATALOGUE.name} ({len(truth)}); catalogues "
-        f"loaded in {time.perf_counter() - started:.1f} s"
-    )
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = args.out if args.out is not None else Path(tmp)
-        for seed in range(args.seeds):
-            result = run_seed(engine, truth, seed, root / f"seed-{seed}")
-            results.append(result)
-            sim_s, replay_s, score_s = result.seconds
-            print(
-                f"  seed {seed}: {result.n_frames} frames, {result.n_detections} detections, "
-                f"{result.n_withheld} withheld ({result.n_uncatalogued} not in the older "
-                f"snapshot); simulate {sim_s:.1f} s, replay {replay_s:.1f} s, "
-                f"score {score_s:.1f} s",
-                flush=True,
-            )
-    print()
-    print_table(results)
+    for preset in args.preset or ["hard", "hard-week"]:
+        print(
+            f"{preset} preset ({PRESETS[preset].start_time}), seeds 0..{args.seeds - 1}: engine "
+            f"catalogue {ENGINE_CATALOGUE.name} ({len(engine)} objects), truth "
+            f"{TRUTH_CATALOGUE.name} ({len(truth)})"
+        )
+        results = []
+        with tempfile.TemporaryDirectory() as tmp:
+            root = args.out / preset if args.out is not None else Path(tmp)
+            for seed in range(args.seeds):
+                result = run_seed(engine, truth, seed, root / f"seed-{seed}", preset=preset)
+                results.append(result)
+                sim_s, replay_s, score_s = result.seconds
+                print(
+                    f"  seed {seed}: {result.n_frames} frames, {result.n_detections} detections, "
+                    f"{result.n_withheld} withheld ({result.n_uncatalogued} not in the older "
+                    f"snapshot); simulate {sim_s:.1f} s, replay {replay_s:.1f} s, "
+                    f"score {score_s:.1f} s",
+                    flush=True,
+                )
+        print()
+        print_table(results)
+        print()
     return 0
 
 

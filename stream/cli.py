@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--preset", default="default", choices=("default", "hard"))
+    p.add_argument("--preset", default="default", choices=("default", "hard", "hard-week"))
     p.add_argument("--truth-catalog", type=Path, help="newer snapshot: real staleness")
 
     p = commands.add_parser("evaluate", help="score results against a scenario's truth")

@@ -33,6 +33,7 @@ from pydantic import Field
 
 from .catalogue import Catalogue
 from .correlation import ArcEvidence, CorrelationSettings, identify
+from .correlation.claims import Claims
 from .errors import UnknownSensorError
 from .models import Association, Frame, Sensor, TrackUpdate
 from .predict import SkyPredictor
@@ -109,6 +110,7 @@ class _SensorState:
     tracker: SensorTracker
     evidence: ArcEvidence
     verdicts: dict[str, Association]
+    claims: Claims
 
     def to_bytes(self) -> bytes:
         tracker = self.tracker.to_bytes()
@@ -116,8 +118,9 @@ class _SensorState:
         verdicts = json.dumps(
             {k: v.to_json() for k, v in sorted(self.verdicts.items())}, separators=(",", ":")
         ).encode()
-        sizes = struct.pack("<III", len(tracker), len(evidence), len(verdicts))
-        return b"".join([_STATE_MAGIC, sizes, tracker, evidence, verdicts])
+        claims = self.claims.to_bytes()
+        sizes = struct.pack("<IIII", len(tracker), len(evidence), len(verdicts), len(claims))
+        return b"".join([_STATE_MAGIC, sizes, tracker, evidence, verdicts, claims])
 
     @classmethod
     def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
@@ -125,10 +128,10 @@ class _SensorState:
             raise ValueError("not an orbitlink sensor state (bad magic)")
         offset = len(_STATE_MAGIC)
         try:
-            sizes = struct.unpack_from("<III", data, offset)
+            sizes = struct.unpack_from("<IIII", data, offset)
         except struct.error as exc:
             raise ValueError(f"corrupt sensor state: {exc}") from None
-        offset += 12
+        offset += 16
         parts = []
         for size in sizes:
             parts.append(data[offset : offset + size])
@@ -137,7 +140,10 @@ class _SensorState:
             raise ValueError("corrupt sensor state: its parts do not add up to its length")
         verdicts = {k: Association.model_validate_json(v) for k, v in json.loads(parts[2]).items()}
         return cls(
-            SensorTracker.from_bytes(parts[0], settings), ArcEvidence.from_bytes(parts[1]), verdicts
+            SensorTracker.from_bytes(parts[0], settings),
+            ArcEvidence.from_bytes(parts[1]),
+            verdicts,
+            Claims.from_bytes(parts[3]),
         )
 
 
@@ -209,7 +215,10 @@ class Pipeline:
     def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:
             return _SensorState(
-                SensorTracker(sensor_id, self.settings.tracker), ArcEvidence.empty(), {}
+                SensorTracker(sensor_id, self.settings.tracker),
+                ArcEvidence.empty(),
+                {},
+                Claims.empty(),
             )
         live = self._live.get(sensor_id)
         if live is not None and live[0] == state:
@@ -240,13 +249,22 @@ class Pipeline:
             self._predictor,
             self.settings.correlation,
             fov=frame.fov,
+            claims=current.claims,
         )
         current.evidence = result.evidence
+        current.claims = result.claims
         promoted = set(result.confirm)
         if promoted:
             # A catalogued object explains these tentative tracks' arcs: they are confirmed
             # now, and their records say so.
             current.tracker.confirm(result.confirm)
+            if result.rate_priors:
+                ids = list(result.rate_priors)
+                current.tracker.fuse_rates(
+                    ids,
+                    np.array([result.rate_priors[i][0] for i in ids]),
+                    np.array([result.rate_priors[i][1] for i in ids]),
+                )
             confirmed = {"status": "confirmed"}
             updates = [
                 u.model_copy(update=confirmed) if u.track_id in promoted else u for u in updates
@@ -254,8 +272,12 @@ class Pipeline:
         # An offered arc that no catalogued object explains stays unpublished: no verdict.
         unpublished = {u.track_id for u in step.offered} - promoted
         records = [a for a in result.associations if a.track_id not in unpublished]
+        # Earlier tracks whose object this frame's tracks took or now share get a new verdict.
+        records += result.revised
+        live = set(current.tracker.track_ids)
         for association in records:
-            current.verdicts[association.track_id] = association
+            if association.track_id in live:
+                current.verdicts[association.track_id] = association
         return updates, records
 
     @staticmethod

@@ -47,7 +47,7 @@ from .kalman import (
 )
 from .models import Frame, TrackUpdate
 from .settings import Settings
-from .sky import angular_separation_deg, tangent_basis, unit_from_radec
+from .sky import angular_separation_deg, gnomonic_from_radec, tangent_basis, unit_from_radec
 from .times import unix_from_datetime
 from .types import Array, Disposition
 
@@ -57,6 +57,11 @@ __all__ = ["Disposition", "SensorTracker", "TrackerSettings", "TrackerStep"]
 _STATUS = ("tentative", "confirmed", "coasting", "deleted")
 #: How many of its latest detections a track keeps (its arc), for the correlator.
 ARC_LENGTH = 8
+#: A detection further than this many sigmas from the smooth path through its track's arc
+#: marks the arc as mixing objects; the floor (deg) allows for what a quadratic leaves of a
+#: real path's curvature over an arc.
+ARC_OUTLIER_SIGMA = 8.0
+ARC_SIGMA_FLOOR_DEG = 2.0 / 3600.0
 _TENTATIVE, _CONFIRMED, _COASTING, _DELETED = range(4)
 
 
@@ -177,7 +182,7 @@ class TrackerSettings(Settings):
         "(``short_arc_clutter_probability``), and confirmed by M-of-N as before.",
     )
     short_arc_clutter_probability: float = Field(
-        1e-3,
+        1e-2,
         gt=0.0,
         lt=1.0,
         description="Largest chance that clutter fell in a tentative track's last gate (the "
@@ -392,6 +397,19 @@ class SensorTracker:
             state.arc_sigma_deg[rows],
         )
 
+    def fuse_rates(self, track_ids: Sequence[str], rate_deg_s: Array, cov: Array) -> None:
+        """Fold an independent estimate of the named tracks' on-sky rates (``(k, 2)``, in
+        each track's own tangent plane, as :attr:`rates_deg_s`; covariance ``(k, 2, 2)``) into
+        their filters: the catalogue's predicted rate of the object a short arc was named as,
+        which a three-detection arc measures poorly."""
+        if len(track_ids) == 0:
+            return
+        rows, state = self._rows(track_ids), self._state
+        H = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+        state.x[rows], state.P[rows] = update(
+            state.x[rows], state.P[rows], np.asarray(rate_deg_s, float), np.asarray(cov, float), H
+        )
+
     def confirm(self, track_ids: Sequence[str]) -> None:
         """Confirm the named tentative tracks now (the correlator found a catalogued object
         that explains their arc), whatever their M-of-N count."""
@@ -510,6 +528,42 @@ class SensorTracker:
             state.clutter_per_deg2 = density
         else:
             state.clutter_per_deg2 += (density - state.clutter_per_deg2) / state.clutter_frames
+
+    def _smooth_arcs(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Whether the arcs of the tracks at ``rows`` are one object's: a quadratic path (a
+        line for fewer than five detections) in the plane tangent at each arc's last
+        detection fits every detection within ``ARC_OUTLIER_SIGMA`` of its sigma (plus a
+        floor for the curvature a quadratic leaves), or the arc is too short to tell."""
+        state = self._state
+        out = np.ones(len(rows), dtype=bool)
+        if len(rows) == 0:
+            return out
+        times = state.arc_time_s[rows]
+        valid = np.isfinite(times)
+        count = valid.sum(axis=1)
+        last = np.where(valid, times, -np.inf).max(axis=1)
+        ra0 = state.arc_ra_deg[rows, -1]
+        dec0 = state.arc_dec_deg[rows, -1]
+        xi, eta = gnomonic_from_radec(
+            state.arc_ra_deg[rows], state.arc_dec_deg[rows], ra0[:, None], dec0[:, None]
+        )
+        sigma = np.hypot(state.arc_sigma_deg[rows], ARC_SIGMA_FLOOR_DEG)
+        dt = np.where(valid, times - last[:, None], 0.0)
+        degree = np.where(count >= 5, 2, 1)
+        design = np.stack([np.ones_like(dt), dt, dt * dt * (degree[:, None] == 2)], axis=-1)
+        w = np.where(valid, 1.0 / sigma, 0.0)
+        for values in (xi, eta):
+            y = np.where(valid, values, 0.0)
+            a = design * w[..., None]
+            b = y * w
+            # Least squares per arc (the columns a quadratic does not use are all zero).
+            normal = np.einsum("rki,rkj->rij", a, a) + np.eye(3) * 1e-12
+            coef = np.linalg.solve(normal, np.einsum("rki,rk->ri", a, b)[..., None])[..., 0]
+            residual = np.where(
+                valid, (values - np.einsum("rki,ri->rk", design, coef)) / sigma, 0.0
+            )
+            out &= (count <= degree + 1) | (np.abs(residual).max(axis=1) <= ARC_OUTLIER_SIGMA)
+        return out
 
     def credible_short_arcs(self) -> NDArray[np.bool_]:
         """Tentative tracks whose last gate was small enough, given the sensor's clutter
@@ -636,7 +690,13 @@ class SensorTracker:
 
         hits_in_window = np.bitwise_count(state.history).astype(np.int32)
         was_confirmed = state.confirmed.copy()
-        state.confirmed = state.confirmed | (hits_in_window >= s.confirm_m)
+        # A track that reaches M of N from the detections of several objects (two-point
+        # starts pair neighbours in a cluster every way) has an arc no smooth path fits: it
+        # is deleted rather than confirmed; the right pairings confirm on their own.
+        ready = ~state.confirmed & (hits_in_window >= s.confirm_m)
+        mixed = np.zeros_like(ready)
+        mixed[ready] = ~self._smooth_arcs(np.flatnonzero(ready))
+        state.confirmed = state.confirmed | (ready & ~mixed)
 
         frames_in_window = np.minimum(state.age, s.confirm_n)
         hopeless = ~state.confirmed & (
@@ -654,7 +714,7 @@ class SensorTracker:
                 state.ra0_deg, state.dec0_deg, frame.fov.ra_deg, frame.fov.dec_deg
             )
             outside = distance > frame.fov.radius_deg + s.fov_margin_deg
-        deleted = hopeless | lost | ~finite | uncertain | outside
+        deleted = hopeless | lost | ~finite | uncertain | outside | mixed
         return was_confirmed, deleted
 
     def _records(
@@ -669,7 +729,9 @@ class SensorTracker:
         confirmed tracks (and those deleted this frame), plus tentative ones if asked."""
         state = self._state
         short = hit & (state.n_updates >= self.settings.publish_after_detections)
-        state.published |= state.confirmed | (short & self.credible_short_arcs())
+        short &= ~state.published & self.credible_short_arcs()
+        short[short] = self._smooth_arcs(np.flatnonzero(short))
+        state.published |= state.confirmed | short
         publish = state.confirmed | was_confirmed | state.published
         if self.settings.publish_tentative:
             publish = np.ones_like(publish)

@@ -33,6 +33,7 @@ from ..types import Array
 
 __all__ = [
     "N_SUMS",
+    "posterior",
     "TAIL_SCALE",
     "add_measurements",
     "fitted_offsets",
@@ -154,3 +155,19 @@ def fitted_offsets(sums: Array, intercept_var: Array, slope_var: Array, t_s: Arr
     precision[..., 1, 1] += 1.0 / slope_var
     mean, _ = _solve_2x2(precision, b)
     return mean[..., 0] + mean[..., 1] * t_s
+
+
+def posterior(sums: Array, intercept_var: Array, slope_var: Array) -> tuple[Array, Array]:
+    """``H_j``'s posterior of the offset line (core prior): mean ``(..., 2)`` (intercept at
+    the reference time, slope) and covariance ``(..., 2, 2)``."""
+    F, b, _ = _information(sums)
+    precision = F.copy()
+    precision[..., 0, 0] += 1.0 / intercept_var
+    precision[..., 1, 1] += 1.0 / slope_var
+    det = precision[..., 0, 0] * precision[..., 1, 1] - precision[..., 0, 1] ** 2
+    cov = np.empty_like(precision)
+    cov[..., 0, 0] = precision[..., 1, 1] / det
+    cov[..., 1, 1] = precision[..., 0, 0] / det
+    cov[..., 0, 1] = cov[..., 1, 0] = -precision[..., 0, 1] / det
+    mean = np.einsum("...ij,...j->...i", cov, b)
+    return mean, cov

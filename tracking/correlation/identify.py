@@ -22,15 +22,17 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalogue import Catalogue
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
 from ..predict import SkyPredictor
 from ..types import Array, BoolArray
 from .arcs import measure_arcs
 from .assign import assign
+from .claims import CONSISTENT_CHI2, Claims
 from .coarse import coarse_select
 from .evidence import N_SUMS, add_measurements
 from .objects import ObjectStates, object_states
@@ -38,7 +40,7 @@ from .pairs import CandidatePairs, empty_pairs
 from .records import associations, verdicts
 from .scoring import score_candidates
 from .settings import CorrelationSettings
-from .tracks import frame_tracks
+from .tracks import FrameTracks, frame_tracks
 
 __all__ = ["ArcEvidence", "Identification", "identify"]
 
@@ -134,12 +136,19 @@ class ArcEvidence:
 
 @dataclass(frozen=True)
 class Identification:
-    """What one frame's identification produced."""
+    """What one frame's identification produced: the frame's tracks' records, revised
+    verdicts of earlier tracks whose object a track of this frame took or now shares
+    (:mod:`.claims`), and the evidence and claims to keep for the next frame."""
 
     associations: list[Association]
-    evidence: ArcEvidence  # to keep for the next frame
+    evidence: ArcEvidence
     confirm: list[str]  # tentative tracks a catalogued object explains: confirm them now
     pairs: CandidatePairs
+    claims: Claims = field(default_factory=Claims.empty)
+    revised: list[Association] = field(default_factory=list)
+    # Per confirmed tentative track: the named object's predicted on-sky rate at the frame, in
+    # the track's tangent plane (deg/s), and its covariance: the prior a short arc lacks.
+    rate_priors: dict[str, tuple[Array, Array]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,21 +170,23 @@ def identify(
     settings: CorrelationSettings,
     *,
     fov: FieldOfView | None = None,
+    claims: Claims | None = None,
 ) -> Identification:
     """Identify the tracks that took a detection this frame (see the module docstring).
 
     ``tracks`` are their records at the frame (one time); ``arcs`` their arcs from the tracker
     (:meth:`~orbitlink.tracking.tracker.SensorTracker.arcs`), newest detection last (the
-    frame's); ``evidence`` what the previous frames left. Evidence of tracks not in ``tracks``
-    is kept as it is.
+    frame's); ``evidence`` and ``claims`` what the previous frames left. Evidence of tracks
+    not in ``tracks`` is kept as it is.
     """
     s = settings
+    claims = Claims.empty() if claims is None else claims
     ids = [t.track_id for t in tracks]
     present = set(ids)
     mine = np.array([t in present for t in evidence.track_id], dtype=bool)
     held_elsewhere = evidence.take(~mine)
     if not tracks:
-        return Identification([], evidence, [], empty_pairs(0))
+        return Identification([], evidence, [], empty_pairs(0), claims)
     arc = _Arcs(*(np.asarray(a, dtype=float) for a in arcs))
     catalogue = predictor.catalogue
     trk = frame_tracks(tracks, sensor)
@@ -199,7 +210,7 @@ def identify(
         records = associations(
             tracks, catalogue, empty_pairs(len(tracks)), np.full(len(tracks), -1), s
         )
-        return Identification(records, held_elsewhere, [], empty_pairs(len(tracks)))
+        return Identification(records, held_elsewhere, [], empty_pairs(len(tracks)), claims)
 
     # The pairs: those held (still reachable, same kind of along offset) and the coarse ones.
     held = evidence.take(mine)
@@ -222,17 +233,14 @@ def identify(
         records = associations(
             tracks, catalogue, empty_pairs(len(tracks)), np.full(len(tracks), -1), s
         )
-        return Identification(records, held_elsewhere, [], empty_pairs(len(tracks)))
+        return Identification(records, held_elsewhere, [], empty_pairs(len(tracks)), claims)
 
     # What to measure: the frame's detection of a held pair, the whole arc of a new one.
     latest = arc.time_s.shape[1] - 1
     is_new = np.arange(n_pairs) >= n_held
-    columns = np.where(is_new[:, None], np.arange(arc.time_s.shape[1])[None, :], latest)
-    measured = np.isfinite(arc.time_s[track[:, None], columns]) & (
-        is_new[:, None] | (columns == latest)
-    )
+    slots = np.arange(arc.time_s.shape[1])[None, :]
+    measured = np.isfinite(arc.time_s[track]) & (is_new[:, None] | (slots == latest))
     pair_of, column = np.nonzero(measured)
-    column = columns[pair_of, column]
     k_of = track[pair_of]
     points = measure_arcs(
         predictor,
@@ -282,17 +290,23 @@ def identify(
         catalogue,
         s,
     )
-    chosen = assign(pairs.track, pairs.object_index, pairs.log_lr, len(tracks))
-    records = associations(tracks, catalogue, pairs, chosen, s)
-    named, _, _, ambiguous = verdicts(pairs, chosen, s)
+    # Earlier tracks that claim an object a track of this frame wants, with other offsets,
+    # compete for it in the assignment (one object, one track).
+    rivals, rival_rows = _rivals(pairs, ids, claims, catalogue, trk.time_unix_s, s)
+    everyone = _with_rivals(pairs, rivals, len(tracks))
+    chosen = assign(everyone.track, everyone.object_index, everyone.log_lr, everyone.n_tracks)
+    records = associations(tracks, catalogue, everyone, chosen, s)
+    named, _, confidence, ambiguous = verdicts(everyone, chosen, s)
     confirm = [
         tracks[k].track_id
         for k in range(len(tracks))
-        if tracks[k].status == "tentative"
-        and named[k] >= 0
-        and not ambiguous[k]
-        and pairs.log_lr[named[k]] >= s.confirm_log_odds
+        if tracks[k].status == "tentative" and named[k] >= 0 and not ambiguous[k]
     ]
+    revised = _revised(claims, rival_rows, named, confidence, ambiguous, len(tracks), tracks[0])
+    rate_priors = _rate_priors(trk, tracks, confirm, named, pairs, motion, range_km, path_speed)
+    claims = _claims_after(
+        claims, records, pairs, named, rival_rows, len(tracks), catalogue, s, trk.time_unix_s
+    )
 
     # Keep the best candidates of each track for the next frame.
     log_lr = pairs.log_lr
@@ -312,7 +326,9 @@ def identify(
         detections[kept],
         sums[kept],
     )
-    return Identification(records, _concat(held_elsewhere, carried), confirm, pairs)
+    return Identification(
+        records, _concat(held_elsewhere, carried), confirm, pairs, claims, revised, rate_priors
+    )
 
 
 def _concat(a: ArcEvidence, b: ArcEvidence) -> ArcEvidence:
@@ -324,3 +340,185 @@ def _concat(a: ArcEvidence, b: ArcEvidence) -> ArcEvidence:
         np.r_[a.detections, b.detections].astype(np.int32),
         np.concatenate([a.sums, b.sums]),
     )
+
+
+def _rivals(
+    pairs: CandidatePairs,
+    ids: list[str],
+    claims: Claims,
+    catalogue: Catalogue,
+    time_s: float,
+    s: CorrelationSettings,
+) -> tuple[CandidatePairs, np.ndarray]:
+    """The claims that compete with this frame's pairs: ``(rival pairs, claim rows)``, one
+    rival "track" per claim, wanting its object with the evidence it had."""
+    none = (empty_pairs(0), np.zeros(0, dtype=np.intp))
+    if len(claims) == 0 or len(pairs) == 0:
+        return none
+    norad = catalogue.norad_ids[pairs.object_index]
+    row = claims.find(norad)
+    present = set(ids)
+    claimant = [claims.verdict[r].track_id if r >= 0 else None for r in row.tolist()]
+    elsewhere = np.array([c is not None and c not in present for c in claimant], dtype=bool)
+    wanted = elsewhere & pairs.acceptable & (claims.slow[np.maximum(row, 0)] == pairs.slow)
+    wanted &= time_s - claims.time_s[np.maximum(row, 0)] <= s.claim_memory_s
+    if not wanted.any():
+        return none
+    p = np.flatnonzero(wanted)
+    intercept, variance = claims.carried_to(row[p], time_s)
+    mine = pairs.offset_mean[p, :, 0]
+    mine_var = pairs.offset_cov[p, :, 0, 0]
+    chi2 = np.sum((mine - intercept) ** 2 / (mine_var + variance), axis=-1)
+    # Arcs that agree are the same object seen again: no rivalry.
+    competing = np.unique(row[p[chi2 > CONSISTENT_CHI2]])
+    if len(competing) == 0:
+        return none
+    index = catalogue.index_of(claims.norad_id[competing])
+    k = len(competing)
+    rivals = CandidatePairs(
+        track=np.arange(k, dtype=np.intp),
+        object_index=index.astype(np.intp),
+        log_lr=claims.log_lr[competing],
+        along_track_s=np.full(k, np.nan),
+        cross_track_arcsec=np.full(k, np.nan),
+        direction_deg=np.full(k, np.nan),
+        rate_fraction=np.full(k, np.nan),
+        element_age_days=np.full(k, np.nan),
+        arc_detections=np.zeros(k, dtype=np.intp),
+        slow=claims.slow[competing],
+        n_tracks=k,
+    )
+    return rivals, competing
+
+
+def _with_rivals(pairs: CandidatePairs, rivals: CandidatePairs, n_tracks: int) -> CandidatePairs:
+    """The frame's pairs with the rival claimants appended as tracks ``n_tracks`` onwards."""
+    if len(rivals) == 0:
+        return pairs
+
+    def join(name: str) -> np.ndarray:
+        return np.r_[getattr(pairs, name), getattr(rivals, name)]
+
+    return CandidatePairs(
+        track=np.r_[pairs.track, rivals.track + n_tracks].astype(np.intp),
+        object_index=join("object_index").astype(np.intp),
+        log_lr=join("log_lr"),
+        along_track_s=join("along_track_s"),
+        cross_track_arcsec=join("cross_track_arcsec"),
+        direction_deg=join("direction_deg"),
+        rate_fraction=join("rate_fraction"),
+        element_age_days=join("element_age_days"),
+        arc_detections=join("arc_detections").astype(np.intp),
+        slow=join("slow").astype(bool),
+        n_tracks=n_tracks + rivals.n_tracks,
+    )
+
+
+def _revised(
+    claims: Claims,
+    rival_rows: np.ndarray,
+    named: np.ndarray,
+    confidence: np.ndarray,
+    ambiguous: np.ndarray,
+    n_tracks: int,
+    frame: TrackUpdate,
+) -> list[Association]:
+    """New verdicts of rival claimants that lost their object, or now share it ambiguously,
+    dated at this frame."""
+    out = []
+    for v, row in enumerate(rival_rows.tolist()):
+        old = claims.verdict[row]
+        when = dict(
+            time=frame.time, frame_id=frame.frame_id, confidence=float(confidence[n_tracks + v])
+        )
+        if named[n_tracks + v] < 0:
+            out.append(
+                Association(
+                    track_id=old.track_id,
+                    sensor_id=old.sensor_id,
+                    uct=True,
+                    runner_up_norad_id=old.norad_id,
+                    runner_up_score=old.score,
+                    n_candidates=old.n_candidates,
+                    **when,
+                )
+            )
+        elif ambiguous[n_tracks + v] and not old.ambiguous:
+            out.append(old.model_copy(update=dict(ambiguous=True, **when)))
+    return out
+
+
+def _claims_after(
+    claims: Claims,
+    records: list[Association],
+    pairs: CandidatePairs,
+    named: np.ndarray,
+    rival_rows: np.ndarray,
+    n_tracks: int,
+    catalogue: Catalogue,
+    s: CorrelationSettings,
+    time_s: float,
+) -> Claims:
+    """The claims after this frame: the frame's named tracks claim their objects, rivals
+    that lost let go, tracks of this frame that no longer name an object let go of theirs."""
+    rows = [k for k in range(n_tracks) if named[k] >= 0]
+    p = named[rows].astype(np.intp) if rows else np.zeros(0, dtype=np.intp)
+    new = Claims(
+        catalogue.norad_ids[pairs.object_index[p]].astype(np.int64),
+        tuple(records[k] for k in rows),
+        np.full(len(p), time_s),
+        pairs.log_lr[p],
+        pairs.slow[p],
+        pairs.offset_mean[p],
+        pairs.offset_cov[p],
+        pairs.drift_var[p],
+    )
+    released = {
+        int(claims.norad_id[row])
+        for v, row in enumerate(rival_rows.tolist())
+        if named[n_tracks + v] < 0
+    }
+    frame_ids = {r.track_id for r in records}
+    released |= {
+        int(n)
+        for n, v in zip(claims.norad_id.tolist(), claims.verdict)
+        if v.track_id in frame_ids and n not in set(new.norad_id.tolist())
+    }
+    return claims.updated(new, released, time_s, s.claim_memory_s)
+
+
+def _rate_priors(
+    trk: FrameTracks,
+    tracks: Sequence[TrackUpdate],
+    confirm: list[str],
+    named: np.ndarray,
+    pairs: CandidatePairs,
+    motion: Array,
+    range_km: Array,
+    path_speed_deg_s: Array,
+) -> dict[str, tuple[Array, Array]]:
+    """The named objects' predicted rates of the tracks to confirm, with the spread their
+    hypothesis allows (the slopes' prior variances, along and across the path)."""
+    out: dict[str, tuple[Array, Array]] = {}
+    wanted = set(confirm)
+    for k, track in enumerate(tracks):
+        if track.track_id not in wanted:
+            continue
+        p = int(named[k])
+        e, n = trk.east[k], trk.north[k]
+        rate = np.degrees(np.array([motion[p] @ e, motion[p] @ n]))
+        speed = float(np.hypot(*rate))
+        direction = rate / speed if speed > 1e-9 else np.array([1.0, 0.0])
+        normal = np.array([-direction[1], direction[0]])
+        deg_per_km = np.degrees(1.0) / max(float(range_km[p]), 1.0)
+        along_sigma = (
+            np.sqrt(pairs.drift_var[p, 0]) * deg_per_km
+            if pairs.slow[p]
+            else float(path_speed_deg_s[p]) * np.sqrt(pairs.drift_var[p, 0])
+        )
+        cross_sigma = np.sqrt(pairs.drift_var[p, 1]) * deg_per_km
+        cov = along_sigma**2 * np.outer(direction, direction) + cross_sigma**2 * np.outer(
+            normal, normal
+        )
+        out[track.track_id] = (rate, cov)
+    return out

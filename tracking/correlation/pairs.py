@@ -34,6 +34,11 @@ class CandidatePairs:
     arc_detections: IntArray  # detections the evidence holds
     slow: BoolArray
     n_tracks: int
+    # The object's hypothesis of the offset line at the frame time, per component (along,
+    # cross): mean (intercept, slope), its covariance, and the slope's prior variance.
+    offset_mean: Array | None = None  # (P, 2, 2)
+    offset_cov: Array | None = None  # (P, 2, 2, 2)
+    drift_var: Array | None = None  # (P, 2)
 
     def __len__(self) -> int:
         return len(self.track)

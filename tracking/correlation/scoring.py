@@ -11,6 +11,7 @@ from ..constants import ARCSEC_PER_DEG, SECONDS_PER_DAY
 from ..predict import SkyPrediction
 from ..types import Array, IntArray
 from .error_model import ElementPriors
+from .evidence import posterior
 from .hypotheses import fitted_pair_offsets, log_uncatalogued_density, pair_priors, score_pairs
 from .objects import ObjectStates
 from .pairs import CandidatePairs
@@ -57,6 +58,14 @@ def score_candidates(
     log_density = log_uncatalogued_density(trk.unit, track_motion, prediction, settings)
     log_lr = score_pairs(sums, priors, log_density, track)
     fitted = fitted_pair_offsets(sums, priors, trk.time_unix_s - t_ref_s)
+    mean, cov = posterior(sums, priors.intercept_var, priors.slope_var)
+    # Move the line's origin from each pair's reference time to the frame time.
+    lag = (trk.time_unix_s - t_ref_s)[:, None]
+    shift = np.zeros(cov.shape)
+    shift[..., 0, 0] = shift[..., 1, 1] = 1.0
+    shift[..., 0, 1] = lag
+    mean = np.einsum("pcij,pcj->pci", shift, mean)
+    cov = np.einsum("pcij,pcjk,pclk->pcil", shift, cov, shift)
     direction_deg, rate_fraction = _rate_residuals(trk, track, motion)
     index = objects.index[row]
     return CandidatePairs(
@@ -71,6 +80,9 @@ def score_candidates(
         arc_detections=np.asarray(detections, dtype=np.intp),
         slow=slow,
         n_tracks=len(trk),
+        offset_mean=mean,
+        offset_cov=cov,
+        drift_var=priors.slope_var,
     )
 
 

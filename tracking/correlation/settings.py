@@ -76,14 +76,9 @@ class CorrelationSettings(Settings):
         3.0,
         ge=0.0,
         description="A candidate is named only when its arc beats the UCT hypothesis by this "
-        "log-likelihood ratio (e^3 = 20 to 1); below it the track is a UCT.",
-    )
-    confirm_log_odds: float = Field(
-        4.6,
-        ge=0.0,
-        description="A tentative track whose arc a catalogued object explains this much "
-        "better than the UCT hypothesis (e^4.6 = 100 to 1), with no rival, is confirmed at "
-        "once, whatever its M-of-N count: a short pass of a known object gets its name.",
+        "log-likelihood ratio (e^3 = 20 to 1); below it the track is a UCT. A tentative track "
+        "named so, without ambiguity, is confirmed at once whatever its M-of-N count: a short "
+        "pass of a known object gets its name.",
     )
     ambiguity_log_odds: float = Field(
         3.0,
@@ -91,6 +86,14 @@ class CorrelationSettings(Settings):
         description="A named track is ambiguous when another candidate object explains it "
         "within this log-likelihood ratio of the chosen one, or another track explains the "
         "chosen object within it (e^3 = 20 to 1).",
+    )
+    claim_memory_s: float = Field(
+        3600.0,
+        gt=0.0,
+        description="How long a track's claim on an object outlives the track's last "
+        "detection: another track of the same sensor that wants the object within this time "
+        "must agree with the claimant's offsets (the same object seen again) or compete with "
+        "it (one object, one track).",
     )
     max_candidates_per_track: int = Field(
         6,
