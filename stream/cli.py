@@ -56,6 +56,7 @@ WORKER_SETTINGS = (
     "session_timeout_s",
     "commit_interval_s",
     "web_port",
+    "monitor_settings",
     "log_level",
 )
 
