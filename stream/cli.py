@@ -210,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="replay speed-up over real time (default 10; 0 = as fast as possible)",
     )
+    p.add_argument(
+        "--dashboard-port", type=int, default=8080, help="port of the dashboard (default 8080)"
+    )
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the broker, worker and dashboard running after the summary (Ctrl-C stops)",
+    )
     return parser
 
 
@@ -410,7 +418,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(
-        catalog=args.catalog, seed=args.seed, port=args.port, out=args.out, speed=args.speed or None
+        catalog=args.catalog,
+        seed=args.seed,
+        port=args.port,
+        out=args.out,
+        speed=args.speed or None,
+        dashboard_port=args.dashboard_port,
+        keep_running=args.keep_running,
     )
 
 
