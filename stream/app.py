@@ -112,7 +112,7 @@ def _faust_app(settings: StreamSettings) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
     )
 
 

@@ -163,6 +163,11 @@ class StreamSettings(Settings):
         description="Port of Faust's web view on 127.0.0.1, which serves the Prometheus "
         "metrics at /metrics; unset = off.",
     )
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Address the web view binds: this machine only by default; 0.0.0.0 "
+        "inside a container network for a Prometheus in another container.",
+    )
     monitor: bool = Field(
         True, description="Watch the tracker and the correlation and publish alerts."
     )
