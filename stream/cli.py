@@ -57,6 +57,7 @@ WORKER_SETTINGS = (
     "session_timeout_s",
     "commit_interval_s",
     "web_port",
+    "web_host",
     "monitor_settings",
     "log_level",
 )
