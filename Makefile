@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint docs bench clean
+.PHONY: setup demo test lint docs bench clean vendor
 
 setup: $(STAMP)
 
@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
+# `make demo KEEP=1` keeps the broker, worker and dashboard running after the summary.
 demo: setup
-	$(VENV)/bin/orbitlink demo
+	$(VENV)/bin/orbitlink demo $(if $(KEEP),--keep-running)
 
 test: setup lint
 	$(PY) -m pytest
@@ -26,6 +27,9 @@ lint: setup  # one layout and one lint for the whole tree (configured in pyproje
 
 docs: setup  # regenerate the settings tables the docs embed (a test checks they are current)
 	$(PY) tools/update_docs.py
+
+vendor:  # re-fetch the dashboard's uPlot from npm: pinned version, checked against its sha512
+	bash tools/vendor_uplot.sh
 
 bench: setup
 	$(PY) -m bench

@@ -33,10 +33,15 @@ from dataclasses import dataclass, field
 import faust
 from faust.types import TP
 
+from orbitlink.tracking.monitoring import Monitor, MonitorSettings
 from orbitlink.tracking.pipeline import Pipeline
+from orbitlink.tracking.settings import load_settings_file
 
+from .alerts import CatalogueWatch
 from .deadletters import DeadLetters
 from .inputs import Inputs
+from .metrics import WorkerMetrics, add_metrics_page
+from .offsets import next_offset_key
 from .processor import FrameProcessor, Metrics
 from .settings import StreamSettings
 from .sinks import Sink
@@ -60,6 +65,8 @@ class OrbitlinkApp:
     sink: Sink
     inputs: Inputs
     dead_letters: DeadLetters
+    worker_metrics: WorkerMetrics
+    monitor: Monitor | None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start_services(self) -> None:
@@ -105,8 +112,26 @@ def _faust_app(settings: StreamSettings) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
     )
+
+
+def _consumer_lag(
+    app: faust.App, topic: str, processor: FrameProcessor
+) -> dict[tuple[str, int], int]:
+    """Frames waiting in each frames partition this worker holds: the high watermark minus
+    the next offset the processor expects."""
+    lag = {}
+    try:
+        assigned = [tp for tp in app.assignor.assigned_actives() if tp.topic == topic]
+        for tp in assigned:
+            highwater = app.consumer.highwater(tp)
+            stored = processor.states.get(next_offset_key(tp.partition))
+            if highwater is not None and stored is not None:
+                lag[(tp.topic, tp.partition)] = max(int(highwater) - int(stored), 0)
+    except Exception:  # no consumer yet, or a rebalance under way: nothing to report
+        return {}
+    return lag
 
 
 def create_app(
@@ -134,6 +159,18 @@ def create_app(
     )
     metrics = Metrics()
     dead_letters = DeadLetters(settings.topic("deadletter"), sink, metrics)
+    monitor_settings = (
+        load_settings_file(MonitorSettings, settings.monitor_settings)
+        if settings.monitor_settings is not None
+        else MonitorSettings()
+    )
+    monitor = Monitor(monitor_settings, pipeline.settings.tracker) if settings.monitor else None
+    frames_name = settings.topic("frames")
+    worker_metrics = WorkerMetrics(
+        catalogue=lambda: pipeline.catalogue,
+        table=table,
+        lag=lambda: _consumer_lag(app, frames_name, processor),
+    )
 
     async def wait_for_sensor(sensor_id: str) -> None:
         await inputs.catch_up(settings.unknown_sensor_wait_s)
@@ -150,6 +187,8 @@ def create_app(
         metrics=metrics,
         rewind=rewind,
         dead_letters=dead_letters,
+        monitor=monitor,
+        worker_metrics=worker_metrics,
     )
     holder = OrbitlinkApp(
         app=app,
@@ -162,6 +201,8 @@ def create_app(
         sink=sink,
         inputs=inputs,
         dead_letters=dead_letters,
+        worker_metrics=worker_metrics,
+        monitor=monitor,
     )
 
     async def frames(stream: faust.StreamT) -> faust.types.AsyncIterator:  # type: ignore[name-defined]
@@ -174,6 +215,7 @@ def create_app(
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
+                timestamp_s=message.timestamp,
             )
 
     holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
@@ -185,6 +227,26 @@ def create_app(
     @app.timer(settings.metrics_interval_s)
     async def log_metrics() -> None:
         log.info("metrics: %s", metrics.summary())
+
+    if settings.web_port is not None:
+        add_metrics_page(app, worker_metrics)
+
+    if monitor is not None:
+        watch = CatalogueWatch(settings.topic("alerts"), monitor_settings)
+        seen_revision = [None]
+
+        @app.timer(min(60.0, monitor_settings.catalogue_silence_s / 4))
+        async def watch_catalogue() -> None:
+            if not holder.started.is_set():
+                return
+            catalogue = pipeline.catalogue
+            revision = None if catalogue is None else (id(catalogue), catalogue.revision)
+            if revision != seen_revision[0] and seen_revision[0] is not None:
+                watch.updated()
+            seen_revision[0] = revision
+            records = watch.check()
+            if records:
+                await sink.publish(records)
 
     @app.on_rebalance_complete.connect
     async def on_rebalanced(sender: object, **kwargs: object) -> None:

@@ -11,7 +11,8 @@ Commands (``orbitlink COMMAND --help`` for options)::
     orbitlink consume TOPIC [--broker URL] [--out FILE] [--until-idle S] [--meta]
     orbitlink simulate --catalog PATH --out DIR [--seed N] [--preset hard] [--truth-catalog PATH]
     orbitlink evaluate --truth FILE --results DIR [--plot PNG]
-    orbitlink demo [--catalog PATH]
+    orbitlink demo [--catalog PATH] [--dashboard-port N] [--keep-running]
+    orbitlink dashboard [--broker URL] [--port N] [--host ADDR] [--since-minutes M]
 
 Settings shared by the broker-facing commands can also come from ``ORBITLINK_*`` environment
 variables (see :mod:`orbitlink.stream.settings` and docs/topics.md); a flag wins over a variable.
@@ -56,6 +57,8 @@ WORKER_SETTINGS = (
     "session_timeout_s",
     "commit_interval_s",
     "web_port",
+    "web_host",
+    "monitor_settings",
     "log_level",
 )
 
@@ -178,6 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plot", type=Path, help="PNG to write (default results/evaluation.png)")
 
+    p = commands.add_parser(
+        "dashboard", help="serve a live page of the output topics (read-only consumer)"
+    )
+    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1, this machine only)",
+    )
+    p.add_argument(
+        "--since-minutes",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="replay the last M minutes of the topics first (default 0: start from now)",
+    )
+    p.add_argument(
+        "--update-hz", type=float, default=4.0, help="page updates per second at most (4)"
+    )
+
     p = commands.add_parser("demo", help="broker + worker + simulated scenario, end to end")
     p.add_argument("--catalog", type=Path, help="TLE catalogue (default: the shipped snapshot)")
     p.add_argument("--seed", type=int, default=0)
@@ -188,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="replay speed-up over real time (default 10; 0 = as fast as possible)",
+    )
+    p.add_argument(
+        "--dashboard-port", type=int, default=8080, help="port of the dashboard (default 8080)"
+    )
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the broker, worker and dashboard running after the summary (Ctrl-C stops)",
     )
     return parser
 
@@ -363,11 +395,48 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import logging
+
+    from .dashboard.server import Dashboard
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.update_hz > 0:
+        raise ValueError("--update-hz must be positive")
+    dashboard = Dashboard(
+        settings_from_args(args),
+        host=args.host,
+        port=args.port,
+        since_minutes=args.since_minutes,
+        update_hz=args.update_hz,
+    )
+
+    async def serve() -> None:
+        await dashboard.start()
+        print(f"orbitlink: dashboard at {dashboard.url} (Ctrl-C stops)", flush=True)
+        try:
+            await dashboard.wait()
+        finally:
+            await dashboard.stop()
+
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    asyncio.run(serve())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(
-        catalog=args.catalog, seed=args.seed, port=args.port, out=args.out, speed=args.speed or None
+        catalog=args.catalog,
+        seed=args.seed,
+        port=args.port,
+        out=args.out,
+        speed=args.speed or None,
+        dashboard_port=args.dashboard_port,
+        keep_running=args.keep_running,
     )
 
 
@@ -381,6 +450,7 @@ COMMANDS = {
     "simulate": _cmd_simulate,
     "evaluate": _cmd_evaluate,
     "demo": _cmd_demo,
+    "dashboard": _cmd_dashboard,
 }
 
 

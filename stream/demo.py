@@ -306,6 +306,42 @@ def print_summary(report: OutputReport, *, withheld: list[int] | None = None) ->
     )
 
 
+@contextlib.contextmanager
+def _dashboard(stack: LocalStack, port: int, log_dir: Path):
+    """``orbitlink dashboard`` on the stack's broker, replaying the last hour, for the
+    duration of the block: ``(process, url)``."""
+    assert stack.settings is not None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / "dashboard.log", "ab")  # the child keeps it
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orbitlink.stream.cli",
+            "dashboard",
+            "--broker",
+            stack.settings.broker,
+            "--port",
+            str(port),
+            "--since-minutes",
+            "60",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
 def run_demo(
     *,
     catalog: Path | None = None,
@@ -313,8 +349,11 @@ def run_demo(
     port: int | None = None,
     out: Path | None = None,
     speed: float | None = 10.0,
+    dashboard_port: int = 8080,
+    keep_running: bool = False,
 ) -> int:
-    """The ``orbitlink demo`` command; returns the exit code."""
+    """The ``orbitlink demo`` command; returns the exit code. The dashboard runs on
+    ``dashboard_port`` while the demo does (and after it with ``keep_running``)."""
     from orbitlink.tracking.evaluate import evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
     from orbitlink.tracking.simulate import simulate_scenario
@@ -341,35 +380,48 @@ def run_demo(
         with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
             assert stack.settings is not None
             print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
-            frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
-            pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
-            print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
-            asyncio.run(
-                publish_frames(
-                    stack.settings,
-                    frames,
-                    read_sensors(scenario / "sensors.json"),
-                    speed=speed,
-                    total=len(frames),
-                    create_topics=False,
+            with _dashboard(stack, dashboard_port, work / "stack") as (dashboard, dashboard_url):
+                print(f"      dashboard {dashboard_url} (live while the demo runs)", flush=True)
+                frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+                pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+                print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
+                asyncio.run(
+                    publish_frames(
+                        stack.settings,
+                        frames,
+                        read_sensors(scenario / "sensors.json"),
+                        speed=speed,
+                        total=len(frames),
+                        create_topics=False,
+                    )
                 )
-            )
-            stack.wait_for_frames(len(frames))
-            print("[4/5] reading tracks and associations back ...", flush=True)
-            report = collect_outputs(stack.settings, until_idle_s=2.0)
-        print_summary(report, withheld=summary.withheld_norad_ids)
-        _write_results(report, work / "results")
-        print("\n[5/5] scoring against the simulation's truth ...", flush=True)
-        evaluation = evaluate(
-            scenario / "truth.json", work / "results", plot_path=work / "results" / "evaluation.png"
-        )
-        print(evaluation.to_table())
-        if out:
-            print(f"\nscenario, results and logs kept in {work}")
-        print(
-            "\nread the outputs with any Kafka client while a broker runs, e.g.\n"
-            "  kcat -b 127.0.0.1:9092 -t orbitlink.associations -C"
-        )
+                stack.wait_for_frames(len(frames))
+                print("[4/5] reading tracks and associations back ...", flush=True)
+                report = collect_outputs(stack.settings, until_idle_s=2.0)
+                print_summary(report, withheld=summary.withheld_norad_ids)
+                _write_results(report, work / "results")
+                print("\n[5/5] scoring against the simulation's truth ...", flush=True)
+                evaluation = evaluate(
+                    scenario / "truth.json",
+                    work / "results",
+                    plot_path=work / "results" / "evaluation.png",
+                )
+                print(evaluation.to_table())
+                if out:
+                    print(f"\nscenario, results and logs kept in {work}")
+                print(
+                    "\nread the outputs with any Kafka client while a broker runs, e.g.\n"
+                    f"  kcat -b {stack.settings.bootstrap} -t orbitlink.associations -C"
+                )
+                if keep_running:
+                    print(
+                        f"\nbroker, worker and dashboard keep running: {dashboard_url} "
+                        "(Ctrl-C stops)",
+                        flush=True,
+                    )
+                    with contextlib.suppress(KeyboardInterrupt):
+                        while dashboard.poll() is None:
+                            time.sleep(1.0)
         return 0
     finally:
         if tmp is not None:

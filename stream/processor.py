@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
 from orbitlink.tracking.models import Frame
+from orbitlink.tracking.monitoring import Monitor
 from orbitlink.tracking.pipeline import Pipeline
 
+from .alerts import alert_record
 from .codecs import decode_frame, encode_record
 from .deadletters import DeadLetters
+from .metrics import WorkerMetrics
 from .offsets import OffsetGuard
 from .settings import StreamSettings
 from .sinks import OutboundRecord, Sink
@@ -70,6 +73,8 @@ class FrameProcessor:
     unknown; it returns once the sensors topic has been read up to now (the sensor may have
     been published just before its frames), after which an unknown sensor is a dead letter.
     Dead letters go to ``dead_letters``, by default published through ``sink``.
+    ``monitor``, when given, watches every processed frame (its alerts are published with
+    the frame's records) and ``worker_metrics`` counts everything for ``/metrics``.
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class FrameProcessor:
         metrics: Metrics | None = None,
         rewind: Callable[[str, int, int], Awaitable[object]] | None = None,
         dead_letters: DeadLetters | None = None,
+        monitor: Monitor | None = None,
+        worker_metrics: WorkerMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -92,6 +99,9 @@ class FrameProcessor:
         self.metrics = metrics if metrics is not None else Metrics()
         self.tracks_topic = settings.topic("tracks")
         self.associations_topic = settings.topic("associations")
+        self.alerts_topic = settings.topic("alerts")
+        self.monitor = monitor
+        self.worker_metrics = worker_metrics
         self.offsets = OffsetGuard(states, rewind, self.metrics)
         self.dead_letters = (
             dead_letters
@@ -100,14 +110,33 @@ class FrameProcessor:
         )
 
     async def handle(
-        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp_s: float | None = None,
     ) -> FrameOutcome:
-        """Process one message of the frames topic. Never raises for bad input."""
+        """Process one message of the frames topic (published at ``timestamp_s``, Unix s,
+        when known). Never raises for bad input."""
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
+        started = time.perf_counter()
         outcome = await self._handle(key, value, topic=topic, partition=partition, offset=offset)
         self.offsets.done(partition, offset)
+        if self.worker_metrics is not None:
+            self.worker_metrics.frame_done(outcome.sensor_id, outcome.disposition)
+            if outcome.disposition == "processed":
+                self.worker_metrics.frame_latency.labels(
+                    self.worker_metrics.sensor_label(outcome.sensor_id)
+                ).observe(time.perf_counter() - started)
+                if timestamp_s is not None:
+                    self.worker_metrics.frame_age.labels(
+                        self.worker_metrics.sensor_label(outcome.sensor_id)
+                    ).observe(max(time.time() - timestamp_s, 0.0))
         return outcome
 
     async def _handle(
@@ -121,8 +150,9 @@ class FrameProcessor:
             return await self._reject(*where, error.reason)
         except Exception as error:
             return await self._fail(*where, error)
+        state_before = self.states.get(frame.sensor_id.encode())
         try:
-            result = await self._process(frame)
+            result = await self._process(frame, state_before)
         except UnknownSensorError as error:
             return await self._reject(*where, str(error))
         except Exception as error:
@@ -143,11 +173,25 @@ class FrameProcessor:
             OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
             for a in result.associations
         ]
+        alerts = self._watch(frame, state_before, result)
+        records += [
+            OutboundRecord(self.alerts_topic, a.key.encode(), alert_record(a)) for a in alerts
+        ]
         # Records first, state second: see stream/sinks.py for why this order.
         await self.sink.publish(records)
         self.states[frame.sensor_id.encode()] = result.state
         self.metrics["tracks_out"] += len(result.tracks)
         self.metrics["associations_out"] += len(result.associations)
+        if self.worker_metrics is not None:
+            self.worker_metrics.processed(
+                frame.sensor_id,
+                len(frame.detections),
+                result.tracks,
+                result.associations,
+                len(result.state),
+            )
+            for alert in alerts:
+                self.worker_metrics.alert(alert)
         return FrameOutcome(
             "processed",
             frame.sensor_id,
@@ -169,8 +213,24 @@ class FrameProcessor:
                 field="sensor_id",
             )
 
-    async def _process(self, frame: Frame):
-        state = self.states.get(frame.sensor_id.encode())
+    def _watch(self, frame: Frame, state_before: bytes | None, result):
+        """The monitor's alerts for a processed frame (none without a monitor; a monitor
+        failure is logged, never allowed to lose the frame)."""
+        if self.monitor is None:
+            return []
+        try:
+            return self.monitor.observe(
+                frame,
+                state_before,
+                result.tracks,
+                result.associations,
+                self.pipeline.sensor_for(frame).sigma_arcsec,
+            )
+        except Exception:
+            log.exception("monitor: frame %s of %s not monitored", frame.frame_id, frame.sensor_id)
+            return []
+
+    async def _process(self, frame: Frame, state: bytes | None):
         try:
             return self.pipeline.process(frame, state)
         except UnknownSensorError:
@@ -204,6 +264,8 @@ class FrameProcessor:
         reason: str,
     ) -> FrameOutcome:
         log.warning("frames: %s[%d]@%d to dead letters: %s", topic, partition, offset, reason)
+        if self.worker_metrics is not None:
+            self.worker_metrics.dead_letter(topic, reason)
         await self.dead_letters.publish(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason
         )

@@ -77,6 +77,9 @@ class StreamSettings(Settings):
     deadletter_topic: str = Field(
         "orbitlink.deadletter", description="Input messages that could not be used (output)."
     )
+    alerts_topic: str = Field(
+        "orbitlink.alerts", description="Model-monitoring alerts (output, docs/monitoring.md)."
+    )
     state_table: str = Field(
         "tracker-state", description="Faust table of per-sensor tracker state."
     )
@@ -91,6 +94,7 @@ class StreamSettings(Settings):
         1, ge=1, description="Partitions of the compacted sensors and catalogue topics."
     )
     deadletter_partitions: int = Field(1, ge=1, description="Partitions of the dead-letter topic.")
+    alerts_partitions: int = Field(1, ge=1, description="Partitions of the alerts topic.")
 
     store: str = Field(
         default_factory=default_store,
@@ -155,7 +159,22 @@ class StreamSettings(Settings):
         "catch up before it is dead-lettered.",
     )
     web_port: int | None = Field(
-        None, description="Port of Faust's web view on 127.0.0.1; unset = off."
+        None,
+        description="Port of Faust's web view on 127.0.0.1, which serves the Prometheus "
+        "metrics at /metrics; unset = off.",
+    )
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Address the web view binds: this machine only by default; 0.0.0.0 "
+        "inside a container network for a Prometheus in another container.",
+    )
+    monitor: bool = Field(
+        True, description="Watch the tracker and the correlation and publish alerts."
+    )
+    monitor_settings: Path | None = Field(
+        None,
+        description="JSON of model-monitoring windows and thresholds (docs/monitoring.md); "
+        "what it leaves out keeps its default.",
     )
     metrics_interval_s: float = Field(10.0, gt=0, description="Period of the metrics log line.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -208,7 +227,7 @@ class StreamSettings(Settings):
 
     def topic(self, role: str) -> str:
         """Full topic name of a role: frames, sensors, catalogue, tracks, associations,
-        deadletter."""
+        deadletter, alerts."""
         return self.topic_prefix + getattr(self, f"{role}_topic")
 
     @property
@@ -230,5 +249,6 @@ class StreamSettings(Settings):
             self.topic("tracks"): TopicSpec(self.output_partitions, False),
             self.topic("associations"): TopicSpec(self.output_partitions, False),
             self.topic("deadletter"): TopicSpec(self.deadletter_partitions, False, large),
+            self.topic("alerts"): TopicSpec(self.alerts_partitions, False),
             self.changelog_topic: TopicSpec(self.frames_partitions, True, large),
         }

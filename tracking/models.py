@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -33,6 +34,9 @@ from pydantic import (
 from .types import TrackStatus
 
 __all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertState",
     "Association",
     "Detection",
     "FieldOfView",
@@ -269,3 +273,57 @@ class Association(_TimedRecord):
         if not self.uct and self.norad_id is None:
             raise ValueError("a correlated track needs a norad_id")
         return self
+
+
+#: What an alert is about (docs/monitoring.md describes each).
+AlertKind = Literal[
+    "filter_overconfident",
+    "filter_underconfident",
+    "uct_rate_jump",
+    "along_track_drift",
+    "cross_track_drift",
+    "stale_elements",
+    "catalogue_silent",
+]
+AlertState = Literal["firing", "resolved"]
+
+
+class Alert(_Record):
+    """A model-monitoring alert: a statistic of one sensor's records outside its bounds.
+
+    One record with ``state = "firing"`` when the condition starts and one with ``state =
+    "resolved"`` when it ends, both with the same ``kind``, ``sensor_id`` and ``first_time``
+    (the frame time at which it started); ``last_time`` is the frame time of the record
+    (the latest time the condition held, or the time it cleared). ``statistic`` is the value
+    of the statistic named by ``statistic_name`` over the window, ``threshold`` the bound it
+    crossed (or came back within); ``baseline`` is the value of the baseline window for the
+    drift alerts. ``sensor_id`` is null for alerts about the whole service (the catalogue
+    topic).
+    """
+
+    kind: AlertKind
+    sensor_id: str | None
+    state: AlertState
+    statistic_name: str
+    statistic: float
+    threshold: float
+    baseline: float | None = None
+    window_frames: int = Field(ge=0)
+    window_samples: int = Field(ge=0)
+    message: str
+    first_time: datetime
+    last_time: datetime
+
+    @field_validator("first_time", "last_time", mode="before")
+    @classmethod
+    def _parse_times(cls, value: object) -> datetime:
+        return parse_time(value)  # type: ignore[arg-type]
+
+    @field_serializer("first_time", "last_time")
+    def _serialise_times(self, value: datetime) -> str:
+        return format_time(value)
+
+    @property
+    def key(self) -> str:
+        """The message key: one alert's records share it (``kind/sensor_id``)."""
+        return f"{self.kind}/{self.sensor_id or '*'}"
