@@ -164,7 +164,7 @@ def create_app(
         if settings.monitor_settings is not None
         else MonitorSettings()
     )
-    monitor = Monitor(monitor_settings, pipeline.settings.tracker) if settings.monitor else None
+    monitor = Monitor(monitor_settings) if settings.monitor else None
     frames_name = settings.topic("frames")
     worker_metrics = WorkerMetrics(
         catalogue=lambda: pipeline.catalogue,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
 from orbitlink.tracking.models import Frame
 from orbitlink.tracking.monitoring import Monitor
-from orbitlink.tracking.pipeline import Pipeline
+from orbitlink.tracking.pipeline import FrameResult, Pipeline
 
 from .alerts import alert_record
 from .codecs import decode_frame, encode_record
@@ -173,7 +173,7 @@ class FrameProcessor:
             OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
             for a in result.associations
         ]
-        alerts = self._watch(frame, state_before, result)
+        alerts = self._watch(frame, result)
         records += [
             OutboundRecord(self.alerts_topic, a.key.encode(), alert_record(a)) for a in alerts
         ]
@@ -213,19 +213,13 @@ class FrameProcessor:
                 field="sensor_id",
             )
 
-    def _watch(self, frame: Frame, state_before: bytes | None, result):
+    def _watch(self, frame: Frame, result: FrameResult) -> list:
         """The monitor's alerts for a processed frame (none without a monitor; a monitor
         failure is logged, never allowed to lose the frame)."""
         if self.monitor is None:
             return []
         try:
-            return self.monitor.observe(
-                frame,
-                state_before,
-                result.tracks,
-                result.associations,
-                self.pipeline.sensor_for(frame).sigma_arcsec,
-            )
+            return self.monitor.observe(frame, result.nis.values(), result.associations)
         except Exception:
             log.exception("monitor: frame %s of %s not monitored", frame.frame_id, frame.sensor_id)
             return []

@@ -26,8 +26,8 @@ Three families of statistics, each kept per sensor over sliding windows of frame
 (:meth:`SensorMonitor.to_dict` / :meth:`SensorMonitor.from_dict` round-trip it through JSON) and
 turns each frame's statistics into :class:`~orbitlink.tracking.models.Alert` records: one
 ``firing`` record when a condition starts, one ``resolved`` record once it has been absent for
-:attr:`MonitorSettings.clear_after_s`. :func:`normalised_innovations` computes a
-frame's NIS from the sensor's tracker state before the frame and the frame's records. Nothing
+:attr:`MonitorSettings.clear_after_s`. The tracker computes each update's NIS as it gates
+(:attr:`FrameResult.nis <orbitlink.tracking.pipeline.FrameResult.nis>`). Nothing
 here knows about Kafka; the stream worker publishes the alerts (``orbitlink.stream.alerts``).
 """
 
@@ -42,19 +42,9 @@ import numpy as np
 from pydantic import Field
 from scipy.stats import chi2
 
-from .constants import DEG_PER_ARCSEC
-from .kalman import (
-    constant_velocity_transition,
-    innovation,
-    mahalanobis_sq,
-    predict,
-    white_noise_acceleration,
-)
-from .models import Alert, AlertKind, Association, Frame, TrackUpdate
+from .models import Alert, AlertKind, Association, Frame
 from .settings import Settings
-from .sky import gnomonic_from_radec
 from .times import datetime_from_unix, unix_from_datetime
-from .tracker import SensorTracker, TrackerSettings
 from .types import Array
 
 __all__ = [
@@ -65,7 +55,6 @@ __all__ = [
     "catalogue_silence_alert",
     "frame_statistics",
     "nis_band",
-    "normalised_innovations",
 ]
 
 #: Degrees of freedom of one NIS sample: a detection measures two coordinates.
@@ -168,56 +157,6 @@ def nis_band(n_samples: int, probability: float) -> tuple[float, float]:
     tail = 0.5 * (1.0 - probability)
     low, high = chi2.ppf([tail, 1.0 - tail], dof)
     return float(low) / n_samples, float(high) / n_samples
-
-
-def normalised_innovations(
-    previous: SensorTracker,
-    frame: Frame,
-    updates: Sequence[TrackUpdate],
-    default_sigma_arcsec: float,
-) -> Array:
-    """NIS of every track of ``previous`` (the sensor's tracker before ``frame``) that took a
-    detection of ``frame`` in ``updates``, as the tracker computed it before its update: the
-    detection projected into the plane tangent at the track's last position, against the
-    prediction ``F x`` with covariance ``F P F^T + Q + R``.
-
-    Tracks started in ``frame`` have no prediction and no NIS.
-    """
-    rows: list[int] = []
-    detections: list[tuple[float, float, float]] = []
-    index = {track_id: i for i, track_id in enumerate(previous.track_ids)}
-    by_id = {d.det_id: d for d in frame.detections}
-    for update in updates:
-        if update.det_id is None:
-            continue
-        row = index.get(update.track_id)
-        detection = by_id.get(update.det_id)
-        if row is None or detection is None:
-            continue
-        rows.append(row)
-        sigma = detection.sigma_arcsec or default_sigma_arcsec
-        detections.append((detection.ra_deg, detection.dec_deg, sigma))
-    if not rows:
-        return np.empty(0)
-    take = np.array(rows)
-    z_ra, z_dec, sigma_arcsec = np.array(detections).T
-    dt_s = unix_from_datetime(frame.time) - previous.last_time_s
-    x = np.zeros((len(take), 4))
-    x[:, 2:] = previous.rates_deg_s[take]
-    # The tracker's own process-noise law (until FrameResult carries its innovations).
-    q = previous._process_noise_density(x)
-    x_pred, P_pred = predict(
-        x,
-        previous.covariance[take],
-        constant_velocity_transition(dt_s),
-        white_noise_acceleration(dt_s, q),
-    )
-    xi, eta = gnomonic_from_radec(z_ra, z_dec, previous.ra_deg[take], previous.dec_deg[take])
-    r_var = (sigma_arcsec * DEG_PER_ARCSEC) ** 2
-    y, S = innovation(
-        x_pred, P_pred, np.stack([xi, eta], axis=-1), r_var[:, None, None] * np.eye(2)
-    )
-    return mahalanobis_sq(y, S)
 
 
 @dataclass(frozen=True)
@@ -683,36 +622,22 @@ def catalogue_silence_alert(
 
 
 class Monitor:
-    """The monitors of every sensor, fed with each processed frame and its records.
+    """The monitors of every sensor, fed with each processed frame's NIS and associations."""
 
-    :meth:`observe` takes the frame, the sensor's tracker state *before* the frame (the bytes
-    the pipeline was given) and the frame's records, computes the NIS and the frame's
-    statistics and returns the alerts they raise or clear.
-    """
-
-    def __init__(
-        self,
-        settings: MonitorSettings = MonitorSettings(),
-        tracker_settings: TrackerSettings = TrackerSettings(),
-    ) -> None:
+    def __init__(self, settings: MonitorSettings = MonitorSettings()) -> None:
         self.settings = settings
-        self.tracker_settings = tracker_settings
         self.sensors: dict[str, SensorMonitor] = {}
 
     def observe(
-        self,
-        frame: Frame,
-        state_before: bytes | None,
-        updates: Sequence[TrackUpdate],
-        associations: Sequence[Association],
-        default_sigma_arcsec: float,
+        self, frame: Frame, nis: Sequence[float], associations: Sequence[Association]
     ) -> list[Alert]:
+        """The alerts the frame raises or clears, from its tracks' NIS (the pipeline's
+        :attr:`FrameResult.nis <orbitlink.tracking.pipeline.FrameResult.nis>` values) and its
+        associations."""
         monitor = self.sensors.get(frame.sensor_id)
         if monitor is None:
             monitor = self.sensors[frame.sensor_id] = SensorMonitor(frame.sensor_id, self.settings)
-        nis = np.empty(0)
-        if state_before is not None:
-            previous = SensorTracker.from_bytes(state_before, self.tracker_settings)
-            nis = normalised_innovations(previous, frame, updates, default_sigma_arcsec)
-        stats = frame_statistics(unix_from_datetime(frame.time), nis, associations, self.settings)
+        values = np.asarray(list(nis), dtype=float)
+        time_s = unix_from_datetime(frame.time)
+        stats = frame_statistics(time_s, values, associations, self.settings)
         return monitor.observe(stats)

@@ -91,13 +91,15 @@ class EndedTrack:
 class FrameResult:
     """What one frame produced. ``state`` is the sensor's state to keep for next time; for a
     duplicate or out-of-order frame it is the state passed in, unchanged, and no records are
-    produced. ``ended`` lists the published tracks that ended at this frame."""
+    produced. ``ended`` lists the published tracks that ended at this frame; ``nis`` the
+    normalised innovation squared of each confirmed track that took a detection."""
 
     state: bytes
     tracks: list[TrackUpdate]
     associations: list[Association]
     disposition: Disposition
     ended: list[EndedTrack] = field(default_factory=list)
+    nis: dict[str, float] = field(default_factory=dict)
 
 
 _STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
@@ -210,7 +212,7 @@ class Pipeline:
         current.verdicts = {k: v for k, v in current.verdicts.items() if k in live}
         new_state = current.to_bytes()
         self._live[frame.sensor_id] = (new_state, current)
-        return FrameResult(new_state, updates, records, "processed", ended)
+        return FrameResult(new_state, updates, records, "processed", ended, step.nis)
 
     def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:

@@ -220,7 +220,10 @@ class TrackerStep:
     arcs (as :meth:`SensorTracker.arcs` returns them): what a pass left behind. ``offered``
     holds the records (status ``tentative``, not published) of the unpublished tentative
     tracks with ``publish_after_detections`` detections that took one this frame: the
-    correlator may confirm them (:meth:`SensorTracker.confirm`).
+    correlator may confirm them (:meth:`SensorTracker.confirm`). ``nis`` maps each track
+    confirmed before this frame that took a detection to its normalised innovation squared
+    (the squared Mahalanobis distance of the detection from the prediction): what filter
+    consistency is monitored on.
     """
 
     updates: list[TrackUpdate]
@@ -228,6 +231,7 @@ class TrackerStep:
     ended: list[str] = field(default_factory=list)
     ended_arcs: tuple[Array, Array, Array, Array] | None = None
     offered: list[TrackUpdate] = field(default_factory=list)
+    nis: dict[str, float] = field(default_factory=dict)
 
 
 # Layout of the serialised state: magic, header length, JSON header, raw little-endian arrays.
@@ -462,8 +466,17 @@ class SensorTracker:
         n = len(state.number)
         det_track = np.full(len(detections), -1, dtype=np.intp)
         hit = np.zeros(n, dtype=bool)
+        nis: dict[str, float] = {}
         if n:
-            hit_rows, hit_cols = self._advance_tracks(dt_s, det_unit, det_sigma)
+            confirmed_before = state.confirmed.copy()
+            hit_rows, hit_cols, hit_nis = self._advance_tracks(dt_s, det_unit, det_sigma)
+            shown = confirmed_before[hit_rows]
+            nis = {
+                self._track_id(number): value
+                for number, value in zip(
+                    state.number[hit_rows[shown]].tolist(), hit_nis[shown].tolist()
+                )
+            }
             hit[hit_rows] = True
             det_track[hit_cols] = hit_rows
             self._extend_arcs(
@@ -510,6 +523,7 @@ class SensorTracker:
             ended=ended,
             ended_arcs=ended_arcs,
             offered=offered,
+            nis=nis,
         )
 
     def _measure_clutter(self, frame: Frame, det_track: NDArray[np.intp]) -> None:
@@ -610,8 +624,9 @@ class SensorTracker:
 
     def _advance_tracks(
         self, dt_s: float, det_unit: Array, det_sigma_deg: Array
-    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Predict, gate, assign, update and re-centre all tracks; return assigned pairs."""
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], Array]:
+        """Predict, gate, assign, update and re-centre all tracks; return the assigned pairs
+        and the squared Mahalanobis distance of each (its NIS)."""
         state, s = self._state, self.settings
         F = constant_velocity_transition(dt_s)
         Q = white_noise_acceleration(dt_s, self._process_noise_density(state.x))
@@ -674,7 +689,7 @@ class SensorTracker:
         state.ra0_deg, state.dec0_deg, state.x, state.P = recentre(
             state.ra0_deg, state.dec0_deg, x, P
         )
-        return hit_rows, hit_cols
+        return hit_rows, hit_cols, d2[chosen]
 
     def _life_cycle(
         self, hit: NDArray[np.bool_], frame: Frame
