@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from streamtools import (
     REPO_ROOT,
-    offline_records,
     small_scenario,
     test_settings,
     wait_for_records,
@@ -29,6 +28,7 @@ from orbitlink.stream.consume import dedupe_records
 from orbitlink.stream.replay import publish_frames
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
+from orbitlink.tracking.pipeline import Pipeline
 
 pytestmark = pytest.mark.kafka
 
@@ -143,15 +143,23 @@ def test_catalogue_update_changes_later_associations(
     update_file = tmp_path / "withheld.tle"
     full.subset(full.index_of(withheld)).write(update_file)
 
-    # Expected: frames before the split against the reduced catalogue, frames after it
-    # against the reduced catalogue plus the withheld objects (the full one).
-    reduced = offline_records(scenario, frames, tmp_path / "reduced", catalog=scenario / "catalog")
-    complete = offline_records(scenario, frames, tmp_path / "full", catalog=catalog_dir)
-    early = {f.frame_id for f in frames[:split]}
-    expected = dedupe_records(
-        [a for a in reduced["associations"] if a["frame_id"] in early]
-        + [a for a in complete["associations"] if a["frame_id"] not in early]
+    # Expected: the same frames through one pipeline in this process, the withheld objects'
+    # element sets applied between the two halves as the worker applies them (the verdicts
+    # after the update are made from evidence that began before it, so they are not those
+    # of a run that had the whole catalogue from the start).
+    pipeline = Pipeline(
+        read_sensors(scenario / "sensors.json"), Catalogue.from_path(scenario / "catalog")
     )
+    states: dict[str, bytes] = {}
+    produced = []
+    for k, frame in enumerate(frames):
+        if k == split:
+            pipeline.update_catalogue(Catalogue.from_path(update_file))
+        result = pipeline.process(frame, states.get(frame.sensor_id))
+        states[frame.sensor_id] = result.state
+        produced += [json.loads(a.to_json()) for a in result.associations]
+    early = {f.frame_id for f in frames[:split]}
+    expected = dedupe_records(produced)
     late_withheld = [
         a for a in expected if a["frame_id"] not in early and a["norad_id"] in withheld
     ]
