@@ -105,6 +105,12 @@ COLUMNS = (
         at_least=0.95,
     ),
     Column(
+        "named<=5sd",
+        "named_right_within_error",
+        "the same, over the objects whose element set is within 5 sigma of the truth (a set "
+        "further off than its error allows is rightly left a UCT)",
+    ),
+    Column(
         "named/all",
         "named_right_of_tracks",
         "catalogued objects' tracks (scored or not) named right and unambiguously",

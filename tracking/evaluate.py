@@ -277,6 +277,10 @@ class Identification:
     catalogued_tracks: int = 0  # tracks whose truth object is in the engine's catalogue
     catalogued_scored: int = 0  # ... with a final verdict
     catalogued_named_right: int = 0  # ... naming it, not flagged ambiguous
+    # The same for the catalogued objects whose element set is within its fitted error of the
+    # truth (snapshot staleness; all of them otherwise): the ones a name can be earned for.
+    within_error_scored: int = 0
+    within_error_named_right: int = 0
     sightings: int = 0
     sightings_scored: int = 0  # ... in a scored track of that sensor
     withheld_sightings: int = 0  # sightings of withheld objects
@@ -314,6 +318,12 @@ class Identification:
         return _share(self.catalogued_named_right, self.catalogued_scored)
 
     @property
+    def named_right_within_error(self) -> float:
+        """Like :attr:`named_right_of_scored`, over the objects whose element set is within
+        ``FAR_OFF_SIGMA`` of the truth (a far-off set is rightly left a UCT)."""
+        return _share(self.within_error_named_right, self.within_error_scored)
+
+    @property
     def named_right_of_tracks(self) -> float:
         """Catalogued objects' tracks named right, unambiguously / all their tracks."""
         return _share(self.catalogued_named_right, self.catalogued_tracks)
@@ -343,6 +353,7 @@ class Identification:
         "ambiguous_share",
         "ambiguous_top_two",
         "named_right_of_scored",
+        "named_right_within_error",
         "named_right_of_tracks",
         "uct_recall",
         "scored_coverage",
@@ -497,6 +508,7 @@ def _identification_rows(
         ),
         ("  ambiguous: truth in the top two", pct(c.ambiguous_top_two)),
         ("  catalogued named right (of scored)", pct(c.named_right_of_scored)),
+        ("  ... of sets within their error", pct(c.named_right_within_error)),
         ("  catalogued named right (of tracks)", pct(c.named_right_of_tracks)),
         (f"  withheld out as UCTs (of {c.withheld_sightings})", pct(c.uct_recall)),
         (f"  seen >= {MIN_DETECTIONS}x in a scored track", pct(c.scored_coverage)),
@@ -654,12 +666,14 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
     )
 
     sightings = {key for key, count in per_sensor_object.items() if count >= MIN_DETECTIONS}
-    report.identification = _identification(scores, sightings, withheld)
+    far = frozenset(int(n) for n in scenario.get("far_off_norad_ids", ()))
+    report.identification = _identification(scores, sightings, withheld, far)
     for sensor_id in sorted({s.sensor_id for s in scores} | {sid for sid, _ in sightings}):
         report.identification_by_sensor[sensor_id] = _identification(
             [s for s in scores if s.sensor_id == sensor_id],
             {key for key in sightings if key[0] == sensor_id},
             withheld,
+            far,
         )
     tasks = {p["sensor_id"]: p["task"] for p in scenario.get("settings", {}).get("sensors", [])}
     for sensor_id, counts in report.identification_by_sensor.items():
@@ -674,7 +688,10 @@ def score(run: ScenarioRun, *, gospa_c_arcsec: float = DEFAULT_GOSPA_C_ARCSEC) -
 
 
 def _identification(
-    scores: list[TrackScore], sightings: set[tuple[str, int]], withheld: set[int]
+    scores: list[TrackScore],
+    sightings: set[tuple[str, int]],
+    withheld: set[int],
+    far_off: frozenset[int] = frozenset(),
 ) -> Identification:
     """The identification counts of some tracks and the sightings of the same sensors."""
     claims = [s for s in scores if s.verdict_uct is False]
@@ -683,6 +700,7 @@ def _identification(
     catalogued = [
         s for s in scores if s.truth_norad_id is not None and s.truth_norad_id not in withheld
     ]
+    within = [s for s in catalogued if s.truth_norad_id not in far_off]
     scored = [s for s in scores if s.verdict_uct is not None]
     in_scored = {(s.sensor_id, s.truth_norad_id) for s in scored}
     as_uct = {(s.sensor_id, s.truth_norad_id) for s in scores if s.outcome == "uct_correct"}
@@ -700,6 +718,8 @@ def _identification(
         catalogued_tracks=len(catalogued),
         catalogued_scored=sum(s.verdict_uct is not None for s in catalogued),
         catalogued_named_right=sum(s.outcome == "correct" and not s.ambiguous for s in catalogued),
+        within_error_scored=sum(s.verdict_uct is not None for s in within),
+        within_error_named_right=sum(s.outcome == "correct" and not s.ambiguous for s in within),
         sightings=len(sightings),
         sightings_scored=len(sightings & in_scored),
         withheld_sightings=len(withheld_sightings),

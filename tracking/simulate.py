@@ -1335,6 +1335,10 @@ class Scenario:
     ``withheld_norad_ids``. ``uncatalogued_norad_ids`` are the objects detected that the
     input catalogue does not hold (snapshot staleness: launches since the older snapshot);
     they are among ``withheld_norad_ids``, as they too should come out as UCTs.
+    ``far_off_norad_ids`` (snapshot staleness) are the catalogued objects detected whose
+    element set in the input catalogue is further than ``FAR_OFF_SIGMA`` sigmas of the fitted
+    error model from the truth (a manoeuvre, a decay): a correlator that trusts the error model
+    should leave them UCTs, and the evaluation reports them apart.
     """
 
     seed: int
@@ -1347,6 +1351,7 @@ class Scenario:
     objects_in_view: dict[str, list[dict]]
     catalogue: Catalogue
     uncatalogued_norad_ids: list[int] = field(default_factory=list)
+    far_off_norad_ids: list[int] = field(default_factory=list)
 
 
 def simulate(
@@ -1446,7 +1451,60 @@ def simulate(
         objects_in_view={v["frame_id"]: v["objects"] for run in runs.values() for v in run.in_view},
         catalogue=catalogue.without(chosen),
         uncatalogued_norad_ids=uncatalogued,
+        far_off_norad_ids=(
+            far_off(
+                catalogue,
+                sky,
+                [n for n in detected if n not in uncatalogued],
+                start + settings.duration_s / 2.0,
+            )
+            if snapshots
+            else []
+        ),
     )
+
+
+#: An element set further than this many sigmas (fitted model, any component) from the truth
+#: is "far off": no honest correlator can name its object from it.
+FAR_OFF_SIGMA = 5.0
+
+
+def far_off(
+    catalogue: Catalogue, truth: Catalogue, norad_ids: list[int], time_unix_s: float
+) -> list[int]:
+    """The objects among ``norad_ids`` whose element set in ``catalogue`` is further than
+    ``FAR_OFF_SIGMA`` sigmas of the fitted element-set error model from their set in ``truth``
+    at ``time_unix_s``, in the truth's radial, in-track or cross-track direction."""
+    from .element_error import orbit_classes, read_element_error_model
+
+    ids = np.array(sorted(norad_ids), dtype=np.int64)
+    if ids.size == 0:
+        return []
+    mine, theirs = catalogue.index_of(ids), truth.index_of(ids)
+    jd, fraction = jd_from_unix(np.array([time_unix_s]))
+    _, r, _ = catalogue.subset(mine).satrec_array.sgp4(jd, fraction)
+    _, r_true, v_true = truth.subset(theirs).satrec_array.sgp4(jd, fraction)
+    r, r_true, v_true = r[:, 0], r_true[:, 0], v_true[:, 0]
+    radial = r_true / np.linalg.norm(r_true, axis=1, keepdims=True)
+    cross = np.cross(r_true, v_true)
+    cross /= np.linalg.norm(cross, axis=1, keepdims=True)
+    along = np.cross(cross, radial)
+    offset = r - r_true
+    age_days = (time_unix_s - catalogue.epoch_unix_s[mine]) / SECONDS_PER_DAY
+    sigma = read_element_error_model().sigmas(orbit_classes(catalogue)[mine], age_days)
+    z = np.max(
+        np.abs(
+            np.stack(
+                [
+                    np.sum(offset * radial, 1) / sigma.radial_km,
+                    np.sum(offset * along, 1) / sigma.in_track_km,
+                    np.sum(offset * cross, 1) / sigma.cross_track_km,
+                ]
+            )
+        ),
+        axis=0,
+    )
+    return [int(n) for n in ids[z > FAR_OFF_SIGMA]]
 
 
 def write_scenario(scenario: Scenario, out_dir: str | Path) -> ScenarioSummary:
@@ -1464,6 +1522,7 @@ def write_scenario(scenario: Scenario, out_dir: str | Path) -> ScenarioSummary:
         "settings": scenario.settings.model_dump(),
         "withheld_norad_ids": scenario.withheld_norad_ids,
         "uncatalogued_norad_ids": scenario.uncatalogued_norad_ids,
+        "far_off_norad_ids": scenario.far_off_norad_ids,
         "pointings": scenario.pointings,
         "frames": [
             {
