@@ -12,9 +12,11 @@ over a few minutes, plus everything needed to score a tracking run on it:
   sunlit), with a magnitude from a simple diffuse-sphere model, a magnitude-dependent
   probability of detection, Gaussian astrometric noise, and Poisson false alarms;
 * a catalogue that is realistically wrong: the truth propagates each object's element set with
-  its mean anomaly, inclination and node shifted by a few seconds along-track (LEO), a few tens
-  of arc-seconds (GEO) and a little cross-track, and a fraction of the objects seen is withheld
-  from the catalogue handed to the engine so that they should come out as uncorrelated tracks;
+  its mean anomaly and inclination shifted by errors drawn from the element-set error model
+  fitted on real snapshots (``staleness="model"``, the default: each object's class and age at
+  the scenario time) or by fixed sigmas (``"perturbed"``), and a fraction of the objects seen
+  is withheld from the catalogue handed to the engine so that they should come out as
+  uncorrelated tracks;
 * or really wrong (``staleness="snapshots"``): the truth is a newer snapshot of the catalogue,
   propagated as it is, and the engine gets the older one, whose error is what a week does to
   real element sets; objects only in the newer one (launches since) are uncatalogued.
@@ -56,7 +58,8 @@ from sgp4.api import SatrecArray
 from skyfield.api import wgs84
 
 from .catalogue import Catalogue, tle_checksum
-from .constants import ARCSEC_PER_DEG, SECONDS_PER_DAY
+from .constants import ARCSEC_PER_DEG, EARTH_MU_KM3_S2, SECONDS_PER_DAY
+from .element_error import ElementSigmas, orbit_classes, read_element_error_model
 from .ephemeris import sun_and_earth_velocity
 from .formats import write_frames_jsonl, write_sensors
 from .models import Detection, FieldOfView, Frame, Sensor, format_time
@@ -88,7 +91,7 @@ __all__ = [
 ]
 
 Task = Literal["geo_survey", "leo_stare", "geo_cluster", "leo_train"]
-Staleness = Literal["perturbed", "snapshots"]
+Staleness = Literal["model", "perturbed", "snapshots"]
 
 #: Objects whose range from the sensor lies in this window count as GEO-belt objects when a
 #: GEO pointing is searched for (ground: 35,786 km overhead to ~41,700 km at the horizon).
@@ -96,6 +99,8 @@ GEO_RANGE_KM = (33_000.0, 52_000.0)
 #: Orbits less inclined than this get no inclination error in the truth (see
 #: ``_truth_catalogue``).
 NEAR_EQUATORIAL_DEG = 0.1
+#: Largest along-track sigma (s) the candidate search allows for under ``model`` staleness.
+MAX_TIMING_SLACK_S = 60.0
 #: Objects closer than this count as low-orbit objects when a LEO stare is searched for.
 LEO_RANGE_KM = 5_000.0
 #: A darker sky than this (Sun altitude, degrees) is required at every ground frame.
@@ -302,28 +307,33 @@ class ScenarioSettings(Settings):
         (4.5, 1.0), description="Mean and sigma of the standard magnitude of the other objects."
     )
     staleness: Staleness = Field(
-        "perturbed",
-        description="How the catalogue is wrong. ``perturbed``: the truth is the input "
-        "catalogue with its elements shifted by the sigmas below. ``snapshots``: the truth is "
-        "a newer catalogue passed beside it (``truth_catalogue``), propagated as it is, so the "
+        "model",
+        description="How the catalogue is wrong. ``model``: the truth is the input catalogue "
+        "with each object's mean anomaly and inclination shifted by errors drawn from the "
+        "element-set error model fitted on real snapshots (docs/error-model.md), for its "
+        "orbit class and age at the start time (the Gaussian core: no far-off sets). "
+        "``perturbed``: the same with the fixed sigmas below. ``snapshots``: the truth is a "
+        "newer catalogue passed beside it (``truth_catalogue``), propagated as it is, so the "
         "error is the real element-set error of the older one; objects only in the newer are "
         "uncatalogued, as if withheld.",
     )
     along_track_sigma_s: float = Field(
         1.5,
         ge=0.0,
-        description="Truth orbit error along-track (1 sigma), in seconds of mean motion, for "
-        "orbits of more than 2 rev/day.",
+        description="``perturbed`` staleness: truth orbit error along-track (1 sigma), in "
+        "seconds of mean motion, for orbits of more than 2 rev/day.",
     )
     along_track_sigma_geo_arcsec: float = Field(
         30.0,
         ge=0.0,
-        description="Truth orbit error in mean anomaly (1 sigma) for orbits of 2 rev/day or fewer.",
+        description="``perturbed`` staleness: truth orbit error in mean anomaly (1 sigma) for "
+        "orbits of 2 rev/day or fewer.",
     )
     cross_track_sigma_arcsec: float = Field(
         10.0,
         ge=0.0,
-        description="Truth orbit error (1 sigma) on inclination and on the node, each.",
+        description="``perturbed`` staleness: truth orbit error (1 sigma) on inclination and "
+        "on the node, each.",
     )
     withheld_fraction: float = Field(
         0.1,
@@ -563,21 +573,31 @@ def _truth_catalogue(
     rng = np.random.default_rng((seed, _STREAM_PERTURB))
     n = len(catalogue)
     along = rng.standard_normal(n)
-    d_incl, d_node = (
-        rng.standard_normal((2, n)) * settings.cross_track_sigma_arcsec / ARCSEC_PER_DEG
-    )
+    across = rng.standard_normal((2, n))
+    inclination_deg = np.degrees([s.inclo for s in catalogue.satrecs])
+    rev_day = _mean_motion_rev_day(catalogue)
+    deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
+    if settings.staleness == "model":
+        sigmas = _model_sigmas(catalogue, settings)
+        d_anomaly = along * sigmas.timing_s * deg_per_s
+        # An inclination error di moves an orbit across its plane by r di sin(u): RMS
+        # r di / sqrt(2) over a revolution, so di ~ N(0, sqrt(2) sigma / r) gives the fitted
+        # cross-track sigma; the node is left alone (its shift is mostly along-track).
+        mean_motion_rad_s = rev_day * 2.0 * math.pi / SECONDS_PER_DAY
+        semi_major_km = (EARTH_MU_KM3_S2 / mean_motion_rad_s**2) ** (1.0 / 3.0)
+        d_incl = across[0] * np.degrees(math.sqrt(2.0) * sigmas.cross_track_km / semi_major_km)
+        d_node = np.zeros(n)
+    else:
+        d_incl, d_node = across * settings.cross_track_sigma_arcsec / ARCSEC_PER_DEG
+        d_anomaly = np.where(
+            rev_day > 2.0,
+            along * settings.along_track_sigma_s * deg_per_s,
+            along * settings.along_track_sigma_geo_arcsec / ARCSEC_PER_DEG,
+        )
     # Near-equatorial orbits keep their inclination: SGP4's small-inclination (Lyddane)
     # branch can turn a few arc-seconds of it into tens of arc-seconds on the sky, and their
     # node shift already moves them as much (along-track, as node and anomaly add up there).
-    inclination_deg = np.degrees([s.inclo for s in catalogue.satrecs])
     d_incl = np.where(inclination_deg < NEAR_EQUATORIAL_DEG, 0.0, d_incl)
-    rev_day = _mean_motion_rev_day(catalogue)
-    deg_per_s = rev_day * 360.0 / SECONDS_PER_DAY
-    d_anomaly = np.where(
-        rev_day > 2.0,
-        along * settings.along_track_sigma_s * deg_per_s,
-        along * settings.along_track_sigma_geo_arcsec / ARCSEC_PER_DEG,
-    )
     text = []
     for i in index.tolist():
         line1, line2 = catalogue.lines[i]
@@ -1421,7 +1441,7 @@ def simulate(
         # Every frame is within half a search step of a sample, and the truth may sit
         # 4 sigma along-track (seconds) and a little across (the 0.5 deg) from the
         # catalogue: 50 % more time than that covers curved paths too.
-        slack_s = 1.5 * (0.5 * settings.search_step_s + 4.0 * settings.along_track_sigma_s)
+        slack_s = 1.5 * (0.5 * settings.search_step_s + 4.0 * _timing_sigma_bound_s(sky, settings))
         index = _candidates(coarse, search_centres, plan.fov_radius_deg + 0.5, slack_s)
         truth = (
             sky.subset(index) if snapshots else _truth_catalogue(catalogue, index, settings, seed)
@@ -1464,6 +1484,22 @@ def simulate(
     )
 
 
+def _model_sigmas(catalogue: Catalogue, settings: ScenarioSettings) -> ElementSigmas:
+    """The fitted model's 1-sigma errors of every set at the middle of the scenario."""
+    middle = unix_from_datetime(settings.start_time) + settings.duration_s / 2.0
+    return read_element_error_model().sigmas_for(catalogue, middle)
+
+
+def _timing_sigma_bound_s(catalogue: Catalogue, settings: ScenarioSettings) -> float:
+    """The along-track sigma (s) the truth may be drawn with, for the candidate search: the
+    fixed one, or the fitted model's 99th percentile over the catalogue, at most
+    ``MAX_TIMING_SLACK_S`` (a few manoeuvring sets are off by many minutes)."""
+    if settings.staleness != "model":
+        return settings.along_track_sigma_s
+    timing = _model_sigmas(catalogue, settings).timing_s
+    return float(min(np.percentile(timing, 99.0), MAX_TIMING_SLACK_S)) if len(timing) else 0.0
+
+
 #: An element set further than this many sigmas (fitted model, any component) from the truth
 #: is "far off": no honest correlator can name its object from it.
 FAR_OFF_SIGMA = 5.0
@@ -1475,7 +1511,6 @@ def far_off(
     """The objects among ``norad_ids`` whose element set in ``catalogue`` is further than
     ``FAR_OFF_SIGMA`` sigmas of the fitted element-set error model from their set in ``truth``
     at ``time_unix_s``, in the truth's radial, in-track or cross-track direction."""
-    from .element_error import orbit_classes, read_element_error_model
 
     ids = np.array(sorted(norad_ids), dtype=np.int64)
     if ids.size == 0:

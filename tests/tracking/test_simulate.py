@@ -135,7 +135,7 @@ def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_say
             if norad is None:
                 continue
             i = where[norad]
-            # The truth is the catalogue shifted a few seconds along-track (1.5 s sigma): the
+            # The truth is the catalogue shifted along-track by its set's fitted error: the
             # detection is near the catalogue's prediction, but only that near.
             separation = angular_separation_deg(det.ra_deg, det.dec_deg, p.ra_deg[i], p.dec_deg[i])
             assert separation <= 0.1 + 10.0 * rate[i], (frame.frame_id, norad)
@@ -151,9 +151,12 @@ def test_truth_ids_are_catalogue_objects_in_view_but_not_where_the_catalogue_say
             if p.range_km[i] > 30_000.0:
                 offsets_geo.append(offset)
     assert len(offsets_geo) > 20 and len(offsets_all) > len(offsets_geo)
-    # GEO truth errors: a few tens of arc-seconds, never zero, never degrees.
-    assert np.min(offsets_all) > 0.1
-    assert 5.0 < np.median(offsets_geo) < 120.0 and np.max(offsets_geo) < 360.0
+    # The truth's errors are drawn from the fitted element-set error model at the sets' ages
+    # (about a day here): GEO sets are then 0.8 km off in-track (4 arcsec from the ground),
+    # never degrees. A TLE holds the mean anomaly to 1e-4 deg (0.36 arcsec), so the few
+    # smallest draws round to no error at all.
+    assert np.mean(np.asarray(offsets_all) < 0.2) < 0.2
+    assert 0.5 < np.median(offsets_geo) < 30.0 and np.max(offsets_geo) < 360.0
 
 
 def test_objects_are_missed_sometimes_and_false_alarms_are_poisson(scenario):
