@@ -5,7 +5,8 @@ Run: ``python -m bench correlate`` or ``python bench/correlate.py [--quick]``. P
 Each frame is one sensor at one time with N confirmed tracks: for a ground site every real
 object above 20 degrees elevation, for a camera flying on the ISS's orbit every real object
 whose line of sight clears the Earth, each made early or late along its orbit by a timing error
-drawn from the correlator's own error model for the element set's age, plus track noise; and,
+drawn from the correlator's own error model (the fitted table) for the element set's class
+and age, plus track noise; and,
 when there are not enough real objects for N, uncorrelated "debris" tracks within a few degrees
 of real objects, with the speeds and random directions of real objects. Two ages: a day after
 the catalogue's epochs (fresh elements, short along-track windows) and a week after (windows
@@ -36,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from orbitlink.tracking.catalogue import Catalogue, tle_checksum
 from orbitlink.tracking.constants import SECONDS_PER_DAY
 from orbitlink.tracking.correlation import CorrelationSettings, correlate_tracks
+from orbitlink.tracking.correlation.error_model import element_priors
 from orbitlink.tracking.models import Sensor, TrackUpdate
 from orbitlink.tracking.predict import SkyPrediction, SkyPredictor, predict_sky
 from orbitlink.tracking.times import datetime_from_unix
@@ -100,11 +102,9 @@ def _frame(
     age = np.abs(time_unix_s - catalogue.epoch_unix_s[real]) / SECONDS_PER_DAY
     # Timing errors for low orbits only (a GEO set's error is an angle, see the docs).
     fast = np.hypot(p.ra_rate_deg_s[real], p.dec_rate_deg_s[real]) > settings.slow_rate_deg_s
-    late = np.where(
-        fast,
-        rng.normal(0.0, settings.timing_sigma_s + settings.timing_sigma_growth_s_per_day * age),
-        0.0,
-    )
+    codes = SkyPredictor(catalogue, grid_step_s=None).orbit_classes()[real]
+    timing_sigma_s = element_priors(settings, codes, age).timing_s
+    late = np.where(fast, rng.normal(0.0, timing_sigma_s), 0.0)
     truth = predict_sky(_late(catalogue, real, late), sensor, time_unix_s)
     ra, dec = truth.ra_deg, truth.dec_deg  # in NORAD id order, as the truth catalogue
     rates = np.c_[truth.ra_rate_deg_s, truth.dec_rate_deg_s]
