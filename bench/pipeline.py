@@ -46,7 +46,7 @@ def _scenario_throughput() -> None:
         stages = {
             "tracker": (pipeline_module.SensorTracker, "process"),
             "prediction": (pipeline_module.SkyPredictor, "at"),
-            "correlation": (pipeline_module, "correlate_tracks"),
+            "correlation": (pipeline_module, "identify"),
         }
         spent = dict.fromkeys(stages, 0.0)
         originals = {name: getattr(owner, attr) for name, (owner, attr) in stages.items()}

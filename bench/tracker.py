@@ -26,7 +26,6 @@ Run: ``python -m bench tracker`` (or ``python -m bench.tracker``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -325,7 +324,7 @@ def real_pass_consistency() -> None:
         f"{'max NEES':>9} {'max rate err':>13}"
     )
     for coefficient in (0.02, 0.01, 0.005):
-        settings = dataclasses.replace(TrackerSettings(), accel_per_rate_sq_per_deg=coefficient)
+        settings = TrackerSettings().replace(accel_per_rate_sq_per_deg=coefficient)
         n_tracks, mean_nees, max_nees, max_error = [], [], 0.0, 0.0
         for _, frames, rates in passes:
             tracker = SensorTracker("SITE", settings)
