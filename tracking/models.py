@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .types import TrackStatus
 
@@ -120,6 +121,15 @@ class Sensor(_Record):
             lines = lines[1:]
         if len(lines) != 2 or not lines[0].startswith("1 ") or not lines[1].startswith("2 "):
             raise ValueError("tle must be the two element lines, starting '1 ' and '2 '")
+        # Checked as any element set (lengths, checksums, sgp4 accepts them) when the sensor
+        # arrives, not at its first frame. Imported here: the catalogue imports this module.
+        from .catalogue import element_set_from_tle
+        from .errors import CatalogueError
+
+        try:
+            element_set_from_tle("", lines[0], lines[1], where="sensor tle")
+        except CatalogueError as error:
+            raise PydanticCustomError("tle_invalid", "{reason}", {"reason": error.reason}) from None
         return lines
 
     @model_validator(mode="after")
@@ -163,7 +173,13 @@ class Detection(_Record):
     @classmethod
     def _wrap_ra(cls, value: object) -> object:
         # 360.0 and small negative values are the same direction; anything else must be in range.
-        if isinstance(value, (int, float)) and math.isfinite(value) and -360.0 < value <= 360.0:
+        # bool is an int to Python but no angle: it is left for the float check to refuse.
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and -360.0 < value <= 360.0
+        ):
             return float(value) % 360.0
         return value
 
