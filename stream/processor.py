@@ -16,14 +16,18 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
-from orbitlink.tracking.models import Frame
+from orbitlink.tracking.models import Frame, format_time
 from orbitlink.tracking.pipeline import Pipeline
+from orbitlink.tracking.plausibility import FrameClock
+from orbitlink.tracking.times import datetime_from_unix
+from orbitlink.tracking.tracker import SensorTracker
 
 from .codecs import decode_frame, encode_record
 from .deadletters import DeadLetters
 from .offsets import OffsetGuard
 from .settings import StreamSettings
-from .sinks import OutboundRecord, Sink
+from .sinks import DeliveryRefused, OutboundRecord, Sink
+from .states import SensorStates, StateTooLarge
 
 __all__ = ["FrameOutcome", "FrameProcessor", "Metrics"]
 
@@ -39,6 +43,7 @@ class Metrics(Counter):
             "processed",
             "duplicate",
             "out_of_order",
+            "redelivered",
             "dead_letters",
             "rewinds",
             "detections",
@@ -52,7 +57,7 @@ class Metrics(Counter):
 class FrameOutcome:
     """What happened to one frame message (what the agent yields)."""
 
-    disposition: str  # processed | duplicate | out_of_order | dead_letter | rewound
+    disposition: str  # processed | redelivered | dead_letter | rewound
     sensor_id: str | None = None
     frame_id: str | None = None
     tracks: int = 0
@@ -70,6 +75,13 @@ class FrameProcessor:
     unknown; it returns once the sensors topic has been read up to now (the sensor may have
     been published just before its frames), after which an unknown sensor is a dead letter.
     Dead letters go to ``dead_letters``, by default published through ``sink``.
+
+    Besides unreadable frames, these are dead-lettered: a frame over ``max_message_bytes``
+    (the embedded broker does not enforce a topic's record limit), one with an implausible
+    time (:class:`~orbitlink.tracking.plausibility.FrameClock`: it does not move the sensor's
+    clock), one that would grow its sensor's state over ``max_state_bytes``, one whose records
+    the broker refuses, and a duplicate or out-of-order frame that is not a redelivery (a
+    redelivery is a frame below the partition's next offset, processed before a restart).
     """
 
     def __init__(
@@ -93,6 +105,18 @@ class FrameProcessor:
         self.tracks_topic = settings.topic("tracks")
         self.associations_topic = settings.topic("associations")
         self.offsets = OffsetGuard(states, rewind, self.metrics)
+        self.sensor_states = SensorStates(
+            states,
+            # Room for the key and the record's framing within the producer's request limit.
+            piece_bytes=settings.max_message_bytes - 64 * 1024,
+            max_state_bytes=settings.max_state_bytes,
+        )
+        self.clock = FrameClock(
+            max_ahead_s=settings.max_frame_ahead_s,
+            max_jump_s=settings.max_frame_jump_s,
+            jump_confirm_frames=settings.frame_jump_confirm,
+        )
+        self._last_times: dict[str, tuple[bytes, float]] = {}
         self.dead_letters = (
             dead_letters
             if dead_letters is not None
@@ -106,14 +130,31 @@ class FrameProcessor:
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
-        outcome = await self._handle(key, value, topic=topic, partition=partition, offset=offset)
+        next_offset = self.offsets.next_offset(partition)
+        redelivery = next_offset is not None and offset < next_offset
+        outcome = await self._handle(
+            key, value, topic=topic, partition=partition, offset=offset, redelivery=redelivery
+        )
         self.offsets.done(partition, offset)
         return outcome
 
     async def _handle(
-        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        redelivery: bool = False,
     ) -> FrameOutcome:
         where = (key, value, topic, partition, offset)
+        if value is not None and len(value) > self.settings.max_message_bytes:
+            reason = (
+                f"too large: {len(value):,} bytes, over the {self.settings.max_message_bytes:,} "
+                f"a frame may have (max_message_bytes)"
+            )
+            return await self._reject(*where, reason)
         try:
             frame = decode_frame(value)
             self._check_key(key, frame)
@@ -122,18 +163,32 @@ class FrameProcessor:
         except Exception as error:
             return await self._fail(*where, error)
         try:
-            result = await self._process(frame)
+            state = self.sensor_states.get(frame.sensor_id)
+            problem = self.clock.problem(
+                frame.sensor_id,
+                frame.time.timestamp(),
+                last_time_s=self._last_time_s(frame.sensor_id, state),
+                now_s=time.time(),
+            )
+            if problem is not None:
+                return await self._reject(*where, problem)
+            result = await self._process(frame, state)
+            self.sensor_states.check_size(frame.sensor_id, result.state)
         except UnknownSensorError as error:
             return await self._reject(*where, str(error))
+        except StateTooLarge as error:
+            reason = f"{error} by frame {frame.frame_id!r} of {len(frame.detections):,} detections"
+            return await self._reject(*where, reason)
         except Exception as error:
             return await self._fail(*where, error)
 
-        self.metrics[result.disposition] += 1
         if result.disposition != "processed":
-            log.debug(
-                "frames: %s of sensor %s is %s", frame.frame_id, frame.sensor_id, result.disposition
-            )
-            return FrameOutcome(result.disposition, frame.sensor_id, frame.frame_id)
+            if redelivery:  # processed before a restart: its records are out already
+                self.metrics["redelivered"] += 1
+                return FrameOutcome("redelivered", frame.sensor_id, frame.frame_id)
+            self.metrics[result.disposition] += 1
+            return await self._reject(*where, self._refusal(frame, result.disposition, state))
+        self.metrics["processed"] += 1
         self.metrics["detections"] += len(frame.detections)
         records = [
             OutboundRecord(self.tracks_topic, u.track_id.encode(), encode_record(u))
@@ -144,8 +199,17 @@ class FrameProcessor:
             for a in result.associations
         ]
         # Records first, state second: see stream/sinks.py for why this order.
-        await self.sink.publish(records)
-        self.states[frame.sensor_id.encode()] = result.state
+        try:
+            await self.sink.publish(records)
+        except DeliveryRefused as refused:
+            reason = (
+                f"output refused: the broker refused {len(refused.records)} of the frame's "
+                f"{len(records)} records ({type(refused.error).__name__}); the sensor's state "
+                f"is unchanged"
+            )
+            return await self._reject(*where, reason)
+        self.sensor_states.put(frame.sensor_id, result.state)
+        self._last_times[frame.sensor_id] = (result.state, frame.time.timestamp())
         self.metrics["tracks_out"] += len(result.tracks)
         self.metrics["associations_out"] += len(result.associations)
         return FrameOutcome(
@@ -169,8 +233,32 @@ class FrameProcessor:
                 field="sensor_id",
             )
 
-    async def _process(self, frame: Frame):
-        state = self.states.get(frame.sensor_id.encode())
+    def _last_time_s(self, sensor_id: str, state: bytes | None) -> float:
+        """Time of the sensor's last processed frame (NaN if none), read from its state
+        once and then remembered while the state stays the one this processor wrote."""
+        if state is None:
+            return float("nan")
+        known = self._last_times.get(sensor_id)
+        if known is not None and known[0] is state:
+            return known[1]
+        last_time_s = SensorTracker.from_bytes(state).last_time_s
+        self._last_times[sensor_id] = (state, last_time_s)
+        return last_time_s
+
+    def _refusal(self, frame: Frame, disposition: str, state: bytes | None) -> str:
+        last = self._last_time_s(frame.sensor_id, state)
+        if disposition == "duplicate":
+            return (
+                f"duplicate: frame {frame.frame_id!r} of sensor {frame.sensor_id!r} repeats an "
+                f"already processed frame (its id, or its time); dropped"
+            )
+        return (
+            f"out of order: frame {frame.frame_id!r} at {format_time(frame.time)} is older than "
+            f"sensor {frame.sensor_id!r}'s last frame ({format_time(datetime_from_unix(last))});"
+            f" dropped"
+        )
+
+    async def _process(self, frame: Frame, state: bytes | None):
         try:
             return self.pipeline.process(frame, state)
         except UnknownSensorError:
@@ -178,7 +266,7 @@ class FrameProcessor:
                 raise
         started = time.monotonic()
         await self.wait_for_sensor(frame.sensor_id)
-        log.info("frames: waited %.2f s for sensor %s", time.monotonic() - started, frame.sensor_id)
+        log.info("frames: waited %.2f s for sensor %r", time.monotonic() - started, frame.sensor_id)
         return self.pipeline.process(frame, state)
 
     async def _fail(

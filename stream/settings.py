@@ -154,6 +154,30 @@ class StreamSettings(Settings):
         description="How long a frame of an unknown sensor waits for the sensors topic to "
         "catch up before it is dead-lettered.",
     )
+    max_state_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest tracker state a sensor may have (it is stored in pieces when one "
+        "record cannot hold it); a frame that would grow it beyond is dead-lettered.",
+    )
+    max_frame_ahead_s: float = Field(
+        86400.0,
+        gt=0,
+        description="How far after the worker's clock a frame may be dated; later ones are "
+        "dead-lettered as implausible.",
+    )
+    max_frame_jump_s: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="Largest step forward from a sensor's last frame that recorded (not live) "
+        "frames may take at once; see frame_jump_confirm.",
+    )
+    frame_jump_confirm: int = Field(
+        3,
+        ge=1,
+        description="How many frames in a row must agree on a larger step before the sensor "
+        "follows it (the frames before are dead-lettered).",
+    )
     web_port: int | None = Field(
         None, description="Port of Faust's web view on 127.0.0.1; unset = off."
     )

@@ -71,7 +71,9 @@ def parse_time(value: str | datetime) -> datetime:
 
 def format_time(value: datetime) -> str:
     """ISO-8601 UTC with microseconds and a ``Z`` suffix: ``2026-05-31T01:02:03.000000Z``."""
-    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The year by hand: strftime's %Y does not pad years before 1000 on every platform.
+    moment = parse_time(value)
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 class _Record(BaseModel):
