@@ -44,6 +44,16 @@ ROLES = ("frames", "sensors", "catalogue", "tracks", "associations", "deadletter
 #: The settings every command that talks to the broker takes as flags.
 BROKER_SETTINGS = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions")
 
+#: TLS and SASL: every command that talks to the broker takes them (the password only from
+#: ORBITLINK_SASL_PASSWORD, which a process listing does not show).
+SECURITY_SETTINGS = (
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "sasl_mechanism",
+    "sasl_username",
+)
+
 BROKER_GROUP = "broker and topics (also ORBITLINK_* variables)"
 
 #: The worker's own settings flags.
@@ -56,6 +66,7 @@ WORKER_SETTINGS = (
     "session_timeout_s",
     "commit_interval_s",
     "web_port",
+    "web_tables",
     "log_level",
 )
 
@@ -88,6 +99,8 @@ def add_settings_flags(
         options: dict[str, Any] = {"dest": name, "help": help_text.replace("%", "%%")}
         if choices is not None:
             options["choices"] = choices
+        elif value_type is bool:  # a switch: present = true, absent = the variable's say
+            options.update(action="store_const", const=True)
         else:
             options["type"] = value_type
             options["metavar"] = outside.upper()
@@ -111,15 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", type=Path, help="write the broker's log here")
 
     p = commands.add_parser("topics", help="create every topic with its partition count")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("worker", help="run a stream worker (Faust) in the foreground")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     add_settings_flags(p, WORKER_SETTINGS)
 
     p = commands.add_parser("replay", help="publish a recorded file, or run it offline")
     p.add_argument("file", type=Path, help="frames JSONL, or observations (--format)")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     # The worker's input files: replay publishes the sensors, --offline uses all three.
     add_settings_flags(p, ("sensors",))
     p.add_argument(
@@ -143,11 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
         "publish-catalog", help="publish element sets to the catalogue topic (live update)"
     )
     p.add_argument("path", type=Path, help="TLE/OMM file or folder")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("consume", help="read a topic from the beginning to JSON Lines")
     p.add_argument("topic", help=f"a role ({', '.join(ROLES)}) or a topic name")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     p.add_argument("--out", default="-", help="output file, '-' = stdout (default)")
     p.add_argument(
         "--until-idle",
@@ -318,6 +331,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
                 sys.stdout,
                 until_idle_s=args.until_idle,
                 with_meta=args.meta,
+                security=settings.client_security(),
             )
         )
     else:
@@ -330,6 +344,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
                     out,
                     until_idle_s=args.until_idle,
                     with_meta=args.meta,
+                    security=settings.client_security(),
                 )
             )
     print(f"consumed {count} messages from {topic}", file=sys.stderr)

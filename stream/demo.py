@@ -225,9 +225,17 @@ class OutputReport:
         return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
 
 
-async def _read_all(bootstrap: str, topic: str, until_idle_s: float) -> list[ConsumedMessage]:
+async def _read_all(
+    settings: StreamSettings, topic: str, until_idle_s: float
+) -> list[ConsumedMessage]:
     messages: list[ConsumedMessage] = []
-    await consume_topic(bootstrap, topic, until_idle_s=until_idle_s, on_message=messages.append)
+    await consume_topic(
+        settings.bootstrap,
+        topic,
+        until_idle_s=until_idle_s,
+        on_message=messages.append,
+        security=settings.client_security(),
+    )
     return messages
 
 
@@ -236,9 +244,9 @@ def collect_outputs(settings: StreamSettings, *, until_idle_s: float = 5.0) -> O
 
     async def read() -> tuple[list[ConsumedMessage], ...]:
         return await asyncio.gather(
-            _read_all(settings.bootstrap, settings.topic("frames"), until_idle_s),
-            _read_all(settings.bootstrap, settings.topic("tracks"), until_idle_s),
-            _read_all(settings.bootstrap, settings.topic("associations"), until_idle_s),
+            _read_all(settings, settings.topic("frames"), until_idle_s),
+            _read_all(settings, settings.topic("tracks"), until_idle_s),
+            _read_all(settings, settings.topic("associations"), until_idle_s),
         )
 
     frames_msgs, track_msgs, assoc_msgs = asyncio.run(read())

@@ -71,9 +71,10 @@ class FrameProcessor:
     ``states`` maps the sensor id (bytes) to the sensor's tracker state (bytes); the
     :class:`~orbitlink.stream.offsets.OffsetGuard` keeps each partition's next offset there too,
     and ``rewind(topic, partition, offset)``, when given, is how it seeks the consumer back.
-    ``wait_for_sensor(sensor_id)``, when given, is awaited once for a frame whose sensor is
-    unknown; it returns once the sensors topic has been read up to now (the sensor may have
-    been published just before its frames), after which an unknown sensor is a dead letter.
+    ``wait_for_sensor(sensor_id, published_s)``, when given, is awaited once for a frame whose
+    sensor is unknown (``published_s``: when the frame was published, if known); it returns
+    once the sensors topic has been read up to then (the sensor may have been published just
+    before its frames), after which an unknown sensor is a dead letter.
     Dead letters go to ``dead_letters``, by default published through ``sink``.
 
     Besides unreadable frames, these are dead-lettered: a frame over ``max_message_bytes``
@@ -91,7 +92,7 @@ class FrameProcessor:
         sink: Sink,
         states: MutableMapping[bytes, bytes],
         *,
-        wait_for_sensor: Callable[[str], Awaitable[object]] | None = None,
+        wait_for_sensor: Callable[[str, float | None], Awaitable[object]] | None = None,
         metrics: Metrics | None = None,
         rewind: Callable[[str, int, int], Awaitable[object]] | None = None,
         dead_letters: DeadLetters | None = None,
@@ -124,16 +125,30 @@ class FrameProcessor:
         )
 
     async def handle(
-        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        published_s: float | None = None,
     ) -> FrameOutcome:
-        """Process one message of the frames topic. Never raises for bad input."""
+        """Process one message of the frames topic (``published_s``: its broker timestamp,
+        Unix seconds). Never raises for bad input."""
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
         next_offset = self.offsets.next_offset(partition)
         redelivery = next_offset is not None and offset < next_offset
         outcome = await self._handle(
-            key, value, topic=topic, partition=partition, offset=offset, redelivery=redelivery
+            key,
+            value,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            redelivery=redelivery,
+            published_s=published_s,
         )
         self.offsets.done(partition, offset)
         return outcome
@@ -147,6 +162,7 @@ class FrameProcessor:
         partition: int,
         offset: int,
         redelivery: bool = False,
+        published_s: float | None = None,
     ) -> FrameOutcome:
         where = (key, value, topic, partition, offset)
         if value is not None and len(value) > self.settings.max_message_bytes:
@@ -172,7 +188,7 @@ class FrameProcessor:
             )
             if problem is not None:
                 return await self._reject(*where, problem)
-            result = await self._process(frame, state)
+            result = await self._process(frame, state, published_s)
             self.sensor_states.check_size(frame.sensor_id, result.state)
         except UnknownSensorError as error:
             return await self._reject(*where, str(error))
@@ -258,14 +274,14 @@ class FrameProcessor:
             f" dropped"
         )
 
-    async def _process(self, frame: Frame, state: bytes | None):
+    async def _process(self, frame: Frame, state: bytes | None, published_s: float | None):
         try:
             return self.pipeline.process(frame, state)
         except UnknownSensorError:
             if self.wait_for_sensor is None:
                 raise
         started = time.monotonic()
-        await self.wait_for_sensor(frame.sensor_id)
+        await self.wait_for_sensor(frame.sensor_id, published_s)
         log.info("frames: waited %.2f s for sensor %r", time.monotonic() - started, frame.sensor_id)
         return self.pipeline.process(frame, state)
 

@@ -83,6 +83,7 @@ def _producer(settings: StreamSettings, *, safe: bool) -> AIOKafkaProducer:
         max_request_size=settings.max_message_bytes,
         client_id=f"{settings.faust_app_id}-replay",
         **config,
+        **settings.client_security(),
     )
 
 

@@ -17,11 +17,12 @@ broker without seeing each other's messages.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from orbitlink.tracking.settings import Settings
 
@@ -30,6 +31,9 @@ from .admin import TopicSpec
 __all__ = ["ENV_PREFIX", "StreamSettings", "default_store", "outside_name"]
 
 ENV_PREFIX = "ORBITLINK_"
+
+#: Broker URL schemes: plain Kafka protocol, or over TLS.
+BROKER_SCHEMES = ("kafka://", "kafka+ssl://")
 
 
 def default_store() -> str:
@@ -56,7 +60,8 @@ class StreamSettings(Settings):
 
     broker: str = Field(
         "kafka://127.0.0.1:9092",
-        description="Broker URL(s): kafka://host:port[;host:port...], or host:port.",
+        description="Broker URL(s): kafka://host:port[;host:port...], kafka+ssl://... for "
+        "TLS, or host:port.",
     )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name and of the app id; empty = none."
@@ -181,7 +186,36 @@ class StreamSettings(Settings):
     web_port: int | None = Field(
         None, description="Port of Faust's web view on 127.0.0.1; unset = off."
     )
+    web_tables: bool = Field(
+        False,
+        description="Let the web view serve the state table (/table/...): every sensor's "
+        "tracker state, unauthenticated; off unless asked.",
+    )
     metrics_interval_s: float = Field(10.0, gt=0, description="Period of the metrics log line.")
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long a stopping worker may take to hand over (commit, leave the "
+        "group) before it exits anyway, as when the broker is gone.",
+    )
+    ssl_cafile: Path | None = Field(
+        None,
+        description="CA certificate(s) (PEM) to verify the broker by, for kafka+ssl:// "
+        "(default: the system's).",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for brokers that authenticate clients by TLS."
+    )
+    ssl_keyfile: Path | None = Field(
+        None, description="Private key (PEM) of ssl_certfile, if not in that file."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, when the broker wants a user name and password."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: str | None = Field(
+        None, description="SASL password (set ORBITLINK_SASL_PASSWORD rather than a flag)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the worker."
     )
@@ -192,9 +226,82 @@ class StreamSettings(Settings):
         value = value.strip()
         if "://" not in value:
             value = f"kafka://{value}"
-        if not value.startswith("kafka://"):
-            raise ValueError(f"broker must be a kafka:// URL, got {value!r}")
+        if not value.startswith(BROKER_SCHEMES):
+            raise ValueError(f"broker must be a kafka:// or kafka+ssl:// (TLS) URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_security(self) -> StreamSettings:
+        if self.sasl_mechanism is not None and not (self.sasl_username and self.sasl_password):
+            raise ValueError("sasl_mechanism needs sasl_username and sasl_password")
+        if self.sasl_mechanism is None and (self.sasl_username or self.sasl_password):
+            raise ValueError("sasl_username and sasl_password need a sasl_mechanism")
+        tls_files = (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile)
+        if not self.tls and any(f is not None for f in tls_files):
+            raise ValueError("ssl_cafile, ssl_certfile and ssl_keyfile need a kafka+ssl:// broker")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        return self
+
+    # -- security ---------------------------------------------------------------------------
+
+    @property
+    def tls(self) -> bool:
+        """Whether the broker is reached over TLS (a ``kafka+ssl://`` URL)."""
+        return self.broker.startswith("kafka+ssl://")
+
+    @property
+    def security_protocol(self) -> str:
+        """Kafka's name for it: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+        if self.sasl_mechanism is None:
+            return "SSL" if self.tls else "PLAINTEXT"
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every client (None without TLS): the broker verified against
+        ``ssl_cafile`` (or the system's CAs) and its host name, the client's own certificate
+        presented when one is set."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        if self.ssl_certfile is not None:
+            context.load_cert_chain(
+                str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None
+            )
+        return context
+
+    def client_security(self) -> dict[str, Any]:
+        """The security options of an aiokafka client (producer, consumer, admin); empty for
+        a plain connection, so callers can always pass ``**settings.client_security()``."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.sasl_mechanism is not None:
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return options
+
+    def faust_credentials(self) -> Any:
+        """Faust's ``broker_credentials`` for these settings (None for a plain connection)."""
+        import faust
+
+        if self.sasl_mechanism is not None:
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password,
+                ssl_context=self.ssl_context(),
+                mechanism=self.sasl_mechanism,
+            )
+        if self.tls:
+            return faust.SSLCredentials(self.ssl_context())
+        return None
 
     # -- construction -----------------------------------------------------------------------
 
@@ -224,7 +331,12 @@ class StreamSettings(Settings):
     @property
     def bootstrap(self) -> str:
         """``host:port[,host:port]`` for aiokafka clients."""
-        return self.broker.removeprefix("kafka://").replace(";", ",")
+        return self.broker.split("://", 1)[1].replace(";", ",")
+
+    @property
+    def faust_broker(self) -> str:
+        """The broker URL as Faust takes it (``kafka://``: TLS is in the credentials)."""
+        return "kafka://" + self.broker.split("://", 1)[1]
 
     @property
     def faust_app_id(self) -> str:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -113,7 +114,8 @@ class KafkaSink:
 
     It batches (``max_batch_size``/``linger_ms``) independently of Faust's own producer, which
     the worker configures for one record per batch because the embedded broker needs that for
-    the changelog; output throughput should not pay that price.
+    the changelog; output throughput should not pay that price. ``security`` holds the TLS and
+    SASL options (:meth:`StreamSettings.client_security`).
     """
 
     def __init__(
@@ -124,8 +126,10 @@ class KafkaSink:
         linger_ms: int = 2,
         client_id: str = "orbitlink-worker",
         max_request_size: int = 1048576,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self._config = dict(
+            **(security or {}),
             bootstrap_servers=bootstrap,
             client_id=client_id,
             acks="all",
