@@ -33,9 +33,11 @@ bench: setup
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
-.PHONY: ci kafka-start kafka-stop
+.PHONY: ci kafka kafka-start kafka-stop
 ci:  # what CI runs: every test on the embedded broker, then the kafka tests on Apache Kafka
 	bash ci/run-tests.sh
+kafka:  # fetch Apache Kafka's jars (Maven Central, ~43 MB) for `orbitlink broker --engine kafka`
+	@bash ci/kafka.sh fetch
 kafka-start:
 	@bash ci/kafka.sh start
 kafka-stop:
