@@ -77,10 +77,15 @@ def _wait_and_create_topics(settings: StreamSettings) -> None:
             time.sleep(2.0)
 
 
+#: The loggers whose repeated warnings and errors :class:`RepeatFilter` holds back.
+QUIETED_LOGGERS = ("aiokafka", "faust.transport")
+
+
 class RepeatFilter(logging.Filter):
-    """Lets a message through once per ``window_s`` (by logger and format string); the next
-    one after the window says how many were held back. Client libraries log a lost broker
-    at every reconnection attempt, several times a second."""
+    """Lets a warning or error of the Kafka client (:data:`QUIETED_LOGGERS`) through once per
+    ``window_s`` (by logger and format string); the next one after the window says how many
+    were held back. The client logs a lost broker at every reconnection attempt, several times
+    a second. Everything else passes."""
 
     def __init__(self, window_s: float = REPEAT_WINDOW_S) -> None:
         super().__init__()
@@ -88,6 +93,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, object], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(QUIETED_LOGGERS):
+            return True
         key = (record.name, record.msg)
         now = time.monotonic()
         shown_at, held = self._seen.get(key, (-float("inf"), 0))
