@@ -50,8 +50,11 @@ free_port() {
 
 java_cp() { echo "${LIBS_DIR}/*"; }
 
+pom_digest() { sha256sum "${ROOT}/ci/kafka-pom.xml" | cut -d' ' -f1; }
+
 fetch() {
-  if [[ -f "${CACHE_DIR}/.complete" ]]; then
+  # The cache is complete for the dependency list it was fetched with (a changed POM refetches).
+  if [[ -f "${CACHE_DIR}/.complete" && "$(cat "${CACHE_DIR}/.complete")" == "$(pom_digest)" ]]; then
     return 0
   fi
   command -v mvn >/dev/null || die "Maven (mvn) is not installed"
@@ -70,7 +73,7 @@ fetch() {
     die "Maven could not fetch Kafka ${KAFKA_VERSION} (log: ${CACHE_DIR}/mvn.log)"
   fi
   [[ -f "${LIBS_DIR}/kafka_2.13-${KAFKA_VERSION}.jar" ]] || die "kafka_2.13-${KAFKA_VERSION}.jar missing after fetch"
-  touch "${CACHE_DIR}/.complete"
+  pom_digest >"${CACHE_DIR}/.complete"
   say "fetched $(ls "${LIBS_DIR}" | wc -l) jars in $((SECONDS - started)) s"
 }
 

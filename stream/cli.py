@@ -119,9 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("broker", help="run the embedded Tansu broker in the foreground")
+    p = commands.add_parser("broker", help="run a local broker in the foreground")
+    p.add_argument(
+        "--engine",
+        choices=("tansu", "kafka"),
+        default="tansu",
+        help="tansu: the embedded broker, in memory (a restart loses everything); kafka: "
+        "Apache Kafka keeping its data in --data-dir (jars from `make kafka`)",
+    )
     p.add_argument("--port", type=int, default=9092, help="TCP port on 127.0.0.1 (9092)")
-    p.add_argument("--log", type=Path, help="write the broker's log here")
+    p.add_argument("--log", type=Path, help="write the embedded broker's log here")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".orbitlink-kafka"),
+        help="--engine kafka: where its data lives (.orbitlink-kafka)",
+    )
 
     p = commands.add_parser("topics", help="create every topic with its partition count")
     add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
@@ -215,6 +228,9 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
     from .tansu import EmbeddedBroker
 
+    if args.engine == "kafka":
+        return _run_local_kafka(args)
+
     broker = EmbeddedBroker(port=args.port, log_path=args.log)
     broker.start()
     print(
@@ -227,6 +243,40 @@ def _cmd_broker(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         broker.stop()
+        return 0
+
+
+def _run_local_kafka(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from .localkafka import KAFKA_VERSION, LocalKafka
+    from .probe import BrokerError
+
+    kafka = LocalKafka(args.data_dir, port=args.port)
+    print(f"orbitlink: starting Apache Kafka {KAFKA_VERSION} (10-40 s) ...", flush=True)
+    try:
+        kafka.start()
+    except BrokerError as error:
+        print(f"orbitlink broker: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        kafka.stop()
+        raise
+    print(
+        f"orbitlink: Apache Kafka {KAFKA_VERSION} on {kafka.url}, data in {kafka.data_dir} "
+        f"(kept across restarts; log {kafka.log_path()}); Ctrl-C stops it",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while kafka.running():
+            time.sleep(2.0)
+        print(f"orbitlink: Apache Kafka exited; see {kafka.log_path()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        kafka.stop()
+        print("orbitlink: Apache Kafka stopped; its data stays", flush=True)
         return 0
 
 
