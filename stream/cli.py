@@ -206,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, help="TLE catalogue (default: the shipped snapshot)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--port", type=int, help="broker port (default: a free one)")
-    p.add_argument("--out", type=Path, help="keep the scenario and results here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the scenario, results, plot and logs (default runs/demo-<UTC time>)",
+    )
     p.add_argument(
         "--speed",
         type=float,
@@ -412,8 +416,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from orbitlink.tracking.evaluate import evaluate
 
-    report = evaluate(args.truth, args.results, plot_path=args.plot)
+    plot = args.plot if args.plot is not None else args.results / "evaluation.png"
+    report = evaluate(args.truth, args.results, plot_path=plot)
     print(report.to_table())
+    print(f"\nplot: {plot}")
     return 0
 
 

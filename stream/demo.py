@@ -37,9 +37,22 @@ from .consume import ConsumedMessage, consume_topic, dedupe_records
 from .settings import StreamSettings
 from .tansu import EmbeddedBroker
 
-__all__ = ["LocalStack", "OutputReport", "collect_outputs", "default_catalog", "run_demo"]
+__all__ = [
+    "LocalStack",
+    "OutputReport",
+    "collect_outputs",
+    "default_catalog",
+    "default_out",
+    "run_demo",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_out(now: float | None = None) -> Path:
+    """Where a demo keeps its results unless told: ``runs/demo-<UTC date and time>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return Path("runs") / f"demo-{stamp}"
 
 
 def default_catalog() -> Path:
@@ -161,6 +174,13 @@ class LocalStack:
             r"metrics(?: \(final\))?: frames=(\d+)", self.worker_log.read_text("utf-8", "replace")
         )
         return int(found[-1]) if found else 0
+
+    def engine_rate(self) -> tuple[int, float]:
+        """``(detections, busy seconds)`` of the worker's latest metrics line: what it
+        processed and how long it was busy doing so (its own rate, not the replay's pace)."""
+        text = self.worker_log.read_text("utf-8", "replace")
+        found = re.findall(r"metrics(?: \(final\))?: .*detections=(\d+) .*busy_s=([\d.]+)", text)
+        return (int(found[-1][0]), float(found[-1][1])) if found else (0, float("nan"))
 
     def wait_for_frames(self, n_frames: int, timeout_s: float = 600.0) -> None:
         """Block until the worker has taken ``n_frames`` frames off the topic."""
@@ -287,7 +307,13 @@ def _write_results(report: OutputReport, results: Path) -> None:
                 out.write(json.dumps(record) + "\n")
 
 
-def print_summary(report: OutputReport, *, withheld: list[int] | None = None) -> None:
+def print_summary(
+    report: OutputReport,
+    *,
+    withheld: list[int] | None = None,
+    pace_detections_s: float | None = None,
+    engine: tuple[int, float] | None = None,
+) -> None:
     verdicts = final_verdicts(Association.model_validate(r) for r in report.associations)
     correlated = Counter((v.norad_id, v.name) for v in verdicts.values() if not v.uct)
     ucts = sorted(t for t, v in verdicts.items() if v.uct)
@@ -303,15 +329,48 @@ def print_summary(report: OutputReport, *, withheld: list[int] | None = None) ->
     print(f"uncorrelated tracks (UCTs): {len(ucts)}  {', '.join(ucts)}")
     if withheld is not None:
         print(f"  (objects withheld from the catalogue by the simulator: {withheld})")
+    paced = "" if pace_detections_s is None else f", paced at {pace_detections_s:,.0f}"
     print(
-        f"throughput: {report.throughput_detections_s:,.0f} detections/s "
-        f"(first frame published to last record published)"
+        f"replay: {report.throughput_detections_s:,.0f} detections/s from first frame "
+        f"published to last record published (the replay's pace{paced}, not the engine's)"
     )
+    if engine is not None and engine[1] > 0:
+        detections, busy_s = engine
+        print(
+            f"engine: {detections / busy_s:,.0f} detections/s of the worker's busy time "
+            f"({detections} detections in {busy_s:.1f} s: pipeline, publishing, state)"
+        )
     print(
         f"latency frame -> associations: p50 {report.latency_percentile_s(50) * 1e3:.0f} ms, "
         f"p99 {report.latency_percentile_s(99) * 1e3:.0f} ms, "
         f"max {report.latency_percentile_s(100) * 1e3:.0f} ms"
     )
+
+
+def _object_counts(truth_path: Path, min_detections: int) -> tuple[int, int]:
+    """``(objects detected at least once, objects detected min_detections times or more)``."""
+    truth = json.loads(truth_path.read_text())
+    per_object = Counter(n for n in truth.values() if n is not None)
+    return len(per_object), sum(c >= min_detections for c in per_object.values())
+
+
+def print_uct_truth(evaluation: Any, withheld: list[int], names: dict[int, str]) -> None:
+    """Each UCT track with the object it really is (the simulation knows): a withheld object
+    (a right UCT), a catalogued one (a missed correlation), or clutter."""
+    ucts = [t for t in evaluation.tracks if t.verdict_uct]
+    print(f"\nuncorrelated tracks (UCTs) against the truth: {len(ucts)}")
+    for track in sorted(ucts, key=lambda t: t.track_id):
+        norad = track.truth_norad_id
+        if norad is None:
+            what = "clutter (false alarms)"
+        else:
+            kind = "withheld object" if norad in withheld else "catalogued object, missed"
+            what = f"{kind} {norad} {names.get(norad, '')}".rstrip()
+        print(f"  {track.track_id:<22} is {what} ({track.n_detections} detections)")
+    found = {t.truth_norad_id for t in ucts}
+    unseen = [n for n in withheld if n not in found]
+    if unseen:
+        print(f"  withheld objects with no UCT: {', '.join(map(str, unseen))}")
 
 
 def run_demo(
@@ -322,8 +381,10 @@ def run_demo(
     out: Path | None = None,
     speed: float | None = 10.0,
 ) -> int:
-    """The ``orbitlink demo`` command; returns the exit code."""
-    from orbitlink.tracking.evaluate import evaluate
+    """The ``orbitlink demo`` command; returns the exit code. Everything it makes (scenario,
+    results, plot, logs) is kept in ``out``, by default :func:`default_out`."""
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.evaluate import MIN_DETECTIONS, evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
     from orbitlink.tracking.simulate import simulate_scenario
 
@@ -335,50 +396,59 @@ def run_demo(
             f"orbitlink demo: catalogue {catalog} not found (use --catalog PATH)", file=sys.stderr
         )
         return 2
-    tmp = None if out else tempfile.TemporaryDirectory(prefix="orbitlink-demo-")
-    work = Path(out or tmp.name)  # type: ignore[union-attr]
-    try:
-        scenario = work / "scenario"
-        print(f"[1/5] simulating a scenario from {catalog} (seed {seed}) ...", flush=True)
-        summary = simulate_scenario(catalog, scenario, seed=seed)
-        print(
-            f"      {summary.n_frames} frames, {summary.n_detections} detections from "
-            f"{len(summary.frames_by_sensor)} sensors, {summary.n_objects_detected} objects"
-        )
-        print("[2/5] starting the embedded broker and a worker ...", flush=True)
-        with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
-            assert stack.settings is not None
-            print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
-            frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
-            pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
-            print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
-            asyncio.run(
-                publish_frames(
-                    stack.settings,
-                    frames,
-                    read_sensors(scenario / "sensors.json"),
-                    speed=speed,
-                    total=len(frames),
-                    create_topics=False,
-                )
+    work = Path(out) if out is not None else default_out()
+    print(f"orbitlink demo: everything goes to {work}", flush=True)
+    scenario = work / "scenario"
+    print(f"[1/5] simulating a scenario from {catalog} (seed {seed}) ...", flush=True)
+    summary = simulate_scenario(catalog, scenario, seed=seed)
+    seen, trackable = _object_counts(scenario / "truth.json", MIN_DETECTIONS)
+    print(
+        f"      {summary.n_frames} frames, {summary.n_detections} detections from "
+        f"{len(summary.frames_by_sensor)} sensors: {seen} objects detected at least once, "
+        f"{trackable} of them {MIN_DETECTIONS} times or more (enough for a track: the score "
+        f"below counts those); {len(summary.withheld_norad_ids)} withheld from the catalogue"
+    )
+    print("[2/5] starting the embedded broker and a worker ...", flush=True)
+    with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
+        assert stack.settings is not None
+        print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
+        frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+        pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+        print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
+        replayed = asyncio.run(
+            publish_frames(
+                stack.settings,
+                frames,
+                read_sensors(scenario / "sensors.json"),
+                speed=speed,
+                total=len(frames),
+                create_topics=False,
             )
-            stack.wait_for_frames(len(frames))
-            print("[4/5] reading tracks and associations back ...", flush=True)
-            report = collect_outputs(stack.settings, until_idle_s=2.0)
-        print_summary(report, withheld=summary.withheld_norad_ids)
-        _write_results(report, work / "results")
-        print("\n[5/5] scoring against the simulation's truth ...", flush=True)
-        evaluation = evaluate(
-            scenario / "truth.json", work / "results", plot_path=work / "results" / "evaluation.png"
         )
-        print(evaluation.to_table())
-        if out:
-            print(f"\nscenario, results and logs kept in {work}")
-        print(
-            "\nread the outputs with any Kafka client while a broker runs, e.g.\n"
-            "  kcat -b 127.0.0.1:9092 -t orbitlink.associations -C"
-        )
-        return 0
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+        stack.wait_for_frames(len(frames))
+        print("[4/5] reading tracks and associations back ...", flush=True)
+        report = collect_outputs(stack.settings, until_idle_s=2.0)
+        engine = stack.engine_rate()
+    print_summary(
+        report,
+        withheld=summary.withheld_norad_ids,
+        pace_detections_s=replayed.detections_per_s,
+        engine=engine,
+    )
+    _write_results(report, work / "results")
+    print("\n[5/5] scoring against the simulation's truth ...", flush=True)
+    plot = work / "results" / "evaluation.png"
+    evaluation = evaluate(scenario / "truth.json", work / "results", plot_path=plot)
+    print(evaluation.to_table())
+    full = Catalogue.from_path(catalog)
+    names = {int(n): full.names[i] for i, n in enumerate(full.norad_ids)}
+    print_uct_truth(evaluation, summary.withheld_norad_ids, names)
+    print(
+        f"\nkept in {work}: scenario/ (frames, sensors, truth), results/ (tracks.jsonl, "
+        f"associations.jsonl, the plot {plot.name}), stack/ (worker.log, broker.log)"
+    )
+    print(
+        "\nthe demo's broker is gone (it kept everything in memory); to read outputs with any "
+        "Kafka client, run the streaming commands of the README"
+    )
+    return 0

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class Metrics(Counter):
-    """Counters of the worker: frames by disposition, detections, records, dead letters."""
+    """Counters of the worker: frames by disposition, detections, records, dead letters, and
+    ``busy_us``, the time spent handling frames (the engine's own rate is detections per busy
+    second, whatever the pace frames arrive at)."""
 
     def summary(self) -> str:
         keys = (
@@ -50,7 +52,8 @@ class Metrics(Counter):
             "tracks_out",
             "associations_out",
         )
-        return " ".join(f"{k}={self.get(k, 0)}" for k in keys)
+        counts = " ".join(f"{k}={self.get(k, 0)}" for k in keys)
+        return f"{counts} busy_s={self.get('busy_us', 0) / 1e6:.2f}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class FrameProcessor:
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
+        started = time.perf_counter()
         next_offset = self.offsets.next_offset(partition)
         redelivery = next_offset is not None and offset < next_offset
         outcome = await self._handle(
@@ -151,6 +155,7 @@ class FrameProcessor:
             published_s=published_s,
         )
         self.offsets.done(partition, offset)
+        self.metrics["busy_us"] += round((time.perf_counter() - started) * 1e6)
         return outcome
 
     async def _handle(
