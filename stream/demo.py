@@ -329,10 +329,14 @@ def print_summary(
     print(f"uncorrelated tracks (UCTs): {len(ucts)}  {', '.join(ucts)}")
     if withheld is not None:
         print(f"  (objects withheld from the catalogue by the simulator: {withheld})")
-    paced = "" if pace_detections_s is None else f", paced at {pace_detections_s:,.0f}"
+    if pace_detections_s is not None:
+        print(
+            f"replay pace: {pace_detections_s:,.0f} detections/s published (how fast the "
+            f"frames were sent, not how fast the engine goes)"
+        )
     print(
-        f"replay: {report.throughput_detections_s:,.0f} detections/s from first frame "
-        f"published to last record published (the replay's pace{paced}, not the engine's)"
+        f"end to end: {report.throughput_detections_s:,.0f} detections/s from the first frame "
+        f"published to the last record published (bound by the pace)"
     )
     if engine is not None and engine[1] > 0:
         detections, busy_s = engine
