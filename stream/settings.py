@@ -28,9 +28,20 @@ from orbitlink.tracking.settings import Settings
 
 from .admin import TopicSpec
 
-__all__ = ["ENV_PREFIX", "StreamSettings", "default_store", "outside_name"]
+__all__ = [
+    "ENV_PREFIX",
+    "SMALL_RECORD_BYTES",
+    "StreamSettings",
+    "default_store",
+    "outside_name",
+]
 
 ENV_PREFIX = "ORBITLINK_"
+
+#: The record limit of the topics of small records (sensors, element sets, tracks,
+#: associations): Apache Kafka's default, set on the topics explicitly so that it holds on every
+#: broker, and enforced by our producers, as the embedded broker does not enforce it.
+SMALL_RECORD_BYTES = 1024 * 1024
 
 #: Broker URL schemes: plain Kafka protocol, or over TLS.
 BROKER_SCHEMES = ("kafka://", "kafka+ssl://")
@@ -358,13 +369,13 @@ class StreamSettings(Settings):
         The changelog must have exactly the frames' partition count: Faust writes the state of
         a frame's sensor to the changelog partition of the frame's partition.
         """
-        large = self.max_message_bytes
+        large, small = self.max_message_bytes, SMALL_RECORD_BYTES
         return {
             self.topic("frames"): TopicSpec(self.frames_partitions, False, large),
-            self.topic("sensors"): TopicSpec(self.input_partitions, True),
-            self.topic("catalogue"): TopicSpec(self.input_partitions, True),
-            self.topic("tracks"): TopicSpec(self.output_partitions, False),
-            self.topic("associations"): TopicSpec(self.output_partitions, False),
+            self.topic("sensors"): TopicSpec(self.input_partitions, True, small),
+            self.topic("catalogue"): TopicSpec(self.input_partitions, True, small),
+            self.topic("tracks"): TopicSpec(self.output_partitions, False, small),
+            self.topic("associations"): TopicSpec(self.output_partitions, False, small),
             self.topic("deadletter"): TopicSpec(self.deadletter_partitions, False, large),
             self.changelog_topic: TopicSpec(self.frames_partitions, True, large),
         }

@@ -42,7 +42,7 @@ from .app import OrbitlinkApp, create_app
 from .inputs import SideInputs
 from .localstore import rebuild_stale_store
 from .probe import BrokerError, wait_for_broker
-from .settings import StreamSettings
+from .settings import SMALL_RECORD_BYTES, StreamSettings
 from .sinks import KafkaSink
 
 __all__ = ["REPEAT_WINDOW_S", "RepeatFilter", "build_pipeline", "run_worker"]
@@ -162,7 +162,8 @@ def run_worker(settings: StreamSettings) -> None:
         settings.bootstrap,
         max_batch_size=settings.output_batch_bytes,
         linger_ms=settings.output_linger_ms,
-        max_request_size=settings.max_message_bytes,
+        # Tracks, associations and (bounded) dead letters: all under the small-record limit.
+        max_request_size=SMALL_RECORD_BYTES,
         client_id=f"{settings.faust_app_id}-output",
         security=settings.client_security(),
     )

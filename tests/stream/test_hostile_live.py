@@ -157,3 +157,46 @@ def test_hostile_inputs_leave_the_good_frames_untouched(
     assert elapsed_s < 60, elapsed_s
     assert worker.alive()
     assert read_sensors(scenario / "sensors.json")  # the good sensors are untouched
+
+
+def test_topic_record_limits_hold_on_every_broker(bootstrap, broker_url, topic_prefix):
+    """Every topic carries its record limit, and our producers refuse a larger record
+    themselves: the embedded broker accepts any size, Apache Kafka refuses it."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from orbitlink.stream.replay import publish_sensors
+    from orbitlink.stream.settings import SMALL_RECORD_BYTES
+    from orbitlink.tracking.models import Sensor
+
+    settings = test_settings(broker_url, topic_prefix)
+    ensure_topics(settings)
+
+    async def limits() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            names = list(settings.topic_specs())
+            answers = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+            )
+        finally:
+            await admin.close()
+        found = {}
+        for answer in answers:
+            for _code, _message, _type, name, entries in answer.resources:
+                for entry in entries:
+                    if entry[0] == "max.message.bytes":
+                        found[name] = entry[1]
+        return found
+
+    found = asyncio.run(limits())
+    assert found[settings.topic("sensors")] == str(SMALL_RECORD_BYTES)
+    assert found[settings.topic("frames")] == str(settings.max_message_bytes)
+    huge = Sensor(sensor_id="huge", lat_deg=1.0, lon_deg=2.0, name="x" * (2 * SMALL_RECORD_BYTES))
+    with pytest.raises(MessageSizeTooLargeError):
+        asyncio.run(publish_sensors(settings, [huge]))
+    assert read_topic(bootstrap, settings.topic("sensors"), until_idle_s=1.0) == []
