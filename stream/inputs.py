@@ -33,6 +33,7 @@ from orbitlink.tracking.pipeline import Pipeline
 
 from .codecs import decode_element_set, decode_sensor
 from .deadletters import DeadLetters
+from .processor import printable
 from .settings import StreamSettings
 
 __all__ = ["InputCounts", "Inputs", "MemoryInputs", "SideInputs"]
@@ -241,7 +242,7 @@ class SideInputs:
                 message.topic,
                 message.partition,
                 message.offset,
-                error.reason,
+                printable(error.reason),
             )
             return error.reason
         return None

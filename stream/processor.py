@@ -29,9 +29,17 @@ from .settings import StreamSettings
 from .sinks import DeliveryRefused, OutboundRecord, Sink
 from .states import SensorStates, StateTooLarge
 
-__all__ = ["FrameOutcome", "FrameProcessor", "Metrics"]
+__all__ = ["FrameOutcome", "FrameProcessor", "Metrics", "printable"]
 
 log = logging.getLogger(__name__)
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character escaped (``\\n``, ``\\x1b``): what input
+    puts in a log line (an id holding a newline, say) must not split it or forge another."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Metrics(Counter):
@@ -312,7 +320,9 @@ class FrameProcessor:
         offset: int,
         reason: str,
     ) -> FrameOutcome:
-        log.warning("frames: %s[%d]@%d to dead letters: %s", topic, partition, offset, reason)
+        log.warning(
+            "frames: %s[%d]@%d to dead letters: %s", topic, partition, offset, printable(reason)
+        )
         await self.dead_letters.publish(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason
         )

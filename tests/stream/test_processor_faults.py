@@ -212,3 +212,22 @@ def test_a_piece_missing_is_an_error_not_a_wrong_state() -> None:
     del table[next(k for k in table if k.startswith(b"\x00piece:"))]
     with pytest.raises(ValueError, match="missing"):
         states.get("s")
+
+
+async def test_ids_cannot_split_a_log_line(scenario, catalogue, frames, caplog):
+    harness = Harness(scenario, catalogue)
+    record = json.loads(encode_record(frames[0]))
+    evil = "evil\n2026-12-01 10:00:00 INFO forged line"
+    value = json.dumps(dict(record, sensor_id=evil)).encode()
+    assert await harness.put(value, key=evil.encode()) == "dead_letter"
+    (letter,) = harness.letters()
+    assert repr(evil) in letter["reason"]
+    assert all("\n" not in r.getMessage() for r in caplog.records)
+    assert any("evil\\n2026" in r.getMessage() for r in caplog.records)
+
+
+def test_printable_escapes_what_would_split_or_colour_a_line() -> None:
+    from orbitlink.stream.processor import printable
+
+    assert printable("a\nb\x1b[31m\tc") == "a\\nb\\x1b[31m\\tc"
+    assert printable("ÉCOLE ✓") == "ÉCOLE ✓"
