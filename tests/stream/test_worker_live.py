@@ -318,3 +318,40 @@ def test_worker_comes_back_by_itself_after_the_broker_restarts_empty(
     worker.signal(signal.SIGTERM)
     worker.wait(timeout_s=20)
     assert time.monotonic() - started < 15
+
+
+def test_a_store_ahead_of_the_changelog_is_rebuilt_at_start(
+    embedded_broker, spawn, topic_prefix, scenario, tmp_path
+):
+    """A worker restarted with its data folder after the broker lost its data found its local
+    store ahead of the changelog and died of ConsistencyError on every start. Now it says so
+    in one line, rebuilds the store from the changelog and takes frames."""
+    import sys
+
+    settings = test_settings(embedded_broker.url, topic_prefix, store="rocksdb://")
+    command = [sys.executable, "-m", "orbitlink.stream.cli", "worker", "--broker"]
+    command += [
+        embedded_broker.url,
+        *worker_args(settings, "--sensors", str(scenario / "sensors.json")),
+    ]
+    env = worker_env(settings, tmp_path / "data")
+    ensure_topics(settings)
+    first = spawn(command, name="worker-1", env=env)
+    first.wait_for_log("worker ready", timeout_s=120)
+    frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+    asyncio.run(publish_frames(settings, frames[:40], {}, progress=False, create_topics=False))
+    first.wait_for_log("frames=40 processed=40", timeout_s=120)
+    first.terminate()
+
+    embedded_broker.stop()
+    embedded_broker.start()  # empty: the store in tmp_path/data is now ahead of everything
+    second = spawn(command, name="worker-2", env=env)
+    second.wait_for_log("worker ready", timeout_s=120)
+    assert second.log_text().count("local store ahead of the changelog") == 1
+    assert "ConsistencyError" not in second.log_text()
+    asyncio.run(
+        publish_frames(
+            settings, frames[40:60], read_sensors(scenario / "sensors.json"), progress=False
+        )
+    )
+    second.wait_for_log("frames=20 processed=20", timeout_s=120)
