@@ -268,7 +268,7 @@ class FrameProcessor:
         if state is None:
             return float("nan")
         known = self._last_times.get(sensor_id)
-        if known is not None and known[0] is state:
+        if known is not None and known[0] == state:  # equal bytes, often the same object
             return known[1]
         last_time_s = SensorTracker.from_bytes(state).last_time_s
         self._last_times[sensor_id] = (state, last_time_s)
