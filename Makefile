@@ -11,7 +11,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@# setuptools tells every editable install to beware of same-named folders (an information
+	@# notice, not a fault of this project): silenced so a real warning stands out.
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 # `make demo KEEP=1` keeps the broker, worker and dashboard running after the summary.
@@ -37,9 +39,11 @@ bench: setup
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
-.PHONY: ci kafka-start kafka-stop
+.PHONY: ci kafka kafka-start kafka-stop
 ci:  # what CI runs: every test on the embedded broker, then the kafka tests on Apache Kafka
 	bash ci/run-tests.sh
+kafka:  # fetch Apache Kafka's jars (Maven Central, ~43 MB) for `orbitlink broker --engine kafka`
+	@bash ci/kafka.sh fetch
 kafka-start:
 	@bash ci/kafka.sh start
 kafka-stop:

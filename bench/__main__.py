@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         importlib.import_module(f"bench.{name}").main()
         print(f"(bench/{name}.py took {time.perf_counter() - started:.1f} s)", flush=True)
+    from .goals import summary
+
+    if summary():
+        print(f"\n{summary()}")
     return 0
 
 

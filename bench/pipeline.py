@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.goals import against
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CATALOG = REPO_ROOT.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"
 
@@ -153,7 +155,8 @@ def _peak_memory_child() -> None:
         f"  {1e3 * cpu_s / measured:.0f} ms CPU per frame -> "
         f"{detections / cpu_s:,.0f} detections/s through the whole pipeline"
     )
-    print(f"  peak resident memory {peak_mb:.0f} MB (goal < 500 MB)")
+    memory = against("pipeline peak resident memory", peak_mb, 500.0, "MB", at_most=True)
+    print(f"  peak resident memory {peak_mb:.0f} MB ({memory})")
 
 
 def main() -> None:

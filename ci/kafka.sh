@@ -9,6 +9,7 @@
 #                        ready; prints ONLY the bootstrap address (127.0.0.1:PORT) on stdout,
 #                        progress goes to stderr:  export ORBITLINK_TEST_BROKER=$(ci/kafka.sh start)
 #   ci/kafka.sh stop     stop it (SIGTERM, then SIGKILL after 30 s) and delete its data
+#                        (kept with KAFKA_PERSISTENT=1)
 #   ci/kafka.sh status   print the bootstrap address and exit 0 when running, else exit 1
 #   ci/kafka.sh logs     print the end of the broker log
 #
@@ -19,6 +20,11 @@
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xms256m -Xmx768m)
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 180)
 #   KAFKA_EXTRA_CONFIG   extra server.properties lines, e.g. 'auto.create.topics.enable=false'
+#   KAFKA_FORMAT_ARGS    extra arguments of the storage format, e.g. SCRAM users:
+#                        "--add-scram SCRAM-SHA-256=[name=u,password=p]"
+#   KAFKA_PERSISTENT     1: a broker that keeps its data (`orbitlink broker --engine kafka`):
+#                        start formats the storage only once and reuses its configuration
+#                        (ports included), stop keeps the data
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +37,7 @@ BOOTSTRAP_FILE="${STATE_DIR}/bootstrap"
 LOG_DIR="${STATE_DIR}/logs"
 DATA_DIR="${STATE_DIR}/data"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-180}"
+PERSISTENT="${KAFKA_PERSISTENT:-0}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 
 say() { echo "kafka.sh: $*" >&2; }
@@ -43,8 +50,11 @@ free_port() {
 
 java_cp() { echo "${LIBS_DIR}/*"; }
 
+pom_digest() { sha256sum "${ROOT}/ci/kafka-pom.xml" | cut -d' ' -f1; }
+
 fetch() {
-  if [[ -f "${CACHE_DIR}/.complete" ]]; then
+  # The cache is complete for the dependency list it was fetched with (a changed POM refetches).
+  if [[ -f "${CACHE_DIR}/.complete" && "$(cat "${CACHE_DIR}/.complete")" == "$(pom_digest)" ]]; then
     return 0
   fi
   command -v mvn >/dev/null || die "Maven (mvn) is not installed"
@@ -63,7 +73,7 @@ fetch() {
     die "Maven could not fetch Kafka ${KAFKA_VERSION} (log: ${CACHE_DIR}/mvn.log)"
   fi
   [[ -f "${LIBS_DIR}/kafka_2.13-${KAFKA_VERSION}.jar" ]] || die "kafka_2.13-${KAFKA_VERSION}.jar missing after fetch"
-  touch "${CACHE_DIR}/.complete"
+  pom_digest >"${CACHE_DIR}/.complete"
   say "fetched $(ls "${LIBS_DIR}" | wc -l) jars in $((SECONDS - started)) s"
 }
 
@@ -139,24 +149,35 @@ start() {
   command -v java >/dev/null || die "Java is not installed"
   fetch
   local started=$SECONDS
-  rm -rf "${STATE_DIR}"
-  mkdir -p "${STATE_DIR}"
-  local port="${KAFKA_PORT:-$(free_port)}"
-  local controller_port="${KAFKA_CONTROLLER_PORT:-$(free_port)}"
-  while [[ "${controller_port}" == "${port}" ]]; do controller_port="$(free_port)"; done
-  write_config "${port}" "${controller_port}"
-
   local java_opts=(${HEAP_OPTS} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
                    -Dlog4j2.configurationFile="${STATE_DIR}/log4j2.properties"
                    -Dkafka.logs.dir="${LOG_DIR}")
-  local cluster_id
-  cluster_id="$(java -cp "$(java_cp)" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)"
-  say "formatting storage (cluster ${cluster_id}) in ${DATA_DIR}"
-  java -cp "$(java_cp)" "${java_opts[@]}" kafka.tools.StorageTool format \
-      -t "${cluster_id}" -c "${STATE_DIR}/server.properties" --standalone \
-      >"${LOG_DIR}/format.log" 2>&1 || { cat "${LOG_DIR}/format.log" >&2; die "storage format failed"; }
+  local port
+  if [[ "${PERSISTENT}" == "1" && -f "${DATA_DIR}/meta.properties" ]]; then
+    # A persistent broker comes back with its data and its configuration: the controller's
+    # address is part of the formatted metadata, so the ports must not change.
+    port="$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "${STATE_DIR}/server.properties")"
+    say "reusing the data in ${DATA_DIR}"
+  else
+    if [[ "${PERSISTENT}" != "1" ]]; then rm -rf "${STATE_DIR}"; fi
+    mkdir -p "${STATE_DIR}"
+    port="${KAFKA_PORT:-$(free_port)}"
+    local controller_port="${KAFKA_CONTROLLER_PORT:-$(free_port)}"
+    while [[ "${controller_port}" == "${port}" ]]; do controller_port="$(free_port)"; done
+    write_config "${port}" "${controller_port}"
+    local cluster_id
+    cluster_id="$(java -cp "$(java_cp)" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)"
+    say "formatting storage (cluster ${cluster_id}) in ${DATA_DIR}"
+    # shellcheck disable=SC2086  # KAFKA_FORMAT_ARGS is a list of words
+    java -cp "$(java_cp)" "${java_opts[@]}" kafka.tools.StorageTool format \
+        -t "${cluster_id}" -c "${STATE_DIR}/server.properties" --standalone ${KAFKA_FORMAT_ARGS:-} \
+        >"${LOG_DIR}/format.log" 2>&1 || { cat "${LOG_DIR}/format.log" >&2; die "storage format failed"; }
+  fi
+  mkdir -p "${LOG_DIR}"
+  local log_lines=0
+  [[ -f "${LOG_DIR}/server.log" ]] && log_lines="$(wc -l <"${LOG_DIR}/server.log")"
 
-  say "starting Apache Kafka ${KAFKA_VERSION} on 127.0.0.1:${port} (controller ${controller_port})"
+  say "starting Apache Kafka ${KAFKA_VERSION} on 127.0.0.1:${port}"
   # setsid: own session and process group, so the CI shell's signals and job control leave it
   # alone and `stop` can signal exactly this JVM.
   setsid java -cp "$(java_cp)" "${java_opts[@]}" kafka.Kafka "${STATE_DIR}/server.properties" \
@@ -164,7 +185,7 @@ start() {
   echo $! >"${PID_FILE}"
 
   local deadline=$((SECONDS + START_TIMEOUT))
-  until grep -q "Kafka Server started" "${LOG_DIR}/server.log" 2>/dev/null \
+  until tail -n "+$((log_lines + 1))" "${LOG_DIR}/server.log" 2>/dev/null | grep -q "Kafka Server started" \
         && (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; do
     if ! kill -0 "$(cat "${PID_FILE}")" 2>/dev/null; then
       tail -n 40 "${LOG_DIR}/stdout.log" "${LOG_DIR}/server.log" >&2 || true
@@ -199,7 +220,8 @@ stop() {
     say "still alive after 30 s: SIGKILL"
     kill -KILL "${pid}" 2>/dev/null || true
   fi
-  rm -rf "${DATA_DIR}" "${PID_FILE}" "${BOOTSTRAP_FILE}"
+  rm -f "${PID_FILE}" "${BOOTSTRAP_FILE}"
+  if [[ "${PERSISTENT}" != "1" ]]; then rm -rf "${DATA_DIR}"; fi
 }
 
 status() {

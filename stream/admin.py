@@ -85,14 +85,18 @@ def _normalise_specs(topics: Mapping[str, TopicSpec | tuple[int, bool]]) -> dict
     return specs
 
 
-def _admin_client(bootstrap: str, timeout_s: float) -> Any:
-    """An (unstarted) aiokafka admin client for ``bootstrap`` (URL or host:port)."""
+def _admin_client(
+    bootstrap: str, timeout_s: float, security: Mapping[str, Any] | None = None
+) -> Any:
+    """An (unstarted) aiokafka admin client for ``bootstrap`` (URL or host:port), with the
+    TLS/SASL options ``security`` (:meth:`StreamSettings.client_security`)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_from_url(bootstrap),
         request_timeout_ms=int(timeout_s * 1000),
         client_id="orbitlink-admin",
+        **(security or {}),
     )
 
 
@@ -101,6 +105,7 @@ async def create_topics_async(
     topics: Mapping[str, TopicSpec | tuple[int, bool]],
     *,
     timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, bool]:
     """Create ``topics`` (``{name: (partitions, compacted)}``) on the broker; idempotent.
 
@@ -117,7 +122,7 @@ async def create_topics_async(
     specs = _normalise_specs(topics)
     if not specs:
         return {}
-    admin = _admin_client(bootstrap, timeout_s)
+    admin = _admin_client(bootstrap, timeout_s, security)
     await admin.start()
     try:
         new_topics = [
@@ -260,12 +265,17 @@ def create_topics(
     topics: Mapping[str, TopicSpec | tuple[int, bool]],
     *,
     timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, bool]:
     """Blocking form of :func:`create_topics_async` (same arguments, result and errors)."""
-    return _run_coroutine_sync(create_topics_async(bootstrap, topics, timeout_s=timeout_s))
+    return _run_coroutine_sync(
+        create_topics_async(bootstrap, topics, timeout_s=timeout_s, security=security)
+    )
 
 
-def describe_broker(bootstrap: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
+def describe_broker(
+    bootstrap: str, *, timeout_s: float = 10.0, security: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``{'cluster_id', 'kind': 'tansu'|'kafka', 'brokers': [...]}`` of the cluster at
     ``bootstrap``.
 
@@ -275,7 +285,7 @@ def describe_broker(bootstrap: str, *, timeout_s: float = 10.0) -> dict[str, Any
     """
 
     async def describe() -> dict[str, Any]:
-        admin = _admin_client(bootstrap, timeout_s)
+        admin = _admin_client(bootstrap, timeout_s, security)
         await admin.start()
         try:
             return await admin.describe_cluster()
@@ -293,7 +303,12 @@ def describe_broker(bootstrap: str, *, timeout_s: float = 10.0) -> dict[str, Any
 
 def ensure_topics(settings: StreamSettings, *, timeout_s: float = 30.0) -> dict[str, bool]:
     """Create every topic of ``settings`` that does not exist; ``{name: created_now}``."""
-    return create_topics(settings.bootstrap, settings.topic_specs(), timeout_s=timeout_s)
+    return create_topics(
+        settings.bootstrap,
+        settings.topic_specs(),
+        timeout_s=timeout_s,
+        security=settings.client_security(),
+    )
 
 
 async def ensure_topics_async(
@@ -301,5 +316,8 @@ async def ensure_topics_async(
 ) -> dict[str, bool]:
     """:func:`ensure_topics` from inside an event loop."""
     return await create_topics_async(
-        settings.bootstrap, settings.topic_specs(), timeout_s=timeout_s
+        settings.bootstrap,
+        settings.topic_specs(),
+        timeout_s=timeout_s,
+        security=settings.client_security(),
     )

@@ -18,7 +18,10 @@ a test under Faust's ``test_context`` passes a :class:`~orbitlink.stream.sinks.M
 * an app task running :meth:`~OrbitlinkApp.start_services` (Faust runs app tasks once its
   table is recovered, so "worker ready" means assigned, recovered and caught up), a **metrics
   timer** logging the counters, a log line at each rebalance, and a shutdown hook stopping the
-  inputs and the sink.
+  inputs and the sink;
+* a **broker check** every few seconds (:meth:`OrbitlinkApp.lost_data`): a broker that lost
+  states this worker wrote (the embedded broker restarted empty) stops the worker with
+  ``data_lost`` set, and :func:`~orbitlink.stream.worker.run_worker` starts it afresh.
 
 Faust's ``test_context`` runs the agent but no app task: a test calls ``start_services()``
 itself before it puts frames.
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from dataclasses import dataclass, field
 
 import faust
@@ -50,6 +55,9 @@ __all__ = ["OrbitlinkApp", "create_app"]
 
 log = logging.getLogger(__name__)
 
+#: How often a worker checks that the broker still has the frames it processed.
+BROKER_CHECK_INTERVAL_S = 5.0
+
 
 @dataclass
 class OrbitlinkApp:
@@ -68,6 +76,10 @@ class OrbitlinkApp:
     worker_metrics: WorkerMetrics
     monitor: Monitor | None
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set (to what was lost) when the broker is found to have lost states this worker wrote.
+    data_lost: str | None = None
+    #: The highest changelog offset of each partition that this worker's writes got.
+    changelog_written: dict[int, int] = field(default_factory=dict)
 
     async def start_services(self) -> None:
         """Start the sink and the inputs, wait until the inputs are read to their end, then
@@ -83,6 +95,29 @@ class OrbitlinkApp:
         )
         self.started.set()
 
+    async def lost_data(self) -> str | None:
+        """What the broker lost, if it lost tracker states this worker wrote: a changelog
+        partition whose end offset is below the offset of a state written there (end offsets
+        never go back unless the data went; the changelog's are exact on both brokers, as it
+        is written one record per batch). None when nothing is lost, and when the broker
+        cannot be asked right now (an outage is not a loss)."""
+        written = dict(self.changelog_written)
+        if not written:
+            return None
+        tps = [TP(self.settings.changelog_topic, p) for p in sorted(written)]
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps), 10.0)
+        except Exception:
+            return None
+        for tp in tps:
+            end = ends.get(tp)
+            if end is not None and end <= written[tp.partition]:
+                return (
+                    f"{tp.topic}[{tp.partition}] ends at offset {end} but this worker wrote a "
+                    f"state at offset {written[tp.partition]}"
+                )
+        return None
+
     async def stop_services(self) -> None:
         """Log the final metrics, stop the inputs and the sink."""
         log.info("metrics (final): %s", self.metrics.summary())
@@ -93,7 +128,8 @@ class OrbitlinkApp:
 def _faust_app(settings: StreamSettings) -> faust.App:
     return faust.App(
         settings.faust_app_id,
-        broker=settings.broker,
+        broker=settings.faust_broker,
+        broker_credentials=settings.faust_credentials(),
         store=settings.store,
         datadir=str(settings.data_dir.resolve() / settings.faust_app_id),
         autodiscover=False,
@@ -112,7 +148,11 @@ def _faust_app(settings: StreamSettings) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
+        # Faust's web_host only names the URL; web_bind is the interface (Faust's default is
+        # every one), and /table/... would serve every sensor's state to whoever asks.
         web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_tables_enabled=settings.web_tables,
     )
 
 
@@ -172,7 +212,11 @@ def create_app(
         lag=lambda: _consumer_lag(app, frames_name, processor),
     )
 
-    async def wait_for_sensor(sensor_id: str) -> None:
+    async def wait_for_sensor(sensor_id: str, published_s: float | None = None) -> None:
+        # A frame published before the inputs were last seen at their end needs no wait: its
+        # sensor would be known by now. Only the first of a burst of such frames waits.
+        if published_s is not None and inputs.caught_up_after(published_s):
+            return
         await inputs.catch_up(settings.unknown_sensor_wait_s)
 
     async def rewind(topic: str, partition: int, offset: int) -> None:
@@ -215,14 +259,42 @@ def create_app(
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
-                timestamp_s=message.timestamp,
+                published_s=message.timestamp,
             )
 
     holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
 
+    # Note where each state write landed (Faust's own callback keeps the persisted offset).
+    faust_on_sent = table._on_changelog_sent
+
+    def on_changelog_sent(future: faust.types.FutureMessage) -> None:
+        faust_on_sent(future)
+        metadata = future.result()
+        partition = metadata.topic_partition.partition
+        holder.changelog_written[partition] = max(
+            metadata.offset, holder.changelog_written.get(partition, -1)
+        )
+
+    table._on_changelog_sent = on_changelog_sent  # type: ignore[method-assign]
+
     @app.task
     async def start_services() -> None:
         await holder.start_services()
+
+    @app.timer(BROKER_CHECK_INTERVAL_S)
+    async def check_broker_kept_its_data() -> None:
+        if holder.started.is_set() and holder.data_lost is None:
+            lost = await holder.lost_data()
+            if lost is not None:
+                holder.data_lost = lost
+                log.warning(
+                    "the broker has lost its data: %s (the embedded broker keeps everything in "
+                    "memory: was it restarted?); restarting this worker to rebuild from what "
+                    "the broker has",
+                    lost,
+                )
+                # Through the normal shutdown: run_worker sees data_lost and starts afresh.
+                os.kill(os.getpid(), signal.SIGTERM)
 
     @app.timer(settings.metrics_interval_s)
     async def log_metrics() -> None:

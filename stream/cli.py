@@ -45,6 +45,16 @@ ROLES = ("frames", "sensors", "catalogue", "tracks", "associations", "deadletter
 #: The settings every command that talks to the broker takes as flags.
 BROKER_SETTINGS = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions")
 
+#: TLS and SASL: every command that talks to the broker takes them (the password only from
+#: ORBITLINK_SASL_PASSWORD, which a process listing does not show).
+SECURITY_SETTINGS = (
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "sasl_mechanism",
+    "sasl_username",
+)
+
 BROKER_GROUP = "broker and topics (also ORBITLINK_* variables)"
 
 #: The worker's own settings flags.
@@ -59,6 +69,7 @@ WORKER_SETTINGS = (
     "web_port",
     "web_host",
     "monitor_settings",
+    "web_tables",
     "log_level",
 )
 
@@ -91,6 +102,8 @@ def add_settings_flags(
         options: dict[str, Any] = {"dest": name, "help": help_text.replace("%", "%%")}
         if choices is not None:
             options["choices"] = choices
+        elif value_type is bool:  # a switch: present = true, absent = the variable's say
+            options.update(action="store_const", const=True)
         else:
             options["type"] = value_type
             options["metavar"] = outside.upper()
@@ -109,20 +122,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("broker", help="run the embedded Tansu broker in the foreground")
+    p = commands.add_parser("broker", help="run a local broker in the foreground")
+    p.add_argument(
+        "--engine",
+        choices=("tansu", "kafka"),
+        default="tansu",
+        help="tansu: the embedded broker, in memory (a restart loses everything); kafka: "
+        "Apache Kafka keeping its data in --data-dir (jars from `make kafka`)",
+    )
     p.add_argument("--port", type=int, default=9092, help="TCP port on 127.0.0.1 (9092)")
-    p.add_argument("--log", type=Path, help="write the broker's log here")
+    p.add_argument("--log", type=Path, help="write the embedded broker's log here")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".orbitlink-kafka"),
+        help="--engine kafka: where its data lives (.orbitlink-kafka)",
+    )
 
     p = commands.add_parser("topics", help="create every topic with its partition count")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("worker", help="run a stream worker (Faust) in the foreground")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     add_settings_flags(p, WORKER_SETTINGS)
 
     p = commands.add_parser("replay", help="publish a recorded file, or run it offline")
     p.add_argument("file", type=Path, help="frames JSONL, or observations (--format)")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     # The worker's input files: replay publishes the sensors, --offline uses all three.
     add_settings_flags(p, ("sensors",))
     p.add_argument(
@@ -146,11 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         "publish-catalog", help="publish element sets to the catalogue topic (live update)"
     )
     p.add_argument("path", type=Path, help="TLE/OMM file or folder")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
 
     p = commands.add_parser("consume", help="read a topic from the beginning to JSON Lines")
     p.add_argument("topic", help=f"a role ({', '.join(ROLES)}) or a topic name")
-    add_settings_flags(p, BROKER_SETTINGS, title=BROKER_GROUP)
+    add_settings_flags(p, BROKER_SETTINGS + SECURITY_SETTINGS, title=BROKER_GROUP)
     p.add_argument("--out", default="-", help="output file, '-' = stdout (default)")
     p.add_argument(
         "--until-idle",
@@ -206,7 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, help="TLE catalogue (default: the shipped snapshot)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--port", type=int, help="broker port (default: a free one)")
-    p.add_argument("--out", type=Path, help="keep the scenario and results here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the scenario, results, plot and logs (default runs/demo-<UTC time>)",
+    )
     p.add_argument(
         "--speed",
         type=float,
@@ -236,6 +266,9 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
     from .tansu import EmbeddedBroker
 
+    if args.engine == "kafka":
+        return _run_local_kafka(args)
+
     broker = EmbeddedBroker(port=args.port, log_path=args.log)
     broker.start()
     print(
@@ -248,6 +281,40 @@ def _cmd_broker(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         broker.stop()
+        return 0
+
+
+def _run_local_kafka(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from .localkafka import KAFKA_VERSION, LocalKafka
+    from .probe import BrokerError
+
+    kafka = LocalKafka(args.data_dir, port=args.port)
+    print(f"orbitlink: starting Apache Kafka {KAFKA_VERSION} (10-40 s) ...", flush=True)
+    try:
+        kafka.start()
+    except BrokerError as error:
+        print(f"orbitlink broker: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        kafka.stop()
+        raise
+    print(
+        f"orbitlink: Apache Kafka {KAFKA_VERSION} on {kafka.url}, data in {kafka.data_dir} "
+        f"(kept across restarts; log {kafka.log_path()}); Ctrl-C stops it",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while kafka.running():
+            time.sleep(2.0)
+        print(f"orbitlink: Apache Kafka exited; see {kafka.log_path()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        kafka.stop()
+        print("orbitlink: Apache Kafka stopped; its data stays", flush=True)
         return 0
 
 
@@ -352,6 +419,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
                 sys.stdout,
                 until_idle_s=args.until_idle,
                 with_meta=args.meta,
+                security=settings.client_security(),
             )
         )
     else:
@@ -364,6 +432,7 @@ def _cmd_consume(args: argparse.Namespace) -> int:
                     out,
                     until_idle_s=args.until_idle,
                     with_meta=args.meta,
+                    security=settings.client_security(),
                 )
             )
     print(f"consumed {count} messages from {topic}", file=sys.stderr)
@@ -390,8 +459,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from orbitlink.tracking.evaluate import evaluate
 
-    report = evaluate(args.truth, args.results, plot_path=args.plot)
+    plot = args.plot if args.plot is not None else args.results / "evaluation.png"
+    report = evaluate(args.truth, args.results, plot_path=plot)
     print(report.to_table())
+    print(f"\nplot: {plot}")
     return 0
 
 

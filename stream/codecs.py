@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orbitlink.tracking.catalogue import ElementSet, element_set_from_tle
+from orbitlink.tracking.catalogue import ElementSet, element_set_from_record
 from orbitlink.tracking.errors import CatalogueError, FormatError, describe_validation_error
 from orbitlink.tracking.models import Frame, Sensor
 
@@ -28,7 +28,7 @@ __all__ = [
 
 
 def _load_json_object(raw: bytes | None, what: str) -> dict[str, Any]:
-    if raw is None:
+    if not raw:  # null, and zero bytes, which no JSON document is
         raise FormatError(f"empty message: a {what} message needs a JSON object value")
     try:
         obj = json.loads(raw.decode("utf-8"))
@@ -36,6 +36,11 @@ def _load_json_object(raw: bytes | None, what: str) -> dict[str, Any]:
         raise FormatError(f"not JSON: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise FormatError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        # Valid JSON perhaps, but nested beyond what the parser (and any record) goes to.
+        raise FormatError(
+            "not JSON the engine accepts: arrays or objects nested too deeply to parse"
+        ) from None
     if not isinstance(obj, dict):
         raise FormatError(
             f"schema violation: a {what} must be a JSON object, got {type(obj).__name__}"
@@ -50,12 +55,14 @@ _IMPOSSIBLE = {
     "less_than",
     "less_than_equal",
     "finite_number",
+    "tle_invalid",
 }
 
 
 def _validate(model: type[BaseModel], obj: dict[str, Any], what: str) -> Any:
+    # Strict: a number must be a JSON number (not true, not "12.5"), a string a JSON string.
     try:
-        return model.model_validate(obj)
+        return model.model_validate(obj, strict=True)
     except ValidationError as exc:
         kinds = {item["type"] for item in exc.errors()}
         label = "impossible value" if kinds <= _IMPOSSIBLE else "schema violation"
@@ -64,8 +71,17 @@ def _validate(model: type[BaseModel], obj: dict[str, Any], what: str) -> Any:
 
 
 def decode_frame(raw: bytes | None) -> Frame:
-    """A :class:`Frame` from a message value, or :class:`FormatError`."""
-    return _validate(Frame, _load_json_object(raw, "frame"), "frame")
+    """A :class:`Frame` from a message value, or :class:`FormatError`. ``detections`` is
+    required on the wire (an empty frame says ``"detections": []``): a frame that lost its
+    detections must not pass for one that saw nothing."""
+    obj = _load_json_object(raw, "frame")
+    if "detections" not in obj:
+        raise FormatError(
+            "schema violation in frame: detections: Field required "
+            '(a frame without detections has "detections": [])',
+            field="detections",
+        )
+    return _validate(Frame, obj, "frame")
 
 
 def decode_sensor(raw: bytes | None) -> Sensor:
@@ -74,11 +90,12 @@ def decode_sensor(raw: bytes | None) -> Sensor:
 
 
 def decode_element_set(raw: bytes | None, *, where: str = "catalogue") -> ElementSet:
-    """A checked element set from ``{"name", "line1", "line2"[, "norad_id"]}`` JSON (the
-    form :meth:`Catalogue.element_set` writes), or :class:`FormatError`.
+    """A checked element set from ``{"name", "line1", "line2"[, "norad_id", "epoch"]}`` JSON
+    (the form :meth:`Catalogue.element_set` writes), or :class:`FormatError`.
 
     The lines are checked as any TLE (length, checksums, matching numbers, sgp4 accepts the
-    elements); ``norad_id``, when given, must agree with line 1.
+    elements, an epoch not in the future); ``norad_id`` and ``epoch``, when given, must agree
+    with line 1 (:func:`~orbitlink.tracking.catalogue.element_set_from_record`).
     """
     obj = _load_json_object(raw, "element set")
     for field in ("line1", "line2"):
@@ -86,21 +103,10 @@ def decode_element_set(raw: bytes | None, *, where: str = "catalogue") -> Elemen
             raise FormatError(
                 f"schema violation in element set: {field} must be a string", field=field
             )
-    name = obj.get("name")
-    if name is not None and not isinstance(name, str):
-        raise FormatError("schema violation in element set: name must be a string", field="name")
     try:
-        element_set = element_set_from_tle(name or "", obj["line1"], obj["line2"], where=where)
+        return element_set_from_record(obj, where=where)
     except CatalogueError as error:
-        raise FormatError(f"impossible value in element set: {error}") from None
-    given = obj.get("norad_id")
-    if given is not None and given != element_set.norad_id:
-        raise FormatError(
-            f"impossible value in element set: norad_id {given!r} differs from "
-            f"line 1 ({element_set.norad_id})",
-            field="norad_id",
-        )
-    return element_set
+        raise FormatError(f"impossible value in element set: {error}", field=error.field) from None
 
 
 def encode_element_set(record: Mapping[str, Any]) -> tuple[bytes, bytes]:

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -75,11 +75,13 @@ async def consume_topic(
     until_idle_s: float | None = None,
     on_message: Callable[[ConsumedMessage], None],
     stop: asyncio.Event | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """Call ``on_message`` for every message of ``topic`` from the beginning; returns the count.
 
     Stops after ``until_idle_s`` seconds with no message (also when the topic stays empty), or
-    when ``stop`` is set.
+    when ``stop`` is set. ``security``: TLS/SASL options
+    (:meth:`~orbitlink.stream.settings.StreamSettings.client_security`).
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -88,6 +90,7 @@ async def consume_topic(
         auto_offset_reset="earliest",
         client_id="orbitlink-consume",
         fetch_max_wait_ms=200,
+        **(security or {}),
     )
     await consumer.start()
     count = 0
@@ -120,13 +123,16 @@ async def consume_to_file(
     *,
     until_idle_s: float | None = None,
     with_meta: bool = False,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """:func:`consume_topic` writing :func:`message_line` lines to ``out``."""
 
     def write(message: ConsumedMessage) -> None:
         out.write(message_line(message, with_meta=with_meta) + "\n")
 
-    count = await consume_topic(bootstrap, topic, until_idle_s=until_idle_s, on_message=write)
+    count = await consume_topic(
+        bootstrap, topic, until_idle_s=until_idle_s, on_message=write, security=security
+    )
     out.flush()
     return count
 

@@ -37,9 +37,22 @@ from .consume import ConsumedMessage, consume_topic, dedupe_records
 from .settings import StreamSettings
 from .tansu import EmbeddedBroker
 
-__all__ = ["LocalStack", "OutputReport", "collect_outputs", "default_catalog", "run_demo"]
+__all__ = [
+    "LocalStack",
+    "OutputReport",
+    "collect_outputs",
+    "default_catalog",
+    "default_out",
+    "run_demo",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_out(now: float | None = None) -> Path:
+    """Where a demo keeps its results unless told: ``runs/demo-<UTC date and time>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return Path("runs") / f"demo-{stamp}"
 
 
 def default_catalog() -> Path:
@@ -162,6 +175,13 @@ class LocalStack:
         )
         return int(found[-1]) if found else 0
 
+    def engine_rate(self) -> tuple[int, float]:
+        """``(detections, busy seconds)`` of the worker's latest metrics line: what it
+        processed and how long it was busy doing so (its own rate, not the replay's pace)."""
+        text = self.worker_log.read_text("utf-8", "replace")
+        found = re.findall(r"metrics(?: \(final\))?: .*detections=(\d+) .*busy_s=([\d.]+)", text)
+        return (int(found[-1][0]), float(found[-1][1])) if found else (0, float("nan"))
+
     def wait_for_frames(self, n_frames: int, timeout_s: float = 600.0) -> None:
         """Block until the worker has taken ``n_frames`` frames off the topic."""
         deadline = time.monotonic() + timeout_s
@@ -225,9 +245,17 @@ class OutputReport:
         return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
 
 
-async def _read_all(bootstrap: str, topic: str, until_idle_s: float) -> list[ConsumedMessage]:
+async def _read_all(
+    settings: StreamSettings, topic: str, until_idle_s: float
+) -> list[ConsumedMessage]:
     messages: list[ConsumedMessage] = []
-    await consume_topic(bootstrap, topic, until_idle_s=until_idle_s, on_message=messages.append)
+    await consume_topic(
+        settings.bootstrap,
+        topic,
+        until_idle_s=until_idle_s,
+        on_message=messages.append,
+        security=settings.client_security(),
+    )
     return messages
 
 
@@ -236,9 +264,9 @@ def collect_outputs(settings: StreamSettings, *, until_idle_s: float = 5.0) -> O
 
     async def read() -> tuple[list[ConsumedMessage], ...]:
         return await asyncio.gather(
-            _read_all(settings.bootstrap, settings.topic("frames"), until_idle_s),
-            _read_all(settings.bootstrap, settings.topic("tracks"), until_idle_s),
-            _read_all(settings.bootstrap, settings.topic("associations"), until_idle_s),
+            _read_all(settings, settings.topic("frames"), until_idle_s),
+            _read_all(settings, settings.topic("tracks"), until_idle_s),
+            _read_all(settings, settings.topic("associations"), until_idle_s),
         )
 
     frames_msgs, track_msgs, assoc_msgs = asyncio.run(read())
@@ -279,7 +307,13 @@ def _write_results(report: OutputReport, results: Path) -> None:
                 out.write(json.dumps(record) + "\n")
 
 
-def print_summary(report: OutputReport, *, withheld: list[int] | None = None) -> None:
+def print_summary(
+    report: OutputReport,
+    *,
+    withheld: list[int] | None = None,
+    pace_detections_s: float | None = None,
+    engine: tuple[int, float] | None = None,
+) -> None:
     verdicts = final_verdicts(Association.model_validate(r) for r in report.associations)
     correlated = Counter((v.norad_id, v.name) for v in verdicts.values() if not v.uct)
     ucts = sorted(t for t, v in verdicts.items() if v.uct)
@@ -295,10 +329,21 @@ def print_summary(report: OutputReport, *, withheld: list[int] | None = None) ->
     print(f"uncorrelated tracks (UCTs): {len(ucts)}  {', '.join(ucts)}")
     if withheld is not None:
         print(f"  (objects withheld from the catalogue by the simulator: {withheld})")
+    if pace_detections_s is not None:
+        print(
+            f"replay pace: {pace_detections_s:,.0f} detections/s published (how fast the "
+            f"frames were sent, not how fast the engine goes)"
+        )
     print(
-        f"throughput: {report.throughput_detections_s:,.0f} detections/s "
-        f"(first frame published to last record published)"
+        f"end to end: {report.throughput_detections_s:,.0f} detections/s from the first frame "
+        f"published to the last record published (bound by the pace)"
     )
+    if engine is not None and engine[1] > 0:
+        detections, busy_s = engine
+        print(
+            f"engine: {detections / busy_s:,.0f} detections/s of the worker's busy time "
+            f"({detections} detections in {busy_s:.1f} s: pipeline, publishing, state)"
+        )
     print(
         f"latency frame -> associations: p50 {report.latency_percentile_s(50) * 1e3:.0f} ms, "
         f"p99 {report.latency_percentile_s(99) * 1e3:.0f} ms, "
@@ -342,6 +387,32 @@ def _dashboard(stack: LocalStack, port: int, log_dir: Path):
         log.close()
 
 
+def _object_counts(truth_path: Path, min_detections: int) -> tuple[int, int]:
+    """``(objects detected at least once, objects detected min_detections times or more)``."""
+    truth = json.loads(truth_path.read_text())
+    per_object = Counter(n for n in truth.values() if n is not None)
+    return len(per_object), sum(c >= min_detections for c in per_object.values())
+
+
+def print_uct_truth(evaluation: Any, withheld: list[int], names: dict[int, str]) -> None:
+    """Each UCT track with the object it really is (the simulation knows): a withheld object
+    (a right UCT), a catalogued one (a missed correlation), or clutter."""
+    ucts = [t for t in evaluation.tracks if t.verdict_uct]
+    print(f"\nuncorrelated tracks (UCTs) against the truth: {len(ucts)}")
+    for track in sorted(ucts, key=lambda t: t.track_id):
+        norad = track.truth_norad_id
+        if norad is None:
+            what = "clutter (false alarms)"
+        else:
+            kind = "withheld object" if norad in withheld else "catalogued object, missed"
+            what = f"{kind} {norad} {names.get(norad, '')}".rstrip()
+        print(f"  {track.track_id:<22} is {what} ({track.n_detections} detections)")
+    found = {t.truth_norad_id for t in ucts}
+    unseen = [n for n in withheld if n not in found]
+    if unseen:
+        print(f"  withheld objects with no UCT: {', '.join(map(str, unseen))}")
+
+
 def run_demo(
     *,
     catalog: Path | None = None,
@@ -352,9 +423,11 @@ def run_demo(
     dashboard_port: int = 8080,
     keep_running: bool = False,
 ) -> int:
-    """The ``orbitlink demo`` command; returns the exit code. The dashboard runs on
-    ``dashboard_port`` while the demo does (and after it with ``keep_running``)."""
-    from orbitlink.tracking.evaluate import evaluate
+    """The ``orbitlink demo`` command; returns the exit code. Everything it makes (scenario,
+    results, plot, logs) is kept in ``out``, by default :func:`default_out`. The dashboard runs
+    on ``dashboard_port`` while the demo does (and after it with ``keep_running``)."""
+    from orbitlink.tracking.catalogue import Catalogue
+    from orbitlink.tracking.evaluate import MIN_DETECTIONS, evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
     from orbitlink.tracking.simulate import simulate_scenario
 
@@ -366,63 +439,69 @@ def run_demo(
             f"orbitlink demo: catalogue {catalog} not found (use --catalog PATH)", file=sys.stderr
         )
         return 2
-    tmp = None if out else tempfile.TemporaryDirectory(prefix="orbitlink-demo-")
-    work = Path(out or tmp.name)  # type: ignore[union-attr]
-    try:
-        scenario = work / "scenario"
-        print(f"[1/5] simulating a scenario from {catalog} (seed {seed}) ...", flush=True)
-        summary = simulate_scenario(catalog, scenario, seed=seed)
-        print(
-            f"      {summary.n_frames} frames, {summary.n_detections} detections from "
-            f"{len(summary.frames_by_sensor)} sensors, {summary.n_objects_detected} objects"
-        )
-        print("[2/5] starting the embedded broker and a worker ...", flush=True)
-        with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
-            assert stack.settings is not None
-            print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
-            with _dashboard(stack, dashboard_port, work / "stack") as (dashboard, dashboard_url):
-                print(f"      dashboard {dashboard_url} (live while the demo runs)", flush=True)
-                frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
-                pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
-                print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
-                asyncio.run(
-                    publish_frames(
-                        stack.settings,
-                        frames,
-                        read_sensors(scenario / "sensors.json"),
-                        speed=speed,
-                        total=len(frames),
-                        create_topics=False,
-                    )
+    work = Path(out) if out is not None else default_out()
+    print(f"orbitlink demo: everything goes to {work}", flush=True)
+    scenario = work / "scenario"
+    print(f"[1/5] simulating a scenario from {catalog} (seed {seed}) ...", flush=True)
+    summary = simulate_scenario(catalog, scenario, seed=seed)
+    seen, trackable = _object_counts(scenario / "truth.json", MIN_DETECTIONS)
+    print(
+        f"      {summary.n_frames} frames, {summary.n_detections} detections from "
+        f"{len(summary.frames_by_sensor)} sensors: {seen} objects detected at least once, "
+        f"{trackable} of them {MIN_DETECTIONS} times or more (enough for a track: the score "
+        f"below counts those); {len(summary.withheld_norad_ids)} withheld from the catalogue"
+    )
+    print("[2/5] starting the embedded broker and a worker ...", flush=True)
+    with LocalStack(catalog=scenario / "catalog", port=port, work_dir=work / "stack") as stack:
+        assert stack.settings is not None
+        print(f"      broker {stack.settings.broker}, worker log {stack.worker_log}")
+        with _dashboard(stack, dashboard_port, work / "stack") as (dashboard, dashboard_url):
+            print(f"      dashboard {dashboard_url} (live while the demo runs)", flush=True)
+            frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
+            pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+            print(f"[3/5] replaying {len(frames)} frames ({pace}) ...", flush=True)
+            replayed = asyncio.run(
+                publish_frames(
+                    stack.settings,
+                    frames,
+                    read_sensors(scenario / "sensors.json"),
+                    speed=speed,
+                    total=len(frames),
+                    create_topics=False,
                 )
-                stack.wait_for_frames(len(frames))
-                print("[4/5] reading tracks and associations back ...", flush=True)
-                report = collect_outputs(stack.settings, until_idle_s=2.0)
-                print_summary(report, withheld=summary.withheld_norad_ids)
-                _write_results(report, work / "results")
-                print("\n[5/5] scoring against the simulation's truth ...", flush=True)
-                evaluation = evaluate(
-                    scenario / "truth.json",
-                    work / "results",
-                    plot_path=work / "results" / "evaluation.png",
-                )
-                print(evaluation.to_table())
-                if out:
-                    print(f"\nscenario, results and logs kept in {work}")
+            )
+            stack.wait_for_frames(len(frames))
+            print("[4/5] reading tracks and associations back ...", flush=True)
+            report = collect_outputs(stack.settings, until_idle_s=2.0)
+            engine = stack.engine_rate()
+            print_summary(
+                report,
+                withheld=summary.withheld_norad_ids,
+                pace_detections_s=replayed.detections_per_s,
+                engine=engine,
+            )
+            _write_results(report, work / "results")
+            print("\n[5/5] scoring against the simulation's truth ...", flush=True)
+            plot = work / "results" / "evaluation.png"
+            evaluation = evaluate(scenario / "truth.json", work / "results", plot_path=plot)
+            print(evaluation.to_table())
+            full = Catalogue.from_path(catalog)
+            names = {int(n): full.names[i] for i, n in enumerate(full.norad_ids)}
+            print_uct_truth(evaluation, summary.withheld_norad_ids, names)
+            print(
+                f"\nkept in {work}: scenario/ (frames, sensors, truth), results/ (tracks.jsonl, "
+                f"associations.jsonl, the plot {plot.name}), stack/ (worker.log, broker.log)"
+            )
+            if keep_running:
                 print(
-                    "\nread the outputs with any Kafka client while a broker runs, e.g.\n"
-                    f"  kcat -b {stack.settings.bootstrap} -t orbitlink.associations -C"
+                    f"\nbroker, worker and dashboard keep running: {dashboard_url} (Ctrl-C stops)",
+                    flush=True,
                 )
-                if keep_running:
-                    print(
-                        f"\nbroker, worker and dashboard keep running: {dashboard_url} "
-                        "(Ctrl-C stops)",
-                        flush=True,
-                    )
-                    with contextlib.suppress(KeyboardInterrupt):
-                        while dashboard.poll() is None:
-                            time.sleep(1.0)
-        return 0
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+                with contextlib.suppress(KeyboardInterrupt):
+                    while dashboard.poll() is None:
+                        time.sleep(1.0)
+    print(
+        "\nthe demo's broker is gone (it kept everything in memory); to read outputs with any "
+        "Kafka client, run the streaming commands of the README"
+    )
+    return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,11 +33,15 @@ from orbitlink.tracking.pipeline import Pipeline
 
 from .codecs import decode_element_set, decode_sensor
 from .deadletters import DeadLetters
+from .processor import printable
 from .settings import StreamSettings
 
 __all__ = ["InputCounts", "Inputs", "MemoryInputs", "SideInputs"]
 
 log = logging.getLogger(__name__)
+
+#: See :meth:`SideInputs._run`: a fetch wait (0.1 s) and clock differences between hosts.
+_CAUGHT_UP_MARGIN_S = 1.0
 
 
 class Inputs(Protocol):
@@ -48,6 +53,10 @@ class Inputs(Protocol):
 
     async def catch_up(self, timeout_s: float) -> bool:
         """Wait until everything published before this call is applied; False on timeout."""
+
+    def caught_up_after(self, published_s: float) -> bool:
+        """Whether everything published up to ``published_s`` (Unix seconds) is applied
+        already, so a sensor still unknown need not be waited for."""
 
     async def stop(self) -> None:
         """Stop reading (safe to call when never started)."""
@@ -61,6 +70,9 @@ class MemoryInputs:
         pass
 
     async def catch_up(self, timeout_s: float) -> bool:
+        return True
+
+    def caught_up_after(self, published_s: float) -> bool:
         return True
 
     async def stop(self) -> None:
@@ -97,6 +109,8 @@ class SideInputs:
         self._task: asyncio.Task | None = None
         self._progress = asyncio.Condition()
         self._applied: dict[TopicPartition, int] = {}
+        #: Wall-clock time up to which everything published is known to be applied.
+        self._caught_up_at = float("-inf")
 
     async def start(self, pipeline: Pipeline, dead_letters: DeadLetters) -> None:
         self.pipeline = pipeline
@@ -108,6 +122,7 @@ class SideInputs:
             auto_offset_reset="earliest",
             client_id=f"{self.settings.faust_app_id}-inputs",
             fetch_max_wait_ms=100,
+            **self.settings.client_security(),
         )
         await self._consumer.start()
         self._partitions = []
@@ -162,9 +177,15 @@ class SideInputs:
                 return False
         return True
 
+    def caught_up_after(self, published_s: float) -> bool:
+        return self._caught_up_at > published_s
+
     async def _run(self) -> None:
         assert self._consumer is not None
         while True:
+            # A fetch answered during this round was asked for at most a fetch wait before
+            # it began; the margin covers that and the clocks of producer and worker.
+            round_started_s = time.time() - _CAUGHT_UP_MARGIN_S
             try:
                 batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             except KafkaError as error:  # broker away: keep trying, never exit
@@ -186,9 +207,14 @@ class SideInputs:
                         )
             if element_sets:
                 self._apply_element_sets(element_sets)
+            at_end = True
             for tp in self._partitions:
                 position = await self._consumer.position(tp)
                 self._applied[tp] = position
+                highwater = self._consumer.highwater(tp)
+                at_end = at_end and highwater is not None and position >= highwater
+            if at_end:
+                self._caught_up_at = round_started_s
             async with self._progress:
                 self._progress.notify_all()
 
@@ -216,7 +242,7 @@ class SideInputs:
                 message.topic,
                 message.partition,
                 message.offset,
-                error.reason,
+                printable(error.reason),
             )
             return error.reason
         return None

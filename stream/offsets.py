@@ -73,6 +73,12 @@ class OffsetGuard:
         self._note_offset(topic, partition, offset)
         return True
 
+    def next_offset(self, partition: int) -> int | None:
+        """The stored offset of ``partition``'s next frame (None before its first): a frame
+        below it was processed already, before a restart or a takeover."""
+        stored = self.states.get(next_offset_key(partition))
+        return None if stored is None else int(stored)
+
     def done(self, partition: int, offset: int) -> None:
         """Record that the message at ``offset`` of ``partition`` was handled."""
         self.states[next_offset_key(partition)] = str(offset + 1).encode()
@@ -130,10 +136,13 @@ class OffsetGuard:
 
     def _note_offset(self, topic: str, partition: int, offset: int) -> None:
         # Offsets of a partition normally arrive consecutively; a jump means frames were
-        # skipped (or compacted away), which would silently cost tracks, so it is logged.
+        # skipped (or compacted away), which would silently cost tracks, so it is logged. A
+        # partition handed back after a takeover resumes where the table says the group got
+        # to: that is no jump, however far it is from what this worker last saw.
         last = self._last_offset.get((topic, partition))
-        if last is None:
-            log.info("frames: %s[%d] starts at offset %d", topic, partition, offset)
+        if last is None or offset == self.next_offset(partition):
+            if last is None:
+                log.info("frames: %s[%d] starts at offset %d", topic, partition, offset)
         elif offset != last + 1:
             log.warning(
                 "frames: %s[%d] jumped from offset %d to %d", topic, partition, last, offset

@@ -15,6 +15,7 @@ broker helper of orbitlink raises (:mod:`~orbitlink.stream.admin`,
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import time
 
@@ -40,7 +41,7 @@ def bootstrap_from_url(url: str) -> str:
             continue
         if "://" in part:
             scheme, part = part.split("://", 1)
-            if scheme not in ("kafka", "aiokafka", "tcp"):
+            if scheme not in ("kafka", "kafka+ssl", "aiokafka", "tcp"):
                 raise ValueError(f"broker URL {url!r}: unsupported scheme {scheme!r}")
         part = part.rstrip("/")
         if ":" not in part:
@@ -77,14 +78,18 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def probe_api_versions(host: str, port: int, timeout_s: float) -> int:
+def probe_api_versions(
+    host: str, port: int, timeout_s: float, *, ssl_context: ssl.SSLContext | None = None
+) -> int:
     """One ApiVersions v0 exchange; returns how many API keys the broker supports.
 
-    Raises ``OSError`` (``ConnectionError`` included) or ``struct.error`` when nobody answers
-    or the answer is not Kafka's.
+    With ``ssl_context`` the exchange goes over TLS (a ``kafka+ssl://`` listener; ApiVersions
+    needs no SASL login). Raises ``OSError`` (``ConnectionError`` and ``ssl.SSLError``
+    included) or ``struct.error`` when nobody answers or the answer is not Kafka's.
     """
     correlation_id = int(time.monotonic_ns() & 0x7FFFFFFF)
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+    with socket.create_connection((host, port), timeout=timeout_s) as raw:
+        sock = raw if ssl_context is None else ssl_context.wrap_socket(raw, server_hostname=host)
         sock.sendall(_api_versions_request(correlation_id))
         (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
         body = _recv_exactly(sock, size)
@@ -98,8 +103,15 @@ def probe_api_versions(host: str, port: int, timeout_s: float) -> int:
     return n_apis
 
 
-def wait_for_broker(bootstrap: str, timeout_s: float = 30.0, *, interval_s: float = 0.1) -> None:
-    """Block until a broker in ``bootstrap`` answers a Kafka ApiVersions request.
+def wait_for_broker(
+    bootstrap: str,
+    timeout_s: float = 30.0,
+    *,
+    interval_s: float = 0.1,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Block until a broker in ``bootstrap`` answers a Kafka ApiVersions request (over TLS
+    with ``ssl_context``).
 
     ``bootstrap`` is ``'host:port[,host:port]'`` or a ``kafka://`` URL. Raises
     :class:`BrokerError` naming the last failure when none answers within ``timeout_s``.
@@ -110,7 +122,9 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0, *, interval_s: floa
     while True:
         for host, port in addresses:
             try:
-                probe_api_versions(host, port, timeout_s=min(2.0, max(timeout_s, 0.1)))
+                probe_api_versions(
+                    host, port, timeout_s=min(2.0, max(timeout_s, 0.1)), ssl_context=ssl_context
+                )
                 return
             except (OSError, ConnectionError, struct.error) as exc:
                 last_error = exc

@@ -26,7 +26,7 @@ from orbitlink.tracking.models import Frame, Sensor
 
 from .admin import ensure_topics_async
 from .codecs import encode_element_set, encode_record
-from .settings import StreamSettings
+from .settings import SMALL_RECORD_BYTES, StreamSettings
 from .tansu import TANSU_SAFE_PRODUCER_CONFIG
 
 __all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames", "publish_sensors"]
@@ -75,14 +75,17 @@ def load_frames(
     return list(frames), known
 
 
-def _producer(settings: StreamSettings, *, safe: bool) -> AIOKafkaProducer:
+def _producer(settings: StreamSettings, *, safe: bool, max_record_bytes: int) -> AIOKafkaProducer:
+    """A producer for one kind of topic; a record over ``max_record_bytes`` (the topic's limit)
+    is refused here, before the broker, which the embedded one would not do."""
     config = dict(TANSU_SAFE_PRODUCER_CONFIG) if safe else {"max_batch_size": 65536, "linger_ms": 5}
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap,
         acks="all",
-        max_request_size=settings.max_message_bytes,
+        max_request_size=max_record_bytes,
         client_id=f"{settings.faust_app_id}-replay",
         **config,
+        **settings.client_security(),
     )
 
 
@@ -91,7 +94,7 @@ async def publish_sensors(settings: StreamSettings, sensors: Iterable[Sensor]) -
     sensors = list(sensors)
     if not sensors:
         return 0
-    producer = _producer(settings, safe=True)
+    producer = _producer(settings, safe=True, max_record_bytes=SMALL_RECORD_BYTES)
     await producer.start()
     try:
         topic = settings.topic("sensors")
@@ -106,7 +109,7 @@ async def publish_sensors(settings: StreamSettings, sensors: Iterable[Sensor]) -
 
 async def publish_catalogue(settings: StreamSettings, catalogue: Catalogue) -> int:
     """Publish every element set of ``catalogue`` to the catalogue topic (key = NORAD id)."""
-    producer = _producer(settings, safe=True)
+    producer = _producer(settings, safe=True, max_record_bytes=SMALL_RECORD_BYTES)
     await producer.start()
     try:
         topic = settings.topic("catalogue")
@@ -145,7 +148,7 @@ async def publish_frames(
     sensor_list = list(sensors.values() if isinstance(sensors, Mapping) else sensors)
     summary = ReplaySummary(started_s=time.time())
     summary.sensors = await publish_sensors(settings, sensor_list)
-    producer = _producer(settings, safe=False)
+    producer = _producer(settings, safe=False, max_record_bytes=settings.max_message_bytes)
     await producer.start()
     topic = settings.topic("frames")
     pending: list[asyncio.Future] = []

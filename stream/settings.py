@@ -17,19 +17,34 @@ broker without seeing each other's messages.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from orbitlink.tracking.settings import Settings
 
 from .admin import TopicSpec
 
-__all__ = ["ENV_PREFIX", "StreamSettings", "default_store", "outside_name"]
+__all__ = [
+    "ENV_PREFIX",
+    "SMALL_RECORD_BYTES",
+    "StreamSettings",
+    "default_store",
+    "outside_name",
+]
 
 ENV_PREFIX = "ORBITLINK_"
+
+#: The record limit of the topics of small records (sensors, element sets, tracks,
+#: associations): Apache Kafka's default, set on the topics explicitly so that it holds on every
+#: broker, and enforced by our producers, as the embedded broker does not enforce it.
+SMALL_RECORD_BYTES = 1024 * 1024
+
+#: Broker URL schemes: plain Kafka protocol, or over TLS.
+BROKER_SCHEMES = ("kafka://", "kafka+ssl://")
 
 
 def default_store() -> str:
@@ -56,7 +71,8 @@ class StreamSettings(Settings):
 
     broker: str = Field(
         "kafka://127.0.0.1:9092",
-        description="Broker URL(s): kafka://host:port[;host:port...], or host:port.",
+        description="Broker URL(s): kafka://host:port[;host:port...], kafka+ssl://... for "
+        "TLS, or host:port.",
     )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name and of the app id; empty = none."
@@ -158,6 +174,30 @@ class StreamSettings(Settings):
         description="How long a frame of an unknown sensor waits for the sensors topic to "
         "catch up before it is dead-lettered.",
     )
+    max_state_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest tracker state a sensor may have (it is stored in pieces when one "
+        "record cannot hold it); a frame that would grow it beyond is dead-lettered.",
+    )
+    max_frame_ahead_s: float = Field(
+        86400.0,
+        gt=0,
+        description="How far after the worker's clock a frame may be dated; later ones are "
+        "dead-lettered as implausible.",
+    )
+    max_frame_jump_s: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="Largest step forward from a sensor's last frame that recorded (not live) "
+        "frames may take at once; see frame_jump_confirm.",
+    )
+    frame_jump_confirm: int = Field(
+        3,
+        ge=1,
+        description="How many frames in a row must agree on a larger step before the sensor "
+        "follows it (the frames before are dead-lettered).",
+    )
     web_port: int | None = Field(
         None,
         description="Port of Faust's web view on 127.0.0.1, which serves the Prometheus "
@@ -176,7 +216,36 @@ class StreamSettings(Settings):
         description="JSON of model-monitoring windows and thresholds (docs/monitoring.md); "
         "what it leaves out keeps its default.",
     )
+    web_tables: bool = Field(
+        False,
+        description="Let the web view serve the state table (/table/...): every sensor's "
+        "tracker state, unauthenticated; off unless asked.",
+    )
     metrics_interval_s: float = Field(10.0, gt=0, description="Period of the metrics log line.")
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long a stopping worker may take to hand over (commit, leave the "
+        "group) before it exits anyway, as when the broker is gone.",
+    )
+    ssl_cafile: Path | None = Field(
+        None,
+        description="CA certificate(s) (PEM) to verify the broker by, for kafka+ssl:// "
+        "(default: the system's).",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for brokers that authenticate clients by TLS."
+    )
+    ssl_keyfile: Path | None = Field(
+        None, description="Private key (PEM) of ssl_certfile, if not in that file."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, when the broker wants a user name and password."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: str | None = Field(
+        None, description="SASL password (set ORBITLINK_SASL_PASSWORD rather than a flag)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the worker."
     )
@@ -187,9 +256,82 @@ class StreamSettings(Settings):
         value = value.strip()
         if "://" not in value:
             value = f"kafka://{value}"
-        if not value.startswith("kafka://"):
-            raise ValueError(f"broker must be a kafka:// URL, got {value!r}")
+        if not value.startswith(BROKER_SCHEMES):
+            raise ValueError(f"broker must be a kafka:// or kafka+ssl:// (TLS) URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_security(self) -> StreamSettings:
+        if self.sasl_mechanism is not None and not (self.sasl_username and self.sasl_password):
+            raise ValueError("sasl_mechanism needs sasl_username and sasl_password")
+        if self.sasl_mechanism is None and (self.sasl_username or self.sasl_password):
+            raise ValueError("sasl_username and sasl_password need a sasl_mechanism")
+        tls_files = (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile)
+        if not self.tls and any(f is not None for f in tls_files):
+            raise ValueError("ssl_cafile, ssl_certfile and ssl_keyfile need a kafka+ssl:// broker")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        return self
+
+    # -- security ---------------------------------------------------------------------------
+
+    @property
+    def tls(self) -> bool:
+        """Whether the broker is reached over TLS (a ``kafka+ssl://`` URL)."""
+        return self.broker.startswith("kafka+ssl://")
+
+    @property
+    def security_protocol(self) -> str:
+        """Kafka's name for it: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+        if self.sasl_mechanism is None:
+            return "SSL" if self.tls else "PLAINTEXT"
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every client (None without TLS): the broker verified against
+        ``ssl_cafile`` (or the system's CAs) and its host name, the client's own certificate
+        presented when one is set."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        if self.ssl_certfile is not None:
+            context.load_cert_chain(
+                str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None
+            )
+        return context
+
+    def client_security(self) -> dict[str, Any]:
+        """The security options of an aiokafka client (producer, consumer, admin); empty for
+        a plain connection, so callers can always pass ``**settings.client_security()``."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.sasl_mechanism is not None:
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return options
+
+    def faust_credentials(self) -> Any:
+        """Faust's ``broker_credentials`` for these settings (None for a plain connection)."""
+        import faust
+
+        if self.sasl_mechanism is not None:
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password,
+                ssl_context=self.ssl_context(),
+                mechanism=self.sasl_mechanism,
+            )
+        if self.tls:
+            return faust.SSLCredentials(self.ssl_context())
+        return None
 
     # -- construction -----------------------------------------------------------------------
 
@@ -219,7 +361,12 @@ class StreamSettings(Settings):
     @property
     def bootstrap(self) -> str:
         """``host:port[,host:port]`` for aiokafka clients."""
-        return self.broker.removeprefix("kafka://").replace(";", ",")
+        return self.broker.split("://", 1)[1].replace(";", ",")
+
+    @property
+    def faust_broker(self) -> str:
+        """The broker URL as Faust takes it (``kafka://``: TLS is in the credentials)."""
+        return "kafka://" + self.broker.split("://", 1)[1]
 
     @property
     def faust_app_id(self) -> str:
@@ -241,13 +388,13 @@ class StreamSettings(Settings):
         The changelog must have exactly the frames' partition count: Faust writes the state of
         a frame's sensor to the changelog partition of the frame's partition.
         """
-        large = self.max_message_bytes
+        large, small = self.max_message_bytes, SMALL_RECORD_BYTES
         return {
             self.topic("frames"): TopicSpec(self.frames_partitions, False, large),
-            self.topic("sensors"): TopicSpec(self.input_partitions, True),
-            self.topic("catalogue"): TopicSpec(self.input_partitions, True),
-            self.topic("tracks"): TopicSpec(self.output_partitions, False),
-            self.topic("associations"): TopicSpec(self.output_partitions, False),
+            self.topic("sensors"): TopicSpec(self.input_partitions, True, small),
+            self.topic("catalogue"): TopicSpec(self.input_partitions, True, small),
+            self.topic("tracks"): TopicSpec(self.output_partitions, False, small),
+            self.topic("associations"): TopicSpec(self.output_partitions, False, small),
             self.topic("deadletter"): TopicSpec(self.deadletter_partitions, False, large),
             self.topic("alerts"): TopicSpec(self.alerts_partitions, False),
             self.changelog_topic: TopicSpec(self.frames_partitions, True, large),

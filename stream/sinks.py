@@ -13,15 +13,47 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
+)
 
-__all__ = ["KafkaSink", "MemorySink", "OutboundRecord", "Sink"]
+__all__ = ["DeliveryRefused", "KafkaSink", "MemorySink", "OutboundRecord", "Sink"]
 
 log = logging.getLogger(__name__)
+
+#: Errors that sending the same record again cannot cure: the record itself (its size, its
+#: topic) is refused. Anything else (the broker away, a leader moving) is waited out.
+REFUSALS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
+)
+
+
+class DeliveryRefused(Exception):
+    """Records the broker (or the producer's own size limit) refuses for good; every other
+    record of the :meth:`Sink.publish` call was delivered."""
+
+    def __init__(self, records: list[OutboundRecord], error: BaseException) -> None:
+        super().__init__(f"{len(records)} record(s) refused: {type(error).__name__}: {error}")
+        self.records = records
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -43,14 +75,19 @@ class Sink(Protocol):
         """Disconnect (safe to call when never started)."""
 
     async def publish(self, records: list[OutboundRecord]) -> None:
-        """Deliver every record, returning once the broker acknowledged all of them."""
+        """Deliver every record, returning once the broker acknowledged all of them; raises
+        :class:`DeliveryRefused` for records that can never be delivered."""
 
 
 class MemorySink:
-    """Keeps published records in lists per topic (for ``test_context`` and in-process use)."""
+    """Keeps published records in lists per topic (for ``test_context`` and in-process use).
 
-    def __init__(self) -> None:
+    ``max_record_bytes``, when given, refuses larger records as a broker would.
+    """
+
+    def __init__(self, max_record_bytes: int | None = None) -> None:
         self.records: dict[str, list[OutboundRecord]] = defaultdict(list)
+        self.max_record_bytes = max_record_bytes
 
     async def start(self) -> None:
         pass
@@ -59,8 +96,17 @@ class MemorySink:
         pass
 
     async def publish(self, records: list[OutboundRecord]) -> None:
+        limit = self.max_record_bytes
+        refused = [r for r in records if limit is not None and _size(r) > limit]
         for record in records:
-            self.records[record.topic].append(record)
+            if record not in refused:
+                self.records[record.topic].append(record)
+        if refused:
+            raise DeliveryRefused(refused, MessageSizeTooLargeError(f"record over {limit} bytes"))
+
+
+def _size(record: OutboundRecord) -> int:
+    return len(record.value) + len(record.key or b"")
 
 
 class KafkaSink:
@@ -68,7 +114,8 @@ class KafkaSink:
 
     It batches (``max_batch_size``/``linger_ms``) independently of Faust's own producer, which
     the worker configures for one record per batch because the embedded broker needs that for
-    the changelog; output throughput should not pay that price.
+    the changelog; output throughput should not pay that price. ``security`` holds the TLS and
+    SASL options (:meth:`StreamSettings.client_security`).
     """
 
     def __init__(
@@ -79,8 +126,10 @@ class KafkaSink:
         linger_ms: int = 2,
         client_id: str = "orbitlink-worker",
         max_request_size: int = 1048576,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self._config = dict(
+            **(security or {}),
             bootstrap_servers=bootstrap,
             client_id=client_id,
             acks="all",
@@ -110,10 +159,13 @@ class KafkaSink:
 
     async def publish(self, records: list[OutboundRecord]) -> None:
         # Retry for as long as the broker is away: the agent blocks here, and the frame's
-        # offset is not committed until this returns.
+        # offset is not committed until this returns. A record refused for good (too large,
+        # say) is not retried: it would stop its partition for ever.
         if self._producer is None:
             raise RuntimeError("KafkaSink.publish before start()")
         pending = records
+        refused: list[OutboundRecord] = []
+        refusal: BaseException | None = None
         while pending:
             # Enqueue everything first, then wait for the acknowledgements together: one
             # future per record rather than one task per record, which at thousands of
@@ -128,17 +180,19 @@ class KafkaSink:
                     outcomes.append(error)
             futures = [o for o in outcomes if not isinstance(o, BaseException)]
             await asyncio.gather(*futures, return_exceptions=True)
-            failed = [
-                record
-                for record, outcome in zip(pending, outcomes)
-                if isinstance(outcome, BaseException) or outcome.exception() is not None
-            ]
+            failed: list[OutboundRecord] = []
+            error: BaseException | None = None
+            for record, outcome in zip(pending, outcomes):
+                problem = outcome if isinstance(outcome, BaseException) else outcome.exception()
+                if problem is None:
+                    continue
+                if isinstance(problem, REFUSALS):
+                    refused.append(record)
+                    refusal = problem
+                else:
+                    failed.append(record)
+                    error = problem
             if failed:
-                error = next(
-                    o if isinstance(o, BaseException) else o.exception()
-                    for o in outcomes
-                    if isinstance(o, BaseException) or o.exception() is not None
-                )
                 log.warning(
                     "output: %d of %d records not delivered (%s); retrying",
                     len(failed),
@@ -147,3 +201,6 @@ class KafkaSink:
                 )
                 await asyncio.sleep(1.0)
             pending = failed
+        if refused:
+            assert refusal is not None
+            raise DeliveryRefused(refused, refusal)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -45,16 +46,18 @@ from sgp4.exporter import export_tle
 
 from .constants import SECONDS_PER_DAY, UNIX_EPOCH_JD
 from .errors import CatalogueError, Reject, check_rejects, raise_or_reject
-from .models import format_time
+from .models import format_time, parse_time
 from .times import datetime_from_unix
 
 __all__ = [
     "Catalogue",
     "CatalogueError",
     "ElementSet",
+    "MAX_EPOCH_AHEAD_DAYS",
     "TLE_SUFFIXES",
     "OMM_SUFFIXES",
     "element_set_from_omm",
+    "element_set_from_record",
     "element_set_from_tle",
     "parse_norad_id",
     "parse_tle_text",
@@ -63,6 +66,17 @@ __all__ = [
 
 TLE_SUFFIXES = (".tle", ".txt", ".3le", ".2le")
 OMM_SUFFIXES = (".json", ".csv", ".xml")
+
+#: How far past the present an element set's epoch may lie. An epoch is the time of the
+#: observations the elements were fitted to, so it cannot be much later than the moment the
+#: set is read; operators' predicted sets reach a day or two ahead. A later epoch is a fault,
+#: and a harmful one: the newest epoch wins, so a set dated decades ahead would lock its object
+#: against every genuine update.
+MAX_EPOCH_AHEAD_DAYS = 3.0
+
+#: How far a record's ``epoch`` field may differ from the epoch in its line 1: the TLE's own
+#: resolution (1e-8 day, 0.9 ms) plus rounding to the microsecond.
+_EPOCH_FIELD_TOLERANCE_S = 2e-3
 
 
 class ElementSet(NamedTuple):
@@ -109,6 +123,20 @@ def _epoch_unix_s(satrec: Satrec) -> float:
     return (satrec.jdsatepoch - UNIX_EPOCH_JD + satrec.jdsatepochF) * SECONDS_PER_DAY
 
 
+def _epoch_problem(epoch_unix_s: float, now_s: float | None) -> str | None:
+    """Why an epoch cannot be right (later than ``MAX_EPOCH_AHEAD_DAYS`` after ``now_s``, the
+    wall clock by default), or None."""
+    now_s = time.time() if now_s is None else now_s
+    ahead_days = (epoch_unix_s - now_s) / SECONDS_PER_DAY
+    if ahead_days <= MAX_EPOCH_AHEAD_DAYS:
+        return None
+    return (
+        f"epoch {format_time(datetime_from_unix(epoch_unix_s))} is {ahead_days:,.1f} days in "
+        f"the future (at most {MAX_EPOCH_AHEAD_DAYS:g} allowed): an element set cannot be "
+        f"fitted to observations not yet made"
+    )
+
+
 def _check_tle_line(line: str, number: int, fail: Callable[[str], CatalogueError]) -> None:
     if len(line) != 69:
         raise fail(f"TLE line {number} has {len(line)} characters, expected 69: {line!r}")
@@ -128,12 +156,14 @@ def element_set_from_tle(
     line_no: int | None = None,
     line2_no: int | None = None,
     index: int | None = None,
+    now_s: float | None = None,
 ) -> ElementSet:
     """Check and initialise one TLE.
 
     A :class:`CatalogueError` names ``where`` (a file, a topic, a sensor...) and, when given,
     the record ``index`` or the line: ``line_no`` (of line 1, and of the set as a whole) or
-    ``line2_no`` for a problem confined to line 2 (``line_no`` when not given).
+    ``line2_no`` for a problem confined to line 2 (``line_no`` when not given). An epoch more
+    than :data:`MAX_EPOCH_AHEAD_DAYS` after ``now_s`` (the wall clock by default) is refused.
     """
     line2_no = line_no if line2_no is None else line2_no
     line1, line2 = line1.rstrip(), line2.rstrip()
@@ -160,14 +190,23 @@ def element_set_from_tle(
         raise fail(f"cannot parse TLE: {exc}") from None
     if satrec.error:
         raise fail(f"sgp4 rejects the elements: {SGP4_ERRORS[satrec.error]}")
-    return ElementSet(norad_id, name.strip(), line1, line2, satrec, _epoch_unix_s(satrec))
+    epoch_unix_s = _epoch_unix_s(satrec)
+    problem = _epoch_problem(epoch_unix_s, now_s)
+    if problem is not None:
+        raise fail(problem, text=line1)
+    return ElementSet(norad_id, name.strip(), line1, line2, satrec, epoch_unix_s)
 
 
 def element_set_from_omm(
-    fields: Mapping[str, Any], where: str = "OMM", *, index: int | None = None
+    fields: Mapping[str, Any],
+    where: str = "OMM",
+    *,
+    index: int | None = None,
+    now_s: float | None = None,
 ) -> ElementSet:
     """Initialise one OMM record (CelesTrak JSON/CSV/XML field names); a
-    :class:`CatalogueError` names ``where`` and the record ``index`` if given."""
+    :class:`CatalogueError` names ``where`` and the record ``index`` if given. The epoch is
+    bounded as in :func:`element_set_from_tle`."""
 
     def fail(reason: str, field: str | None = None) -> CatalogueError:
         return CatalogueError(reason, source=where, index=index, field=field)
@@ -197,7 +236,11 @@ def element_set_from_omm(
     norad_id = int(values["NORAD_CAT_ID"])
     line1, line2 = export_tle(satrec)
     name = str(values.get("OBJECT_NAME", "")).strip()
-    return ElementSet(norad_id, name, line1, line2, satrec, _epoch_unix_s(satrec))
+    epoch_unix_s = _epoch_unix_s(satrec)
+    problem = _epoch_problem(epoch_unix_s, now_s)
+    if problem is not None:
+        raise fail(problem, "EPOCH")
+    return ElementSet(norad_id, name, line1, line2, satrec, epoch_unix_s)
 
 
 def parse_tle_text(
@@ -273,30 +316,43 @@ def _records_to_sets(
     return sets
 
 
-def _record_to_set(record: Mapping[str, Any], source: str, index: int) -> ElementSet:
-    def fail(reason: str) -> CatalogueError:
-        return CatalogueError(reason, source=source, index=index)
+def _record_to_set(record: Mapping[str, Any], source: str, index: int | None) -> ElementSet:
+    def fail(reason: str, field: str | None = None) -> CatalogueError:
+        return CatalogueError(reason, source=source, index=index, field=field)
 
     if not isinstance(record, Mapping):
         raise fail(f"a record must be an object, not {type(record).__name__}")
     if "line1" in record or "line2" in record:
         if "line1" not in record or "line2" not in record:
             raise fail("a TLE record needs both line1 and line2")
+        for field in ("line1", "line2"):
+            if not isinstance(record[field], str):
+                raise fail(f"{field} must be a string", field)
+        name = record.get("name")
+        if name is not None and not isinstance(name, str):
+            raise fail("name must be a string", "name")
         entry = element_set_from_tle(
-            str(record.get("name") or ""),
-            str(record["line1"]),
-            str(record["line2"]),
-            source,
-            index=index,
+            name or "", record["line1"], record["line2"], source, index=index
         )
         given = record.get("norad_id")
         if given is not None:
+            if isinstance(given, bool) or not isinstance(given, (int, str)):
+                raise fail(f"norad_id {given!r} is not a catalogue number", "norad_id")
             try:
                 differs = int(given) != entry.norad_id
-            except (TypeError, ValueError):
-                raise fail(f"norad_id {given!r} is not a catalogue number") from None
+            except ValueError:
+                raise fail(f"norad_id {given!r} is not a catalogue number", "norad_id") from None
             if differs:
-                raise fail(f"norad_id {given} differs from the TLE's {entry.norad_id}")
+                raise fail(f"norad_id {given} differs from the TLE's {entry.norad_id}", "norad_id")
+        epoch = record.get("epoch")
+        if epoch is not None:
+            try:
+                epoch_s = parse_time(epoch).timestamp()
+            except ValueError:
+                raise fail(f"epoch {epoch!r} is not an ISO-8601 time", "epoch") from None
+            if abs(epoch_s - entry.epoch_unix_s) > _EPOCH_FIELD_TOLERANCE_S:
+                lines_epoch = format_time(datetime_from_unix(entry.epoch_unix_s))
+                raise fail(f"epoch {epoch} differs from line 1's {lines_epoch}", "epoch")
         return entry
     if "MEAN_MOTION" in record or "NORAD_CAT_ID" in record:
         return element_set_from_omm(record, source, index=index)
@@ -304,6 +360,15 @@ def _record_to_set(record: Mapping[str, Any], source: str, index: int) -> Elemen
         "neither a TLE record (name, line1, line2) nor "
         "an OMM record (NORAD_CAT_ID, EPOCH, MEAN_MOTION, ...)"
     )
+
+
+def element_set_from_record(record: Mapping[str, Any], where: str = "record") -> ElementSet:
+    """One element set from its record form: ``{"name", "line1", "line2"}`` with optional
+    ``norad_id`` and ``epoch`` (what :meth:`Catalogue.element_set` writes, the value of a
+    catalogue-topic message), or an OMM record. ``norad_id`` and ``epoch``, when given, must
+    agree with the lines; the epoch is bounded as in :func:`element_set_from_tle`. Raises
+    :class:`CatalogueError` naming ``where``."""
+    return _record_to_set(record, where, None)
 
 
 def _read_file(path: Path, rejects: list[Reject] | None) -> list[ElementSet]:

@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .types import TrackStatus
 
@@ -74,7 +75,9 @@ def parse_time(value: str | datetime) -> datetime:
 
 def format_time(value: datetime) -> str:
     """ISO-8601 UTC with microseconds and a ``Z`` suffix: ``2026-05-31T01:02:03.000000Z``."""
-    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The year by hand: strftime's %Y does not pad years before 1000 on every platform.
+    moment = parse_time(value)
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 class _Record(BaseModel):
@@ -124,6 +127,15 @@ class Sensor(_Record):
             lines = lines[1:]
         if len(lines) != 2 or not lines[0].startswith("1 ") or not lines[1].startswith("2 "):
             raise ValueError("tle must be the two element lines, starting '1 ' and '2 '")
+        # Checked as any element set (lengths, checksums, sgp4 accepts them) when the sensor
+        # arrives, not at its first frame. Imported here: the catalogue imports this module.
+        from .catalogue import element_set_from_tle
+        from .errors import CatalogueError
+
+        try:
+            element_set_from_tle("", lines[0], lines[1], where="sensor tle")
+        except CatalogueError as error:
+            raise PydanticCustomError("tle_invalid", "{reason}", {"reason": error.reason}) from None
         return lines
 
     @model_validator(mode="after")
@@ -167,7 +179,13 @@ class Detection(_Record):
     @classmethod
     def _wrap_ra(cls, value: object) -> object:
         # 360.0 and small negative values are the same direction; anything else must be in range.
-        if isinstance(value, (int, float)) and math.isfinite(value) and -360.0 < value <= 360.0:
+        # bool is an int to Python but no angle: it is left for the float check to refuse.
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and -360.0 < value <= 360.0
+        ):
             return float(value) % 360.0
         return value
 

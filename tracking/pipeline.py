@@ -48,6 +48,8 @@ __all__ = [
     "PipelineSettings",
     "UnknownSensorError",
     "load_pipeline_settings",
+    "state_last_time_s",
+    "tracker_of_state",
 ]
 
 
@@ -105,6 +107,17 @@ class FrameResult:
 _STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
 
 
+def tracker_of_state(state: bytes, settings: TrackerSettings | None = None) -> SensorTracker:
+    """The tracker held in a sensor's state (:attr:`FrameResult.state`), without reading the
+    evidence and verdicts beside it. Raises ``ValueError`` on bytes that are not a state."""
+    return _SensorState.tracker_part(state, settings)
+
+
+def state_last_time_s(state: bytes) -> float:
+    """The time (Unix s) of the last frame a sensor's state has processed, NaN if none."""
+    return tracker_of_state(state).last_time_s
+
+
 @dataclass
 class _SensorState:
     """One sensor's tracker, the evidence about its tracks and their last verdicts."""
@@ -124,8 +137,8 @@ class _SensorState:
         sizes = struct.pack("<IIII", len(tracker), len(evidence), len(verdicts), len(claims))
         return b"".join([_STATE_MAGIC, sizes, tracker, evidence, verdicts, claims])
 
-    @classmethod
-    def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
+    @staticmethod
+    def _parts(data: bytes) -> list[bytes]:
         if not data.startswith(_STATE_MAGIC):
             raise ValueError("not an orbitlink sensor state (bad magic)")
         offset = len(_STATE_MAGIC)
@@ -140,6 +153,17 @@ class _SensorState:
             offset += size
         if offset != len(data):
             raise ValueError("corrupt sensor state: its parts do not add up to its length")
+        return parts
+
+    @classmethod
+    def tracker_part(cls, data: bytes, settings: TrackerSettings | None = None) -> SensorTracker:
+        """The tracker of a state, without reading the rest."""
+        tracker = cls._parts(data)[0]
+        return SensorTracker.from_bytes(tracker, settings or TrackerSettings())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
+        parts = cls._parts(data)
         verdicts = {k: Association.model_validate_json(v) for k, v in json.loads(parts[2]).items()}
         return cls(
             SensorTracker.from_bytes(parts[0], settings),

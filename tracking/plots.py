@@ -17,9 +17,9 @@ from .sky import gnomonic_from_radec, unit_from_radec
 from .times import unix_from_datetime
 
 if TYPE_CHECKING:
-    from .evaluate import EvaluationReport, ScenarioRun
+    from .evaluate import EvaluationReport, ScenarioRun, TrackScore
 
-__all__ = ["plot_evaluation"]
+__all__ = ["plot_evaluation", "track_label"]
 
 _OUTCOME_STYLE = {  # colour and legend text of each track outcome
     "correct": ("tab:green", "correlated, right object"),
@@ -29,13 +29,37 @@ _OUTCOME_STYLE = {  # colour and legend text of each track outcome
     "none": ("tab:olive", "no verdict"),
     "false": ("black", "false track (clutter)"),
 }
+#: Outcomes a reader looks for: drawn last and thickest (never hidden under a right track,
+#: as co-located GEO objects' tracks lie on top of each other) and labelled in full.
+_FAULTS = ("wrong", "uct_missed", "false", "none")
 
 
-def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path) -> None:
+def track_label(score: TrackScore) -> str:
+    """What a track's label says: its number, and for a fault what it was taken for and what
+    it is (``"000012: said 25544, is 28884"``)."""
+    number = score.track_id.rsplit("-", 1)[-1]
+    if score.outcome not in _FAULTS:
+        return number
+    said = (
+        "UCT"
+        if score.verdict_uct
+        else "no verdict"
+        if score.verdict_norad_id is None
+        else str(score.verdict_norad_id)
+    )
+    truth = "clutter" if score.truth_norad_id is None else str(score.truth_norad_id)
+    return f"{number}: said {said}, is {truth}"
+
+
+def plot_evaluation(
+    report: EvaluationReport, run: ScenarioRun, path: str | Path
+) -> dict[str, list[str]]:
     """Write a PNG to ``path``: per sensor, a tangent-plane sky plot (about the mean pointing,
-    east to the left) of the detections (grey, if ``run.frames`` were read) and of the
-    confirmed tracks coloured by outcome (dashed where the final verdict is ambiguous, a cross
-    at the end of a track that swapped objects); below, GOSPA per frame of every sensor."""
+    east to the left, in degrees) of the detections (grey, if ``run.frames`` were read) and of
+    the confirmed tracks coloured by outcome, each labelled at its end (:func:`track_label`),
+    the faulty ones drawn thick over the right ones, dotted where the final verdict is
+    ambiguous, a cross at the end of a track that swapped objects; below, GOSPA per frame of
+    every sensor, in arc-seconds. Returns the labels drawn, by sensor."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,17 +68,16 @@ def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path
     scenario_frames = run.scenario["frames"]
     sensors = sorted({f["sensor_id"] for f in scenario_frames})
     if not sensors:
-        return
+        return {}
     detections: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for frame in run.frames or []:
         detections[frame.sensor_id] += [(d.ra_deg, d.dec_deg) for d in frame.detections]
-    outcome = {s.track_id: s.outcome for s in report.tracks}
-    ambiguous = {s.track_id for s in report.tracks if s.ambiguous}
-    swapped = {s.track_id for s in report.tracks if s.n_swaps}
+    scores = {s.track_id: s for s in report.tracks}
     paths: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for update in run.established():
         paths[update.sensor_id][update.track_id].append((update.ra_deg, update.dec_deg))
 
+    labels: dict[str, list[str]] = defaultdict(list)
     figure = plt.figure(figsize=(5.0 * len(sensors), 9.0), layout="constrained")
     grid = figure.add_gridspec(2, len(sensors), height_ratios=[2.2, 1.0])
     for column, sensor in enumerate(sensors):
@@ -72,19 +95,49 @@ def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path
             xi, eta = gnomonic_from_radec(*np.array(detections[sensor]).T, ra0, dec0)
             axes.scatter(xi, eta, s=3, c="0.75", lw=0, label="detections")
         drawn: set[str] = set()
-        for track_id, points in sorted(paths[sensor].items()):
-            colour, text = _OUTCOME_STYLE[outcome.get(track_id, "none")]
-            if track_id in ambiguous:  # dashed: the correlator said it was not sure
+        # Right tracks first and thin, faults over them; labels staggered so that tracks
+        # ending at one place (co-located objects) stay readable.
+        order = sorted(
+            paths[sensor].items(),
+            key=lambda item: (_outcome(scores, item[0]) in _FAULTS, item[0]),
+        )
+        for rank, (track_id, points) in enumerate(order):
+            kind = _outcome(scores, track_id)
+            colour, text = _OUTCOME_STYLE[kind]
+            fault = kind in _FAULTS
+            score = scores.get(track_id)
+            ambiguous = score is not None and score.ambiguous
+            if ambiguous:  # dotted: the correlator said it was not sure
                 text += ", ambiguous"
             xi, eta = gnomonic_from_radec(*np.array(points).T, ra0, dec0)
-            style = "--" if track_id in ambiguous else "-"
-            axes.plot(xi, eta, style, color=colour, lw=1.2, label=None if text in drawn else text)
-            drawn.add(text)
-            if track_id in swapped:  # a cross where a track that swapped objects ends
-                label = None if "swap" in drawn else "track swapped objects (end)"
-                axes.plot(xi[-1:], eta[-1:], "x", color=colour, ms=7, label=label)
+            axes.plot(
+                xi,
+                eta,
+                ":" if ambiguous else "--" if fault else "-",
+                color=colour,
+                lw=2.2 if fault else 1.0,
+                zorder=3 if fault else 2,
+                label=None if text in drawn else text,
+            )
+            if score is not None and score.n_swaps:  # a cross where a swapped track ends
+                swap = None if "swap" in drawn else "track swapped objects (end)"
+                axes.plot(xi[-1:], eta[-1:], "x", color=colour, ms=7, zorder=4, label=swap)
                 drawn.add("swap")
-        axes.set_title(f"{sensor}: about RA {ra0:.2f}, Dec {dec0:+.2f}")
+            axes.plot(xi[-1:], eta[-1:], "o", color=colour, ms=3, zorder=3)
+            label = track_label(scores[track_id]) if track_id in scores else track_id
+            labels[sensor].append(label)
+            axes.annotate(
+                label,
+                (xi[-1], eta[-1]),
+                xytext=(4, 7 * (rank % 4) - 10),
+                textcoords="offset points",
+                fontsize=7 if fault else 5,
+                color=colour,
+                fontweight="bold" if fault else "normal",
+                zorder=4,
+            )
+            drawn.add(text)
+        axes.set_title(f"{sensor}: sky about RA {ra0:.2f}°, Dec {dec0:+.2f}° (degrees)")
         axes.set_xlabel("xi (deg, +RA)")
         axes.set_ylabel("eta (deg, +Dec)")
         axes.invert_xaxis()  # sky convention: east to the left
@@ -99,8 +152,14 @@ def plot_evaluation(report: EvaluationReport, run: ScenarioRun, path: str | Path
     axes.set_xlabel("time since start (s)")
     axes.set_ylabel(f"GOSPA (arcsec, c={report.gospa_c_arcsec:g})")
     axes.legend(fontsize=8)
-    axes.set_title(f"GOSPA per frame, mean {report.gospa_mean_arcsec:.1f} arcsec")
+    axes.set_title(f"GOSPA per frame (arcsec), mean {report.gospa_mean_arcsec:.1f} arcsec")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return dict(labels)
+
+
+def _outcome(scores: dict[str, TrackScore], track_id: str) -> str:
+    score = scores.get(track_id)
+    return "none" if score is None else score.outcome

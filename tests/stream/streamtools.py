@@ -154,16 +154,24 @@ def wait_for_records(
 
 
 def publish_raw(
-    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes | None, bytes | None]],
+    *,
+    max_request_size: int = 16 * 1024 * 1024,
 ) -> None:
-    """Publish ``(key, value)`` messages in order and wait for their acknowledgements."""
+    """Publish ``(key, value)`` messages in order and wait for their acknowledgements
+    (records up to ``max_request_size``, the service's default topic limit)."""
     from aiokafka import AIOKafkaProducer
 
     from orbitlink.stream.tansu import TANSU_SAFE_PRODUCER_CONFIG
 
     async def run() -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", **TANSU_SAFE_PRODUCER_CONFIG
+            bootstrap_servers=bootstrap,
+            acks="all",
+            max_request_size=max_request_size,
+            **TANSU_SAFE_PRODUCER_CONFIG,
         )
         await producer.start()
         try:

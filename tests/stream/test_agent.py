@@ -145,3 +145,25 @@ async def test_processor_seeks_back_over_skipped_frames(
         state = result.state
         expected += [json.loads(encode_record(u)) for u in result.tracks]
     assert [json.loads(r.value) for r in sink.records[settings.topic("tracks")]] == expected
+
+
+async def test_a_partition_handed_back_resumes_without_a_false_jump_warning(caplog) -> None:
+    """After a takeover a partition comes back at the offset the state table says the group
+    reached, far from what this worker last saw: that is no jump."""
+    import logging
+    from collections import Counter
+
+    from orbitlink.stream.offsets import OffsetGuard, next_offset_key
+
+    states: dict[bytes, bytes] = {}
+    guard = OffsetGuard(states, None, Counter())
+    caplog.set_level(logging.INFO, logger="orbitlink.stream.offsets")
+    for offset in (10, 11):
+        assert await guard.admit("frames", 1, offset)
+        guard.done(1, offset)
+    states[next_offset_key(1)] = b"57"  # another worker processed 12..56 meanwhile
+    assert await guard.admit("frames", 1, 57)
+    assert not [r for r in caplog.records if "jumped" in r.getMessage()]
+    guard.done(1, 57)
+    assert await guard.admit("frames", 1, 60)  # a real gap (no rewind here) is still told
+    assert [r for r in caplog.records if "jumped from offset 57 to 60" in r.getMessage()]

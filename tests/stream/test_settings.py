@@ -40,7 +40,7 @@ def test_settings_are_frozen_and_checked() -> None:
         StreamSettings(frames_partitions=0)
     with pytest.raises(ValidationError, match="catalog"):
         StreamSettings(catalog="x")  # the field is spelled catalogue
-    with pytest.raises(ValidationError, match="kafka:// URL"):
+    with pytest.raises(ValidationError, match="kafka:// or kafka\\+ssl:// \\(TLS\\) URL"):
         StreamSettings(broker="http://127.0.0.1:9092")
 
 
@@ -74,11 +74,52 @@ def test_every_settings_flag_sets_what_its_variable_sets(command: str) -> None:
     subparser = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
     flags = [a for a in subparser._actions if a.dest in fields and a.option_strings]
     assert "--broker" in {a.option_strings[0] for a in flags}
+    # Settings that only make sense with others: those are given as variables, to both.
+    context = {
+        "ssl_cafile": {"ORBITLINK_BROKER": "kafka+ssl://h:1"},
+        "ssl_certfile": {"ORBITLINK_BROKER": "kafka+ssl://h:1"},
+        "ssl_keyfile": {"ORBITLINK_BROKER": "kafka+ssl://h:1", "ORBITLINK_SSL_CERTFILE": "c"},
+        "sasl_mechanism": {"ORBITLINK_SASL_USERNAME": "u", "ORBITLINK_SASL_PASSWORD": "p"},
+        "sasl_username": {"ORBITLINK_SASL_MECHANISM": "PLAIN", "ORBITLINK_SASL_PASSWORD": "p"},
+    }
     for action in flags:
         flag = action.option_strings[0]
-        value = action.choices[0] if action.choices else "7"
-        args = parser.parse_args([command, *positional.get(command, []), flag, value])
+        switch = action.nargs == 0
+        value = "true" if switch else action.choices[0] if action.choices else "7"
+        given = [flag] if switch else [flag, value]
+        args = parser.parse_args([command, *positional.get(command, []), *given])
         variable = ENV_PREFIX + flag.removeprefix("--").replace("-", "_").upper()
-        from_flag = getattr(settings_from_args(args), action.dest)
-        assert from_flag == getattr(StreamSettings.from_env({variable: value}), action.dest)
+        environ = context.get(action.dest, {})
+        flags_only = {k: v for k, v in vars(args).items() if k in fields}
+        from_flag = getattr(StreamSettings.from_env(environ, **flags_only), action.dest)
+        from_variable = StreamSettings.from_env({**environ, variable: value})
+        assert from_flag == getattr(from_variable, action.dest), flag
         assert from_flag != fields[action.dest].get_default(call_default_factory=True), flag
+
+
+def test_tls_and_sasl_settings_reach_the_clients() -> None:
+    """What aiokafka and Faust are given (the live TLS test, test_tls_live.py, checks that
+    they work)."""
+    import faust
+
+    plain = StreamSettings()
+    assert plain.security_protocol == "PLAINTEXT" and plain.client_security() == {}
+    assert plain.faust_credentials() is None
+    tls = StreamSettings(broker="kafka+ssl://127.0.0.1:9093")
+    assert tls.bootstrap == "127.0.0.1:9093" and tls.faust_broker == "kafka://127.0.0.1:9093"
+    options = tls.client_security()
+    assert options["security_protocol"] == "SSL" and options["ssl_context"].check_hostname
+    assert isinstance(tls.faust_credentials(), faust.SSLCredentials)
+    scram = tls.replace(sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="p")
+    options = scram.client_security()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert (options["sasl_mechanism"], options["sasl_plain_username"]) == ("SCRAM-SHA-256", "u")
+    credentials = scram.faust_credentials()
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert credentials.mechanism.value == "SCRAM-SHA-256" and credentials.ssl_context is not None
+    plain_sasl = StreamSettings(sasl_mechanism="PLAIN", sasl_username="u", sasl_password="p")
+    assert plain_sasl.client_security()["security_protocol"] == "SASL_PLAINTEXT"
+    with pytest.raises(ValidationError, match="needs sasl_username"):
+        StreamSettings(sasl_mechanism="PLAIN")
+    with pytest.raises(ValidationError, match="need a kafka\\+ssl:// broker"):
+        StreamSettings(ssl_cafile="ca.pem")

@@ -471,3 +471,20 @@ def test_verdict_flips_count_changes_of_name_or_uct(tmp_path):
     # Doubt alone (the same name, now ambiguous) is no flip.
     steady = scene.verdicts("T1", [100, 100]) + scene.verdicts("T1", [100], ambiguous=True)
     assert count_verdict_flips(steady) == 0
+
+
+def test_the_plot_labels_what_a_person_needs_to_find_the_wrong_track(tmp_path):
+    # Two co-located objects; the track of 100 is taken for 200 and drawn over the right one.
+    scene = Scene(tmp_path, {100: 0.0, 200: 0.0}, withheld=[])
+    report = scene.run(
+        scene.track("T1", 100) + scene.track("T2", 200),
+        scene.verdicts("T1", [200] * 4) + scene.verdicts("T2", [200] * 4),
+    )
+    run = read_run(scene.scenario_dir / "truth.json", scene.results)
+    labels = plot_evaluation(report, run, tmp_path / "plot.png")
+    (sensor_labels,) = labels.values()
+    outcome = {t.track_id: t.outcome for t in report.tracks}
+    assert sorted(outcome.values()) == ["correct", "wrong"]
+    wrong = next(t for t, o in outcome.items() if o == "wrong")
+    assert f"{wrong.rsplit('-', 1)[-1]}: said 200, is 100" in sensor_labels
+    assert len(sensor_labels) == 2 and (tmp_path / "plot.png").stat().st_size > 0

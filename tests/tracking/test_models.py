@@ -89,7 +89,7 @@ def test_sensor_is_ground_or_space_not_both():
     assert ground.alt_m == 0.0 and not ground.is_space_based
     tle = [
         "1 25544U 98067A   26150.50000000  .00010000  00000+0  18000-3 0  9991",
-        "2 25544  51.6400 100.0000 0005000  90.0000 270.0000 15.50000000  0001",
+        "2 25544  51.6400 100.0000 0005000  90.0000 270.0000 15.50000000  0003",
     ]
     space = Sensor(sensor_id="s", tle=["ISS (ZARYA)", *tle])
     assert space.is_space_based and space.tle == tle
