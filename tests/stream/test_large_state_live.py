@@ -98,9 +98,9 @@ def test_a_state_over_the_record_limit_goes_in_pieces_and_is_restored(
     bootstrap, broker_url, topic_prefix, spawn_worker, tmp_path: Path
 ):
     """Four frames of 15,000 detections: a state of about 114 MB, over the 16 MiB a record may
-    have (frames like these crashed the worker and left its store ahead of the changelog). Now it is written in
-    pieces; the changelog alone (what another worker would restore) gives the same state back,
-    and a second worker restored from it carries on."""
+    have (frames like these crashed the worker and left its store ahead of the changelog). It
+    is written in pieces; the changelog alone (what another worker would restore) gives the
+    same state back, and a second worker restored from it carries on."""
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
     sensors_file = tmp_path / "sensors.json"
