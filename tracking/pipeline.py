@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from .candidates import CandidateCache
 from .catalogue import Catalogue
 from .correlation import ArcEvidence, CorrelationSettings, identify
 from .correlation.claims import Claims
@@ -163,6 +164,8 @@ class Pipeline:
         # One predictor per catalogue, shared by every sensor: its sgp4 nodes serve every
         # frame within the grid step, whichever sensor took it.
         self._predictor = SkyPredictor(catalogue) if catalogue is not None else None
+        # Each sensor's candidate objects (derived from the predictor, never serialised).
+        self._candidates: dict[str, CandidateCache] = {}
         self.sensors: dict[str, Sensor] = {}
         for sensor in sensors.values() if isinstance(sensors, Mapping) else sensors:
             self.add_sensor(sensor)
@@ -179,6 +182,7 @@ class Pipeline:
         if self.catalogue is None:
             self.catalogue = element_sets
             self._predictor = SkyPredictor(element_sets)
+            self._candidates.clear()
             return len(element_sets)
         # The predictor follows the catalogue's revision and drops its sgp4 nodes by itself.
         return self.catalogue.update(element_sets)
@@ -252,6 +256,7 @@ class Pipeline:
             self.settings.correlation,
             fov=frame.fov,
             claims=current.claims,
+            candidates=self._candidates_of(sensor),
         )
         current.evidence = result.evidence
         current.claims = result.claims
@@ -281,6 +286,12 @@ class Pipeline:
             if association.track_id in live:
                 current.verdicts[association.track_id] = association
         return updates, records
+
+    def _candidates_of(self, sensor: Sensor) -> CandidateCache:
+        cache = self._candidates.get(sensor.sensor_id)
+        if cache is None or cache.predictor is not self._predictor:
+            cache = self._candidates[sensor.sensor_id] = CandidateCache(self._predictor)
+        return cache
 
     @staticmethod
     def _ended(step, current: _SensorState) -> list[EndedTrack]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..candidates import CandidateCache
 from ..catalogue import Catalogue
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
 from ..predict import SkyPredictor
@@ -171,13 +172,16 @@ def identify(
     *,
     fov: FieldOfView | None = None,
     claims: Claims | None = None,
+    candidates: CandidateCache | None = None,
 ) -> Identification:
     """Identify the tracks that took a detection this frame (see the module docstring).
 
     ``tracks`` are their records at the frame (one time); ``arcs`` their arcs from the tracker
     (:meth:`~orbitlink.tracking.tracker.SensorTracker.arcs`), newest detection last (the
     frame's); ``evidence`` and ``claims`` what the previous frames left. Evidence of tracks
-    not in ``tracks`` is kept as it is.
+    not in ``tracks`` is kept as it is. ``candidates``, the sensor's
+    :class:`~orbitlink.tracking.candidates.CandidateCache`, limits the frame to the objects
+    that can be within reach of its field (the records are the same without it).
     """
     s = settings
     claims = Claims.empty() if claims is None else claims
@@ -194,13 +198,21 @@ def identify(
     prediction = None
     if len(catalogue):
         _, observer_velocity = predictor.observer_state_gcrs_km(sensor, trk.time_unix_s)
-        prediction = predictor.at(sensor, trk.time_unix_s)
+        index = (
+            None
+            if candidates is None
+            else candidates.index_for(
+                sensor, trk.time_unix_s, fov, trk.unit, float(trk.position_var.max()), s
+            )
+        )
+        prediction = predictor.at(sensor, trk.time_unix_s, index)
+        rows = prediction.index
         objects = object_states(
             trk,
             prediction,
-            catalogue.epoch_unix_s,
-            predictor.orbit_classes(),
-            predictor.mean_motion_rad_s(),
+            catalogue.epoch_unix_s[rows],
+            predictor.orbit_classes()[rows],
+            predictor.mean_motion_rad_s()[rows],
             observer_velocity,
             sensor,
             s,
