@@ -56,6 +56,8 @@ _MARGIN_DEG = 0.05
 _RATE_MARGIN = 1e-3
 # Track variances the cap allows at least, deg^2 (a minute of arc, one sigma).
 _FLOOR_TRACK_VAR_DEG2 = (1.0 / 60.0) ** 2
+# The element-set sigmas are bounded for an hour at a time (they change over days).
+_SIGMA_SPAN_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,6 @@ class _NodeLook:
     range_km: Array  # (N,)
     speed_km_s: Array  # (N,) relative speed
     valid: BoolArray  # (N,)
-    sigma_km2: Array  # (N,) sum of the gate's squared element-set sigmas, km^2
     observer_speed_km_s: float
 
 
@@ -84,29 +85,34 @@ class _Cap:
 class CandidateCache:
     """One sensor's candidate objects (see the module docstring).
 
-    ``slew_deg`` is how far the pointing may move within a grid interval before the candidates
-    are rebuilt; ``close_range_km`` the range under which an object is always a candidate.
+    ``look_step_s`` is the length of the intervals the candidates hold for (a multiple of the
+    predictor's grid step: its nodes are where the whole catalogue is looked at);
+    ``slew_deg`` how far the pointing may move within an interval before the candidates are
+    rebuilt; ``close_range_km`` the range under which an object is always a candidate.
     """
 
     def __init__(
         self,
         predictor: SkyPredictor,
         *,
+        look_step_s: float = 120.0,
         slew_deg: float = 2.0,
         close_range_km: float = 100.0,
     ) -> None:
+        grid = predictor.propagator
+        if grid is not None and not float(look_step_s / grid.step_s).is_integer():
+            raise ValueError(
+                f"look_step_s {look_step_s} must be a multiple of the grid step {grid.step_s}"
+            )
         self.predictor = predictor
+        self.look_step_s = float(look_step_s)
         self.slew_deg = float(slew_deg)
         self.close_range_km = float(close_range_km)
         self._looks: OrderedDict[tuple[int, int], _NodeLook] = OrderedDict()
         self._looks_for: tuple[str, CorrelationSettings] | None = None
+        self._sigmas: tuple[tuple[int, int], Array, CorrelationSettings] | None = None
         self._cap: _Cap | None = None
         self.rebuilds = 0  # how often the candidates were rebuilt (for benchmarks)
-
-    @property
-    def step_s(self) -> float:
-        propagator = self.predictor.propagator
-        return 30.0 if propagator is None else propagator.step_s
 
     def index_for(
         self,
@@ -123,7 +129,7 @@ class CandidateCache:
         if fov is None:
             return None
         catalogue = self.predictor.catalogue
-        key = int(np.floor(time_unix_s / self.step_s))
+        key = int(np.floor(time_unix_s / self.look_step_s))
         centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
         field_deg = settings.fov_margin * fov.radius_deg
         cap = self._cap
@@ -155,8 +161,9 @@ class CandidateCache:
         track_var_deg2: float,
         s: CorrelationSettings,
     ) -> IntArray:
-        h = self.step_s
+        h = self.look_step_s
         a, b = self._look(sensor, key, s), self._look(sensor, key + 1, s)
+        sigma_km2 = self._sigma_km2(key, s)
         speed = np.maximum(a.speed_km_s, b.speed_km_s) + 2.0 * SURFACE_GRAVITY_KM_S2 * h
         nearest_km = 0.5 * (a.range_km + b.range_km - speed * h)
         close = nearest_km < self.close_range_km
@@ -165,8 +172,7 @@ class CandidateCache:
         observer_km_s = max(a.observer_speed_km_s, b.observer_speed_km_s)
         observer_deg_s = np.degrees((observer_km_s + SURFACE_GRAVITY_KM_S2 * h) / nearest_km)
         gate_deg = s.gate_sigma * np.sqrt(
-            np.degrees(1.0) ** 2 * np.maximum(a.sigma_km2, b.sigma_km2) / nearest_km**2
-            + track_var_deg2
+            np.degrees(1.0) ** 2 * sigma_km2 / nearest_km**2 + track_var_deg2
         )
         reach_deg = s.coarse_path_factor * (turn_deg_s + observer_deg_s) * s.max_window_s
         reach_deg = np.minimum(reach_deg + gate_deg, 180.0)
@@ -188,20 +194,40 @@ class CandidateCache:
         cached = self._looks.get((catalogue.revision, key))
         if cached is not None:
             return cached
-        look = self._compute_look(sensor, key * self.step_s, s)
+        look = self._compute_look(sensor, key * self.look_step_s)
         self._looks[(catalogue.revision, key)] = look
         while len(self._looks) > 3:
             self._looks.popitem(last=False)
         return look
 
-    def _compute_look(self, sensor: Sensor, time_s: float, s: CorrelationSettings) -> _NodeLook:
+    def _sigma_km2(self, key: int, s: CorrelationSettings) -> Array:
+        """Per object, the gate's squared element-set sigmas (km^2) at the largest age of the
+        hour holding interval ``key``: sigmas grow with the age's magnitude, so the larger of
+        the hour's two ends bounds every time within it."""
+        catalogue = self.predictor.catalogue
+        hour = int(np.floor(key * self.look_step_s / _SIGMA_SPAN_S))
+        tag = (catalogue.revision, hour)
+        if self._sigmas is not None and self._sigmas[0] == tag and self._sigmas[2] == s:
+            return self._sigmas[1]
+        classes = self.predictor.orbit_classes()
+        total = np.zeros(len(catalogue))
+        for end_s in (hour * _SIGMA_SPAN_S, (hour + 1) * _SIGMA_SPAN_S + self.look_step_s):
+            priors = element_priors(s, classes, (end_s - catalogue.epoch_unix_s) / SECONDS_PER_DAY)
+            total = np.maximum(
+                total,
+                priors.cross_track_km**2 + priors.in_track_km**2 + 2.0 * priors.radial_km**2,
+            )
+        self._sigmas = (tag, total, s)
+        return total
+
+    def _compute_look(self, sensor: Sensor, time_s: float) -> _NodeLook:
         predictor = self.predictor
-        catalogue = predictor.catalogue
-        if predictor.propagator is not None:
-            error, r, v = predictor.propagator.gcrs_states(np.array([time_s]))
+        grid = predictor.propagator
+        if grid is not None:
+            error, r, v = grid.node_states(round(time_s / grid.step_s))
         else:
-            error, r, v = _sgp4_gcrs(catalogue.satrec_array, np.array([time_s]))
-        r, v, error = r[:, :, 0], v[:, :, 0], error[:, 0]
+            error, r, v = _sgp4_gcrs(predictor.catalogue.satrec_array, np.array([time_s]))
+            r, v, error = r[:, :, 0], v[:, :, 0], error[:, 0]
         observer_km, observer_km_s = observer_state_gcrs_km(sensor, time_s)
         rel = r - observer_km[:, None]
         rel_v = v - observer_km_s[:, None]
@@ -210,15 +236,11 @@ class CandidateCache:
         with np.errstate(invalid="ignore", divide="ignore"):
             unit = (rel / range_km).T
         unit[~valid] = np.array([1.0, 0.0, 0.0])
-        age_days = (time_s - catalogue.epoch_unix_s) / SECONDS_PER_DAY
-        priors = element_priors(s, predictor.orbit_classes(), age_days)
-        sigma_km2 = priors.cross_track_km**2 + priors.in_track_km**2 + 2.0 * priors.radial_km**2
         return _NodeLook(
             unit=unit,
             range_km=np.where(valid, range_km, 0.0),
             speed_km_s=np.where(valid, np.sqrt(_dot(rel_v, rel_v)), 0.0),
             valid=valid,
-            sigma_km2=sigma_km2,
             observer_speed_km_s=float(np.linalg.norm(observer_km_s)),
         )
 

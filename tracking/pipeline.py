@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from .batches import TrackBatch, json_lines
 from .candidates import CandidateCache
 from .catalogue import Catalogue
 from .correlation import ArcEvidence, CorrelationSettings, identify
@@ -92,15 +93,33 @@ class EndedTrack:
 class FrameResult:
     """What one frame produced. ``state`` is the sensor's state to keep for next time; for a
     duplicate or out-of-order frame it is the state passed in, unchanged, and no records are
-    produced. ``ended`` lists the published tracks that ended at this frame; ``nis`` the
-    normalised innovation squared of each confirmed track that took a detection."""
+    produced. ``track_batch`` holds the track updates as columns (``tracks`` builds their
+    models); ``ended`` lists the published tracks that ended at this frame; ``nis`` the
+    normalised innovation squared of each confirmed track that took a detection.
+
+    :meth:`tracks_json_lines` and :meth:`associations_json_lines` are the records' wire form
+    in bulk, byte for byte each model's ``to_json()`` plus a newline.
+    """
 
     state: bytes
-    tracks: list[TrackUpdate]
+    track_batch: TrackBatch
     associations: list[Association]
     disposition: Disposition
     ended: list[EndedTrack] = field(default_factory=list)
     nis: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tracks(self) -> list[TrackUpdate]:
+        """The track updates, as models (built once)."""
+        return self.track_batch.records()
+
+    def tracks_json_lines(self) -> bytes:
+        """Every track update's JSON line, ``\n``-terminated."""
+        return self.track_batch.to_json_lines()
+
+    def associations_json_lines(self) -> bytes:
+        """Every association's JSON line, ``\n``-terminated."""
+        return json_lines(self.associations)
 
 
 _STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
@@ -114,12 +133,24 @@ class _SensorState:
     evidence: ArcEvidence
     verdicts: dict[str, Association]
     claims: Claims
+    # Each verdict's wire form, written once when the verdict is made.
+    verdict_json: dict[str, str] = field(default_factory=dict)
+
+    def set_verdicts(self, records: list[Association]) -> None:
+        lines = json_lines(records).decode().split("\n")
+        for record, line in zip(records, lines):
+            self.verdicts[record.track_id] = record
+            self.verdict_json[record.track_id] = line
+
+    def keep_verdicts(self, live: set[str]) -> None:
+        self.verdicts = {k: v for k, v in self.verdicts.items() if k in live}
+        self.verdict_json = {k: v for k, v in self.verdict_json.items() if k in live}
 
     def to_bytes(self) -> bytes:
         tracker = self.tracker.to_bytes()
         evidence = self.evidence.to_bytes()
         verdicts = json.dumps(
-            {k: v.to_json() for k, v in sorted(self.verdicts.items())}, separators=(",", ":")
+            {k: self.verdict_json[k] for k in sorted(self.verdicts)}, separators=(",", ":")
         ).encode()
         claims = self.claims.to_bytes()
         sizes = struct.pack("<IIII", len(tracker), len(evidence), len(verdicts), len(claims))
@@ -141,12 +172,14 @@ class _SensorState:
             offset += size
         if offset != len(data):
             raise ValueError("corrupt sensor state: its parts do not add up to its length")
-        verdicts = {k: Association.model_validate_json(v) for k, v in json.loads(parts[2]).items()}
+        verdict_json = json.loads(parts[2])
+        verdicts = {k: Association.model_validate_json(v) for k, v in verdict_json.items()}
         return cls(
             SensorTracker.from_bytes(parts[0], settings),
             ArcEvidence.from_bytes(parts[1]),
             verdicts,
             Claims.from_bytes(parts[3]),
+            verdict_json,
         )
 
 
@@ -208,12 +241,12 @@ class Pipeline:
         step = current.tracker.process(frame, sensor.sigma_arcsec)
         if step.disposition != "processed":
             unchanged = state if state is not None else current.to_bytes()
-            return FrameResult(unchanged, [], [], step.disposition)
+            return FrameResult(unchanged, step.batch, [], step.disposition)
         updates, records = self._correlate(step, sensor, frame, current)
         ended = self._ended(step, current)
         live = set(current.tracker.track_ids)
         current.evidence = current.evidence.of_tracks(live)
-        current.verdicts = {k: v for k, v in current.verdicts.items() if k in live}
+        current.keep_verdicts(live)
         new_state = current.to_bytes()
         self._live[frame.sensor_id] = (new_state, current)
         return FrameResult(new_state, updates, records, "processed", ended, step.nis)
@@ -233,23 +266,24 @@ class Pipeline:
 
     def _correlate(
         self, step: TrackerStep, sensor: Sensor, frame: Frame, current: _SensorState
-    ) -> tuple[list[TrackUpdate], list[Association]]:
+    ) -> tuple[TrackBatch, list[Association]]:
         """The frame's verdicts, and its records with the tracks the correlator confirmed."""
-        updates = step.updates
+        updates = step.batch
         if not self.settings.correlate or self.catalogue is None or len(self.catalogue) == 0:
             return updates, []
+        offered = step.offered_batch if step.offered_batch is not None else updates.take([])
         # Only tracks that took a detection this frame: a coasting track's position is a
         # prediction, and correlating it again would only repeat its last verdict. Short
         # tentative arcs the tracker does not publish yet are offered too: a catalogued
         # object that explains one confirms it.
-        measured = [
-            u for u in updates if u.det_id is not None and u.status in ("confirmed", "tentative")
-        ] + step.offered
-        if not measured:
+        measured = updates.take(
+            updates.took_detection & updates.is_status("confirmed", "tentative")
+        ).concat(offered)
+        if not len(measured):
             return updates, []
         result = identify(
             measured,
-            current.tracker.arcs([u.track_id for u in measured]),
+            current.tracker.arcs(measured.track_id),
             current.evidence,
             sensor,
             self._predictor,
@@ -272,19 +306,20 @@ class Pipeline:
                     np.array([result.rate_priors[i][0] for i in ids]),
                     np.array([result.rate_priors[i][1] for i in ids]),
                 )
-            confirmed = {"status": "confirmed"}
-            updates = [
-                u.model_copy(update=confirmed) if u.track_id in promoted else u for u in updates
-            ] + [u.model_copy(update=confirmed) for u in step.offered if u.track_id in promoted]
+
+            def among(batch: TrackBatch) -> np.ndarray:
+                return np.array([t in promoted for t in batch.track_id], dtype=bool)
+
+            updates = updates.with_status(among(updates), "confirmed").concat(
+                offered.take(among(offered)).with_status(np.True_, "confirmed")
+            )
         # An offered arc that no catalogued object explains stays unpublished: no verdict.
-        unpublished = {u.track_id for u in step.offered} - promoted
+        unpublished = set(offered.track_id) - promoted
         records = [a for a in result.associations if a.track_id not in unpublished]
         # Earlier tracks whose object this frame's tracks took or now share get a new verdict.
         records += result.revised
         live = set(current.tracker.track_ids)
-        for association in records:
-            if association.track_id in live:
-                current.verdicts[association.track_id] = association
+        current.set_verdicts([a for a in records if a.track_id in live])
         return updates, records
 
     def _candidates_of(self, sensor: Sensor) -> CandidateCache:

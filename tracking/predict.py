@@ -361,6 +361,16 @@ class GridPropagator:
         while len(self._nodes) > self.max_nodes:
             self._nodes.popitem(last=False)
 
+    def node_states(self, key: int) -> tuple[NDArray[np.int32], Array, Array]:
+        """The whole catalogue at node ``key`` (time ``key * step_s``): ``(sgp4 error (N,),
+        r_km (3, N), v_km_s (3, N))`` in the GCRS, exact sgp4. Read-only views."""
+        if self.catalogue.revision != self._revision:
+            self._nodes.clear()
+            self._revision = self.catalogue.revision
+        self._fill([int(key)], None)
+        node = self._nodes[int(key)]
+        return node.error, node.r_km, node.v_km_s
+
     def gcrs_states(
         self, times: ArrayLike, index: NDArray[np.intp] | None = None
     ) -> tuple[NDArray[np.int32], Array, Array]:

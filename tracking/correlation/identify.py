@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..batches import TrackBatch
 from ..candidates import CandidateCache
 from ..catalogue import Catalogue
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
@@ -163,7 +164,7 @@ class _Arcs:
 
 
 def identify(
-    tracks: Sequence[TrackUpdate],
+    tracks: Sequence[TrackUpdate] | TrackBatch,
     arcs: tuple[Array, Array, Array, Array],
     evidence: ArcEvidence,
     sensor: Sensor,
@@ -176,7 +177,8 @@ def identify(
 ) -> Identification:
     """Identify the tracks that took a detection this frame (see the module docstring).
 
-    ``tracks`` are their records at the frame (one time); ``arcs`` their arcs from the tracker
+    ``tracks`` are their records at the frame (one time: models, or the tracker's columns);
+    ``arcs`` their arcs from the tracker
     (:meth:`~orbitlink.tracking.tracker.SensorTracker.arcs`), newest detection last (the
     frame's); ``evidence`` and ``claims`` what the previous frames left. Evidence of tracks
     not in ``tracks`` is kept as it is. ``candidates``, the sensor's
@@ -185,15 +187,21 @@ def identify(
     """
     s = settings
     claims = Claims.empty() if claims is None else claims
-    ids = [t.track_id for t in tracks]
+    ids = (
+        [t.track_id for t in tracks]
+        if not isinstance(tracks, TrackBatch)
+        else list(tracks.track_id)
+    )
     present = set(ids)
     mine = np.array([t in present for t in evidence.track_id], dtype=bool)
     held_elsewhere = evidence.take(~mine)
-    if not tracks:
+    if not len(tracks):
         return Identification([], evidence, [], empty_pairs(0), claims)
     arc = _Arcs(*(np.asarray(a, dtype=float) for a in arcs))
     catalogue = predictor.catalogue
     trk = frame_tracks(tracks, sensor)
+    if not isinstance(tracks, TrackBatch):
+        tracks = TrackBatch.from_records(tracks)
     objects: ObjectStates | None = None
     prediction = None
     if len(catalogue):
@@ -309,13 +317,12 @@ def identify(
     chosen = assign(everyone.track, everyone.object_index, everyone.log_lr, everyone.n_tracks)
     records = associations(tracks, catalogue, everyone, chosen, s)
     named, _, confidence, ambiguous = verdicts(everyone, chosen, s)
+    tentative = tracks.is_status("tentative")
     confirm = [
-        tracks[k].track_id
-        for k in range(len(tracks))
-        if tracks[k].status == "tentative" and named[k] >= 0 and not ambiguous[k]
+        ids[k] for k in range(len(tracks)) if tentative[k] and named[k] >= 0 and not ambiguous[k]
     ]
-    revised = _revised(claims, rival_rows, named, confidence, ambiguous, len(tracks), tracks[0])
-    rate_priors = _rate_priors(trk, tracks, confirm, named, pairs, motion, range_km, path_speed)
+    revised = _revised(claims, rival_rows, named, confidence, ambiguous, len(tracks), tracks)
+    rate_priors = _rate_priors(trk, ids, confirm, named, pairs, motion, range_km, path_speed)
     claims = _claims_after(
         claims, records, pairs, named, rival_rows, len(tracks), catalogue, s, trk.time_unix_s
     )
@@ -433,7 +440,7 @@ def _revised(
     confidence: np.ndarray,
     ambiguous: np.ndarray,
     n_tracks: int,
-    frame: TrackUpdate,
+    frame: TrackBatch,
 ) -> list[Association]:
     """New verdicts of rival claimants that lost their object, or now share it ambiguously,
     dated at this frame."""
@@ -501,7 +508,7 @@ def _claims_after(
 
 def _rate_priors(
     trk: FrameTracks,
-    tracks: Sequence[TrackUpdate],
+    track_ids: Sequence[str],
     confirm: list[str],
     named: np.ndarray,
     pairs: CandidatePairs,
@@ -513,8 +520,8 @@ def _rate_priors(
     hypothesis allows (the slopes' prior variances, along and across the path)."""
     out: dict[str, tuple[Array, Array]] = {}
     wanted = set(confirm)
-    for k, track in enumerate(tracks):
-        if track.track_id not in wanted:
+    for k, track_id in enumerate(track_ids):
+        if track_id not in wanted:
             continue
         p = int(named[k])
         e, n = trk.east[k], trk.north[k]
@@ -532,5 +539,5 @@ def _rate_priors(
         cov = along_sigma**2 * np.outer(direction, direction) + cross_sigma**2 * np.outer(
             normal, normal
         )
-        out[track.track_id] = (rate, cov)
+        out[track_id] = (rate, cov)
     return out
