@@ -119,7 +119,12 @@ class FrameResult:
 
     def associations_json_lines(self) -> bytes:
         """Every association's JSON line, ``\n``-terminated."""
-        return json_lines(self.associations)
+        if self._association_lines is None:
+            return json_lines(self.associations)
+        return self._association_lines
+
+    # The associations' lines as the pipeline wrote them for the sensor's state.
+    _association_lines: bytes | None = field(default=None, repr=False, compare=False)
 
 
 _STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
@@ -136,11 +141,13 @@ class _SensorState:
     # Each verdict's wire form, written once when the verdict is made.
     verdict_json: dict[str, str] = field(default_factory=dict)
 
-    def set_verdicts(self, records: list[Association]) -> None:
-        lines = json_lines(records).decode().split("\n")
-        for record, line in zip(records, lines):
-            self.verdicts[record.track_id] = record
-            self.verdict_json[record.track_id] = line
+    def set_verdicts(self, records: list[Association], lines: bytes, live: set[str]) -> None:
+        """Keep the verdicts of the live tracks among ``records``, whose JSON ``lines``
+        (:func:`~.batches.json_lines`) they are."""
+        for record, line in zip(records, lines.decode().split("\n")):
+            if record.track_id in live:
+                self.verdicts[record.track_id] = record
+                self.verdict_json[record.track_id] = line
 
     def keep_verdicts(self, live: set[str]) -> None:
         self.verdicts = {k: v for k, v in self.verdicts.items() if k in live}
@@ -242,14 +249,14 @@ class Pipeline:
         if step.disposition != "processed":
             unchanged = state if state is not None else current.to_bytes()
             return FrameResult(unchanged, step.batch, [], step.disposition)
-        updates, records = self._correlate(step, sensor, frame, current)
+        updates, records, lines = self._correlate(step, sensor, frame, current)
         ended = self._ended(step, current)
         live = set(current.tracker.track_ids)
         current.evidence = current.evidence.of_tracks(live)
         current.keep_verdicts(live)
         new_state = current.to_bytes()
         self._live[frame.sensor_id] = (new_state, current)
-        return FrameResult(new_state, updates, records, "processed", ended, step.nis)
+        return FrameResult(new_state, updates, records, "processed", ended, step.nis, lines)
 
     def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:
@@ -266,11 +273,12 @@ class Pipeline:
 
     def _correlate(
         self, step: TrackerStep, sensor: Sensor, frame: Frame, current: _SensorState
-    ) -> tuple[TrackBatch, list[Association]]:
-        """The frame's verdicts, and its records with the tracks the correlator confirmed."""
+    ) -> tuple[TrackBatch, list[Association], bytes]:
+        """The frame's track records with the tracks the correlator confirmed, its verdicts,
+        and their JSON lines."""
         updates = step.batch
         if not self.settings.correlate or self.catalogue is None or len(self.catalogue) == 0:
-            return updates, []
+            return updates, [], b""
         offered = step.offered_batch if step.offered_batch is not None else updates.take([])
         # Only tracks that took a detection this frame: a coasting track's position is a
         # prediction, and correlating it again would only repeat its last verdict. Short
@@ -280,7 +288,7 @@ class Pipeline:
             updates.took_detection & updates.is_status("confirmed", "tentative")
         ).concat(offered)
         if not len(measured):
-            return updates, []
+            return updates, [], b""
         result = identify(
             measured,
             current.tracker.arcs(measured.track_id),
@@ -318,9 +326,9 @@ class Pipeline:
         records = [a for a in result.associations if a.track_id not in unpublished]
         # Earlier tracks whose object this frame's tracks took or now share get a new verdict.
         records += result.revised
-        live = set(current.tracker.track_ids)
-        current.set_verdicts([a for a in records if a.track_id in live])
-        return updates, records
+        lines = json_lines(records)
+        current.set_verdicts(records, lines, set(current.tracker.track_ids))
+        return updates, records, lines
 
     def _candidates_of(self, sensor: Sensor) -> CandidateCache:
         cache = self._candidates.get(sensor.sensor_id)

@@ -127,6 +127,7 @@ def associations(
     age = pairs.element_age_days.tolist()
     detections = pairs.arc_detections.tolist()
     time, sensor_id, frame_id = tracks.time, tracks.sensor_id, tracks.frame_id
+    epochs, names = catalogue.epochs, catalogue.names
     rows: list[dict[str, object]] = []
     for i, (p, q, track_id) in enumerate(zip(named.tolist(), runner.tolist(), tracks.track_id)):
         k = object_index[p] if p >= 0 else -1
@@ -137,7 +138,7 @@ def associations(
                 "sensor_id": sensor_id,
                 "frame_id": frame_id,
                 "norad_id": None if p < 0 else ids[k],
-                "name": None if p < 0 else catalogue.names[k] or None,
+                "name": None if p < 0 else names[k] or None,
                 "uct": p < 0,
                 "cross_track_arcsec": None if p < 0 else _finite_or_none(cross[p]),
                 "along_track_s": None if p < 0 else _finite_or_none(along[p]),
@@ -148,9 +149,7 @@ def associations(
                 "ambiguous": False if p < 0 else bool(ambiguous[i]),
                 "runner_up_norad_id": None if q < 0 else ids[object_index[q]],
                 "runner_up_score": None if q < 0 else _score(log_lr[q]),
-                "element_epoch": (
-                    None if p < 0 else datetime_from_unix(float(catalogue.epoch_unix_s[k]))
-                ),
+                "element_epoch": None if p < 0 else epochs[k],
                 "element_age_days": None if p < 0 else age[p],
                 "n_candidates": n_acceptable[i],
                 "arc_detections": 0 if p < 0 else detections[p],
