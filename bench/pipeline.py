@@ -9,11 +9,13 @@
    confirmed track, and prints CPU time per frame, detections per second and the peak
    resident memory (goal: under 500 MB).
 
-Run: ``python -m bench pipeline`` (or ``python -m bench.pipeline``).
+Run: ``python -m bench pipeline`` (or ``python -m bench.pipeline [--quick]``; ``--quick``: two
+minutes of the scenario, 12 dense frames).
 """
 
 from __future__ import annotations
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -25,17 +27,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CATALOG = REPO_ROOT.parent / "shared" / "data" / "catalog" / "celestrak-2026-05-30"
 
 
-def _scenario_throughput() -> None:
+def _scenario_throughput(quick: bool) -> None:
     from orbitlink.tracking import pipeline as pipeline_module
     from orbitlink.tracking.catalogue import Catalogue
     from orbitlink.tracking.evaluate import evaluate
     from orbitlink.tracking.formats import iter_frames_jsonl, read_sensors
     from orbitlink.tracking.offline import run_offline
-    from orbitlink.tracking.simulate import simulate_scenario
+    from orbitlink.tracking.simulate import ScenarioSettings, simulate_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "scenario"
-        simulate_scenario(CATALOG, scenario, seed=1)
+        settings = ScenarioSettings(duration_s=120.0) if quick else ScenarioSettings()
+        simulate_scenario(CATALOG, scenario, seed=1, settings=settings)
         frames = list(iter_frames_jsonl(scenario / "frames.jsonl"))
         sensors = read_sensors(scenario / "sensors.json")
         catalogue = Catalogue.from_path(scenario / "catalog")
@@ -107,7 +110,7 @@ def _peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _peak_memory_child() -> None:
+def _peak_memory_child(quick: bool = False) -> None:
     """Runs in its own process so the peak belongs to this workload alone."""
     from bench.tracker import SETTINGS, frames_of, make_scene
     from orbitlink.tracking.catalogue import Catalogue
@@ -125,7 +128,7 @@ def _peak_memory_child() -> None:
     )
     frames = [
         frame.model_copy(update={"sensor_id": sensor.sensor_id})
-        for frame in frames_of(make_scene(1000, 20))
+        for frame in frames_of(make_scene(1000, 12 if quick else 20))
     ]
     pipeline = Pipeline([sensor], catalogue, PipelineSettings(tracker=SETTINGS))
     state = None
@@ -156,8 +159,11 @@ def _peak_memory_child() -> None:
     print(f"  peak resident memory {peak_mb:.0f} MB (goal < 500 MB)")
 
 
-def main() -> None:
-    _scenario_throughput()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a shorter scenario, fewer frames")
+    quick = parser.parse_args([] if argv is None else argv).quick
+    _scenario_throughput(quick)
     print(
         "dense frames: 1,000 targets on one sensor, every confirmed track correlated "
         "(separate process, for its peak memory)"
@@ -166,7 +172,7 @@ def main() -> None:
         [
             sys.executable,
             "-c",
-            "from bench.pipeline import _peak_memory_child; _peak_memory_child()",
+            f"from bench.pipeline import _peak_memory_child; _peak_memory_child({quick})",
         ],
         cwd=REPO_ROOT,
         check=True,
@@ -174,4 +180,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
