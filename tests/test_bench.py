@@ -24,6 +24,7 @@ PRINTS = {
     "correlate": [r"kitt-peak\s+1 day\s+1000", r"iss-camera\s+7 days\s+1000"],
     "pipeline": [
         r"[\d,]+ detections/s, [\d.]+ ms/frame",
+        r"CPU [\d.]+ s -> [\d,]+ detections/s, [\d.]+ ms/frame",
         r"tracker [\d.]+ ms/frame, prediction [\d.]+ ms/frame, correlation [\d.]+ ms/frame",
         r"\d+ ms CPU per frame -> [\d,]+ detections/s",
         r"peak resident memory \d+ MB",
