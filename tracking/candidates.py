@@ -1,13 +1,13 @@
-"""Per sensor, the catalogue objects a frame can need: its candidates over the next grid step.
+"""Per sensor, the catalogue objects a frame can need: its candidates over the next minute.
 
 A frame of a sensor with a field of view searches only the catalogue objects that can be within
 reach of that field (:func:`~.correlation.objects.object_states`: the field radius times
 ``fov_margin``, plus the distance an object can run along its path within the longest search
 window, plus its positional gate) and, for the uncatalogued-object density, those within
 ``density_radius_deg`` of its tracks. :class:`CandidateCache` keeps, per sensor, a superset of
-those objects valid for every frame between two nodes of the predictor's grid (30 s apart):
-each node's whole-catalogue state is looked at once per sensor, and a frame then predicts and
-searches only the candidates. The records do not change: an object left out provably fails
+those objects valid for every frame between two look nodes (``look_step_s`` apart, 60 s by
+default, on the predictor's grid): each node's whole-catalogue state is looked at once per
+sensor, and a frame then predicts and searches only the candidates. The records do not change: an object left out provably fails
 every test that would have kept it.
 
 The bound, for an interval ``[t_k, t_k + h]`` between two nodes, from the exact sgp4 states at
@@ -17,14 +17,15 @@ node speed plus that); its range is then at least ``rho = (rho_k + rho_{k+1} - v
 the angle it moves at most ``v / rho`` per second. Its distance from the cap's centre at any
 time of the interval is at least ``(a_k + a_{k+1} - (v / rho) h) / 2`` (``a`` at the nodes),
 and its reach at most the reach of an object moving at ``v / rho`` at range ``rho`` with its
-element-set sigmas at the older of the two ages. An object whose ``rho`` is under
+element-set sigmas at the larger of its ages at the two ends of the hour (sigmas grow with the
+age's magnitude). An object whose ``rho`` is under
 ``close_range_km`` (a near pass, where the bound says little) is always a candidate, and so is
 one sgp4 cannot propagate at either node.
 
 The cache holds a cap (a centre and radius) covering the field with ``slew_deg`` to spare, so
 a sensor that tracks or steps its pointing within that keeps its candidates; a frame whose
 field or tracks fall outside the cap, whose tracks are less certain than the cap allowed, or
-that comes in another grid interval, rebuilds them (one whole-catalogue look per new node).
+that comes in another interval, rebuilds them (one whole-catalogue look per new node).
 A frame without a field of view has no cap: it searches the whole catalogue (``None``).
 
 The cache is derived data, kept beside the predictor: not serialised with a sensor's state,
@@ -95,7 +96,7 @@ class CandidateCache:
         self,
         predictor: SkyPredictor,
         *,
-        look_step_s: float = 120.0,
+        look_step_s: float = 60.0,
         slew_deg: float = 2.0,
         close_range_km: float = 100.0,
     ) -> None:
