@@ -7,8 +7,8 @@ window, plus its positional gate) and, for the uncatalogued-object density, thos
 ``density_radius_deg`` of its tracks. :class:`CandidateCache` keeps, per sensor, a superset of
 those objects valid for every frame between two look nodes (``look_step_s`` apart, 60 s by
 default, on the predictor's grid): each node's whole-catalogue state is looked at once per
-sensor, and a frame then predicts and searches only the candidates. The records do not change: an object left out provably fails
-every test that would have kept it.
+sensor, and a frame then predicts and searches only the candidates. The records do not
+change: an object left out provably fails every test that would have kept it.
 
 The bound, for an interval ``[t_k, t_k + h]`` between two nodes, from the exact sgp4 states at
 both nodes: an object's relative speed changes by at most ``2 g h`` over the interval (gravity
