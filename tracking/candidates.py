@@ -74,7 +74,8 @@ class _NodeLook:
 
 @dataclass(frozen=True)
 class _Cap:
-    key: int  # grid interval [key, key + 1]
+    key: int  # look interval [key, key + 1]
+    sensor: Sensor
     revision: int
     settings: CorrelationSettings
     centre: Array  # (3,)
@@ -137,6 +138,7 @@ class CandidateCache:
         if (
             cap is not None
             and cap.key == key
+            and cap.sensor == sensor
             and cap.revision == catalogue.revision
             and cap.settings == settings
             and track_var_deg2 <= cap.track_var_deg2
@@ -149,7 +151,7 @@ class CandidateCache:
             radius = max(radius, float(_separation_deg(centre, track_unit).max()) + _MARGIN_DEG)
         var = max(2.0 * track_var_deg2, _FLOOR_TRACK_VAR_DEG2)
         index = self._select(sensor, key, centre, radius, var, settings)
-        self._cap = _Cap(key, catalogue.revision, settings, centre, radius, var, index)
+        self._cap = _Cap(key, sensor, catalogue.revision, settings, centre, radius, var, index)
         self.rebuilds += 1
         return index
 

@@ -124,6 +124,33 @@ def test_candidates_hold_every_object_a_frame_needs(catalogue):
     )
 
 
+def test_a_redefined_sensor_or_an_updated_catalogue_rebuilds_the_candidates(catalogue):
+    """The candidates belong to one sensor definition and one catalogue revision: a sensor
+    moved within the interval, or element sets applied, gets what a fresh cache gives."""
+    predictor = SkyPredictor(catalogue.subset(np.arange(len(catalogue))))
+    fov = FieldOfView(ra_deg=200.0, dec_deg=-20.0, radius_deg=2.0)
+    here = Sensor(sensor_id="cam", lat_deg=-30.169, lon_deg=-70.806, alt_m=2207)
+    there = here.model_copy(update={"lat_deg": 31.958, "lon_deg": -111.597})
+    no_tracks = np.zeros((0, 3))
+    cache = CandidateCache(predictor)
+    first = cache.index_for(here, T0, fov, no_tracks, 1e-7, SETTINGS)
+    moved = cache.index_for(there, T0 + 1.0, fov, no_tracks, 1e-7, SETTINGS)
+    fresh = CandidateCache(predictor).index_for(there, T0 + 1.0, fov, no_tracks, 1e-7, SETTINGS)
+    assert not np.array_equal(first, moved)
+    np.testing.assert_array_equal(moved, fresh)
+    line1, line2 = predictor.catalogue.lines[0]
+    newer = line1[:18] + f"{float(line1[18:32]) + 0.5:014.8f}" + line1[32:68]
+    newer += str(sum(int(c) if c.isdigit() else c == "-" for c in newer) % 10)
+    assert predictor.catalogue.update(
+        Catalogue.from_records([{"name": "moved", "line1": newer, "line2": line2}])
+    )
+    again = cache.index_for(there, T0 + 2.0, fov, no_tracks, 1e-7, SETTINGS)
+    np.testing.assert_array_equal(
+        again, CandidateCache(predictor).index_for(there, T0 + 2.0, fov, no_tracks, 1e-7, SETTINGS)
+    )
+    assert cache.rebuilds == 3
+
+
 def _records(pipeline: Pipeline, frames, states=None) -> list[str]:
     states = {} if states is None else states
     out = []
