@@ -101,6 +101,14 @@ def test_columns_round_trip_and_refuse_non_finite_values(results):
         det_id=("\x01", None, "é", 'x"y', *batch.det_id[4:]),
     )
     assert odd.to_json_lines() == b"".join(r.to_json().encode() + b"\n" for r in odd.records())
+    # Floats at the edges of their textual forms (signed zero, exponents both ways, the
+    # extremes) are written as pydantic writes them.
+    edges = [-0.0, 1.0, 1e16, 1e-7, 2.5e-5, 5e-324, 1.7976931348623157e308, 1 / 3, 1e22, -1e-300]
+    cov = np.tile(np.resize(np.array(edges), 16).reshape(1, 4, 4), (len(batch), 1, 1))
+    extreme = replace(batch, ra_rate_deg_s=np.resize(np.array(edges), len(batch)), covariance=cov)
+    assert extreme.to_json_lines() == b"".join(
+        r.to_json().encode() + b"\n" for r in extreme.records()
+    )
     broken = TrackBatch.from_records(result.tracks)
     broken.ra_rate_deg_s[1] = math.nan
     with pytest.raises(ValueError, match="non-finite"):
