@@ -334,14 +334,9 @@ class GridPropagator:
                     np.zeros(n, dtype=bool),
                 )
         # One sgp4 call over the union of the rows any of the nodes lacks, at all of them.
-        lacking = np.zeros(n, dtype=bool)
-        for key in keys:
-            node = self._nodes[key]
-            if index is None:
-                lacking |= ~node.filled
-            else:
-                lacking[index[~node.filled[index]]] = True
-        rows = np.flatnonzero(lacking)
+        asked = np.arange(n) if index is None else index
+        missing = [asked[~self._nodes[key].filled[asked]] for key in keys]
+        rows = np.unique(np.concatenate(missing)) if any(len(m) for m in missing) else missing[0]
         if len(rows):
             array = (
                 self.catalogue.satrec_array
