@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--broker", help="measure this broker instead of an embedded Tansu")
     parser.add_argument("--records", type=int, default=3000, help="records per run (3000)")
+    parser.add_argument("--quick", action="store_true", help="300 records per run")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.quick:
+        args.records = 300
     if args.broker:
         run(bootstrap_from_url(args.broker), args.records)
         return

@@ -23,6 +23,7 @@ tracks given the right NORAD id, ``ambig.`` the number of associations flagged a
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -146,7 +147,10 @@ def _frame(
     return tracks, ids
 
 
-def main(quick: bool = False) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.correlate", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    quick = parser.parse_args([] if argv is None else argv).quick
     catalogue = Catalogue.from_path(CATALOGUE_DIR)
     # A camera flying on the ISS's element set: no horizon cut, and it sees most of the sky.
     camera = Sensor(
@@ -214,4 +218,4 @@ def _measure(
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(sys.argv[1:])

@@ -12,7 +12,8 @@ seeds), and their spread over seeds, each marked against the goal the engine mus
 Only the noise, the detections, the brightness and the choice of withheld objects change with
 the seed: the sky is the same real one, so the spread is that of what the sensors happened to
 see. Run: ``python -m bench identification`` or ``python -m bench.identification [--seeds N]
-[--out DIR]`` (``--out`` keeps each seed's scenario and results there).
+[--out DIR] [--quick]`` (``--out`` keeps each seed's scenario and results there; ``--quick``
+runs one seed of the hard preset).
 """
 
 from __future__ import annotations
@@ -261,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the scenario preset (repeatable; default: hard, then hard-week)",
     )
     parser.add_argument("--out", type=Path, help="keep each seed's scenario and results here")
+    parser.add_argument("--quick", action="store_true", help="one seed of the hard preset")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.quick:
+        args.seeds, args.preset = 1, args.preset or ["hard"]
     engine = Catalogue.from_path(ENGINE_CATALOGUE)
     truth = Catalogue.from_path(TRUTH_CATALOGUE)
     for preset in args.preset or ["hard", "hard-week"]:

@@ -21,6 +21,7 @@ median range extent of the admissible region of the trials that got one.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -153,7 +154,12 @@ def _arc_label(arc_s: float) -> str:
     return f"{arc_s:.0f} s" if arc_s < 600 else f"{arc_s / 60:.0f} min"
 
 
-def main(quick: bool = False) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.orbits", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer trials, one sigma, every other arc"
+    )
+    quick = parser.parse_args([] if argv is None else argv).quick
     started = time.perf_counter()
     catalogue = Catalogue.from_path(CATALOGUE_DIR)
     camera = Sensor(
@@ -229,4 +235,4 @@ def main(quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(sys.argv[1:])

@@ -7,6 +7,7 @@ shipped catalogue (~12k objects) in 10 ms or less on one core.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import statistics
@@ -57,7 +58,10 @@ def _row(label: str, timings: tuple[list[float], list[float]], note: str = "") -
     )
 
 
-def main(quick: bool = False) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.predict", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and objects")
+    quick = parser.parse_args([] if argv is None else argv).quick
     started = time.perf_counter()
     catalogue = Catalogue.from_path(CATALOGUE_DIR)
     load_s = time.perf_counter() - started
@@ -171,4 +175,4 @@ def main(quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(sys.argv[1:])

@@ -168,7 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenario", choices=("sparse", "dense", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="the sparse scenario only")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.quick:
+        args.scenario = "sparse"
     catalog = args.catalog or default_catalog()
     print(f"broker: {args.broker or 'embedded Tansu'}; one worker, store memory://")
 

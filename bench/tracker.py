@@ -21,12 +21,15 @@ sigma 5 arcsec, Pd 0.9. For three values of ``accel_per_rate_sq_per_deg`` it pri
 confirmed tracks each pass gave, the normalised rate error (NEES, 2 dof: 2 is consistent,
 below is conservative) and the largest rate error relative to the true rate.
 
-Run: ``python -m bench tracker`` (or ``python -m bench.tracker``).
+Run: ``python -m bench tracker`` (or ``python -m bench.tracker [--quick]``; ``--quick``: two
+small scenes and one Stone Soup run, one repetition each, no real passes).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,85 +174,33 @@ def run_orbitlink(
     return best, sum(len(f.detections) for f in frames), estimates
 
 
-def run_stonesoup(scene: Scene, kd_tree: bool) -> tuple[float, int, list[np.ndarray]]:
-    """The same scene through Stone Soup's MultiTargetTracker with equivalent components."""
-    from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
-    from stonesoup.dataassociator.tree import DetectionKDTreeGNN2D
-    from stonesoup.deleter.time import UpdateTimeStepsDeleter
-    from stonesoup.hypothesiser.distance import DistanceHypothesiser
-    from stonesoup.initiator.simple import MultiMeasurementInitiator
-    from stonesoup.measures import Mahalanobis
-    from stonesoup.models.measurement.linear import LinearGaussian
-    from stonesoup.models.transition.linear import (
-        CombinedLinearGaussianTransitionModel,
-        ConstantVelocity,
-    )
-    from stonesoup.predictor.kalman import KalmanPredictor
-    from stonesoup.tracker.simple import MultiTargetTracker
-    from stonesoup.types.detection import Detection as SSDetection
-    from stonesoup.types.state import GaussianState
-    from stonesoup.updater.kalman import KalmanUpdater
-
-    sigma = SIGMA_ARCSEC / 3600.0
+def stonesoup_parameters(kd_tree: bool) -> dict:
+    """The Stone Soup components equivalent to orbitlink's tracker on the scene
+    (:func:`bench.stonesoup_gnn.build_tracker`'s keyword arguments)."""
     # The process noise orbitlink gives a track at the scene's mid speed.
     mid_speed = float(np.mean(SPEED_RANGE_DEG_S))
     accel = SETTINGS.accel_floor_deg_s2 + SETTINGS.accel_per_rate_sq_per_deg * mid_speed**2
-    q = accel**2 * SETTINGS.accel_time_s
-    transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(q), ConstantVelocity(q)])
-    measurement = LinearGaussian(
-        ndim_state=4, mapping=(0, 2), noise_covar=np.diag([sigma**2, sigma**2])
-    )
-    predictor = KalmanPredictor(transition)
-    updater = KalmanUpdater(measurement)
-    gate = float(np.sqrt(chi2_gate(SETTINGS.gate_probability)))  # Stone Soup's is not squared
-    hypothesiser = DistanceHypothesiser(
-        predictor, updater, measure=Mahalanobis(), missed_distance=gate
-    )
-    if kd_tree:
-        associator = DetectionKDTreeGNN2D(
-            hypothesiser=hypothesiser, predictor=predictor, updater=updater, max_distance=0.1
-        )
-    else:
-        associator = GNNWith2DAssignment(hypothesiser)
-    max_speed = SPEED_RANGE_DEG_S[1]
-    prior = GaussianState(
-        np.zeros((4, 1)), np.diag([sigma**2, max_speed**2, sigma**2, max_speed**2])
-    )
-    initiator = MultiMeasurementInitiator(
-        prior_state=prior,
-        measurement_model=measurement,
-        deleter=UpdateTimeStepsDeleter(2),
-        data_associator=associator,
-        updater=updater,
-        min_points=SETTINGS.confirm_m,
-    )
-    detections = []
-    for k, points in enumerate(scene.plane):
-        stamp = T0 + timedelta(seconds=k * DT_S)
-        detections.append(
-            (
-                stamp,
-                {
-                    SSDetection(
-                        np.array([[x], [y]]), timestamp=stamp, measurement_model=measurement
-                    )
-                    for x, y in points.tolist()
-                },
-            )
-        )
-    tracker = MultiTargetTracker(
-        initiator=initiator,
-        deleter=UpdateTimeStepsDeleter(SETTINGS.delete_after_misses),
-        detector=detections,
-        data_associator=associator,
-        updater=updater,
-    )
+    return {
+        "sigma_deg": SIGMA_ARCSEC / 3600.0,
+        "q": accel**2 * SETTINGS.accel_time_s,
+        "gate": float(np.sqrt(chi2_gate(SETTINGS.gate_probability))),  # Stone Soup's: unsquared
+        "max_speed_deg_s": SPEED_RANGE_DEG_S[1],
+        "confirm_m": SETTINGS.confirm_m,
+        "delete_after_misses": SETTINGS.delete_after_misses,
+        "kd_tree": kd_tree,
+    }
+
+
+def run_stonesoup(scene: Scene, kd_tree: bool) -> tuple[float, int, list[np.ndarray]]:
+    """The same scene through Stone Soup's MultiTargetTracker with equivalent components."""
+    from bench.stonesoup_gnn import build_tracker, positions
+
+    frames = [(k * DT_S, points) for k, points in enumerate(scene.plane)]
+    tracker = build_tracker(frames, **stonesoup_parameters(kd_tree))
     estimates = []
     started = time.process_time()
     for _, tracks in tracker:
-        estimates.append(
-            np.array([[t.state_vector[0, 0], t.state_vector[2, 0]] for t in tracks]).reshape(-1, 2)
-        )
+        estimates.append(positions(tracks))
     elapsed = time.process_time() - started
     return elapsed, sum(len(p) for p in scene.plane), estimates
 
@@ -350,11 +301,15 @@ def real_pass_consistency() -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.tracker", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small scenes, one run each")
+    quick = parser.parse_args([] if argv is None else argv).quick
+    repeats = 1 if quick else 3
     print(__doc__.split("\n\n")[1].replace("\n", " "))
     run_orbitlink(make_scene(20, 5), repeats=1)  # warm-up: scipy's lazy imports, caches
     print(
-        f"\norbitlink SensorTracker, CPU time of one core (best of 3); {DT_S:g} s frames, "
+        f"\norbitlink SensorTracker, CPU time of one core (best of {repeats}); {DT_S:g} s frames, "
         f"Pd {PD}, clutter {CLUTTER_PER_TARGET}/target, sigma {SIGMA_ARCSEC:g} arcsec"
     )
     print(
@@ -362,10 +317,11 @@ def main() -> None:
         f"{'det/s +to_bytes':>15} {'us/track/frame':>14} {'GOSPA':>7} {'err':>6} "
         f"{'miss/f':>7} {'false/f':>7}"
     )
-    for n_targets, n_frames in [(50, 30), (200, 30), (1000, 20), (5000, 16)]:
+    sizes = [(50, 12), (1000, 10)] if quick else [(50, 30), (200, 30), (1000, 20), (5000, 16)]
+    for n_targets, n_frames in sizes:
         scene = make_scene(n_targets, n_frames)
-        elapsed, n_det, estimates = run_orbitlink(scene)
-        elapsed_ser, _, _ = run_orbitlink(scene, serialise=True)
+        elapsed, n_det, estimates = run_orbitlink(scene, repeats=repeats)
+        elapsed_ser, _, _ = run_orbitlink(scene, serialise=True, repeats=repeats)
         q = quality(scene, estimates)
         print(
             f"{n_targets:>8} {n_frames:>6} {n_det:>10} {n_det / elapsed:>10,.0f} "
@@ -385,10 +341,11 @@ def main() -> None:
         f"{'ratio':>7} {'SS GOSPA':>8} {'ol GOSPA':>8} {'SS err':>7} {'ol err':>7} "
         f"{'SS miss/f':>9} {'ol miss/f':>9} {'SS false/f':>10} {'ol false/f':>10}"
     )
-    for kd_tree, n_targets, n_frames in [(False, 50, 20), (True, 50, 20), (True, 200, 20)]:
+    versus = [(True, 50, 10)] if quick else [(False, 50, 20), (True, 50, 20), (True, 200, 20)]
+    for kd_tree, n_targets, n_frames in versus:
         scene = make_scene(n_targets, n_frames, seed=2)
         ss_elapsed, n_det, ss_estimates = run_stonesoup(scene, kd_tree)
-        ol_elapsed, _, ol_estimates = run_orbitlink(scene)
+        ol_elapsed, _, ol_estimates = run_orbitlink(scene, repeats=repeats)
         ss, ol = quality(scene, ss_estimates), quality(scene, ol_estimates)
         print(
             f"{'kd-tree' if kd_tree else 'plain':>10} {n_targets:>8} {n_frames:>6} "
@@ -399,8 +356,9 @@ def main() -> None:
             flush=True,
         )
 
-    real_pass_consistency()
+    if not quick:
+        real_pass_consistency()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

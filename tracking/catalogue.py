@@ -33,6 +33,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -432,6 +433,7 @@ class Catalogue:
         self.lines: list[tuple[str, str]] = [(r.line1, r.line2) for r in rows]
         self.satrecs: list[Satrec] = [r.satrec for r in rows]
         self._satrec_array: SatrecArray | None = None
+        self._epochs: list[datetime] | None = None
 
     # ---- constructors
 
@@ -503,6 +505,13 @@ class Catalogue:
         if self._satrec_array is None:
             self._satrec_array = SatrecArray(self.satrecs)
         return self._satrec_array
+
+    @property
+    def epochs(self) -> list[datetime]:
+        """``epoch_unix_s`` as UTC datetimes to the microsecond (built on first use)."""
+        if self._epochs is None:
+            self._epochs = [datetime_from_unix(t) for t in self.epoch_unix_s.tolist()]
+        return self._epochs
 
     def index_of(self, norad_ids: ArrayLike) -> NDArray[np.intp]:
         """Catalogue indices of the given NORAD ids, -1 where an id is absent."""

@@ -15,6 +15,7 @@ metres of shadow boundary at low orbit) and the light-time term within 2 cm at G
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from functools import lru_cache
@@ -67,6 +68,8 @@ class BucketCache:
 
     def __call__(self, time_unix_s: ArrayLike) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         times = np.asarray(time_unix_s, dtype=float)
+        if times.size == 1:  # one time (a frame's): the same gather without the unique
+            return self._one(times)
         if times.size == 0 or not np.all(np.isfinite(times)):
             raise ValueError("time_unix_s must be finite and not empty")
         keys = np.floor(times / self.bucket_s).astype(np.int64)
@@ -86,6 +89,21 @@ class BucketCache:
             for column in zip(*rows)
         )
         return gathered, times - (keys + 0.5) * self.bucket_s
+
+    def _one(self, times: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        t = float(times.reshape(()))
+        if not math.isfinite(t):
+            raise ValueError("time_unix_s must be finite and not empty")
+        key = math.floor(t / self.bucket_s)
+        with self._lock:
+            row = self._values.get(key)
+            if row is None:
+                values = self._evaluate(np.array([(key + 0.5) * self.bucket_s]))
+                if len(self._values) + 1 > self._limit:
+                    self._values.clear()
+                row = self._values[key] = tuple(value[0] for value in values)
+        gathered = tuple(value.reshape(times.shape + value.shape).copy() for value in row)
+        return gathered, times - (key + 0.5) * self.bucket_s
 
 
 def _sun_and_earth_velocity_at(

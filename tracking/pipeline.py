@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from .batches import TrackBatch, json_lines
+from .candidates import CandidateCache
 from .catalogue import Catalogue
 from .correlation import ArcEvidence, CorrelationSettings, identify
 from .correlation.claims import Claims
@@ -93,15 +95,38 @@ class EndedTrack:
 class FrameResult:
     """What one frame produced. ``state`` is the sensor's state to keep for next time; for a
     duplicate or out-of-order frame it is the state passed in, unchanged, and no records are
-    produced. ``ended`` lists the published tracks that ended at this frame; ``nis`` the
-    normalised innovation squared of each confirmed track that took a detection."""
+    produced. ``track_batch`` holds the track updates as columns (``tracks`` builds their
+    models); ``ended`` lists the published tracks that ended at this frame; ``nis`` the
+    normalised innovation squared of each confirmed track that took a detection.
+
+    :meth:`tracks_json_lines` and :meth:`associations_json_lines` are the records' wire form
+    in bulk, byte for byte each model's ``to_json()`` plus a newline.
+    """
 
     state: bytes
-    tracks: list[TrackUpdate]
+    track_batch: TrackBatch
     associations: list[Association]
     disposition: Disposition
     ended: list[EndedTrack] = field(default_factory=list)
     nis: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tracks(self) -> list[TrackUpdate]:
+        """The track updates, as models (built once)."""
+        return self.track_batch.records()
+
+    def tracks_json_lines(self) -> bytes:
+        """Every track update's JSON line, ``\n``-terminated."""
+        return self.track_batch.to_json_lines()
+
+    def associations_json_lines(self) -> bytes:
+        """Every association's JSON line, ``\n``-terminated."""
+        if self._association_lines is None:
+            return json_lines(self.associations)
+        return self._association_lines
+
+    # The associations' lines as the pipeline wrote them for the sensor's state.
+    _association_lines: bytes | None = field(default=None, repr=False, compare=False)
 
 
 _STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
@@ -126,12 +151,26 @@ class _SensorState:
     evidence: ArcEvidence
     verdicts: dict[str, Association]
     claims: Claims
+    # Each verdict's wire form, written once when the verdict is made.
+    verdict_json: dict[str, str] = field(default_factory=dict)
+
+    def set_verdicts(self, records: list[Association], lines: bytes, live: set[str]) -> None:
+        """Keep the verdicts of the live tracks among ``records``, whose JSON ``lines``
+        (:func:`~.batches.json_lines`) they are."""
+        for record, line in zip(records, lines.decode().split("\n")):
+            if record.track_id in live:
+                self.verdicts[record.track_id] = record
+                self.verdict_json[record.track_id] = line
+
+    def keep_verdicts(self, live: set[str]) -> None:
+        self.verdicts = {k: v for k, v in self.verdicts.items() if k in live}
+        self.verdict_json = {k: v for k, v in self.verdict_json.items() if k in live}
 
     def to_bytes(self) -> bytes:
         tracker = self.tracker.to_bytes()
         evidence = self.evidence.to_bytes()
         verdicts = json.dumps(
-            {k: v.to_json() for k, v in sorted(self.verdicts.items())}, separators=(",", ":")
+            {k: self.verdict_json[k] for k in sorted(self.verdicts)}, separators=(",", ":")
         ).encode()
         claims = self.claims.to_bytes()
         sizes = struct.pack("<IIII", len(tracker), len(evidence), len(verdicts), len(claims))
@@ -164,12 +203,14 @@ class _SensorState:
     @classmethod
     def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
         parts = cls._parts(data)
-        verdicts = {k: Association.model_validate_json(v) for k, v in json.loads(parts[2]).items()}
+        verdict_json = json.loads(parts[2])
+        verdicts = {k: Association.model_validate_json(v) for k, v in verdict_json.items()}
         return cls(
             SensorTracker.from_bytes(parts[0], settings),
             ArcEvidence.from_bytes(parts[1]),
             verdicts,
             Claims.from_bytes(parts[3]),
+            verdict_json,
         )
 
 
@@ -187,6 +228,8 @@ class Pipeline:
         # One predictor per catalogue, shared by every sensor: its sgp4 nodes serve every
         # frame within the grid step, whichever sensor took it.
         self._predictor = SkyPredictor(catalogue) if catalogue is not None else None
+        # Each sensor's candidate objects (derived from the predictor, never serialised).
+        self._candidates: dict[str, CandidateCache] = {}
         self.sensors: dict[str, Sensor] = {}
         for sensor in sensors.values() if isinstance(sensors, Mapping) else sensors:
             self.add_sensor(sensor)
@@ -203,6 +246,7 @@ class Pipeline:
         if self.catalogue is None:
             self.catalogue = element_sets
             self._predictor = SkyPredictor(element_sets)
+            self._candidates.clear()
             return len(element_sets)
         # The predictor follows the catalogue's revision and drops its sgp4 nodes by itself.
         return self.catalogue.update(element_sets)
@@ -228,15 +272,15 @@ class Pipeline:
         step = current.tracker.process(frame, sensor.sigma_arcsec)
         if step.disposition != "processed":
             unchanged = state if state is not None else current.to_bytes()
-            return FrameResult(unchanged, [], [], step.disposition)
-        updates, records = self._correlate(step, sensor, frame, current)
+            return FrameResult(unchanged, step.batch, [], step.disposition)
+        updates, records, lines = self._correlate(step, sensor, frame, current)
         ended = self._ended(step, current)
         live = set(current.tracker.track_ids)
         current.evidence = current.evidence.of_tracks(live)
-        current.verdicts = {k: v for k, v in current.verdicts.items() if k in live}
+        current.keep_verdicts(live)
         new_state = current.to_bytes()
         self._live[frame.sensor_id] = (new_state, current)
-        return FrameResult(new_state, updates, records, "processed", ended, step.nis)
+        return FrameResult(new_state, updates, records, "processed", ended, step.nis, lines)
 
     def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:
@@ -253,29 +297,32 @@ class Pipeline:
 
     def _correlate(
         self, step: TrackerStep, sensor: Sensor, frame: Frame, current: _SensorState
-    ) -> tuple[list[TrackUpdate], list[Association]]:
-        """The frame's verdicts, and its records with the tracks the correlator confirmed."""
-        updates = step.updates
+    ) -> tuple[TrackBatch, list[Association], bytes]:
+        """The frame's track records with the tracks the correlator confirmed, its verdicts,
+        and their JSON lines."""
+        updates = step.batch
         if not self.settings.correlate or self.catalogue is None or len(self.catalogue) == 0:
-            return updates, []
+            return updates, [], b""
+        offered = step.offered_batch if step.offered_batch is not None else updates.take([])
         # Only tracks that took a detection this frame: a coasting track's position is a
         # prediction, and correlating it again would only repeat its last verdict. Short
         # tentative arcs the tracker does not publish yet are offered too: a catalogued
         # object that explains one confirms it.
-        measured = [
-            u for u in updates if u.det_id is not None and u.status in ("confirmed", "tentative")
-        ] + step.offered
-        if not measured:
-            return updates, []
+        measured = updates.take(
+            updates.took_detection & updates.is_status("confirmed", "tentative")
+        ).concat(offered)
+        if not len(measured):
+            return updates, [], b""
         result = identify(
             measured,
-            current.tracker.arcs([u.track_id for u in measured]),
+            current.tracker.arcs(measured.track_id),
             current.evidence,
             sensor,
             self._predictor,
             self.settings.correlation,
             fov=frame.fov,
             claims=current.claims,
+            candidates=self._candidates_of(sensor),
         )
         current.evidence = result.evidence
         current.claims = result.claims
@@ -291,20 +338,27 @@ class Pipeline:
                     np.array([result.rate_priors[i][0] for i in ids]),
                     np.array([result.rate_priors[i][1] for i in ids]),
                 )
-            confirmed = {"status": "confirmed"}
-            updates = [
-                u.model_copy(update=confirmed) if u.track_id in promoted else u for u in updates
-            ] + [u.model_copy(update=confirmed) for u in step.offered if u.track_id in promoted]
+
+            def among(batch: TrackBatch) -> np.ndarray:
+                return np.array([t in promoted for t in batch.track_id], dtype=bool)
+
+            updates = updates.with_status(among(updates), "confirmed").concat(
+                offered.take(among(offered)).with_status(np.True_, "confirmed")
+            )
         # An offered arc that no catalogued object explains stays unpublished: no verdict.
-        unpublished = {u.track_id for u in step.offered} - promoted
+        unpublished = set(offered.track_id) - promoted
         records = [a for a in result.associations if a.track_id not in unpublished]
         # Earlier tracks whose object this frame's tracks took or now share get a new verdict.
         records += result.revised
-        live = set(current.tracker.track_ids)
-        for association in records:
-            if association.track_id in live:
-                current.verdicts[association.track_id] = association
-        return updates, records
+        lines = json_lines(records)
+        current.set_verdicts(records, lines, set(current.tracker.track_ids))
+        return updates, records, lines
+
+    def _candidates_of(self, sensor: Sensor) -> CandidateCache:
+        cache = self._candidates.get(sensor.sensor_id)
+        if cache is None or cache.predictor is not self._predictor:
+            cache = self._candidates[sensor.sensor_id] = CandidateCache(self._predictor)
+        return cache
 
     @staticmethod
     def _ended(step, current: _SensorState) -> list[EndedTrack]:

@@ -280,24 +280,27 @@ def _resolve_index(catalogue: Catalogue, index: ArrayLike | None) -> NDArray[np.
 
 
 class GridPropagator:
-    """sgp4 states of a whole catalogue on a time grid, interpolated in between.
+    """sgp4 states of a catalogue on a time grid, interpolated in between.
 
-    A stream of frames asks for the whole catalogue at a new time every second or so, and sgp4
-    over ~12k objects is most of the cost of a prediction. This propagator calls sgp4 only at
-    grid nodes ``k * step_s`` (Unix seconds), once per node for the whole catalogue, keeps the
-    last ``max_nodes`` nodes, and evaluates any time in between by cubic Hermite interpolation
-    of the TEME position and velocity at the two surrounding nodes. The error bound is
-    ``step^4/384`` times the fourth derivative of the motion: with 30 s nodes the shipped
-    catalogue differs from direct sgp4 by 3 cm (median) and 7 cm (99th percentile) in range,
-    6.7 m at worst (the MMS probes, eccentricity 0.83, near perigee), and by at most 0.03
-    arcsec for objects above a ground site's horizon. ``tests/tracking/test_predict.py``
-    checks it against direct sgp4 over the whole catalogue.
+    A stream of frames asks for catalogue objects at a new time every second or so, and sgp4
+    is most of the cost of a prediction. This propagator calls sgp4 only at grid nodes
+    ``k * step_s`` (Unix seconds), once per node and object, keeps the last ``max_nodes``
+    nodes, and evaluates any time in between by cubic Hermite interpolation of the TEME
+    position and velocity at the two surrounding nodes. The error bound is ``step^4/384``
+    times the fourth derivative of the motion: with 30 s nodes the shipped catalogue differs
+    from direct sgp4 by 3 cm (median) and 7 cm (99th percentile) in range, 6.7 m at worst (the
+    MMS probes, eccentricity 0.83, near perigee), and by at most 0.03 arcsec for objects above
+    a ground site's horizon. ``tests/tracking/test_predict.py`` checks it against direct sgp4
+    over the whole catalogue.
 
+    A node holds rows for the objects asked about so far: a request for some objects
+    (``index`` given, as a sensor's candidates) propagates only the rows a node lacks. sgp4
+    and the rotation work object by object, so an object's interpolated state is the same
+    whether it was asked for alone or with the whole catalogue, whatever was asked before.
     An object is invalid if sgp4 fails at either node. The cache follows
-    :attr:`Catalogue.revision`: an in-place update empties it. Index-only requests (``index``
-    given) use cached nodes but never add any: a few hundred objects are cheaper to propagate
-    directly than the whole catalogue at two nodes, and so are requests needing more than
-    ``max_nodes`` new nodes. Not thread-safe: hold one per worker thread.
+    :attr:`Catalogue.revision`: an in-place update empties it. A request needing more than
+    ``max_nodes`` nodes is direct sgp4 at its times. Not thread-safe: hold one per worker
+    thread.
     """
 
     def __init__(self, catalogue: Catalogue, step_s: float = 30.0, max_nodes: int = 8) -> None:
@@ -309,7 +312,7 @@ class GridPropagator:
         self.step_s = float(step_s)
         self.max_nodes = int(max_nodes)
         self._revision = catalogue.revision
-        self._nodes: OrderedDict[int, tuple[NDArray[np.int32], Array, Array]] = OrderedDict()
+        self._nodes: OrderedDict[int, _Node] = OrderedDict()
 
     def __len__(self) -> int:
         """Number of cached nodes."""
@@ -319,15 +322,49 @@ class GridPropagator:
         k = np.floor(times / self.step_s).astype(np.int64)
         return k, times / self.step_s - k  # node before each time, fraction of the step
 
-    def _fill(self, keys: list[int]) -> None:
-        if not keys:
-            return
-        node_times = np.array(keys, dtype=float) * self.step_s
-        error, r, v = _sgp4_gcrs(self.catalogue.satrec_array, node_times)
-        for j, key in enumerate(keys):
-            self._nodes[key] = (error[:, j], r[:, :, j], v[:, :, j])
+    def _fill(self, keys: list[int], index: NDArray[np.intp] | None) -> None:
+        """Make the nodes ``keys`` hold the rows at ``index`` (every row for None)."""
+        n = len(self.catalogue)
+        for key in keys:
+            if key not in self._nodes:
+                self._nodes[key] = _Node(
+                    np.zeros(n, dtype=np.int32),
+                    np.empty((3, n)),
+                    np.empty((3, n)),
+                    np.zeros(n, dtype=bool),
+                )
+        # One sgp4 call over the union of the rows any of the nodes lacks, at all of them.
+        asked = np.arange(n) if index is None else index
+        missing = [asked[~self._nodes[key].filled[asked]] for key in keys]
+        rows = np.unique(np.concatenate(missing)) if any(len(m) for m in missing) else missing[0]
+        if len(rows):
+            array = (
+                self.catalogue.satrec_array
+                if len(rows) == n
+                else SatrecArray([self.catalogue.satrecs[i] for i in rows.tolist()])
+            )
+            node_times = np.array(keys, dtype=float) * self.step_s
+            error, r, v = _sgp4_gcrs(array, node_times)
+            for j, key in enumerate(keys):
+                node = self._nodes[key]
+                node.error[rows] = error[:, j]
+                node.r_km[:, rows] = r[:, :, j]
+                node.v_km_s[:, rows] = v[:, :, j]
+                node.filled[rows] = True
+        for key in keys:
+            self._nodes.move_to_end(key)
         while len(self._nodes) > self.max_nodes:
             self._nodes.popitem(last=False)
+
+    def node_states(self, key: int) -> tuple[NDArray[np.int32], Array, Array]:
+        """The whole catalogue at node ``key`` (time ``key * step_s``): ``(sgp4 error (N,),
+        r_km (3, N), v_km_s (3, N))`` in the GCRS, exact sgp4. Read-only views."""
+        if self.catalogue.revision != self._revision:
+            self._nodes.clear()
+            self._revision = self.catalogue.revision
+        self._fill([int(key)], None)
+        node = self._nodes[int(key)]
+        return node.error, node.r_km, node.v_km_s
 
     def gcrs_states(
         self, times: ArrayLike, index: NDArray[np.intp] | None = None
@@ -344,20 +381,19 @@ class GridPropagator:
             return _sgp4_gcrs(None, times)
         before, fraction = self._node_keys(times)
         needed = np.unique(np.concatenate([before, before + 1])).tolist()
-        missing = [key for key in needed if key not in self._nodes]
-        if missing and (index is not None or len(needed) > self.max_nodes):
+        if len(needed) > self.max_nodes:
             return _sgp4_gcrs(_satrec_array(self.catalogue, index), times)
-        self._fill(missing)
-        for key in needed:
-            self._nodes.move_to_end(key)
+        self._fill(needed, index)
         rows = slice(None) if index is None else index
 
-        def gather(keys: NDArray[np.int64], part: int) -> np.ndarray:
-            return np.stack([self._nodes[key][part][..., rows] for key in keys.tolist()], axis=-1)
+        def gather(keys: NDArray[np.int64], part: str) -> np.ndarray:
+            return np.stack(
+                [getattr(self._nodes[key], part)[..., rows] for key in keys.tolist()], axis=-1
+            )
 
-        error = np.maximum(gather(before, 0), gather(before + 1, 0))
-        r0, v0 = gather(before, 1), gather(before, 2)
-        r1, v1 = gather(before + 1, 1), gather(before + 1, 2)
+        error = np.maximum(gather(before, "error"), gather(before + 1, "error"))
+        r0, v0 = gather(before, "r_km"), gather(before, "v_km_s")
+        r1, v1 = gather(before + 1, "r_km"), gather(before + 1, "v_km_s")
         s = fraction  # (T,), broadcast along the last axis
         h = self.step_s
         s2, s3 = s * s, s * s * s
@@ -371,6 +407,17 @@ class GridPropagator:
             (6 * s2 - 6 * s) * (r0 - r1) / h + (3 * s2 - 4 * s + 1) * v0 + (3 * s2 - 2 * s) * v1
         )
         return error, position, velocity
+
+
+@dataclass
+class _Node:
+    """One grid node: sgp4 error code, GCRS position and velocity of every catalogue row, and
+    which rows hold values yet."""
+
+    error: NDArray[np.int32]  # (N,)
+    r_km: Array  # (3, N)
+    v_km_s: Array  # (3, N)
+    filled: NDArray[np.bool_]  # (N,)
 
 
 def _sgp4_gcrs(array: SatrecArray | None, times: Array) -> tuple[NDArray[np.int32], Array, Array]:
@@ -576,7 +623,7 @@ def sun_altitude_deg(sensor: Sensor, time_unix_s: ArrayLike) -> Array:
 class SkyPredictor:
     """One catalogue's predictions for any sensor: what the correlator asks of a frame.
 
-    * :meth:`at`: the whole catalogue at one time (the frame's).
+    * :meth:`at`: the whole catalogue, or a sensor's candidates, at one time (the frame's).
     * :meth:`paths`: some objects on a grid of times (the along-track search of a frame).
     * :meth:`observer_state_gcrs_km`: the sensor's own GCRS state at some times.
 
@@ -613,11 +660,15 @@ class SkyPredictor:
             self._classes = (revision, (orbit_classes(self.catalogue), motion))
         return self._classes[1]
 
-    def at(self, sensor: Sensor, time_unix_s: float) -> SkyPrediction:
-        """The whole catalogue as ``sensor`` sees it at one time: ``(N,)`` arrays."""
+    def at(
+        self, sensor: Sensor, time_unix_s: float, index: ArrayLike | None = None
+    ) -> SkyPrediction:
+        """The whole catalogue (or the objects at ``index``, as a sensor's candidates) as
+        ``sensor`` sees it at one time: ``(N,)`` arrays. An object's prediction is the same
+        whichever objects were asked for with it."""
         if np.ndim(time_unix_s) != 0:
             raise ValueError("at() predicts one time; use paths() for several")
-        return predict_sky(self.catalogue, sensor, time_unix_s, propagator=self.propagator)
+        return predict_sky(self.catalogue, sensor, time_unix_s, index, propagator=self.propagator)
 
     def paths(self, sensor: Sensor, index: ArrayLike, times_unix_s: ArrayLike) -> SkyPrediction:
         """The objects at catalogue ``index`` at each of ``times_unix_s``: ``(n, T)`` arrays.

@@ -35,6 +35,7 @@ from pydantic import Field, field_validator, model_validator
 from scipy.spatial import cKDTree
 
 from .association import candidate_pairs, chi2_gate, chord_from_angle, gnn_assign
+from .batches import TrackBatch
 from .constants import DEG_PER_ARCSEC
 from .kalman import (
     constant_velocity_transition,
@@ -216,22 +217,34 @@ class TrackerSettings(Settings):
 class TrackerStep:
     """What one frame produced: the records to publish and how the frame was handled.
 
-    ``ended`` names the published tracks deleted at this frame and ``ended_arcs`` holds their
-    arcs (as :meth:`SensorTracker.arcs` returns them): what a pass left behind. ``offered``
-    holds the records (status ``tentative``, not published) of the unpublished tentative
-    tracks with ``publish_after_detections`` detections that took one this frame: the
-    correlator may confirm them (:meth:`SensorTracker.confirm`). ``nis`` maps each track
-    confirmed before this frame that took a detection to its normalised innovation squared
-    (the squared Mahalanobis distance of the detection from the prediction): what filter
-    consistency is monitored on.
+    ``batch`` holds the records to publish as columns (:class:`~.batches.TrackBatch`;
+    ``updates`` builds their models). ``ended`` names the published tracks deleted at this
+    frame and ``ended_arcs`` holds their arcs (as :meth:`SensorTracker.arcs` returns them):
+    what a pass left behind. ``offered_batch`` (models: ``offered``) holds the records
+    (status ``tentative``, not published) of the unpublished tentative tracks with
+    ``publish_after_detections`` detections that took one this frame: the correlator may
+    confirm them (:meth:`SensorTracker.confirm`). ``nis`` maps each track confirmed before
+    this frame that took a detection to its normalised innovation squared (the squared
+    Mahalanobis distance of the detection from the prediction): what filter consistency is
+    monitored on.
     """
 
-    updates: list[TrackUpdate]
+    batch: TrackBatch
     disposition: Disposition
     ended: list[str] = field(default_factory=list)
     ended_arcs: tuple[Array, Array, Array, Array] | None = None
-    offered: list[TrackUpdate] = field(default_factory=list)
+    offered_batch: TrackBatch | None = None
     nis: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def updates(self) -> list[TrackUpdate]:
+        """The records to publish, as models."""
+        return self.batch.records()
+
+    @property
+    def offered(self) -> list[TrackUpdate]:
+        """The offered short arcs' records, as models."""
+        return [] if self.offered_batch is None else self.offered_batch.records()
 
 
 # Layout of the serialised state: magic, header length, JSON header, raw little-endian arrays.
@@ -443,9 +456,9 @@ class SensorTracker:
         time_s = unix_from_datetime(frame.time)
         state = self._state
         if frame.frame_id in self._recent_frame_ids or time_s == state.last_time_s:
-            return TrackerStep(updates=[], disposition="duplicate")
+            return TrackerStep(self._empty(frame), disposition="duplicate")
         if time_s < state.last_time_s:
-            return TrackerStep(updates=[], disposition="out_of_order")
+            return TrackerStep(self._empty(frame), disposition="out_of_order")
 
         detections = frame.detections
         det_ra = np.array([d.ra_deg for d in detections], dtype=float)
@@ -511,20 +524,23 @@ class SensorTracker:
         )
         if self.settings.publish_tentative and len(new_det_index):
             index = np.arange(n_before, len(state.number))
-            records.extend(
+            records = records.concat(
                 self._make_records(frame, index, np.full(len(index), _TENTATIVE), new_det_index)
             )
 
         state.last_time_s = time_s
         self._recent_frame_ids.append(frame.frame_id)
         return TrackerStep(
-            updates=records,
+            records,
             disposition="processed",
             ended=ended,
             ended_arcs=ended_arcs,
-            offered=offered,
+            offered_batch=offered,
             nis=nis,
         )
+
+    def _empty(self, frame: Frame) -> TrackBatch:
+        return TrackBatch.empty(frame.time, self.sensor_id, frame.frame_id)
 
     def _measure_clutter(self, frame: Frame, det_track: NDArray[np.intp]) -> None:
         """Fold this frame's clutter density (detections no confirmed track took, over the
@@ -739,7 +755,7 @@ class SensorTracker:
         deleted: NDArray[np.bool_],
         det_of_track: NDArray[np.intp],
         hit: NDArray[np.bool_],
-    ) -> list[TrackUpdate]:
+    ) -> TrackBatch:
         """TrackUpdates of the existing tracks for this frame, in track-number order:
         confirmed tracks (and those deleted this frame), plus tentative ones if asked."""
         state = self._state
@@ -767,7 +783,7 @@ class SensorTracker:
         hit: NDArray[np.bool_],
         det_of_track: NDArray[np.intp],
         deleted: NDArray[np.bool_],
-    ) -> list[TrackUpdate]:
+    ) -> TrackBatch:
         state = self._state
         index = np.flatnonzero(
             hit
@@ -785,44 +801,28 @@ class SensorTracker:
         index: NDArray[np.intp],
         status: NDArray[np.intp],
         det_index: NDArray[np.intp],
-    ) -> list[TrackUpdate]:
+    ) -> TrackBatch:
         """Records of the tracks at ``index``, with status codes (``_STATUS``) and the
-        frame index of the detection each used (-1 for none)."""
+        frame index of the detection each used (-1 for none), as columns."""
         if len(index) == 0:
-            return []
+            return self._empty(frame)
         state = self._state
-        det_ids = [d.det_id for d in frame.detections]
-        ra = state.ra0_deg[index].tolist()
-        dec = state.dec0_deg[index].tolist()
-        ra_rate = state.x[index, 2].tolist()
-        dec_rate = state.x[index, 3].tolist()
-        cov = state.P[index].tolist()
-        numbers = state.number[index].tolist()
-        n_updates = state.n_updates[index].tolist()
-        n_missed = state.n_missed[index].tolist()
-        statuses = [_STATUS[code] for code in status.tolist()]
-        used = [det_ids[j] if j >= 0 else None for j in det_index.tolist()]
-        time, frame_id, sensor_id = frame.time, frame.frame_id, self.sensor_id
-        prefix = f"{sensor_id}-"
-        return _trusted_track_updates(
-            [
-                {
-                    "time": time,
-                    "track_id": f"{prefix}{numbers[k]:06d}",
-                    "sensor_id": sensor_id,
-                    "frame_id": frame_id,
-                    "status": statuses[k],
-                    "ra_deg": ra[k],
-                    "dec_deg": dec[k],
-                    "ra_rate_deg_s": ra_rate[k],
-                    "dec_rate_deg_s": dec_rate[k],
-                    "covariance": cov[k],
-                    "n_updates": n_updates[k],
-                    "n_missed": n_missed[k],
-                    "det_id": used[k],
-                }
-                for k in range(len(index))
-            ]
+        detections = frame.detections
+        prefix = f"{self.sensor_id}-"
+        return TrackBatch(
+            time=frame.time,
+            sensor_id=self.sensor_id,
+            frame_id=frame.frame_id,
+            track_id=tuple(f"{prefix}{number:06d}" for number in state.number[index].tolist()),
+            status=np.asarray(status, dtype=np.intp),
+            ra_deg=state.ra0_deg[index],
+            dec_deg=state.dec0_deg[index],
+            ra_rate_deg_s=state.x[index, 2],
+            dec_rate_deg_s=state.x[index, 3],
+            covariance=state.P[index],
+            n_updates=state.n_updates[index],
+            n_missed=state.n_missed[index],
+            det_id=tuple(detections[j].det_id if j >= 0 else None for j in det_index.tolist()),
         )
 
     def _initiate(
@@ -1004,32 +1004,6 @@ class SensorTracker:
             if len(getattr(state, name)) != expected:
                 raise ValueError(f"tracker state array {name!r} has the wrong length")
         return tracker
-
-
-_TRACK_UPDATE_FIELDS = frozenset(TrackUpdate.model_fields)
-_new_record = TrackUpdate.__new__
-_set_slot = object.__setattr__
-
-
-def _trusted_track_updates(rows: list[dict[str, object]]) -> list[TrackUpdate]:
-    """:class:`TrackUpdate` records from values the tracker computed itself, unvalidated.
-
-    Every field is present with the right type and finite floats (non-finite tracks are never
-    published), so validation would only cost time: about 15 us a record, more than the whole
-    filter cycle of a track. This is what ``TrackUpdate.model_construct`` ends with for a full
-    set of fields, minus its per-field default and alias handling, which costs as much as
-    validating. ``test_tracker`` checks the records equal validated ones, so a pydantic
-    upgrade that changes the model internals fails there, not in production.
-    """
-    records = []
-    for values in rows:
-        record = _new_record(TrackUpdate)
-        _set_slot(record, "__dict__", values)
-        _set_slot(record, "__pydantic_fields_set__", set(_TRACK_UPDATE_FIELDS))
-        _set_slot(record, "__pydantic_extra__", None)
-        _set_slot(record, "__pydantic_private__", None)
-        records.append(record)
-    return records
 
 
 def _largest_eigenvalue_2x2(M: Array) -> Array:

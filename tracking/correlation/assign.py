@@ -28,6 +28,13 @@ def assign(track: IntArray, object_index: IntArray, log_lr: Array, n_tracks: int
     rows, row_of = np.unique(track[better], return_inverse=True)
     objects, col_of = np.unique(object_index[better], return_inverse=True)
     n_rows, n_cols = len(rows), len(objects)
+    if n_cols == len(better):
+        # No object is wanted by two tracks: each track's best pair is the optimum, and when no
+        # track has two best pairs it is the only one, the matching's answer without solving.
+        independent = _best_per_track(track[better], log_lr[better])
+        if independent is not None:
+            chosen[rows] = better[independent]
+            return chosen
     # Costs must be positive for the sparse solver (a zero reads as a missing edge): shift
     # every cost by the same amount, which every full matching pays once per row.
     top = float(log_lr[better].max())
@@ -44,3 +51,17 @@ def assign(track: IntArray, object_index: IntArray, log_lr: Array, n_tracks: int
     wanted = matched_rows[real].astype(np.int64) * n_cols + matched_cols[real]
     chosen[rows[matched_rows[real]]] = better[order[np.searchsorted(key[order], wanted)]]
     return chosen
+
+
+def _best_per_track(track: IntArray, log_lr: Array) -> IntArray | None:
+    """Per track (in increasing order), the index of its pair of largest ``log_lr``; None if
+    a track has two pairs tied for it."""
+    order = np.lexsort((-log_lr, track))
+    first = np.r_[True, track[order][1:] != track[order][:-1]]
+    best = order[first]
+    # The runner-up of each track, where it has one, must be strictly worse.
+    second = np.flatnonzero(first) + 1
+    has_second = np.r_[~first[1:], False][first]
+    if np.any(log_lr[order[second[has_second]]] >= log_lr[best[has_second]]):
+        return None
+    return best

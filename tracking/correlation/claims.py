@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..batches import json_lines
 from ..models import Association
 from ..types import Array, BoolArray
 
@@ -103,7 +104,8 @@ class Claims:
 
     def to_bytes(self) -> bytes:
         header = json.dumps(
-            {"verdict": [v.to_json() for v in self.verdict]}, separators=(",", ":")
+            {"verdict": json_lines(self.verdict).decode().split("\n")[:-1]},
+            separators=(",", ":"),
         ).encode()
         arrays = [
             np.ascontiguousarray(self.norad_id, "<i8"),

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..batches import TrackBatch
+from ..candidates import CandidateCache
 from ..catalogue import Catalogue
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
 from ..predict import SkyPredictor
@@ -162,7 +164,7 @@ class _Arcs:
 
 
 def identify(
-    tracks: Sequence[TrackUpdate],
+    tracks: Sequence[TrackUpdate] | TrackBatch,
     arcs: tuple[Array, Array, Array, Array],
     evidence: ArcEvidence,
     sensor: Sensor,
@@ -171,36 +173,54 @@ def identify(
     *,
     fov: FieldOfView | None = None,
     claims: Claims | None = None,
+    candidates: CandidateCache | None = None,
 ) -> Identification:
     """Identify the tracks that took a detection this frame (see the module docstring).
 
-    ``tracks`` are their records at the frame (one time); ``arcs`` their arcs from the tracker
+    ``tracks`` are their records at the frame (one time: models, or the tracker's columns);
+    ``arcs`` their arcs from the tracker
     (:meth:`~orbitlink.tracking.tracker.SensorTracker.arcs`), newest detection last (the
     frame's); ``evidence`` and ``claims`` what the previous frames left. Evidence of tracks
-    not in ``tracks`` is kept as it is.
+    not in ``tracks`` is kept as it is. ``candidates``, the sensor's
+    :class:`~orbitlink.tracking.candidates.CandidateCache`, limits the frame to the objects
+    that can be within reach of its field (the records are the same without it).
     """
     s = settings
     claims = Claims.empty() if claims is None else claims
-    ids = [t.track_id for t in tracks]
+    ids = (
+        [t.track_id for t in tracks]
+        if not isinstance(tracks, TrackBatch)
+        else list(tracks.track_id)
+    )
     present = set(ids)
     mine = np.array([t in present for t in evidence.track_id], dtype=bool)
     held_elsewhere = evidence.take(~mine)
-    if not tracks:
+    if not len(tracks):
         return Identification([], evidence, [], empty_pairs(0), claims)
     arc = _Arcs(*(np.asarray(a, dtype=float) for a in arcs))
     catalogue = predictor.catalogue
     trk = frame_tracks(tracks, sensor)
+    if not isinstance(tracks, TrackBatch):
+        tracks = TrackBatch.from_records(tracks)
     objects: ObjectStates | None = None
     prediction = None
     if len(catalogue):
         _, observer_velocity = predictor.observer_state_gcrs_km(sensor, trk.time_unix_s)
-        prediction = predictor.at(sensor, trk.time_unix_s)
+        index = (
+            None
+            if candidates is None
+            else candidates.index_for(
+                sensor, trk.time_unix_s, fov, trk.unit, float(trk.position_var.max()), s
+            )
+        )
+        prediction = predictor.at(sensor, trk.time_unix_s, index)
+        rows = prediction.index
         objects = object_states(
             trk,
             prediction,
-            catalogue.epoch_unix_s,
-            predictor.orbit_classes(),
-            predictor.mean_motion_rad_s(),
+            catalogue.epoch_unix_s[rows],
+            predictor.orbit_classes()[rows],
+            predictor.mean_motion_rad_s()[rows],
             observer_velocity,
             sensor,
             s,
@@ -297,13 +317,12 @@ def identify(
     chosen = assign(everyone.track, everyone.object_index, everyone.log_lr, everyone.n_tracks)
     records = associations(tracks, catalogue, everyone, chosen, s)
     named, _, confidence, ambiguous = verdicts(everyone, chosen, s)
+    tentative = tracks.is_status("tentative")
     confirm = [
-        tracks[k].track_id
-        for k in range(len(tracks))
-        if tracks[k].status == "tentative" and named[k] >= 0 and not ambiguous[k]
+        ids[k] for k in range(len(tracks)) if tentative[k] and named[k] >= 0 and not ambiguous[k]
     ]
-    revised = _revised(claims, rival_rows, named, confidence, ambiguous, len(tracks), tracks[0])
-    rate_priors = _rate_priors(trk, tracks, confirm, named, pairs, motion, range_km, path_speed)
+    revised = _revised(claims, rival_rows, named, confidence, ambiguous, len(tracks), tracks)
+    rate_priors = _rate_priors(trk, ids, confirm, named, pairs, motion, range_km, path_speed)
     claims = _claims_after(
         claims, records, pairs, named, rival_rows, len(tracks), catalogue, s, trk.time_unix_s
     )
@@ -421,7 +440,7 @@ def _revised(
     confidence: np.ndarray,
     ambiguous: np.ndarray,
     n_tracks: int,
-    frame: TrackUpdate,
+    frame: TrackBatch,
 ) -> list[Association]:
     """New verdicts of rival claimants that lost their object, or now share it ambiguously,
     dated at this frame."""
@@ -489,7 +508,7 @@ def _claims_after(
 
 def _rate_priors(
     trk: FrameTracks,
-    tracks: Sequence[TrackUpdate],
+    track_ids: Sequence[str],
     confirm: list[str],
     named: np.ndarray,
     pairs: CandidatePairs,
@@ -501,8 +520,8 @@ def _rate_priors(
     hypothesis allows (the slopes' prior variances, along and across the path)."""
     out: dict[str, tuple[Array, Array]] = {}
     wanted = set(confirm)
-    for k, track in enumerate(tracks):
-        if track.track_id not in wanted:
+    for k, track_id in enumerate(track_ids):
+        if track_id not in wanted:
             continue
         p = int(named[k])
         e, n = trk.east[k], trk.north[k]
@@ -520,5 +539,5 @@ def _rate_priors(
         cov = along_sigma**2 * np.outer(direction, direction) + cross_sigma**2 * np.outer(
             normal, normal
         )
-        out[track.track_id] = (rate, cov)
+        out[track_id] = (rate, cov)
     return out

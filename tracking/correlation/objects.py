@@ -80,9 +80,10 @@ def object_states(
     """Per-object quantities at the frame time, for the objects that could be a track; None
     if there are none.
 
-    ``prediction`` is the whole catalogue at the tracks' time; ``epoch_unix_s``,
-    ``class_codes`` and ``mean_motion_rad_s`` are the catalogue's epochs, orbit classes and
-    mean motions; ``observer_velocity_km_s`` is the sensor's GCRS velocity at that time.
+    ``prediction`` is the catalogue (or the sensor's candidates) at the tracks' time;
+    ``epoch_unix_s``, ``class_codes`` and ``mean_motion_rad_s`` are the epochs, orbit classes
+    and mean motions of its objects, row for row; ``observer_velocity_km_s`` is the sensor's
+    GCRS velocity at that time. The states' ``index`` is into the catalogue.
     """
     s = settings
     usable = np.asarray(prediction.valid, dtype=bool).copy()
@@ -150,7 +151,7 @@ def object_states(
     )
     reach_deg = s.coarse_path_factor * path_speed * window_s + position_gate_deg
     return ObjectStates(
-        index=obj,
+        index=prediction.index[obj],
         unit=unit,
         motion=motion,
         path=path,

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..batches import TrackBatch, trusted_records
 from ..catalogue import Catalogue
 from ..models import Association, TrackUpdate
 from ..times import datetime_from_unix
@@ -101,51 +102,61 @@ def verdicts(
 
 
 def associations(
-    tracks: Sequence[TrackUpdate],
+    tracks: Sequence[TrackUpdate] | TrackBatch,
     catalogue: Catalogue,
     pairs: CandidatePairs,
     chosen: IntArray,
     settings: CorrelationSettings,
 ) -> list[Association]:
     """One record per track, in order, from the pairs and the assignment (``chosen``)."""
+    if not isinstance(tracks, TrackBatch):
+        tracks = (
+            TrackBatch.from_records(tracks)
+            if len(tracks)
+            else TrackBatch.empty(datetime_from_unix(0.0), "", None)
+        )
     named, runner, confidence, ambiguous = verdicts(pairs, chosen, settings)
-    ids = catalogue.norad_ids
+    ids = catalogue.norad_ids.tolist()
     n_acceptable = np.bincount(pairs.track[pairs.acceptable], minlength=len(tracks)).tolist()
-    out: list[Association] = []
-    for i, track in enumerate(tracks):
-        p, q = int(named[i]), int(runner[i])
-        common = dict(
-            time=track.time,
-            track_id=track.track_id,
-            sensor_id=track.sensor_id,
-            frame_id=track.frame_id,
-            n_candidates=n_acceptable[i],
-            runner_up_norad_id=None if q < 0 else int(ids[pairs.object_index[q]]),
-            runner_up_score=None if q < 0 else _score(pairs.log_lr[q]),
-            confidence=float(confidence[i]),
+    object_index = pairs.object_index.tolist()
+    log_lr = pairs.log_lr.tolist()
+    cross = pairs.cross_track_arcsec.tolist()
+    along = pairs.along_track_s.tolist()
+    direction = pairs.direction_deg.tolist()
+    rate = pairs.rate_fraction.tolist()
+    age = pairs.element_age_days.tolist()
+    detections = pairs.arc_detections.tolist()
+    time, sensor_id, frame_id = tracks.time, tracks.sensor_id, tracks.frame_id
+    epochs, names = catalogue.epochs, catalogue.names
+    rows: list[dict[str, object]] = []
+    for i, (p, q, track_id) in enumerate(zip(named.tolist(), runner.tolist(), tracks.track_id)):
+        k = object_index[p] if p >= 0 else -1
+        rows.append(
+            {
+                "time": time,
+                "track_id": track_id,
+                "sensor_id": sensor_id,
+                "frame_id": frame_id,
+                "norad_id": None if p < 0 else ids[k],
+                "name": None if p < 0 else names[k] or None,
+                "uct": p < 0,
+                "cross_track_arcsec": None if p < 0 else _finite_or_none(cross[p]),
+                "along_track_s": None if p < 0 else _finite_or_none(along[p]),
+                "direction_residual_deg": None if p < 0 else _finite_or_none(direction[p]),
+                "rate_residual": None if p < 0 else _finite_or_none(rate[p]),
+                "score": None if p < 0 else _score(log_lr[p]),
+                "confidence": float(confidence[i]),
+                "ambiguous": False if p < 0 else bool(ambiguous[i]),
+                "runner_up_norad_id": None if q < 0 else ids[object_index[q]],
+                "runner_up_score": None if q < 0 else _score(log_lr[q]),
+                "element_epoch": None if p < 0 else epochs[k],
+                "element_age_days": None if p < 0 else age[p],
+                "n_candidates": n_acceptable[i],
+                "arc_detections": 0 if p < 0 else detections[p],
+            }
         )
-        if p < 0:
-            out.append(Association(uct=True, **common))
-            continue
-        k = int(pairs.object_index[p])
-        out.append(
-            Association(
-                uct=False,
-                norad_id=int(ids[k]),
-                name=catalogue.names[k] or None,
-                cross_track_arcsec=_finite_or_none(pairs.cross_track_arcsec[p]),
-                along_track_s=_finite_or_none(pairs.along_track_s[p]),
-                direction_residual_deg=_finite_or_none(pairs.direction_deg[p]),
-                rate_residual=_finite_or_none(pairs.rate_fraction[p]),
-                score=_score(pairs.log_lr[p]),
-                ambiguous=bool(ambiguous[i]),
-                element_epoch=datetime_from_unix(float(catalogue.epoch_unix_s[k])),
-                element_age_days=float(pairs.element_age_days[p]),
-                arc_detections=int(pairs.arc_detections[p]),
-                **common,
-            )
-        )
-    return out
+    # Every value is of its field's type and finite (or None): validation would only cost.
+    return trusted_records(Association, rows)
 
 
 def _score(log_lr: float) -> float | None:
