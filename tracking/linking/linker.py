@@ -43,7 +43,7 @@ from pydantic import Field
 from scipy.stats import chi2 as chi_square
 
 from ..catalogue import Catalogue
-from ..constants import EARTH_RADIUS_KM, SECONDS_PER_DAY
+from ..constants import EARTH_MU_KM3_S2, EARTH_RADIUS_KM, SECONDS_PER_DAY
 from ..orbit.admissible import AdmissibleRegion, admissible_region, attributable
 from ..orbit.angles import AngleObservations
 from ..orbit.determine import DeterminationSettings, determine_orbit
@@ -115,20 +115,30 @@ class LinkerSettings(Settings):
         6, ge=1, description="Candidate links refined by a full fit per tracklet, at most."
     )
     bstar_after_s: float = Field(
-        1.5 * SECONDS_PER_DAY,
+        0.5 * SECONDS_PER_DAY,
         gt=0.0,
         description="Fit B* too once an object's observations (three tracklets at least) "
-        "span this long: over days a low orbit's drag shows.",
+        "span this long, if its perigee is below drag_height_km: over days a low orbit's "
+        "drag shows.",
     )
     drift_sigma_rev_day2: float = Field(
-        2e-4,
+        3e-3,
         ge=0.0,
         description="1-sigma of the unmodelled change of mean motion (drag) of an orbit with "
-        "perigee below drag_height_km, rev/day^2: it widens the gate as the square of the "
-        "time since the object was last seen.",
+        "perigee below drag_height_km, rev/day^2 (a quarter of it once B* is fitted): it "
+        "widens the gate as the square of the time since the object was last seen.",
+    )
+    max_bstar_per_earth_radius: float = Field(
+        0.01,
+        gt=0.0,
+        description="Largest |B*| a link's fit may reach: beyond it the fit explains a wrong "
+        "pairing by drag no object has.",
     )
     drag_height_km: float = Field(
-        1000.0, ge=0.0, description="Perigee height below which drift_sigma_rev_day2 applies."
+        1000.0,
+        ge=0.0,
+        description="Perigee height below which drag is allowed for (drift_sigma_rev_day2, "
+        "B* fitted).",
     )
     reepoch_after_s: float = Field(
         0.5 * SECONDS_PER_DAY,
@@ -164,6 +174,12 @@ class LinkerSettings(Settings):
     identify: IdentifySettings = Field(
         IdentifySettings(), description="Matching objects with catalogue element sets."
     )
+
+
+def _perigee_height_km(elements: MeanElements) -> float:
+    n_rad_s = elements.mean_motion_rev_day * 2.0 * math.pi / SECONDS_PER_DAY
+    a_km = (EARTH_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
+    return a_km * (1.0 - elements.eccentricity) - EARTH_RADIUS_KM
 
 
 @dataclass(frozen=True)
@@ -437,15 +453,13 @@ class Linker:
         """The orbit with its phase variance widened for unmodelled drag ``since_s`` after
         the object was last seen (see ``drift_sigma_rev_day2``)."""
         s = self.settings
-        if s.drift_sigma_rev_day2 == 0.0 or orbit.fits_bstar:
+        if s.drift_sigma_rev_day2 == 0.0:
             return orbit
-        rev_day = orbit.elements.mean_motion_rev_day
-        a_km = orbit.semi_major_axis_km
-        perigee_km = a_km * (1.0 - orbit.elements.eccentricity) - EARTH_RADIUS_KM
-        if perigee_km >= s.drag_height_km or rev_day <= 0.0:
+        if _perigee_height_km(orbit.elements) >= s.drag_height_km:
             return orbit
         days = abs(since_s) / SECONDS_PER_DAY
-        sigma_rad = 0.5 * s.drift_sigma_rev_day2 * days * days * 2.0 * math.pi
+        drift = s.drift_sigma_rev_day2 * (0.25 if orbit.fits_bstar else 1.0)
+        sigma_rad = 0.5 * drift * days * days * 2.0 * math.pi
         covariance = orbit.covariance.copy()
         covariance[5, 5] += sigma_rad * sigma_rad
         return replace(orbit, covariance=covariance)
@@ -543,7 +557,11 @@ class Linker:
             start = mean_elements_from_state(candidate.epoch_unix_s, candidate.state, bstar)
         if start is None:
             return None
-        fit_bstar = len(kept) >= 3 and both.span_s >= s.bstar_after_s
+        fit_bstar = (
+            len(kept) >= 3
+            and both.span_s >= s.bstar_after_s
+            and _perigee_height_km(start) < s.drag_height_km
+        )
         try:
             orbit = fit_elements(start, both, fit_bstar=fit_bstar)
         except ValueError:
@@ -551,6 +569,8 @@ class Linker:
         if not orbit.converged:  # carry on from where it stopped, once
             orbit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
         if orbit.dof <= 0 or not np.isfinite(orbit.chi2):
+            return None
+        if abs(orbit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
             return None
         if orbit.chi2 > chi_square.ppf(s.fit_probability, orbit.dof):
             return None

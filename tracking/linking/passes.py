@@ -116,7 +116,7 @@ def simulate_passes(
                 low, high = settings.high_tracklet_s if far else settings.leo_tracklet_s
                 length = float(rng.uniform(low, high))
                 window = grid[last] - grid[first] + settings.step_s
-                length = min(length, max(window - settings.step_s, 1.0))
+                length = min(length, max(window - settings.step_s, low))
                 begin = grid[first] + rng.uniform(0.0, max(window - settings.step_s - length, 0.0))
                 times = begin + np.linspace(0.0, length, settings.detections)
                 per_night[night] = per_night.get(night, 0) + 1

@@ -57,7 +57,10 @@ class RegionSearchSettings(Settings):
     """How the admissible region of a one-tracklet object is searched for a later tracklet."""
 
     seed_ranges: int = Field(
-        24, ge=2, description="Ranges at which seeds are placed, spaced geometrically."
+        40,
+        ge=2,
+        description="Ranges at which seeds are placed, from the region's nearest to its "
+        "farthest, closer together near the nearest (as the 1.5th power).",
     )
     phase_step_deg: float = Field(
         45.0,
@@ -168,7 +171,7 @@ def region_seeds(
     att = region.attributable
     u, w = _line_of_sight(region)
     q, q_dot = att.observer_gcrs_km, att.observer_velocity_km_s
-    rho = np.geomspace(low, high, settings.seed_ranges) if high > low else np.array([low])
+    rho = low + (high - low) * np.linspace(0.0, 1.0, settings.seed_ranges) ** 1.5
     radius = np.linalg.norm(q + rho[:, None] * u, axis=1)
     centre = -(q_dot @ u)
     v_min2 = np.sum((q_dot + rho[:, None] * w) ** 2, axis=1) - centre * centre
