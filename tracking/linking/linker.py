@@ -348,6 +348,11 @@ class Linker:
     def __len__(self) -> int:
         return len(self._objects)
 
+    @property
+    def objects_opened(self) -> int:
+        """How many objects were ever opened (kept, expired or dropped)."""
+        return self._next_number - 1
+
     def get(self, uct_id: str) -> ProvisionalObject | None:
         return self._objects.get(uct_id)
 
