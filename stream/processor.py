@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
+from orbitlink.tracking.linking import hook as _hook  # noqa: F401  (TEMPORARY: FrameResult.tracklets)
 from orbitlink.tracking.models import Frame
 from orbitlink.tracking.pipeline import Pipeline
 
@@ -44,6 +45,8 @@ class Metrics(Counter):
             "detections",
             "tracks_out",
             "associations_out",
+            "tracklets_out",
+            "uct_objects_out",
         )
         return " ".join(f"{k}={self.get(k, 0)}" for k in keys)
 
@@ -92,6 +95,7 @@ class FrameProcessor:
         self.metrics = metrics if metrics is not None else Metrics()
         self.tracks_topic = settings.topic("tracks")
         self.associations_topic = settings.topic("associations")
+        self.tracklets_topic = settings.topic("tracklets")
         self.offsets = OffsetGuard(states, rewind, self.metrics)
         self.dead_letters = (
             dead_letters
@@ -143,11 +147,17 @@ class FrameProcessor:
             OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
             for a in result.associations
         ]
+        # The UCT tracks that ended here, for the linker agent (stream/linker.py).
+        records += [
+            OutboundRecord(self.tracklets_topic, t.track_id.encode(), encode_record(t))
+            for t in result.tracklets
+        ]
         # Records first, state second: see stream/sinks.py for why this order.
         await self.sink.publish(records)
         self.states[frame.sensor_id.encode()] = result.state
         self.metrics["tracks_out"] += len(result.tracks)
         self.metrics["associations_out"] += len(result.associations)
+        self.metrics["tracklets_out"] += len(result.tracklets)
         return FrameOutcome(
             "processed",
             frame.sensor_id,

@@ -23,7 +23,12 @@ from pydantic import Field
 
 from ..catalogue import Catalogue
 from ..constants import EARTH_J2, EARTH_MU_KM3_S2, EARTH_RADIUS_KM, SECONDS_PER_DAY
-from ..orbit.angles import AngleObservations, predicted_directions, tangent_residuals_arcsec
+from ..orbit.angles import (
+    ARCSEC_PER_RAD,
+    AngleObservations,
+    predicted_directions,
+    tangent_residuals_arcsec,
+)
 from ..orbit.tle import sgp4_gcrs
 from ..settings import Settings
 from ..sky import angular_separation_deg, radec_from_unit
@@ -36,17 +41,17 @@ __all__ = ["Identification", "IdentifySettings", "identify_objects"]
 class IdentifySettings(Settings):
     """When an element set is taken to be a provisional object."""
 
-    max_along_track_s: float = Field(
-        60.0,
+    max_along_track_km: float = Field(
+        25.0,
         ge=0.0,
         description="Largest shift along the track, per tracklet, between the element set "
-        "and the observations.",
+        "and the observations (the shift in time times the object's speed).",
     )
-    max_cross_track_arcsec: float = Field(
-        60.0,
+    max_cross_track_km: float = Field(
+        5.0,
         gt=0.0,
-        description="Largest RMS of the residuals left once each tracklet is shifted along "
-        "the track.",
+        description="Largest RMS distance across the line of sight left once each tracklet "
+        "is shifted along the track (co-located GEO satellites are kept tens of km apart).",
     )
     mean_motion_tolerance: float = Field(
         0.02, gt=0.0, description="Prefilter: largest relative difference of mean motion."
@@ -73,13 +78,13 @@ class Identification:
     """An element set that reproduces an object's observations."""
 
     norad_id: int
-    along_track_s: float  # the largest shift of a tracklet
-    cross_track_rms_arcsec: float
+    along_track_km: float  # the largest shift of a tracklet
+    cross_track_rms_km: float
 
     def describe(self) -> str:
         return (
-            f"its observations lie {self.cross_track_rms_arcsec:.1f} arcsec RMS across the "
-            f"element set's track, at most {self.along_track_s:.1f} s along it"
+            f"its observations lie {self.cross_track_rms_km:.2f} km RMS across the element "
+            f"set's track, at most {self.along_track_km:.2f} km along it"
         )
 
 
@@ -119,7 +124,9 @@ def _sky_filter(obs: AngleObservations, sets: Catalogue, settings: IdentifySetti
         obs.ra_deg[rows[0]], obs.dec_deg[rows[0]], obs.ra_deg[rows[-1]], obs.dec_deg[rows[-1]]
     )
     rate_deg_s = float(moved) / span if span > 0 else 0.0
-    radius = settings.max_along_track_s * rate_deg_s + settings.sky_margin_deg
+    slowest_km_s = 1.0  # an Earth satellite's speed is above this (HEO apogee: 1.5 km/s)
+    reach_s = settings.max_along_track_km / slowest_km_s
+    radius = reach_s * rate_deg_s + settings.sky_margin_deg
     single = obs.select([middle])
     _, r, v = sgp4_gcrs(sets.satrecs, single.time_unix_s)
     with np.errstate(invalid="ignore"):
@@ -153,10 +160,15 @@ def _match(
             dt = np.sum(rr * pp, axis=(1, 2)) / np.sum(pp * pp, axis=(1, 2))
         shift[:, g] = dt
         cross[:, rows] = rr - pp * dt[:, None, None]
-    rms = np.sqrt(np.mean(cross**2, axis=(1, 2)))
-    worst = np.max(np.abs(shift), axis=1)
-    ok = np.isfinite(rms) & (rms <= settings.max_cross_track_arcsec)
-    ok &= np.isfinite(worst) & (worst <= settings.max_along_track_s)
+    range_km = np.linalg.norm(r - obs.observer_gcrs_km, axis=-1)  # (M, N)
+    speed_km_s = np.linalg.norm(v, axis=-1)
+    cross_km = cross * (range_km / ARCSEC_PER_RAD)[..., None]
+    rms = np.sqrt(np.mean(cross_km**2, axis=(1, 2)))
+    worst = np.zeros(len(index))
+    for g, rows in enumerate(groups):
+        worst = np.maximum(worst, np.abs(shift[:, g]) * np.mean(speed_km_s[:, rows], axis=1))
+    ok = np.isfinite(rms) & (rms <= settings.max_cross_track_km)
+    ok &= np.isfinite(worst) & (worst <= settings.max_along_track_km)
     if not ok.any():
         return None
     # The best by what is left across the track, then by the shift.
@@ -164,8 +176,8 @@ def _match(
     best = int(np.argmin(score))
     return Identification(
         norad_id=int(sets.norad_ids[index[best]]),
-        along_track_s=float(worst[best]),
-        cross_track_rms_arcsec=float(rms[best]),
+        along_track_km=float(worst[best]),
+        cross_track_rms_km=float(rms[best]),
     )
 
 
