@@ -10,7 +10,16 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["predict", "tracker", "correlate", "pipeline", "broker", "stream", "orbits"]
+BENCHMARKS = [
+    "predict",
+    "tracker",
+    "correlate",
+    "pipeline",
+    "broker",
+    "stream",
+    "orbits",
+    "linking",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
