@@ -22,6 +22,7 @@ BENCHMARKS = [
     "replay",
     "identification",
     "orbits",
+    "linking",
     "broker",
     "stream",
 ]

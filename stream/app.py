@@ -14,6 +14,10 @@ a test under Faust's ``test_context`` passes a :class:`~orbitlink.stream.sinks.M
 * the **state table** ``tracker-state``: sensor id -> tracker state bytes, backed by a
   compacted changelog with the frames' partition count (so a sensor's state moves with its
   frames' partition when the group rebalances);
+* the **linker agent**: reads the one-partition ``orbitlink.uct-tracklets`` (the UCT tracklets
+  the frames agent publishes) through :class:`~orbitlink.stream.linker.LinkerProcessor`, with
+  its own table ``linker-state`` (the provisional catalogue), and publishes provisional objects
+  to ``orbitlink.uct-objects``; a timer asks it to identify objects when the catalogue changed;
 * one :class:`~orbitlink.stream.deadletters.DeadLetters` for the frames and the side inputs;
 * an app task running :meth:`~OrbitlinkApp.start_services` (Faust runs app tasks once its
   table is recovered, so "worker ready" means assigned, recovered and caught up), a **metrics
@@ -45,11 +49,12 @@ from orbitlink.tracking.settings import load_settings_file
 from .alerts import CatalogueWatch
 from .deadletters import DeadLetters
 from .inputs import Inputs
+from .linker import LinkerProcessor, identify_request
 from .metrics import WorkerMetrics, add_metrics_page
 from .offsets import next_offset_key
 from .processor import FrameProcessor, Metrics
 from .settings import StreamSettings
-from .sinks import Sink
+from .sinks import OutboundRecord, Sink
 
 __all__ = ["OrbitlinkApp", "create_app"]
 
@@ -80,6 +85,9 @@ class OrbitlinkApp:
     data_lost: str | None = None
     #: The highest changelog offset of each partition that this worker's writes got.
     changelog_written: dict[int, int] = field(default_factory=dict)
+    linker: LinkerProcessor | None = None
+    linker_agent: faust.types.AgentT | None = None
+    linker_table: faust.types.TableT | None = None
 
     async def start_services(self) -> None:
         """Start the sink and the inputs, wait until the inputs are read to their end, then
@@ -174,6 +182,63 @@ def _consumer_lag(
     return lag
 
 
+def _add_linker(app: faust.App, settings: StreamSettings, holder: OrbitlinkApp, rewind) -> None:
+    """The linker agent, its table and the identification timer (see stream/linker.py)."""
+    tracklets_topic = app.topic(
+        settings.topic("tracklets"),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=1,
+    )
+    table = app.Table(
+        settings.linker_table,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        help="The provisional catalogue (the linker's state, bytes)",
+    )
+    linker = LinkerProcessor(
+        settings,
+        holder.pipeline,
+        holder.sink,
+        table,
+        metrics=holder.metrics,
+        rewind=rewind,
+        dead_letters=holder.dead_letters,
+    )
+    holder.linker, holder.linker_table = linker, table
+
+    async def link(stream: faust.StreamT) -> faust.types.AsyncIterator:  # type: ignore[name-defined]
+        await holder.started.wait()
+        async for event in stream.events():
+            message = event.message
+            yield await linker.handle(
+                message.key,
+                message.value,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
+
+    holder.linker_agent = app.agent(tracklets_topic, name="linker")(link)
+    asked: list[object] = [None]  # the catalogue (and revision) identification was asked for
+
+    @app.timer(settings.identify_interval_s)
+    async def ask_for_identification() -> None:
+        catalogue = holder.pipeline.catalogue
+        if not holder.started.is_set() or catalogue is None:
+            return
+        now = (id(catalogue), catalogue.revision)
+        if asked[0] == now:
+            return
+        asked[0] = now
+        key, value = identify_request()
+        await holder.sink.publish([OutboundRecord(settings.topic("tracklets"), key, value)])
+
+
 def create_app(
     settings: StreamSettings, pipeline: Pipeline, *, sink: Sink, inputs: Inputs
 ) -> OrbitlinkApp:
@@ -263,6 +328,7 @@ def create_app(
             )
 
     holder.frames_agent = app.agent(frames_topic, name="frames")(frames)
+    _add_linker(app, settings, holder, rewind)
 
     # Note where each state write landed (Faust's own callback keeps the persisted offset).
     faust_on_sent = table._on_changelog_sent

@@ -40,7 +40,16 @@ from .settings import StreamSettings, outside_name
 
 __all__ = ["add_settings_flags", "build_parser", "main", "settings_from_args"]
 
-ROLES = ("frames", "sensors", "catalogue", "tracks", "associations", "deadletter")
+ROLES = (
+    "frames",
+    "sensors",
+    "catalogue",
+    "tracks",
+    "associations",
+    "deadletter",
+    "tracklets",
+    "uct_objects",
+)
 
 #: The settings every command that talks to the broker takes as flags.
 BROKER_SETTINGS = ("broker", "topic_prefix", "app_id", "frames_partitions", "output_partitions")

@@ -61,6 +61,8 @@ class Metrics(Counter):
             "detections",
             "tracks_out",
             "associations_out",
+            "tracklets_out",
+            "uct_objects_out",
         )
         counts = " ".join(f"{k}={self.get(k, 0)}" for k in keys)
         return f"{counts} busy_s={self.get('busy_us', 0) / 1e6:.2f}"
@@ -125,6 +127,7 @@ class FrameProcessor:
         self.alerts_topic = settings.topic("alerts")
         self.monitor = monitor
         self.worker_metrics = worker_metrics
+        self.tracklets_topic = settings.topic("tracklets")
         self.offsets = OffsetGuard(states, rewind, self.metrics)
         self.sensor_states = SensorStates(
             states,
@@ -250,6 +253,11 @@ class FrameProcessor:
         records += [
             OutboundRecord(self.alerts_topic, a.key.encode(), alert_record(a)) for a in alerts
         ]
+        # The UCT tracks that ended here, for the linker agent (stream/linker.py).
+        records += [
+            OutboundRecord(self.tracklets_topic, t.track_id.encode(), encode_record(t))
+            for t in result.tracklets
+        ]
         # Records first, state second: see stream/sinks.py for why this order.
         try:
             await self.sink.publish(records)
@@ -264,6 +272,7 @@ class FrameProcessor:
         self._last_times[frame.sensor_id] = (result.state, frame.time.timestamp())
         self.metrics["tracks_out"] += len(result.tracks)
         self.metrics["associations_out"] += len(result.associations)
+        self.metrics["tracklets_out"] += len(result.tracklets)
         if self.worker_metrics is not None:
             self.worker_metrics.processed(
                 frame.sensor_id,

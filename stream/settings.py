@@ -99,6 +99,25 @@ class StreamSettings(Settings):
     state_table: str = Field(
         "tracker-state", description="Faust table of per-sensor tracker state."
     )
+    tracklets_topic: str = Field(
+        "orbitlink.uct-tracklets",
+        description="Tracklets of finished UCT tracks (internal, one partition): frames "
+        "agent to linker agent, by track id.",
+    )
+    uct_objects_topic: str = Field(
+        "orbitlink.uct-objects",
+        description="Provisional objects (output, compacted), by uct_id: the last record of "
+        "an id is its state.",
+    )
+    linker_table: str = Field(
+        "linker-state", description="Faust table of the provisional catalogue's state."
+    )
+    identify_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often the worker looks for new element sets to identify provisional "
+        "objects with.",
+    )
 
     frames_partitions: int = Field(
         4, ge=1, description="Partitions of the frames topic and of the state changelog."
@@ -374,13 +393,18 @@ class StreamSettings(Settings):
 
     def topic(self, role: str) -> str:
         """Full topic name of a role: frames, sensors, catalogue, tracks, associations,
-        deadletter, alerts."""
+        deadletter, alerts, tracklets, uct_objects."""
         return self.topic_prefix + getattr(self, f"{role}_topic")
 
     @property
     def changelog_topic(self) -> str:
         """Faust's name for the state table's changelog (``<app id>-<table>-changelog``)."""
         return f"{self.faust_app_id}-{self.state_table}-changelog"
+
+    @property
+    def linker_changelog_topic(self) -> str:
+        """Faust's name for the linker table's changelog."""
+        return f"{self.faust_app_id}-{self.linker_table}-changelog"
 
     def topic_specs(self) -> dict[str, TopicSpec]:
         """Every topic the service uses, with its partition count, compaction and size limit.
@@ -398,4 +422,8 @@ class StreamSettings(Settings):
             self.topic("deadletter"): TopicSpec(self.deadletter_partitions, False, large),
             self.topic("alerts"): TopicSpec(self.alerts_partitions, False),
             self.changelog_topic: TopicSpec(self.frames_partitions, True, large),
+            # The provisional catalogue is global: one partition, one owner of the linker.
+            self.topic("tracklets"): TopicSpec(1, False, large),
+            self.topic("uct_objects"): TopicSpec(1, True, large),
+            self.linker_changelog_topic: TopicSpec(1, True, large),
         }

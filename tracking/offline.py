@@ -3,7 +3,9 @@ process, writing the records the stream worker would publish.
 
 This is ``orbitlink replay --offline``: the same pipeline as the worker, the same records, in
 files instead of topics, so a recorded scenario can be scored (:mod:`.evaluate`) and compared
-record for record with a stream run.
+record for record with a stream run. The UCT tracklets the pipeline hands over go through a
+:class:`~orbitlink.tracking.linking.Linker` (:func:`link_uct_tracklets`), whose provisional
+objects are written as the worker publishes them on ``orbitlink.uct-objects``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from .catalogue import Catalogue
 from .errors import UnknownSensorError
+from .linking import Linker, LinkerSettings
 from .models import Association, Frame, Sensor
 from .pipeline import Pipeline, PipelineSettings
+from .tracklets import Tracklet
 from .verdicts import final_verdicts
 
-__all__ = ["OfflineSummary", "run_offline"]
+__all__ = ["OfflineSummary", "link_uct_tracklets", "run_offline"]
 
 
 @dataclass
@@ -38,6 +43,9 @@ class OfflineSummary:
     tracks: int = 0
     correlated_objects: dict[int, str | None] = field(default_factory=dict)
     uct_tracks: int = 0
+    uct_tracklets: int = 0
+    uct_objects: int = 0
+    uct_records: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -51,6 +59,18 @@ class OfflineSummary:
         return data
 
 
+def link_uct_tracklets(linker: Linker, tracklets: Iterable[Tracklet], out: TextIO) -> int:
+    """Link tracklets into ``linker``'s provisional catalogue in the order given, writing the
+    record of every object each change produces (a line of ``uct_objects.jsonl``); returns
+    how many records were written."""
+    written = 0
+    for tracklet in tracklets:
+        for obj in linker.link(tracklet):
+            out.write(obj.record(linker.settings).to_json() + "\n")
+            written += 1
+    return written
+
+
 def run_offline(
     frames: Iterable[Frame],
     sensors: Mapping[str, Sensor] | Iterable[Sensor],
@@ -60,18 +80,22 @@ def run_offline(
     settings: PipelineSettings | None = None,
     progress: bool = True,
     total: int | None = None,
+    linker_settings: LinkerSettings | None = None,
 ) -> OfflineSummary:
     """Run frames through a :class:`Pipeline` in this process, in the order given.
 
     Writes ``out_dir/tracks.jsonl`` (TrackUpdate records), ``out_dir/associations.jsonl``
-    (Association records), the same records the stream worker publishes, and
-    ``out_dir/rejected.jsonl`` with a reason for each frame that could not be processed.
+    (Association records), ``out_dir/uct_objects.jsonl`` (a UctObjectRecord for every change
+    of a provisional object, from the UCT tracklets of each frame), the same records the
+    stream worker publishes, and ``out_dir/rejected.jsonl`` with a reason for each frame that
+    could not be processed.
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(sensors, catalogue, settings)
+    linker = Linker(linker_settings or LinkerSettings())
     states: dict[str, bytes] = {}
     summary = OfflineSummary()
     track_ids: set[str] = set()
@@ -81,6 +105,7 @@ def run_offline(
         (out / "tracks.jsonl").open("wb") as tracks_file,
         (out / "associations.jsonl").open("wb") as associations_file,
         (out / "rejected.jsonl").open("w") as rejected_file,
+        (out / "uct_objects.jsonl").open("w") as uct_file,
     ):
         for frame in tqdm(
             frames, total=total, unit="frame", disable=not progress, desc="replay", leave=False
@@ -109,7 +134,10 @@ def run_offline(
             final.update(final_verdicts(result.associations))
             summary.track_updates += len(result.track_batch)
             summary.associations += len(result.associations)
+            summary.uct_tracklets += len(result.tracklets)
+            summary.uct_records += link_uct_tracklets(linker, result.tracklets, uct_file)
     summary.elapsed_s = time.perf_counter() - started
+    summary.uct_objects = linker.objects_opened
     summary.tracks = len(track_ids)
     verdicts = Counter(a.uct for a in final.values())
     summary.uct_tracks = verdicts[True]

@@ -34,6 +34,7 @@ from pydantic import Field
 from .batches import TrackBatch, json_lines
 from .candidates import CandidateCache
 from .catalogue import Catalogue
+from .constants import ARCSEC_PER_DEG
 from .correlation import ArcEvidence, CorrelationSettings, identify
 from .correlation.claims import Claims
 from .errors import UnknownSensorError
@@ -41,10 +42,10 @@ from .models import Association, Frame, Sensor, TrackUpdate
 from .predict import SkyPredictor
 from .settings import Settings, load_settings_file
 from .tracker import SensorTracker, TrackerSettings, TrackerStep
-from .types import Array, Disposition
+from .tracklets import MIN_TRACKLET_DETECTIONS, Tracklet
+from .types import Disposition
 
 __all__ = [
-    "EndedTrack",
     "FrameResult",
     "Pipeline",
     "PipelineSettings",
@@ -78,26 +79,14 @@ def load_pipeline_settings(path: str | Path) -> PipelineSettings:
 
 
 @dataclass(frozen=True)
-class EndedTrack:
-    """A published track that ended at this frame: its arc (up to ``ARC_LENGTH`` detections
-    spread over the pass, oldest first) and its last verdict (None if it never had one)."""
-
-    track_id: str
-    sensor_id: str
-    time_unix_s: Array
-    ra_deg: Array
-    dec_deg: Array
-    sigma_deg: Array
-    last_verdict: Association | None
-
-
-@dataclass(frozen=True)
 class FrameResult:
     """What one frame produced. ``state`` is the sensor's state to keep for next time; for a
     duplicate or out-of-order frame it is the state passed in, unchanged, and no records are
     produced. ``track_batch`` holds the track updates as columns (``tracks`` builds their
-    models); ``ended`` lists the published tracks that ended at this frame; ``nis`` the
-    normalised innovation squared of each confirmed track that took a detection.
+    models); ``tracklets`` holds the observations of the published tracks that ended at this
+    frame as UCTs, with at least ``MIN_TRACKLET_DETECTIONS`` detections, for the linker
+    (:mod:`.linking`); ``nis`` the normalised innovation squared of each confirmed track that
+    took a detection.
 
     :meth:`tracks_json_lines` and :meth:`associations_json_lines` are the records' wire form
     in bulk, byte for byte each model's ``to_json()`` plus a newline.
@@ -107,7 +96,7 @@ class FrameResult:
     track_batch: TrackBatch
     associations: list[Association]
     disposition: Disposition
-    ended: list[EndedTrack] = field(default_factory=list)
+    tracklets: list[Tracklet] = field(default_factory=list)
     nis: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -274,13 +263,13 @@ class Pipeline:
             unchanged = state if state is not None else current.to_bytes()
             return FrameResult(unchanged, step.batch, [], step.disposition)
         updates, records, lines = self._correlate(step, sensor, frame, current)
-        ended = self._ended(step, current)
+        tracklets = self._tracklets(step, sensor, current)
         live = set(current.tracker.track_ids)
         current.evidence = current.evidence.of_tracks(live)
         current.keep_verdicts(live)
         new_state = current.to_bytes()
         self._live[frame.sensor_id] = (new_state, current)
-        return FrameResult(new_state, updates, records, "processed", ended, step.nis, lines)
+        return FrameResult(new_state, updates, records, "processed", tracklets, step.nis, lines)
 
     def _state(self, sensor_id: str, state: bytes | None) -> _SensorState:
         if state is None:
@@ -361,22 +350,31 @@ class Pipeline:
         return cache
 
     @staticmethod
-    def _ended(step, current: _SensorState) -> list[EndedTrack]:
+    def _tracklets(step: TrackerStep, sensor: Sensor, current: _SensorState) -> list[Tracklet]:
+        """The tracks that ended at this frame whose last verdict was a UCT, as tracklets:
+        their arcs (the first detection, the last, and the rest spread between) and counts."""
         if not step.ended:
             return []
         times, ra, dec, sigma = step.ended_arcs
+        batch = step.batch
+        n_updates = dict(zip(batch.track_id, batch.n_updates.tolist()))
         out = []
         for i, track_id in enumerate(step.ended):
+            verdict = current.verdicts.get(track_id)
             use = np.isfinite(times[i])
+            count = n_updates.get(track_id, int(use.sum()))
+            if verdict is None or not verdict.uct or use.sum() < MIN_TRACKLET_DETECTIONS:
+                continue
             out.append(
-                EndedTrack(
-                    track_id=track_id,
-                    sensor_id=current.tracker.sensor_id,
-                    time_unix_s=times[i][use],
-                    ra_deg=ra[i][use],
-                    dec_deg=dec[i][use],
-                    sigma_deg=sigma[i][use],
-                    last_verdict=current.verdicts.get(track_id),
+                Tracklet.from_arrays(
+                    track_id,
+                    sensor,
+                    times[i][use],
+                    ra[i][use],
+                    dec[i][use],
+                    sigma[i][use] * ARCSEC_PER_DEG,
+                    n_detections=max(count, int(use.sum())),
+                    verdict=verdict,
                 )
             )
         return out

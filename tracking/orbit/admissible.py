@@ -256,10 +256,16 @@ def admissible_region(
     u, _ = _line_of_sight(att)
     q = att.observer_gcrs_km
     floor_km = EARTH_RADIUS_KM + settings.min_perigee_height_km
-    # Nearest range above the atmosphere along the line of sight (0 from above it).
+    # Nearest range above the atmosphere along the line of sight. From the ground, where the
+    # line of sight leaves the atmosphere's sphere. From above it, any range: an object may
+    # be between the camera and the atmosphere (a lower satellite seen from a higher one);
+    # the samples inside the sphere are dropped below.
     along = q @ u
     inside = floor_km**2 - q @ q
-    rho_min = max(settings.min_range_km, -along + np.sqrt(max(along * along + inside, 0.0)))
+    if inside > 0.0:
+        rho_min = max(settings.min_range_km, -along + np.sqrt(along * along + inside))
+    else:
+        rho_min = settings.min_range_km
     # Farthest bound range: scan geometrically out to the apogee limit plus the observer.
     rho_cap = settings.max_apogee_km + np.linalg.norm(q)
     scan = np.geomspace(rho_min, rho_cap, 4000)
