@@ -120,18 +120,12 @@ def _dense_scene(settings_path: Path) -> tuple[list, dict]:
     detections a frame, every 2 s, correlated against the whole catalogue. Writes the
     tracker settings of that benchmark (its slow movers allow a tight initiation rate)
     to ``settings_path`` for the worker."""
-    import dataclasses
     import json
 
     from bench.tracker import SETTINGS, frames_of, make_scene
     from orbitlink.tracking.models import Sensor
-    from orbitlink.tracking.tracker import TrackerSettings
 
-    changed = {
-        f.name: getattr(SETTINGS, f.name)
-        for f in dataclasses.fields(TrackerSettings)
-        if getattr(SETTINGS, f.name) != getattr(TrackerSettings(), f.name)
-    }
+    changed = SETTINGS.model_dump(exclude_defaults=True)
     settings_path.write_text(json.dumps({"tracker": changed}))
 
     sensor = Sensor(
