@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
@@ -66,6 +66,16 @@ class Metrics(Counter):
         )
         counts = " ".join(f"{k}={self.get(k, 0)}" for k in keys)
         return f"{counts} busy_s={self.get('busy_us', 0) / 1e6:.2f}"
+
+
+def _bulk_records(topic: str, keys: Sequence[str], lines: bytes) -> list[OutboundRecord]:
+    """One record per JSON line of ``lines`` (``\\n``-terminated, as
+    :meth:`~orbitlink.tracking.pipeline.FrameResult.tracks_json_lines` writes them), keyed by
+    ``keys`` in order. A JSON line holds no raw newline (strings escape theirs)."""
+    values = lines.split(b"\n")[:-1]
+    if len(values) != len(keys):
+        raise ValueError(f"{len(values)} JSON lines for {len(keys)} keys on {topic}")
+    return [OutboundRecord(topic, key.encode(), value) for key, value in zip(keys, values)]
 
 
 @dataclass(frozen=True)
@@ -241,14 +251,14 @@ class FrameProcessor:
             return await self._reject(*where, self._refusal(frame, result.disposition, state))
         self.metrics["processed"] += 1
         self.metrics["detections"] += len(frame.detections)
-        records = [
-            OutboundRecord(self.tracks_topic, u.track_id.encode(), encode_record(u))
-            for u in result.tracks
-        ]
-        records += [
-            OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
-            for a in result.associations
-        ]
+        records = _bulk_records(
+            self.tracks_topic, result.track_batch.track_id, result.tracks_json_lines()
+        )
+        records += _bulk_records(
+            self.associations_topic,
+            [a.track_id for a in result.associations],
+            result.associations_json_lines(),
+        )
         alerts = self._watch(frame, result)
         records += [
             OutboundRecord(self.alerts_topic, a.key.encode(), alert_record(a)) for a in alerts
@@ -270,14 +280,14 @@ class FrameProcessor:
             return await self._reject(*where, reason)
         self.sensor_states.put(frame.sensor_id, result.state)
         self._last_times[frame.sensor_id] = (result.state, frame.time.timestamp())
-        self.metrics["tracks_out"] += len(result.tracks)
+        self.metrics["tracks_out"] += len(result.track_batch)
         self.metrics["associations_out"] += len(result.associations)
         self.metrics["tracklets_out"] += len(result.tracklets)
         if self.worker_metrics is not None:
             self.worker_metrics.processed(
                 frame.sensor_id,
                 len(frame.detections),
-                result.tracks,
+                result.track_batch.statuses,
                 result.associations,
                 len(result.state),
             )
@@ -287,7 +297,7 @@ class FrameProcessor:
             "processed",
             frame.sensor_id,
             frame.frame_id,
-            len(result.tracks),
+            len(result.track_batch),
             len(result.associations),
         )
 
