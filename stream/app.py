@@ -55,6 +55,7 @@ from .offsets import next_offset_key
 from .processor import FrameProcessor, Metrics
 from .settings import StreamSettings
 from .sinks import OutboundRecord, Sink
+from .stagetimes import StageLog
 
 __all__ = ["OrbitlinkApp", "create_app"]
 
@@ -129,6 +130,8 @@ class OrbitlinkApp:
     async def stop_services(self) -> None:
         """Log the final metrics, stop the inputs and the sink."""
         log.info("metrics (final): %s", self.metrics.summary())
+        if self.processor.stage_log is not None:
+            self.processor.stage_log.close()
         await self.inputs.stop()
         await self.sink.stop()
 
@@ -298,6 +301,9 @@ def create_app(
         dead_letters=dead_letters,
         monitor=monitor,
         worker_metrics=worker_metrics,
+        stage_log=None
+        if settings.stage_times_path is None
+        else StageLog(settings.stage_times_path),
     )
     holder = OrbitlinkApp(
         app=app,

@@ -29,6 +29,7 @@ from .metrics import WorkerMetrics
 from .offsets import OffsetGuard
 from .settings import StreamSettings
 from .sinks import DeliveryRefused, OutboundRecord, Sink
+from .stagetimes import FrameStages, StageLog
 from .states import SensorStates, StateTooLarge
 
 __all__ = ["FrameOutcome", "FrameProcessor", "Metrics", "printable"]
@@ -125,6 +126,7 @@ class FrameProcessor:
         dead_letters: DeadLetters | None = None,
         monitor: Monitor | None = None,
         worker_metrics: WorkerMetrics | None = None,
+        stage_log: StageLog | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -137,6 +139,7 @@ class FrameProcessor:
         self.alerts_topic = settings.topic("alerts")
         self.monitor = monitor
         self.worker_metrics = worker_metrics
+        self.stage_log = stage_log
         self.tracklets_topic = settings.topic("tracklets")
         self.offsets = OffsetGuard(states, rewind, self.metrics)
         self.sensor_states = SensorStates(
@@ -172,6 +175,7 @@ class FrameProcessor:
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
+        received_s = time.time()
         started = time.perf_counter()
         next_offset = self.offsets.next_offset(partition)
         redelivery = next_offset is not None and offset < next_offset
@@ -183,6 +187,7 @@ class FrameProcessor:
             offset=offset,
             redelivery=redelivery,
             published_s=published_s,
+            received_s=received_s,
         )
         self.offsets.done(partition, offset)
         self.metrics["busy_us"] += round((time.perf_counter() - started) * 1e6)
@@ -208,6 +213,7 @@ class FrameProcessor:
         offset: int,
         redelivery: bool = False,
         published_s: float | None = None,
+        received_s: float | None = None,
     ) -> FrameOutcome:
         where = (key, value, topic, partition, offset)
         if value is not None and len(value) > self.settings.max_message_bytes:
@@ -268,6 +274,7 @@ class FrameProcessor:
             OutboundRecord(self.tracklets_topic, t.track_id.encode(), encode_record(t))
             for t in result.tracklets
         ]
+        encoded_s = time.time()
         # Records first, state second: see stream/sinks.py for why this order.
         try:
             await self.sink.publish(records)
@@ -278,7 +285,19 @@ class FrameProcessor:
                 f"is unchanged"
             )
             return await self._reject(*where, reason)
+        delivered_s = time.time()
         self.sensor_states.put(frame.sensor_id, result.state)
+        if self.stage_log is not None:
+            self.stage_log.write(
+                FrameStages(
+                    frame.frame_id,
+                    float("nan") if published_s is None else published_s,
+                    encoded_s if received_s is None else received_s,
+                    encoded_s,
+                    delivered_s,
+                    time.time(),
+                )
+            )
         self._last_times[frame.sensor_id] = (result.state, frame.time.timestamp())
         self.metrics["tracks_out"] += len(result.track_batch)
         self.metrics["associations_out"] += len(result.associations)

@@ -187,6 +187,11 @@ class StreamSettings(Settings):
     output_linger_ms: int = Field(
         2, ge=0, description="How long the tracks/associations producer waits to fill a batch."
     )
+    stage_times_path: Path | None = Field(
+        None,
+        description="Append each processed frame's stage times to this JSON-lines file "
+        "(stream/stagetimes.py; what the stream benchmark's latency breakdown reads).",
+    )
     unknown_sensor_wait_s: float = Field(
         5.0,
         ge=0,
