@@ -31,10 +31,17 @@ GOAL_P99_S = 0.250
 
 
 def _run(stack_kwargs: dict, frames: list, sensors: dict, *, speed: float | None):
+    """The frames through a fresh worker: its output report and its frames' stage times."""
     from orbitlink.stream.demo import LocalStack, collect_outputs
     from orbitlink.stream.replay import publish_frames
+    from orbitlink.stream.stagetimes import read_stage_times
 
-    with LocalStack(**stack_kwargs, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.") as stack:
+    stage_times = Path(stack_kwargs["work_dir"]) / "stage-times.jsonl"
+    with LocalStack(
+        **stack_kwargs,
+        topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
+        worker_env={"ORBITLINK_STAGE_TIMES_PATH": str(stage_times)},
+    ) as stack:
         assert stack.settings is not None
         asyncio.run(
             publish_frames(
@@ -42,7 +49,22 @@ def _run(stack_kwargs: dict, frames: list, sensors: dict, *, speed: float | None
             )
         )
         stack.wait_for_frames(len(frames), timeout_s=1800)
-        return collect_outputs(stack.settings, until_idle_s=2.0)
+        report = collect_outputs(stack.settings, until_idle_s=2.0)
+    return report, read_stage_times(stage_times)
+
+
+def _print_stages(stages: list) -> None:
+    """Per stage of the worker (stream/stagetimes.py), p50 / p99 over the frames."""
+    import numpy as np
+
+    from orbitlink.stream.stagetimes import stage_breakdown
+
+    if not stages:
+        print("    (no stage times: the worker wrote none)")
+        return
+    for name, seconds in stage_breakdown(stages).items():
+        p50, p99 = np.percentile(seconds, [50, 99]) * 1e3
+        print(f"    {name:<24} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
 
 
 def _measure(
@@ -89,7 +111,7 @@ def _measure(
         broker_url=broker_url,
         work_dir=work / "stack-1",
     )
-    flat_out = _run(stack, frames, sensors, speed=None)
+    flat_out, _ = _run(stack, frames, sensors, speed=None)
     throughput = flat_out.throughput_detections_s
     goal = against("stream sustained", throughput, GOAL_DETECTIONS_S, "detections/s", at_most=False)
     print(
@@ -100,7 +122,7 @@ def _measure(
     load = 0.5 * throughput
     speed = load / (n_detections / event_span_s)
     stack["work_dir"] = work / "stack-2"
-    paced = _run(stack, frames, sensors, speed=speed)
+    paced, stages = _run(stack, frames, sensors, speed=speed)
     p99_ms = paced.latency_percentile_s(99) * 1e3
     p99_goal = against(
         "stream p99 latency at 50 % load", p99_ms, GOAL_P99_S * 1e3, "ms", at_most=True
@@ -113,6 +135,8 @@ def _measure(
         f"({p99_goal}), "
         f"max {paced.latency_percentile_s(100) * 1e3:.0f} ms"
     )
+    print(f"  where a frame's time goes at 50 % load, over {len(stages)} frames:")
+    _print_stages(stages)
 
 
 def _dense_scene(settings_path: Path) -> tuple[list, dict]:

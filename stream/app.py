@@ -48,6 +48,7 @@ from orbitlink.tracking.settings import load_settings_file
 
 from .alerts import CatalogueWatch
 from .deadletters import DeadLetters
+from .faustkafka import FaustApp
 from .inputs import Inputs
 from .linker import LinkerProcessor, identify_request
 from .metrics import WorkerMetrics, add_metrics_page
@@ -137,8 +138,9 @@ class OrbitlinkApp:
 
 
 def _faust_app(settings: StreamSettings) -> faust.App:
-    return faust.App(
+    return FaustApp(
         settings.faust_app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.faust_broker,
         broker_credentials=settings.faust_credentials(),
         store=settings.store,

@@ -168,6 +168,14 @@ class StreamSettings(Settings):
     commit_interval_s: float = Field(
         1.0, gt=0, description="How often processed offsets are committed."
     )
+    fetch_max_wait_ms: int = Field(
+        20,
+        ge=1,
+        le=60_000,
+        description="Longest the worker's consumer lets the broker hold a fetch for frames. "
+        "Apache Kafka answers as soon as a frame arrives; the embedded Tansu holds the fetch "
+        "to the end, so this bounds a frame's wait there (Faust's own is 1,500 ms).",
+    )
     changelog_batch_bytes: int = Field(
         1,
         ge=1,
