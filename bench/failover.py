@@ -99,17 +99,27 @@ def _ready_after(stack, n_ready: int, since_s: float) -> float:
     return time.time() - since_s
 
 
+def _timing(settings) -> str:
+    if settings.session_timeout_s is None:
+        kafka, tansu = settings.group_timing("kafka"), settings.group_timing("tansu")
+        return (
+            f"{kafka[0]:g} s / {kafka[1]:g} s on Apache Kafka, "
+            f"{tansu[0]:g} s / {tansu[1]:g} s on Tansu"
+        )
+    session_s, heartbeat_s = settings.group_timing()
+    return f"{session_s:g} s / {heartbeat_s:g} s"
+
+
 def run(broker_url: str | None, per_s: float, seed: int) -> None:
     from orbitlink.stream.demo import LocalStack, default_catalog
     from orbitlink.stream.settings import StreamSettings
     from orbitlink.tracking.formats import iter_frames_jsonl
     from orbitlink.tracking.simulate import simulate_scenario
 
-    defaults = StreamSettings()
     print(
         f"broker: {broker_url or 'embedded Tansu'}; one worker at default settings "
-        f"(session timeout {defaults.session_timeout_s:g} s, heartbeat "
-        f"{defaults.heartbeat_interval_s:g} s); frames published {per_s:g} a second"
+        f"(session timeout and heartbeat: {_timing(StreamSettings())}); frames published "
+        f"{per_s:g} a second"
     )
     with tempfile.TemporaryDirectory(prefix="orbitlink-bench-") as tmp:
         work = Path(tmp)

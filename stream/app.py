@@ -138,6 +138,7 @@ class OrbitlinkApp:
 
 
 def _faust_app(settings: StreamSettings) -> faust.App:
+    session_timeout_s, heartbeat_interval_s = settings.group_timing()
     return FaustApp(
         settings.faust_app_id,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -151,8 +152,9 @@ def _faust_app(settings: StreamSettings) -> faust.App:
         topic_partitions=settings.frames_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=heartbeat_interval_s,
+        consumer_group_instance_id=settings.group_instance_id,
         broker_commit_interval=settings.commit_interval_s,
         # One record per batch keeps the embedded broker's end offsets right, which the
         # changelog recovery depends on (see docs/topics.md).
