@@ -24,7 +24,9 @@ BENCHMARKS = [
     "orbits",
     "linking",
     "broker",
+    "processor",
     "stream",
+    "failover",
 ]
 
 

@@ -111,13 +111,15 @@ def _measure(
         broker_url=broker_url,
         work_dir=work / "stack-1",
     )
-    flat_out, _ = _run(stack, frames, sensors, speed=None)
+    flat_out, flat_stages = _run(stack, frames, sensors, speed=None)
     throughput = flat_out.throughput_detections_s
     goal = against("stream sustained", throughput, GOAL_DETECTIONS_S, "detections/s", at_most=False)
     print(
         f"  sustained (all frames at once): {throughput:,.0f} detections/s ({goal}); "
         f"{flat_out.duplicates} duplicates"
     )
+    print(f"  where a frame's time goes, all frames at once, over {len(flat_stages)} frames:")
+    _print_stages(flat_stages)
 
     load = 0.5 * throughput
     speed = load / (n_detections / event_span_s)
