@@ -137,24 +137,23 @@ class LocalStack:
         if self.with_worker:
             self.start_worker()
 
-    def start_worker(self, *, wait_ready: bool = True) -> None:
-        """Start the worker (after :meth:`kill_worker`, a new one); with ``wait_ready``,
-        return once it logged "worker ready"."""
+    def worker_command(self, data_dir: Path | None = None) -> list[str]:
+        """The command line of a worker of this stack (``data_dir``: its own, for a second
+        worker beside the first)."""
         assert self.settings is not None
-        url = self.settings.broker
         command = [
             sys.executable,
             "-m",
             "orbitlink.stream.cli",
             "worker",
             "--broker",
-            url,
+            self.settings.broker,
             "--topic-prefix",
             self.topic_prefix,
             "--store",
             "memory://",
             "--data-dir",
-            str(self.work_dir / "data"),
+            str(data_dir or self.work_dir / "data"),
         ]
         if self.session_timeout_s is not None:
             command += ["--session-timeout-s", str(self.session_timeout_s)]
@@ -164,12 +163,18 @@ class LocalStack:
             command += ["--sensors", str(self.sensors)]
         if self.pipeline_settings is not None:
             command += ["--pipeline-settings", str(self.pipeline_settings)]
-        env = dict(
-            os.environ,
-            PYTHONUNBUFFERED="1",
-            ORBITLINK_METRICS_INTERVAL_S="1",
-            **self.worker_env,
+        return command
+
+    def worker_environment(self) -> dict[str, str]:
+        """The environment of a worker of this stack."""
+        return dict(
+            os.environ, PYTHONUNBUFFERED="1", ORBITLINK_METRICS_INTERVAL_S="1", **self.worker_env
         )
+
+    def start_worker(self, *, wait_ready: bool = True) -> None:
+        """Start the worker (after :meth:`kill_worker`, a new one); with ``wait_ready``,
+        return once it logged "worker ready"."""
+        command, env = self.worker_command(), self.worker_environment()
         with open(self.worker_log, "ab" if self._starts else "wb") as log:
             self.worker = subprocess.Popen(
                 command,
