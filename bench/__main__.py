@@ -27,6 +27,8 @@ BENCHMARKS = [
     "processor",
     "stream",
     "failover",
+    "sensors",
+    "workers",
 ]
 
 
