@@ -24,7 +24,11 @@ BENCHMARKS = [
     "orbits",
     "linking",
     "broker",
+    "processor",
     "stream",
+    "failover",
+    "sensors",
+    "workers",
 ]
 
 

@@ -48,6 +48,7 @@ from orbitlink.tracking.settings import load_settings_file
 
 from .alerts import CatalogueWatch
 from .deadletters import DeadLetters
+from .faustkafka import FaustApp
 from .inputs import Inputs
 from .linker import LinkerProcessor, identify_request
 from .metrics import WorkerMetrics, add_metrics_page
@@ -55,6 +56,7 @@ from .offsets import next_offset_key
 from .processor import FrameProcessor, Metrics
 from .settings import StreamSettings
 from .sinks import OutboundRecord, Sink
+from .stagetimes import StageLog
 
 __all__ = ["OrbitlinkApp", "create_app"]
 
@@ -129,13 +131,17 @@ class OrbitlinkApp:
     async def stop_services(self) -> None:
         """Log the final metrics, stop the inputs and the sink."""
         log.info("metrics (final): %s", self.metrics.summary())
+        if self.processor.stage_log is not None:
+            self.processor.stage_log.close()
         await self.inputs.stop()
         await self.sink.stop()
 
 
 def _faust_app(settings: StreamSettings) -> faust.App:
-    return faust.App(
+    session_timeout_s, heartbeat_interval_s = settings.group_timing()
+    return FaustApp(
         settings.faust_app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.faust_broker,
         broker_credentials=settings.faust_credentials(),
         store=settings.store,
@@ -146,8 +152,9 @@ def _faust_app(settings: StreamSettings) -> faust.App:
         topic_partitions=settings.frames_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=heartbeat_interval_s,
+        consumer_group_instance_id=settings.group_instance_id,
         broker_commit_interval=settings.commit_interval_s,
         # One record per batch keeps the embedded broker's end offsets right, which the
         # changelog recovery depends on (see docs/topics.md).
@@ -298,6 +305,9 @@ def create_app(
         dead_letters=dead_letters,
         monitor=monitor,
         worker_metrics=worker_metrics,
+        stage_log=None
+        if settings.stage_times_path is None
+        else StageLog(settings.stage_times_path),
     )
     holder = OrbitlinkApp(
         app=app,

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,10 @@ class LocalStack:
 
     ``with LocalStack(catalog=..., sensors=...) as stack:`` returns once the worker has read
     its inputs and joined the group; ``stack.settings`` then addresses them. The worker's log
-    is ``stack.worker_log``. Exit stops the worker (SIGTERM, then SIGKILL) and the broker.
+    is ``stack.worker_log``; ``worker_env`` adds to its environment (``ORBITLINK_*``
+    settings); ``session_timeout_s`` None leaves the worker's default, and ``with_worker`` False
+    starts none (:meth:`start_worker` does). Exit stops the worker (SIGTERM, then SIGKILL) and
+    the broker.
     """
 
     def __init__(
@@ -80,16 +84,23 @@ class LocalStack:
         work_dir: Path | None = None,
         topic_prefix: str = "",
         ready_timeout_s: float = 180.0,
+        worker_env: Mapping[str, str] | None = None,
+        session_timeout_s: float | None = 10.0,
+        with_worker: bool = True,
     ) -> None:
         self.catalog, self.sensors = catalog, sensors
         self.pipeline_settings = pipeline_settings
         self.broker_url, self.port = broker_url, port
         self.topic_prefix = topic_prefix
         self.ready_timeout_s = ready_timeout_s
+        self.worker_env = dict(worker_env or {})
+        self.session_timeout_s = session_timeout_s
+        self.with_worker = with_worker
         self._tmp = None if work_dir else tempfile.TemporaryDirectory(prefix="orbitlink-")
         self.work_dir = Path(work_dir or self._tmp.name)  # type: ignore[union-attr]
         self.broker: EmbeddedBroker | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self._starts = 0  # workers started, each logs "worker ready" once
         self.worker_log = self.work_dir / "worker.log"
         self.settings: StreamSettings | None = None
 
@@ -112,42 +123,59 @@ class LocalStack:
                 port=self.port, log_path=self.work_dir / "broker.log"
             ).start()
             url = self.broker.url
+        timeout = (
+            {} if self.session_timeout_s is None else {"session_timeout_s": self.session_timeout_s}
+        )
         self.settings = StreamSettings(
             broker=url,
             topic_prefix=self.topic_prefix,
             store="memory://",
             data_dir=self.work_dir / "data",
-            session_timeout_s=10.0,
+            **timeout,
         )
         ensure_topics(self.settings)
+        if self.with_worker:
+            self.start_worker()
+
+    def worker_command(self, data_dir: Path | None = None) -> list[str]:
+        """The command line of a worker of this stack (``data_dir``: its own, for a second
+        worker beside the first)."""
+        assert self.settings is not None
         command = [
             sys.executable,
             "-m",
             "orbitlink.stream.cli",
             "worker",
             "--broker",
-            url,
+            self.settings.broker,
             "--topic-prefix",
             self.topic_prefix,
             "--store",
             "memory://",
             "--data-dir",
-            str(self.work_dir / "data"),
-            "--session-timeout-s",
-            "10",
+            str(data_dir or self.work_dir / "data"),
         ]
+        if self.session_timeout_s is not None:
+            command += ["--session-timeout-s", str(self.session_timeout_s)]
         if self.catalog is not None:
             command += ["--catalog", str(self.catalog)]
         if self.sensors is not None:
             command += ["--sensors", str(self.sensors)]
         if self.pipeline_settings is not None:
             command += ["--pipeline-settings", str(self.pipeline_settings)]
-        env = dict(
-            os.environ,
-            PYTHONUNBUFFERED="1",
-            ORBITLINK_METRICS_INTERVAL_S="1",
+        return command
+
+    def worker_environment(self) -> dict[str, str]:
+        """The environment of a worker of this stack."""
+        return dict(
+            os.environ, PYTHONUNBUFFERED="1", ORBITLINK_METRICS_INTERVAL_S="1", **self.worker_env
         )
-        with open(self.worker_log, "wb") as log:
+
+    def start_worker(self, *, wait_ready: bool = True) -> None:
+        """Start the worker (after :meth:`kill_worker`, a new one); with ``wait_ready``,
+        return once it logged "worker ready"."""
+        command, env = self.worker_command(), self.worker_environment()
+        with open(self.worker_log, "ab" if self._starts else "wb") as log:
             self.worker = subprocess.Popen(
                 command,
                 stdout=log,
@@ -156,8 +184,11 @@ class LocalStack:
                 env=env,
                 start_new_session=True,
             )
+        self._starts += 1
+        if not wait_ready:
+            return
         deadline = time.monotonic() + self.ready_timeout_s
-        while "worker ready" not in self.worker_log.read_text("utf-8", "replace"):
+        while self.worker_log.read_text("utf-8", "replace").count("worker ready") < self._starts:
             if self.worker.poll() is not None:
                 raise RuntimeError(
                     f"the worker exited with {self.worker.returncode}:\n{self.log_tail()}"
@@ -199,6 +230,14 @@ class LocalStack:
         if not self.worker_log.exists():
             return ""
         return "\n".join(self.worker_log.read_text("utf-8", "replace").splitlines()[-n:])
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker (and its process group) and reap it: a crash."""
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=20)
 
     def stop(self) -> None:
         """Stop the worker, then the broker. Safe to call twice."""

@@ -25,7 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.constants import SECONDS_PER_DAY
-from orbitlink.tracking.models import Alert, Association, TrackUpdate
+from orbitlink.tracking.models import Alert, Association
 
 __all__ = ["MAX_SENSOR_LABELS", "WorkerMetrics", "add_metrics_page", "reason_class"]
 
@@ -170,17 +170,18 @@ class WorkerMetrics:
         self,
         sensor_id: str,
         detections: int,
-        updates: Iterable[TrackUpdate],
+        statuses: Iterable[str],
         associations: Iterable[Association],
         state_bytes: int,
     ) -> None:
-        """A processed frame: its detections, records and state size (the timings are the
-        processor's: ``frame_latency``, ``frame_age``)."""
+        """A processed frame: its detections, its track updates' statuses
+        (:attr:`~orbitlink.tracking.batches.TrackBatch.statuses`), its associations and its
+        state size (the timings are the processor's: ``frame_latency``, ``frame_age``)."""
         sensor = self.sensor_label(sensor_id)
         self.detections.labels(sensor).inc(detections)
         status_counts = dict.fromkeys(("confirmed", "coasting", "tentative", "deleted"), 0)
-        for update in updates:
-            status_counts[update.status] += 1
+        for status in statuses:
+            status_counts[status] += 1
         for status, count in status_counts.items():
             self.track_updates.labels(sensor, status).inc(count)
             if status != "deleted":

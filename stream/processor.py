@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from orbitlink.tracking.errors import FormatError, UnknownSensorError
@@ -29,6 +29,7 @@ from .metrics import WorkerMetrics
 from .offsets import OffsetGuard
 from .settings import StreamSettings
 from .sinks import DeliveryRefused, OutboundRecord, Sink
+from .stagetimes import FrameStages, StageLog
 from .states import SensorStates, StateTooLarge
 
 __all__ = ["FrameOutcome", "FrameProcessor", "Metrics", "printable"]
@@ -66,6 +67,16 @@ class Metrics(Counter):
         )
         counts = " ".join(f"{k}={self.get(k, 0)}" for k in keys)
         return f"{counts} busy_s={self.get('busy_us', 0) / 1e6:.2f}"
+
+
+def _bulk_records(topic: str, keys: Sequence[str], lines: bytes) -> list[OutboundRecord]:
+    """One record per JSON line of ``lines`` (``\\n``-terminated, as
+    :meth:`~orbitlink.tracking.pipeline.FrameResult.tracks_json_lines` writes them), keyed by
+    ``keys`` in order. A JSON line holds no raw newline (strings escape theirs)."""
+    values = lines.split(b"\n")[:-1]
+    if len(values) != len(keys):
+        raise ValueError(f"{len(values)} JSON lines for {len(keys)} keys on {topic}")
+    return [OutboundRecord(topic, key.encode(), value) for key, value in zip(keys, values)]
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,7 @@ class FrameProcessor:
         dead_letters: DeadLetters | None = None,
         monitor: Monitor | None = None,
         worker_metrics: WorkerMetrics | None = None,
+        stage_log: StageLog | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -127,6 +139,7 @@ class FrameProcessor:
         self.alerts_topic = settings.topic("alerts")
         self.monitor = monitor
         self.worker_metrics = worker_metrics
+        self.stage_log = stage_log
         self.tracklets_topic = settings.topic("tracklets")
         self.offsets = OffsetGuard(states, rewind, self.metrics)
         self.sensor_states = SensorStates(
@@ -162,6 +175,7 @@ class FrameProcessor:
         if not await self.offsets.admit(topic, partition, offset):
             return FrameOutcome("rewound")
         self.metrics["frames"] += 1
+        received_s = time.time()
         started = time.perf_counter()
         next_offset = self.offsets.next_offset(partition)
         redelivery = next_offset is not None and offset < next_offset
@@ -173,6 +187,7 @@ class FrameProcessor:
             offset=offset,
             redelivery=redelivery,
             published_s=published_s,
+            received_s=received_s,
         )
         self.offsets.done(partition, offset)
         self.metrics["busy_us"] += round((time.perf_counter() - started) * 1e6)
@@ -198,6 +213,7 @@ class FrameProcessor:
         offset: int,
         redelivery: bool = False,
         published_s: float | None = None,
+        received_s: float | None = None,
     ) -> FrameOutcome:
         where = (key, value, topic, partition, offset)
         if value is not None and len(value) > self.settings.max_message_bytes:
@@ -241,14 +257,14 @@ class FrameProcessor:
             return await self._reject(*where, self._refusal(frame, result.disposition, state))
         self.metrics["processed"] += 1
         self.metrics["detections"] += len(frame.detections)
-        records = [
-            OutboundRecord(self.tracks_topic, u.track_id.encode(), encode_record(u))
-            for u in result.tracks
-        ]
-        records += [
-            OutboundRecord(self.associations_topic, a.track_id.encode(), encode_record(a))
-            for a in result.associations
-        ]
+        records = _bulk_records(
+            self.tracks_topic, result.track_batch.track_id, result.tracks_json_lines()
+        )
+        records += _bulk_records(
+            self.associations_topic,
+            [a.track_id for a in result.associations],
+            result.associations_json_lines(),
+        )
         alerts = self._watch(frame, result)
         records += [
             OutboundRecord(self.alerts_topic, a.key.encode(), alert_record(a)) for a in alerts
@@ -258,6 +274,7 @@ class FrameProcessor:
             OutboundRecord(self.tracklets_topic, t.track_id.encode(), encode_record(t))
             for t in result.tracklets
         ]
+        encoded_s = time.time()
         # Records first, state second: see stream/sinks.py for why this order.
         try:
             await self.sink.publish(records)
@@ -268,16 +285,28 @@ class FrameProcessor:
                 f"is unchanged"
             )
             return await self._reject(*where, reason)
+        delivered_s = time.time()
         self.sensor_states.put(frame.sensor_id, result.state)
+        if self.stage_log is not None:
+            self.stage_log.write(
+                FrameStages(
+                    frame.frame_id,
+                    float("nan") if published_s is None else published_s,
+                    encoded_s if received_s is None else received_s,
+                    encoded_s,
+                    delivered_s,
+                    time.time(),
+                )
+            )
         self._last_times[frame.sensor_id] = (result.state, frame.time.timestamp())
-        self.metrics["tracks_out"] += len(result.tracks)
+        self.metrics["tracks_out"] += len(result.track_batch)
         self.metrics["associations_out"] += len(result.associations)
         self.metrics["tracklets_out"] += len(result.tracklets)
         if self.worker_metrics is not None:
             self.worker_metrics.processed(
                 frame.sensor_id,
                 len(frame.detections),
-                result.tracks,
+                result.track_batch.statuses,
                 result.associations,
                 len(result.state),
             )
@@ -287,7 +316,7 @@ class FrameProcessor:
             "processed",
             frame.sensor_id,
             frame.frame_id,
-            len(result.tracks),
+            len(result.track_batch),
             len(result.associations),
         )
 

@@ -43,6 +43,10 @@ ENV_PREFIX = "ORBITLINK_"
 #: broker, and enforced by our producers, as the embedded broker does not enforce it.
 SMALL_RECORD_BYTES = 1024 * 1024
 
+#: The consumer session timeout by broker kind when the settings leave it out (see
+#: ``StreamSettings.session_timeout_s`` and docs/deployment.md for the measurements).
+DEFAULT_SESSION_TIMEOUT_S = {"kafka": 6.0, "tansu": 2.0}
+
 #: Broker URL schemes: plain Kafka protocol, or over TLS.
 BROKER_SCHEMES = ("kafka://", "kafka+ssl://")
 
@@ -157,16 +161,37 @@ class StreamSettings(Settings):
         "out keeps its default.",
     )
 
-    session_timeout_s: float = Field(
-        30.0,
+    session_timeout_s: float | None = Field(
+        None,
         gt=0,
-        description="Consumer session timeout: how soon a dead worker's partitions move.",
+        description="Consumer session timeout: how soon a dead worker's partitions move. None: "
+        "6 s on Apache Kafka (a stock broker's least), 2 s on the embedded Tansu (whose "
+        "first join waits half of it and which drops a dead member only after ~1.5 of it).",
     )
-    heartbeat_interval_s: float = Field(
-        3.0, gt=0, description="Consumer heartbeat period; well under a third of the timeout."
+    heartbeat_interval_s: float | None = Field(
+        None,
+        gt=0,
+        description="Consumer heartbeat period, well under a third of the session timeout. "
+        "None: a sixth of it.",
+    )
+    group_instance_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Static group membership (Kafka's group.instance.id): a worker restarted "
+        "under the same id takes its partitions back at once instead of after the session "
+        "timeout. Unique per worker and stable across its restarts (a pod name, say); None: "
+        "dynamic membership.",
     )
     commit_interval_s: float = Field(
         1.0, gt=0, description="How often processed offsets are committed."
+    )
+    fetch_max_wait_ms: int = Field(
+        20,
+        ge=1,
+        le=60_000,
+        description="Longest the worker's consumer lets the broker hold a fetch for frames. "
+        "Apache Kafka answers as soon as a frame arrives; the embedded Tansu holds the fetch "
+        "to the end, so this bounds a frame's wait there (Faust's own is 1,500 ms).",
     )
     changelog_batch_bytes: int = Field(
         1,
@@ -186,6 +211,11 @@ class StreamSettings(Settings):
     )
     output_linger_ms: int = Field(
         2, ge=0, description="How long the tracks/associations producer waits to fill a batch."
+    )
+    stage_times_path: Path | None = Field(
+        None,
+        description="Append each processed frame's stage times to this JSON-lines file "
+        "(stream/stagetimes.py; what the stream benchmark's latency breakdown reads).",
     )
     unknown_sensor_wait_s: float = Field(
         5.0,
@@ -386,6 +416,16 @@ class StreamSettings(Settings):
     def faust_broker(self) -> str:
         """The broker URL as Faust takes it (``kafka://``: TLS is in the credentials)."""
         return "kafka://" + self.broker.split("://", 1)[1]
+
+    def group_timing(self, broker_kind: str | None = None) -> tuple[float, float]:
+        """``(session timeout, heartbeat interval)`` in seconds: the settings, or where they
+        are None the defaults for ``broker_kind`` (``"tansu"`` or ``"kafka"``, the default;
+        :func:`~orbitlink.stream.admin.describe_broker` tells which)."""
+        session_s = self.session_timeout_s
+        if session_s is None:
+            session_s = DEFAULT_SESSION_TIMEOUT_S.get(broker_kind or "kafka", 6.0)
+        heartbeat_s = self.heartbeat_interval_s
+        return session_s, session_s / 6 if heartbeat_s is None else heartbeat_s
 
     @property
     def faust_app_id(self) -> str:

@@ -14,8 +14,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -28,6 +27,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnsupportedForMessageFormatError,
 )
+from aiokafka.partitioner import DefaultPartitioner
 
 __all__ = ["DeliveryRefused", "KafkaSink", "MemorySink", "OutboundRecord", "Sink"]
 
@@ -45,6 +45,11 @@ REFUSALS: tuple[type[KafkaError], ...] = (
     UnsupportedForMessageFormatError,
 )
 
+#: The producer's default partitioner (what ``send`` uses for a keyed record).
+_PARTITIONER = DefaultPartitioner()
+#: How many keys' partitions :class:`KafkaSink` remembers (about 100 bytes each).
+PARTITION_CACHE_KEYS = 200_000
+
 
 class DeliveryRefused(Exception):
     """Records the broker (or the producer's own size limit) refuses for good; every other
@@ -56,9 +61,9 @@ class DeliveryRefused(Exception):
         self.error = error
 
 
-@dataclass(frozen=True)
-class OutboundRecord:
-    """One message to publish: topic, key and value bytes."""
+class OutboundRecord(NamedTuple):
+    """One message to publish: topic, key and value bytes (a named tuple: a frame makes
+    thousands, and a frozen dataclass costs several times as much to build)."""
 
     topic: str
     key: bytes | None
@@ -140,6 +145,7 @@ class KafkaSink:
             retry_backoff_ms=500,
         )
         self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[tuple[bytes, int], int] = {}
 
     async def start(self) -> None:
         """Connect (inside the running event loop, which aiokafka binds to)."""
@@ -164,33 +170,28 @@ class KafkaSink:
         if self._producer is None:
             raise RuntimeError("KafkaSink.publish before start()")
         pending = records
+        alone = False  # one record per batch: which records of a refused batch are refused
         refused: list[OutboundRecord] = []
         refusal: BaseException | None = None
         while pending:
-            # Enqueue everything first, then wait for the acknowledgements together: one
-            # future per record rather than one task per record, which at thousands of
-            # records a frame cost more than the sending.
-            outcomes: list[asyncio.Future | BaseException] = []
-            for record in pending:
-                try:
-                    outcomes.append(
-                        await self._producer.send(record.topic, record.value, key=record.key)
-                    )
-                except KafkaError as error:
-                    outcomes.append(error)
-            futures = [o for o in outcomes if not isinstance(o, BaseException)]
-            await asyncio.gather(*futures, return_exceptions=True)
+            sent = await self._enqueue(pending, alone)
+            await asyncio.gather(
+                *[o for _, o in sent if not isinstance(o, BaseException)], return_exceptions=True
+            )
             failed: list[OutboundRecord] = []
+            split: list[OutboundRecord] = []
             error: BaseException | None = None
-            for record, outcome in zip(pending, outcomes):
+            for members, outcome in sent:
                 problem = outcome if isinstance(outcome, BaseException) else outcome.exception()
                 if problem is None:
                     continue
-                if isinstance(problem, REFUSALS):
-                    refused.append(record)
+                if isinstance(problem, REFUSALS) and len(members) > 1:
+                    split += members
+                elif isinstance(problem, REFUSALS):
+                    refused += members
                     refusal = problem
                 else:
-                    failed.append(record)
+                    failed += members
                     error = problem
             if failed:
                 log.warning(
@@ -200,7 +201,76 @@ class KafkaSink:
                     error,
                 )
                 await asyncio.sleep(1.0)
-            pending = failed
+            pending, alone = split + failed, alone or bool(split)
         if refused:
             assert refusal is not None
             raise DeliveryRefused(refused, refusal)
+
+    async def _enqueue(
+        self, records: list[OutboundRecord], alone: bool
+    ) -> list[tuple[list[OutboundRecord], asyncio.Future | BaseException]]:
+        """Hand ``records`` to the producer as whole batches, each with the future of its
+        delivery (or the error that kept it from being queued).
+
+        Keyed records go to the partition the producer's default partitioner would pick (the
+        Java client's murmur2 of the key), in batches built here: one producer call a batch
+        rather than one a record, which at a thousand records a frame was most of the
+        worker's time. Keyless records go through ``send``, which spreads them."""
+        producer = self._producer
+        assert producer is not None
+        limit = self._config["max_request_size"]
+        by_partition: dict[tuple[str, int], list[OutboundRecord]] = defaultdict(list)
+        sent: list[tuple[list[OutboundRecord], asyncio.Future | BaseException]] = []
+        partitions: dict[str, list[int]] = {}
+        for record in records:
+            try:
+                if _size(record) > limit:
+                    raise MessageSizeTooLargeError(
+                        f"a record of {_size(record):,} bytes, over max_request_size {limit:,}"
+                    )
+                if record.key is None:
+                    sent.append(([record], await producer.send(record.topic, record.value)))
+                    continue
+                if record.topic not in partitions:
+                    partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+                partition = self._partition_of(record.key, partitions[record.topic])
+            except KafkaError as error:
+                sent.append(([record], error))
+                continue
+            by_partition[(record.topic, partition)].append(record)
+        for (topic, partition), group in by_partition.items():
+            batch, members = producer.create_batch(), []
+            for record in group:
+                if members and (
+                    alone
+                    or batch.append(key=record.key, value=record.value, timestamp=None) is None
+                ):
+                    sent.append((members, await self._send_batch(batch, topic, partition)))
+                    batch, members = producer.create_batch(), []
+                if not members:  # an empty batch takes any record, however large
+                    batch.append(key=record.key, value=record.value, timestamp=None)
+                members.append(record)
+            sent.append((members, await self._send_batch(batch, topic, partition)))
+        return sent
+
+    async def _send_batch(
+        self, batch: Any, topic: str, partition: int
+    ) -> asyncio.Future | BaseException:
+        assert self._producer is not None
+        batch.close()
+        try:
+            return await self._producer.send_batch(batch, topic, partition=partition)
+        except KafkaError as error:
+            return error
+
+    def _partition_of(self, key: bytes, partitions: list[int]) -> int:
+        """The default partitioner's choice for ``key`` (track ids recur frame after frame,
+        so their hashes are kept, a bounded number of them)."""
+        known = self._partitions.get((key, len(partitions)))
+        if known is None:
+            if len(self._partitions) > PARTITION_CACHE_KEYS:
+                self._partitions.clear()
+            known = self._partitions[(key, len(partitions))] = _PARTITIONER(
+                key, partitions, partitions
+            )
+        return known

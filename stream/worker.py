@@ -37,7 +37,7 @@ from orbitlink.tracking.pipeline import (
     load_pipeline_settings,
 )
 
-from .admin import ensure_topics
+from .admin import describe_broker, ensure_topics
 from .app import OrbitlinkApp, create_app
 from .inputs import SideInputs
 from .localstore import rebuild_stale_store
@@ -75,6 +75,23 @@ def _wait_and_create_topics(settings: StreamSettings) -> None:
         except BrokerError as error:
             log.warning("broker %s not ready (%s); retrying", settings.broker, error)
             time.sleep(2.0)
+
+
+def _with_group_timing(settings: StreamSettings) -> StreamSettings:
+    """``settings`` with the session timeout and heartbeat it leaves out chosen for its broker
+    (Tansu or Apache Kafka: :meth:`StreamSettings.group_timing`)."""
+    if settings.session_timeout_s is not None and settings.heartbeat_interval_s is not None:
+        return settings
+    try:
+        kind = describe_broker(settings.bootstrap, security=settings.client_security())["kind"]
+    except Exception as error:  # cannot tell: Apache Kafka's defaults suit any broker
+        log.warning("cannot tell the broker's kind (%s); group timing for Apache Kafka", error)
+        kind = "kafka"
+    session_s, heartbeat_s = settings.group_timing(kind)
+    log.info(
+        "consumer group: session timeout %g s, heartbeat %g s (%s)", session_s, heartbeat_s, kind
+    )
+    return settings.replace(session_timeout_s=session_s, heartbeat_interval_s=heartbeat_s)
 
 
 #: The loggers whose repeated warnings and errors :class:`RepeatFilter` holds back.
@@ -156,6 +173,7 @@ def run_worker(settings: StreamSettings) -> None:
         time.perf_counter() - started,
     )
     _wait_and_create_topics(settings)
+    settings = _with_group_timing(settings)
     rebuild_stale_store(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     sink = KafkaSink(
