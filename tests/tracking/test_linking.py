@@ -195,6 +195,54 @@ def test_objects_expire_after_their_time_and_the_catalogue_is_bounded(scenario):
     assert all(linker.get(o.uct_id) is None for o in expired)
 
 
+#: MMS 1 (HEO, 1,100 x 150,000 km) and STARLINK-32158, over two nights from four sensors (seed
+#: 2 of PassSettings' defaults): their early tracklets are too short, or too far apart, to be
+#: linked when they arrive, so each opens objects of its own that only a later orbit joins.
+SPLIT_OBJECTS = ((40482, 3), (60267, 2))
+
+
+@pytest.mark.parametrize(("norad_id", "opened"), SPLIT_OBJECTS)
+def test_two_provisional_objects_found_to_be_one_are_merged(catalog_dir, norad_id, opened):
+    catalogue = Catalogue.from_path(catalog_dir)
+    sensors = [
+        Sensor(sensor_id="ctio", lat_deg=-30.169, lon_deg=-70.8063, alt_m=2207.0, sigma_arcsec=2),
+        Sensor(sensor_id="teide", lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, sigma_arcsec=3),
+        Sensor(sensor_id="kpno", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, sigma_arcsec=5),
+        Sensor(
+            sensor_id="neossat",
+            tle=list(catalogue.lines[catalogue.index_of([39089])[0]]),
+            sigma_arcsec=4,
+        ),
+    ]
+    rng = np.random.default_rng(2)
+    passes = simulate_passes(catalogue, [norad_id], sensors, START, 2 * 86400.0, rng)
+    tracklets = [s.tracklet for s in sorted(passes, key=lambda s: s.tracklet.times[-1])]
+
+    unmerged = Linker(LinkerSettings(max_merges_per_link=0))
+    for tracklet in tracklets:
+        unmerged.link(tracklet)
+    assert len(unmerged) == opened
+
+    linker = Linker()
+    records = [o.record() for t in tracklets for o in linker.link(t)]
+    (survivor,) = linker.objects
+    assert sorted(survivor.track_ids) == sorted(t.track_id for t in tracklets)
+    assert survivor.uct_id == "UCT-1"  # the older id stays
+    merged = [r for r in records if r.status == "merged"]
+    assert len(merged) == opened - 1
+    assert all(r.merged_into == "UCT-1" for r in merged)
+    assert {r.uct_id for r in merged}.isdisjoint({"UCT-1"})
+    # The merged orbit fits every kept observation as a link's fit must.
+    orbit = survivor.orbit
+    assert orbit is not None and orbit.n_observations == sum(
+        len(t.times) for t in survivor.tracklets
+    )
+    assert orbit.rms_arcsec < 3 * max(max(t.sigma_arcsec) for t in survivor.tracklets)
+    # The state carries the merge: a restored linker holds the same one object.
+    restored = Linker.from_bytes(linker.to_bytes())
+    assert [o.track_ids for o in restored.objects] == [survivor.track_ids]
+
+
 def test_offline_writes_a_record_for_every_change_and_the_same_each_time(
     scenario, linked, tmp_path
 ):

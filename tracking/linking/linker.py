@@ -18,6 +18,11 @@
    accepted if its chi-square, and the tracklet's share of it, pass at ``fit_probability``.
    The accepted fit that the tracklet raises least wins; the object takes the tracklet.
 4. Otherwise the tracklet opens a new object, with the orbit of step 1 or its region.
+5. An object whose orbit a link refined is tried against the other objects (their kept
+   tracklets gated by the new orbit, then one fit over both): two objects found to be one
+   are merged into the older, and the younger is reported once more, ``merged_into`` it.
+   An object opened when its first tracklets were too short or too far apart to be linked
+   is recovered this way once a third tracklet pins the orbit down.
 
 :meth:`Linker.identify` matches objects against element sets that arrive later (their
 observations reproduced by the set within an along-track shift), which gives them a NORAD id.
@@ -57,6 +62,7 @@ from .orbits import (
     ProvisionalOrbit,
     fit_elements,
     gate_chi2,
+    gate_chi2_of_sets,
     mean_elements_from_state,
     observation_chi2,
     phase_sigma_rad,
@@ -154,6 +160,12 @@ class LinkerSettings(Settings):
     max_objects: int = Field(
         10_000, ge=1, description="Objects kept at most; beyond, the longest unseen go."
     )
+    max_merges_per_link: int = Field(
+        4,
+        ge=0,
+        description="Other objects a refined orbit may absorb after one link, at most (0: "
+        "objects are never merged).",
+    )
     max_tracklets_per_object: int = Field(
         12, ge=2, description="Tracklets an object keeps for its fits (the newest)."
     )
@@ -205,9 +217,12 @@ class ProvisionalObject:
     norad_id: int | None = None
     expired: bool = False
     range_km: tuple[float, float] | None = None
+    merged_into: str | None = None
 
     @property
     def status(self) -> UctStatus:
+        if self.merged_into is not None:
+            return "merged"
         if self.expired:
             return "expired"
         if self.norad_id is not None:
@@ -250,6 +265,7 @@ class ProvisionalObject:
             revision=self.revision,
             n_tracks=len(self.track_ids),
             range_km=None if self.range_km is None else list(self.range_km),
+            merged_into=self.merged_into,
             reason=self.reason,
             **values,
         )
@@ -270,6 +286,7 @@ class ProvisionalObject:
             "norad_id": self.norad_id,
             "expired": self.expired,
             "range_km": None if self.range_km is None else list(self.range_km),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -289,6 +306,7 @@ class ProvisionalObject:
             norad_id=data["norad_id"],
             expired=bool(data["expired"]),
             range_km=None if data["range_km"] is None else tuple(data["range_km"]),
+            merged_into=data.get("merged_into"),
         )
 
 
@@ -321,6 +339,7 @@ class LinkAttempt:
     searched: int = 0
     refits: int = 0
     linked_to: str | None = None
+    merged: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -403,12 +422,18 @@ class Linker:
         started = clock()
         if best is not None:
             updated = self._join(best, tracklet)
-            attempt.linked_to = updated.uct_id
+            attempt.seconds["update"] = clock() - started
+            started = clock()
+            merged = self._merge_others(updated)
+            attempt.merged = sum(1 for obj in merged if obj.merged_into is not None)
+            attempt.seconds["merge"] = clock() - started
+            started = clock()
+            changed += merged or [updated]
+            attempt.linked_to = self._owner[tracklet.track_id]
         else:
-            updated = self._open(tracklet, obs, own)
-        changed.append(updated)
+            changed.append(self._open(tracklet, obs, own))
         changed += self._bound()
-        attempt.seconds["update"] = clock() - started
+        attempt.seconds["update"] = attempt.seconds.get("update", 0.0) + clock() - started
         return changed
 
     def _observations_of(self, tracklet: Tracklet) -> AngleObservations:
@@ -652,6 +677,134 @@ class Linker:
         self._objects[uct_id] = obj
         self._owner[tracklet.track_id] = uct_id
         return obj
+
+    # ------------------------------------------------------------------ merging
+
+    def _merge_others(self, obj: ProvisionalObject) -> list[ProvisionalObject]:
+        """Merge into one the objects that ``obj``'s orbit shows to be ``obj`` (step 5 of the
+        module docstring); returns what changed (the absorbed objects, then the survivor),
+        or nothing if no object was merged."""
+        changed: list[ProvisionalObject] = []
+        survivor = obj
+        for _ in range(self.settings.max_merges_per_link):
+            found = self._merge_candidate(survivor)
+            if found is None:
+                break
+            survivor, absorbed = self._merge(survivor, *found)
+            changed.append(absorbed)
+        return changed + [survivor] if changed else []
+
+    def _merge_candidate(
+        self, obj: ProvisionalObject
+    ) -> tuple[ProvisionalObject, ProvisionalOrbit, tuple[Tracklet, ...]] | None:
+        """The other object whose tracklets ``obj``'s orbit gates and one fit explains with
+        ``obj``'s (the best such), that fit and the tracklets it kept."""
+        s = self.settings
+        orbit = obj.orbit
+        if orbit is None:
+            return None
+        others, sets = [], []
+        for other in self._objects.values():
+            if other.uct_id == obj.uct_id or other.expired:
+                continue
+            if None not in (obj.norad_id, other.norad_id) and obj.norad_id != other.norad_id:
+                continue
+            observations = self._all_observations(other.tracklets)
+            middle = float(np.mean(observations.time_unix_s))
+            if phase_sigma_rad(orbit, middle) > s.max_phase_sigma_rad:
+                continue
+            others.append(other)
+            sets.append(observations)
+        if not others:
+            return None
+        chi2, dof = gate_chi2_of_sets(orbit, sets)
+        threshold = chi_square.ppf(s.gate_probability, dof)
+        passed = sorted(
+            (float(value) / float(d), k)
+            for k, (value, d, limit) in enumerate(zip(chi2, dof, threshold))
+            if value <= limit
+        )
+        for _, k in passed[: s.max_refits]:
+            fit = self._merged_fit(obj, others[k], sets[k])
+            if fit is not None:
+                return (others[k], *fit)
+        return None
+
+    def _merged_fit(
+        self, obj: ProvisionalObject, other: ProvisionalObject, observations: AngleObservations
+    ) -> tuple[ProvisionalOrbit, tuple[Tracklet, ...]] | None:
+        """One orbit over both objects' kept tracklets, if it passes as a link's fit must."""
+        s = self.settings
+        tracklets = tuple(
+            sorted(obj.tracklets + other.tracklets, key=lambda t: t.first_time_unix_s)
+        )[-s.max_tracklets_per_object :]
+        both = self._all_observations(tracklets)
+        orbit = obj.orbit
+        fit_bstar = orbit.fits_bstar or (
+            len(tracklets) >= 3
+            and both.span_s >= s.bstar_after_s
+            and _perigee_height_km(orbit.elements) < s.drag_height_km
+        )
+        try:
+            fit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
+        except ValueError:
+            return None
+        if fit.dof <= 0 or not np.isfinite(fit.chi2):
+            return None
+        if abs(fit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
+            return None
+        if fit.chi2 > chi_square.ppf(s.fit_probability, fit.dof):
+            return None
+        if observation_chi2(fit, observations) > chi_square.ppf(
+            s.fit_probability, 2 * len(observations)
+        ):
+            return None
+        return fit, tracklets
+
+    def _merge(
+        self,
+        obj: ProvisionalObject,
+        other: ProvisionalObject,
+        orbit: ProvisionalOrbit,
+        tracklets: tuple[Tracklet, ...],
+    ) -> tuple[ProvisionalObject, ProvisionalObject]:
+        """The merged object (under the older id, with ``orbit`` fitted to ``tracklets``)
+        and the absorbed one's last state."""
+        older, younger = sorted((obj, other), key=lambda o: o.number)
+        kept = {t.track_id for t in tracklets}
+        for tracklet in obj.tracklets + other.tracklets:
+            if tracklet.track_id not in kept:
+                self._forget(tracklet.track_id)
+        track_ids = older.track_ids + younger.track_ids
+        survivor = replace(
+            older,
+            tracklets=tracklets,
+            track_ids=track_ids,
+            sensors=tuple(sorted(set(older.sensors) | set(younger.sensors))),
+            n_observations=older.n_observations + younger.n_observations,
+            first_seen_s=min(older.first_seen_s, younger.first_seen_s),
+            last_seen_s=max(older.last_seen_s, younger.last_seen_s),
+            orbit=orbit,
+            reason=(
+                f"{len(track_ids)} tracks linked ({younger.uct_id} merged: one orbit fits "
+                f"both); SGP4 fit to {orbit.n_observations} observations: "
+                f"{orbit.rms_arcsec:.2f} arcsec RMS"
+            ),
+            revision=older.revision + 1,
+            norad_id=older.norad_id if older.norad_id is not None else younger.norad_id,
+            range_km=None,
+        )
+        absorbed = replace(
+            younger,
+            merged_into=older.uct_id,
+            reason=f"merged into {older.uct_id}: one orbit fits both",
+            revision=younger.revision + 1,
+        )
+        del self._objects[younger.uct_id]
+        self._objects[older.uct_id] = survivor
+        for track_id in track_ids:
+            self._owner[track_id] = older.uct_id
+        return survivor, absorbed
 
     # ------------------------------------------------------------------ bounds
 
