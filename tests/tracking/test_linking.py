@@ -125,9 +125,10 @@ def test_records_follow_the_contract(scenario, linked):
         data = json.loads(record.to_json())
         assert set(CONTRACT) | {"last_seen"} <= set(data)
         assert data["uct_id"].startswith("UCT-")
-        if data["status"] == "region":
-            assert data["tle"] is None and data["range_km"] is not None
+        if data["tle"] is None:  # no orbit yet (or none before it was merged)
+            assert data["status"] in ("region", "merged") and data["range_km"] is not None
         else:
+            assert data["status"] != "region"
             line1, line2 = data["tle"]
             assert element_set_from_tle(data["uct_id"], line1, line2).norad_id >= 270000
             assert data["omm"]["MEAN_ELEMENT_THEORY"] == "SGP4"
@@ -136,6 +137,10 @@ def test_records_follow_the_contract(scenario, linked):
         if data["uct_id"] in last:
             assert data["revision"] == last[data["uct_id"]].revision + 1
         last[data["uct_id"]] = record
+    for record in last.values():
+        assert (record.status == "merged") == (record.merged_into is not None)
+        if record.merged_into is not None:
+            assert set(record.track_ids) <= set(last[record.merged_into].track_ids)
 
 
 def test_a_linker_restored_from_its_state_carries_on_identically(scenario, linked):

@@ -12,7 +12,9 @@
    chi-square test (:func:`.orbits.gate_chi2`, all such objects at once). An object with no
    orbit, or one too uncertain to predict that far, is *searched*: the admissible region of
    its latest tracklet is searched for orbits through the new tracklet
-   (:func:`.region.region_candidates`), if the two can share a mean motion at all.
+   (:func:`.region.region_candidates`), if the two can share a mean motion at all. An object
+   whose orbit rests on fewer than ``trust_gate_after_tracklets`` tracklets is searched too
+   when its gate failed: two short tracklets under-state how wrong their orbit is a day on.
 3. Every candidate is refined by a least-squares fit of SGP4 mean elements to all the
    object's observations and the tracklet's (:func:`.orbits.fit_elements`); a fit is
    accepted if its chi-square, and the tracklet's share of it, pass at ``fit_probability``.
@@ -99,6 +101,13 @@ class LinkerSettings(Settings):
         description="Largest 1-sigma of an orbit's phase at the tracklet for the linear gate; "
         "beyond it the object is searched like one without an orbit.",
     )
+    trust_gate_after_tracklets: int = Field(
+        3,
+        ge=1,
+        description="An object whose orbit rests on fewer tracklets is searched even when its "
+        "gate, which judges by the orbit's covariance alone, turned the tracklet down (two "
+        "short tracklets under-state how wrong their orbit can be a day later).",
+    )
     max_search_gap_s: float = Field(
         3 * SECONDS_PER_DAY,
         gt=0.0,
@@ -141,10 +150,11 @@ class LinkerSettings(Settings):
         "pairing by drag no object has.",
     )
     drag_height_km: float = Field(
-        1000.0,
+        1500.0,
         ge=0.0,
         description="Perigee height below which drag is allowed for (drift_sigma_rev_day2, "
-        "B* fitted).",
+        "B* fitted). SGP4 applies B* at any height, and real sets of objects at 1,200 km "
+        "(OneWeb) carry B* of 1e-3 that shows over two days.",
     )
     reepoch_after_s: float = Field(
         0.5 * SECONDS_PER_DAY,
@@ -402,7 +412,8 @@ class Linker:
         attempt.gated = len(candidates)
         attempt.seconds["gate"] = clock() - started
         started = clock()
-        searched = self._search_candidates(tracklet, obs, own)
+        gated = {c.uct_id for c in candidates}
+        searched = self._search_candidates(tracklet, obs, own, gated)
         attempt.searched = len({c.uct_id for c in searched})
         candidates += searched
         attempt.seconds["search"] = clock() - started
@@ -524,7 +535,11 @@ class Linker:
         return n - half, n + half
 
     def _search_candidates(
-        self, tracklet: Tracklet, obs: AngleObservations, own: ProvisionalOrbit | str
+        self,
+        tracklet: Tracklet,
+        obs: AngleObservations,
+        own: ProvisionalOrbit | str,
+        gated: set[str],
     ) -> list[_Candidate]:
         s = self.settings
         middle = float(np.mean(obs.time_unix_s))
@@ -538,10 +553,14 @@ class Linker:
         for obj in self._objects.values():
             if obj.expired:
                 continue
-            if obj.orbit is not None and phase_sigma_rad(obj.orbit, middle) <= (
-                s.max_phase_sigma_rad
+            if obj.uct_id in gated:
+                continue
+            if (
+                obj.orbit is not None
+                and len(obj.tracklets) >= s.trust_gate_after_tracklets
+                and phase_sigma_rad(obj.orbit, middle) <= s.max_phase_sigma_rad
             ):
-                continue  # gated instead
+                continue  # its gate's answer stands
             latest = obj.tracklets[-1]
             region = self._region_of(latest)
             if abs(middle - region.attributable.epoch_unix_s) > s.max_search_gap_s:
@@ -598,7 +617,7 @@ class Linker:
             return None
         if not orbit.converged:  # carry on from where it stopped, once
             orbit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
-        if orbit.dof <= 0 or not np.isfinite(orbit.chi2):
+        if orbit.dof <= 0 or not (np.isfinite(orbit.chi2) and orbit.has_covariance):
             return None
         if abs(orbit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
             return None
@@ -686,60 +705,97 @@ class Linker:
         or nothing if no object was merged."""
         changed: list[ProvisionalObject] = []
         survivor = obj
+        # One published change per object and link: _join counted obj's already.
+        published = {obj.uct_id: obj.revision - 1}
         for _ in range(self.settings.max_merges_per_link):
             found = self._merge_candidate(survivor)
             if found is None:
                 break
+            published.setdefault(found[0].uct_id, found[0].revision)
             survivor, absorbed = self._merge(survivor, *found)
             changed.append(absorbed)
-        return changed + [survivor] if changed else []
+        if not changed:
+            return []
+        changed = [replace(o, revision=published[o.uct_id] + 1) for o in changed + [survivor]]
+        self._objects[survivor.uct_id] = changed[-1]
+        return changed
 
     def _merge_candidate(
         self, obj: ProvisionalObject
     ) -> tuple[ProvisionalObject, ProvisionalOrbit, tuple[Tracklet, ...]] | None:
-        """The other object whose tracklets ``obj``'s orbit gates and one fit explains with
-        ``obj``'s (the best such), that fit and the tracklets it kept."""
+        """The other object that is ``obj`` (the best such), the orbit fitted to both and
+        the tracklets it kept. Both ways are gated: ``obj``'s orbit against the others'
+        tracklets, and the others' orbits against ``obj``'s tracklets (an object seen long
+        ago may have the better orbit)."""
         s = self.settings
-        orbit = obj.orbit
-        if orbit is None:
-            return None
+        own = self._all_observations(obj.tracklets)
+        own_middle = float(np.mean(own.time_unix_s))
         others, sets = [], []
         for other in self._objects.values():
             if other.uct_id == obj.uct_id or other.expired:
                 continue
             if None not in (obj.norad_id, other.norad_id) and obj.norad_id != other.norad_id:
                 continue
-            observations = self._all_observations(other.tracklets)
-            middle = float(np.mean(observations.time_unix_s))
-            if phase_sigma_rad(orbit, middle) > s.max_phase_sigma_rad:
-                continue
             others.append(other)
-            sets.append(observations)
-        if not others:
-            return None
-        chi2, dof = gate_chi2_of_sets(orbit, sets)
-        threshold = chi_square.ppf(s.gate_probability, dof)
-        passed = sorted(
-            (float(value) / float(d), k)
-            for k, (value, d, limit) in enumerate(zip(chi2, dof, threshold))
-            if value <= limit
-        )
-        for _, k in passed[: s.max_refits]:
-            fit = self._merged_fit(obj, others[k], sets[k])
+            sets.append(self._all_observations(other.tracklets))
+        passed: list[tuple[float, int, ProvisionalObject, ProvisionalObject]] = []
+        # obj's orbit predicts the others' tracklets ...
+        if obj.orbit is not None:
+            near = [
+                k
+                for k, observations in enumerate(sets)
+                if phase_sigma_rad(obj.orbit, float(np.mean(observations.time_unix_s)))
+                <= s.max_phase_sigma_rad
+            ]
+            chi2, dof = gate_chi2_of_sets(obj.orbit, [sets[k] for k in near])
+            threshold = chi_square.ppf(s.gate_probability, dof)
+            passed += [
+                (float(value) / float(d), others[k].number, obj, others[k])
+                for k, value, d, limit in zip(near, chi2, dof, threshold)
+                if value <= limit
+            ]
+        # ... or another's orbit predicts obj's.
+        near = [
+            k
+            for k, other in enumerate(others)
+            if other.orbit is not None
+            and phase_sigma_rad(other.orbit, own_middle) <= s.max_phase_sigma_rad
+        ]
+        if near:
+            orbits = [
+                self._inflated(others[k].orbit, own_middle - others[k].last_seen_s) for k in near
+            ]
+            chi2, dof = gate_chi2(orbits, own)
+            threshold = chi_square.ppf(s.gate_probability, dof)
+            passed += [
+                (float(value) / dof, others[k].number, others[k], others[k])
+                for k, value in zip(near, chi2)
+                if value <= threshold
+            ]
+        tried: set[str] = set()
+        for _, _, start, other in sorted(passed, key=lambda p: (p[0], p[1])):
+            if other.uct_id in tried or len(tried) >= s.max_refits:
+                continue
+            tried.add(other.uct_id)
+            fit = self._merged_fit(obj, other, start)
             if fit is not None:
-                return (others[k], *fit)
+                return (other, *fit)
         return None
 
     def _merged_fit(
-        self, obj: ProvisionalObject, other: ProvisionalObject, observations: AngleObservations
+        self, obj: ProvisionalObject, other: ProvisionalObject, start: ProvisionalObject
     ) -> tuple[ProvisionalOrbit, tuple[Tracklet, ...]] | None:
-        """One orbit over both objects' kept tracklets, if it passes as a link's fit must."""
+        """One orbit over both objects' kept tracklets, fitted from ``start``'s orbit, if it
+        passes as a link's fit must (the other object's tracklets' share too)."""
         s = self.settings
         tracklets = tuple(
             sorted(obj.tracklets + other.tracklets, key=lambda t: t.first_time_unix_s)
         )[-s.max_tracklets_per_object :]
         both = self._all_observations(tracklets)
-        orbit = obj.orbit
+        orbit = start.orbit
+        assert orbit is not None
+        gated = other if start is obj else obj
+        observations = self._all_observations(gated.tracklets)
         fit_bstar = orbit.fits_bstar or (
             len(tracklets) >= 3
             and both.span_s >= s.bstar_after_s
@@ -749,7 +805,9 @@ class Linker:
             fit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
         except ValueError:
             return None
-        if fit.dof <= 0 or not np.isfinite(fit.chi2):
+        if not fit.converged:  # carry on from where it stopped, once
+            fit = fit_elements(fit.elements, both, fit_bstar=fit_bstar)
+        if fit.dof <= 0 or not (np.isfinite(fit.chi2) and fit.has_covariance):
             return None
         if abs(fit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
             return None

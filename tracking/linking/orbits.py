@@ -104,6 +104,11 @@ class ProvisionalOrbit:
         return len(self.covariance) == 7
 
     @property
+    def has_covariance(self) -> bool:
+        """False when the fit ended where SGP4 could not propagate (its covariance NaN)."""
+        return bool(np.all(np.isfinite(self.covariance)))
+
+    @property
     def semi_major_axis_km(self) -> float:
         n_rad_s = self.elements.mean_motion_rev_day * 2.0 * math.pi / SECONDS_PER_DAY
         return (EARTH_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
