@@ -163,7 +163,7 @@ def run_linker(truth: Catalogue, tracklets: list[SimulatedTracklet], settings: L
         elapsed = time.perf_counter() - started
         run.attempts.append((linker.last_attempt, elapsed))
         for obj in changed:
-            if obj.expired or obj.orbit is None:
+            if obj.expired or obj.merged_into is not None or obj.orbit is None:
                 continue
             ids = {owner_truth[t] for t in obj.track_ids}
             if len(ids) != 1 or None in ids:
@@ -272,7 +272,10 @@ def print_costs(run: Run, frames_per_s: float) -> None:
     print(
         "  by stage (median ms): "
         + ", ".join(f"{k} {1e3 * np.median(v):.1f}" for k, v in stages.items())
+        + " (merge: over the attempts that linked)"
     )
+    merges = sum(attempt.merged for attempt, _ in run.attempts)
+    print(f"provisional objects merged into another after a link (found to be one): {merges}")
     # The update per frame: a frame hands over the tracklets of the UCT tracks that ended in
     # it. Here every tracklet ends in a frame of its own, so the update per frame with a
     # tracklet is one attempt, and per frame on average the attempts' total over the frames.

@@ -7,6 +7,8 @@ notice common to every editable install. These check the causes, not pip's outpu
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -41,3 +43,30 @@ def test_the_data_files_are_package_data() -> None:
     data = _config()["tool"]["setuptools"]["package-data"]
     shipped = {p.name for p in (REPO_ROOT / "tracking" / "data").glob("*.json")}
     assert shipped and data["orbitlink.tracking.data"] == ["*.json"]
+
+
+def _run_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_facade_imports_each_name_when_first_used() -> None:
+    out = _run_python(
+        "import sys, orbitlink\n"
+        "print(sorted(m for m in sys.modules if m.startswith('orbitlink.tracking.')))\n"
+        "names = [getattr(orbitlink, n) for n in orbitlink.__all__]\n"
+        "print(all(getattr(n, '__name__', None) for n in names))\n"
+    )
+    first, second = out.splitlines()
+    assert first == "[]"
+    assert second == "True"
+
+
+def test_modules_with_shared_imports_load_in_either_order() -> None:
+    # pipeline -> candidates -> correlation -> identify, which names candidates' cache.
+    _run_python("import orbitlink.tracking.candidates")
+    _run_python("import orbitlink.tracking.pipeline")
+    _run_python("from orbitlink import Pipeline, correlate_tracks")

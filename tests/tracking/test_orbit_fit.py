@@ -289,3 +289,17 @@ def test_determination_settings_are_checked():
         DeterminationSettings(max_sma_sigma_fraction=0.0)
     with pytest.raises(ValueError):
         DeterminationSettings(fit=FitSettings(dynamics="j3"))  # type: ignore[arg-type]
+
+
+def test_a_fit_that_leaves_the_residuals_domain_ends_unconverged_without_raising():
+    # Residuals defined for x < 1 only (an orbit that falls into the Earth beyond): the
+    # Jacobian's forward step from x = 0.99995 crosses into NaN, so no covariance exists.
+    from orbitlink.tracking.orbit.leastsq import levenberg_marquardt
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        values = np.where(x[:, :1] < 1.0, 10.0 * (x[:, :1] - 2.0), np.nan)
+        return np.hstack([values, values])
+
+    result = levenberg_marquardt(residuals, [0.99995], [1e-4])
+    assert not result.converged
+    assert np.all(np.isnan(result.covariance)) and result.condition == float("inf")

@@ -23,11 +23,11 @@ import json
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..batches import TrackBatch
-from ..candidates import CandidateCache
 from ..catalogue import Catalogue
 from ..models import Association, FieldOfView, Sensor, TrackUpdate
 from ..predict import SkyPredictor
@@ -43,6 +43,9 @@ from .records import associations, verdicts
 from .scoring import score_candidates
 from .settings import CorrelationSettings
 from .tracks import FrameTracks, frame_tracks
+
+if TYPE_CHECKING:  # candidates.py imports this package: the name is for types only
+    from ..candidates import CandidateCache
 
 __all__ = ["ArcEvidence", "Identification", "identify"]
 

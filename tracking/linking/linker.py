@@ -12,12 +12,19 @@
    chi-square test (:func:`.orbits.gate_chi2`, all such objects at once). An object with no
    orbit, or one too uncertain to predict that far, is *searched*: the admissible region of
    its latest tracklet is searched for orbits through the new tracklet
-   (:func:`.region.region_candidates`), if the two can share a mean motion at all.
+   (:func:`.region.region_candidates`), if the two can share a mean motion at all. An object
+   whose orbit rests on fewer than ``trust_gate_after_tracklets`` tracklets is searched too
+   when its gate failed: two short tracklets under-state how wrong their orbit is a day on.
 3. Every candidate is refined by a least-squares fit of SGP4 mean elements to all the
    object's observations and the tracklet's (:func:`.orbits.fit_elements`); a fit is
    accepted if its chi-square, and the tracklet's share of it, pass at ``fit_probability``.
    The accepted fit that the tracklet raises least wins; the object takes the tracklet.
 4. Otherwise the tracklet opens a new object, with the orbit of step 1 or its region.
+5. An object whose orbit a link refined is tried against the other objects (their kept
+   tracklets gated by the new orbit, then one fit over both): two objects found to be one
+   are merged into the older, and the younger is reported once more, ``merged_into`` it.
+   An object opened when its first tracklets were too short or too far apart to be linked
+   is recovered this way once a third tracklet pins the orbit down.
 
 :meth:`Linker.identify` matches objects against element sets that arrive later (their
 observations reproduced by the set within an along-track shift), which gives them a NORAD id.
@@ -57,6 +64,7 @@ from .orbits import (
     ProvisionalOrbit,
     fit_elements,
     gate_chi2,
+    gate_chi2_of_sets,
     mean_elements_from_state,
     observation_chi2,
     phase_sigma_rad,
@@ -92,6 +100,13 @@ class LinkerSettings(Settings):
         gt=0.0,
         description="Largest 1-sigma of an orbit's phase at the tracklet for the linear gate; "
         "beyond it the object is searched like one without an orbit.",
+    )
+    trust_gate_after_tracklets: int = Field(
+        3,
+        ge=1,
+        description="An object whose orbit rests on fewer tracklets is searched even when its "
+        "gate, which judges by the orbit's covariance alone, turned the tracklet down (two "
+        "short tracklets under-state how wrong their orbit can be a day later).",
     )
     max_search_gap_s: float = Field(
         3 * SECONDS_PER_DAY,
@@ -135,10 +150,11 @@ class LinkerSettings(Settings):
         "pairing by drag no object has.",
     )
     drag_height_km: float = Field(
-        1000.0,
+        1500.0,
         ge=0.0,
         description="Perigee height below which drag is allowed for (drift_sigma_rev_day2, "
-        "B* fitted).",
+        "B* fitted). SGP4 applies B* at any height, and real sets of objects at 1,200 km "
+        "(OneWeb) carry B* of 1e-3 that shows over two days.",
     )
     reepoch_after_s: float = Field(
         0.5 * SECONDS_PER_DAY,
@@ -153,6 +169,12 @@ class LinkerSettings(Settings):
     )
     max_objects: int = Field(
         10_000, ge=1, description="Objects kept at most; beyond, the longest unseen go."
+    )
+    max_merges_per_link: int = Field(
+        4,
+        ge=0,
+        description="Other objects a refined orbit may absorb after one link, at most (0: "
+        "objects are never merged).",
     )
     max_tracklets_per_object: int = Field(
         12, ge=2, description="Tracklets an object keeps for its fits (the newest)."
@@ -205,9 +227,12 @@ class ProvisionalObject:
     norad_id: int | None = None
     expired: bool = False
     range_km: tuple[float, float] | None = None
+    merged_into: str | None = None
 
     @property
     def status(self) -> UctStatus:
+        if self.merged_into is not None:
+            return "merged"
         if self.expired:
             return "expired"
         if self.norad_id is not None:
@@ -250,6 +275,7 @@ class ProvisionalObject:
             revision=self.revision,
             n_tracks=len(self.track_ids),
             range_km=None if self.range_km is None else list(self.range_km),
+            merged_into=self.merged_into,
             reason=self.reason,
             **values,
         )
@@ -270,6 +296,7 @@ class ProvisionalObject:
             "norad_id": self.norad_id,
             "expired": self.expired,
             "range_km": None if self.range_km is None else list(self.range_km),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -289,6 +316,7 @@ class ProvisionalObject:
             norad_id=data["norad_id"],
             expired=bool(data["expired"]),
             range_km=None if data["range_km"] is None else tuple(data["range_km"]),
+            merged_into=data.get("merged_into"),
         )
 
 
@@ -321,6 +349,7 @@ class LinkAttempt:
     searched: int = 0
     refits: int = 0
     linked_to: str | None = None
+    merged: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -383,7 +412,8 @@ class Linker:
         attempt.gated = len(candidates)
         attempt.seconds["gate"] = clock() - started
         started = clock()
-        searched = self._search_candidates(tracklet, obs, own)
+        gated = {c.uct_id for c in candidates}
+        searched = self._search_candidates(tracklet, obs, own, gated)
         attempt.searched = len({c.uct_id for c in searched})
         candidates += searched
         attempt.seconds["search"] = clock() - started
@@ -403,12 +433,18 @@ class Linker:
         started = clock()
         if best is not None:
             updated = self._join(best, tracklet)
-            attempt.linked_to = updated.uct_id
+            attempt.seconds["update"] = clock() - started
+            started = clock()
+            merged = self._merge_others(updated)
+            attempt.merged = sum(1 for obj in merged if obj.merged_into is not None)
+            attempt.seconds["merge"] = clock() - started
+            started = clock()
+            changed += merged or [updated]
+            attempt.linked_to = self._owner[tracklet.track_id]
         else:
-            updated = self._open(tracklet, obs, own)
-        changed.append(updated)
+            changed.append(self._open(tracklet, obs, own))
         changed += self._bound()
-        attempt.seconds["update"] = clock() - started
+        attempt.seconds["update"] = attempt.seconds.get("update", 0.0) + clock() - started
         return changed
 
     def _observations_of(self, tracklet: Tracklet) -> AngleObservations:
@@ -499,7 +535,11 @@ class Linker:
         return n - half, n + half
 
     def _search_candidates(
-        self, tracklet: Tracklet, obs: AngleObservations, own: ProvisionalOrbit | str
+        self,
+        tracklet: Tracklet,
+        obs: AngleObservations,
+        own: ProvisionalOrbit | str,
+        gated: set[str],
     ) -> list[_Candidate]:
         s = self.settings
         middle = float(np.mean(obs.time_unix_s))
@@ -513,10 +553,14 @@ class Linker:
         for obj in self._objects.values():
             if obj.expired:
                 continue
-            if obj.orbit is not None and phase_sigma_rad(obj.orbit, middle) <= (
-                s.max_phase_sigma_rad
+            if obj.uct_id in gated:
+                continue
+            if (
+                obj.orbit is not None
+                and len(obj.tracklets) >= s.trust_gate_after_tracklets
+                and phase_sigma_rad(obj.orbit, middle) <= s.max_phase_sigma_rad
             ):
-                continue  # gated instead
+                continue  # its gate's answer stands
             latest = obj.tracklets[-1]
             region = self._region_of(latest)
             if abs(middle - region.attributable.epoch_unix_s) > s.max_search_gap_s:
@@ -573,7 +617,7 @@ class Linker:
             return None
         if not orbit.converged:  # carry on from where it stopped, once
             orbit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
-        if orbit.dof <= 0 or not np.isfinite(orbit.chi2):
+        if orbit.dof <= 0 or not (np.isfinite(orbit.chi2) and orbit.has_covariance):
             return None
         if abs(orbit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
             return None
@@ -652,6 +696,173 @@ class Linker:
         self._objects[uct_id] = obj
         self._owner[tracklet.track_id] = uct_id
         return obj
+
+    # ------------------------------------------------------------------ merging
+
+    def _merge_others(self, obj: ProvisionalObject) -> list[ProvisionalObject]:
+        """Merge into one the objects that ``obj``'s orbit shows to be ``obj`` (step 5 of the
+        module docstring); returns what changed (the absorbed objects, then the survivor),
+        or nothing if no object was merged."""
+        changed: list[ProvisionalObject] = []
+        survivor = obj
+        # One published change per object and link: _join counted obj's already.
+        published = {obj.uct_id: obj.revision - 1}
+        for _ in range(self.settings.max_merges_per_link):
+            found = self._merge_candidate(survivor)
+            if found is None:
+                break
+            published.setdefault(found[0].uct_id, found[0].revision)
+            survivor, absorbed = self._merge(survivor, *found)
+            changed.append(absorbed)
+        if not changed:
+            return []
+        changed = [replace(o, revision=published[o.uct_id] + 1) for o in changed + [survivor]]
+        self._objects[survivor.uct_id] = changed[-1]
+        return changed
+
+    def _merge_candidate(
+        self, obj: ProvisionalObject
+    ) -> tuple[ProvisionalObject, ProvisionalOrbit, tuple[Tracklet, ...]] | None:
+        """The other object that is ``obj`` (the best such), the orbit fitted to both and
+        the tracklets it kept. Both ways are gated: ``obj``'s orbit against the others'
+        tracklets, and the others' orbits against ``obj``'s tracklets (an object seen long
+        ago may have the better orbit)."""
+        s = self.settings
+        own = self._all_observations(obj.tracklets)
+        own_middle = float(np.mean(own.time_unix_s))
+        others, sets = [], []
+        for other in self._objects.values():
+            if other.uct_id == obj.uct_id or other.expired:
+                continue
+            if None not in (obj.norad_id, other.norad_id) and obj.norad_id != other.norad_id:
+                continue
+            others.append(other)
+            sets.append(self._all_observations(other.tracklets))
+        passed: list[tuple[float, int, ProvisionalObject, ProvisionalObject]] = []
+        # obj's orbit predicts the others' tracklets ...
+        if obj.orbit is not None:
+            near = [
+                k
+                for k, observations in enumerate(sets)
+                if phase_sigma_rad(obj.orbit, float(np.mean(observations.time_unix_s)))
+                <= s.max_phase_sigma_rad
+            ]
+            chi2, dof = gate_chi2_of_sets(obj.orbit, [sets[k] for k in near])
+            threshold = chi_square.ppf(s.gate_probability, dof)
+            passed += [
+                (float(value) / float(d), others[k].number, obj, others[k])
+                for k, value, d, limit in zip(near, chi2, dof, threshold)
+                if value <= limit
+            ]
+        # ... or another's orbit predicts obj's.
+        near = [
+            k
+            for k, other in enumerate(others)
+            if other.orbit is not None
+            and phase_sigma_rad(other.orbit, own_middle) <= s.max_phase_sigma_rad
+        ]
+        if near:
+            orbits = [
+                self._inflated(others[k].orbit, own_middle - others[k].last_seen_s) for k in near
+            ]
+            chi2, dof = gate_chi2(orbits, own)
+            threshold = chi_square.ppf(s.gate_probability, dof)
+            passed += [
+                (float(value) / dof, others[k].number, others[k], others[k])
+                for k, value in zip(near, chi2)
+                if value <= threshold
+            ]
+        tried: set[str] = set()
+        for _, _, start, other in sorted(passed, key=lambda p: (p[0], p[1])):
+            if other.uct_id in tried or len(tried) >= s.max_refits:
+                continue
+            tried.add(other.uct_id)
+            fit = self._merged_fit(obj, other, start)
+            if fit is not None:
+                return (other, *fit)
+        return None
+
+    def _merged_fit(
+        self, obj: ProvisionalObject, other: ProvisionalObject, start: ProvisionalObject
+    ) -> tuple[ProvisionalOrbit, tuple[Tracklet, ...]] | None:
+        """One orbit over both objects' kept tracklets, fitted from ``start``'s orbit, if it
+        passes as a link's fit must (the other object's tracklets' share too)."""
+        s = self.settings
+        tracklets = tuple(
+            sorted(obj.tracklets + other.tracklets, key=lambda t: t.first_time_unix_s)
+        )[-s.max_tracklets_per_object :]
+        both = self._all_observations(tracklets)
+        orbit = start.orbit
+        assert orbit is not None
+        gated = other if start is obj else obj
+        observations = self._all_observations(gated.tracklets)
+        fit_bstar = orbit.fits_bstar or (
+            len(tracklets) >= 3
+            and both.span_s >= s.bstar_after_s
+            and _perigee_height_km(orbit.elements) < s.drag_height_km
+        )
+        try:
+            fit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
+        except ValueError:
+            return None
+        if not fit.converged:  # carry on from where it stopped, once
+            fit = fit_elements(fit.elements, both, fit_bstar=fit_bstar)
+        if fit.dof <= 0 or not (np.isfinite(fit.chi2) and fit.has_covariance):
+            return None
+        if abs(fit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
+            return None
+        if fit.chi2 > chi_square.ppf(s.fit_probability, fit.dof):
+            return None
+        if observation_chi2(fit, observations) > chi_square.ppf(
+            s.fit_probability, 2 * len(observations)
+        ):
+            return None
+        return fit, tracklets
+
+    def _merge(
+        self,
+        obj: ProvisionalObject,
+        other: ProvisionalObject,
+        orbit: ProvisionalOrbit,
+        tracklets: tuple[Tracklet, ...],
+    ) -> tuple[ProvisionalObject, ProvisionalObject]:
+        """The merged object (under the older id, with ``orbit`` fitted to ``tracklets``)
+        and the absorbed one's last state."""
+        older, younger = sorted((obj, other), key=lambda o: o.number)
+        kept = {t.track_id for t in tracklets}
+        for tracklet in obj.tracklets + other.tracklets:
+            if tracklet.track_id not in kept:
+                self._forget(tracklet.track_id)
+        track_ids = older.track_ids + younger.track_ids
+        survivor = replace(
+            older,
+            tracklets=tracklets,
+            track_ids=track_ids,
+            sensors=tuple(sorted(set(older.sensors) | set(younger.sensors))),
+            n_observations=older.n_observations + younger.n_observations,
+            first_seen_s=min(older.first_seen_s, younger.first_seen_s),
+            last_seen_s=max(older.last_seen_s, younger.last_seen_s),
+            orbit=orbit,
+            reason=(
+                f"{len(track_ids)} tracks linked ({younger.uct_id} merged: one orbit fits "
+                f"both); SGP4 fit to {orbit.n_observations} observations: "
+                f"{orbit.rms_arcsec:.2f} arcsec RMS"
+            ),
+            revision=older.revision + 1,
+            norad_id=older.norad_id if older.norad_id is not None else younger.norad_id,
+            range_km=None,
+        )
+        absorbed = replace(
+            younger,
+            merged_into=older.uct_id,
+            reason=f"merged into {older.uct_id}: one orbit fits both",
+            revision=younger.revision + 1,
+        )
+        del self._objects[younger.uct_id]
+        self._objects[older.uct_id] = survivor
+        for track_id in track_ids:
+            self._owner[track_id] = older.uct_id
+        return survivor, absorbed
 
     # ------------------------------------------------------------------ bounds
 

@@ -60,6 +60,7 @@ __all__ = [
     "elements_to_dict",
     "fit_elements",
     "gate_chi2",
+    "gate_chi2_of_sets",
     "mean_elements_from_state",
     "observation_chi2",
     "orbit_of_state",
@@ -101,6 +102,11 @@ class ProvisionalOrbit:
     @property
     def fits_bstar(self) -> bool:
         return len(self.covariance) == 7
+
+    @property
+    def has_covariance(self) -> bool:
+        """False when the fit ended where SGP4 could not propagate (its covariance NaN)."""
+        return bool(np.all(np.isfinite(self.covariance)))
 
     @property
     def semi_major_axis_km(self) -> float:
@@ -300,6 +306,44 @@ def gate_chi2(
         except np.linalg.LinAlgError:
             continue
     return chi2, 2 * n
+
+
+def gate_chi2_of_sets(
+    orbit: ProvisionalOrbit, observation_sets: Sequence[AngleObservations]
+) -> tuple[Array, Array]:
+    """Squared Mahalanobis distance of each set of observations from one orbit's prediction
+    (the orbit's covariance and each set's sigmas, as :func:`gate_chi2`), ``(K,)``, and each
+    set's ``2 N`` degrees of freedom. One propagation serves every set."""
+    sizes = np.array([len(o) for o in observation_sets], dtype=int)
+    chi2 = np.full(len(sizes), np.inf)
+    if not len(sizes):
+        return chi2, 2 * sizes
+    params = orbit.parameters()
+    steps = PARAMETER_STEPS[: len(params)]
+    satrecs = satrecs_of(np.vstack([params, params + np.diag(steps)]), orbit.elements)
+    if satrecs is None:
+        return chi2, 2 * sizes
+    observations = AngleObservations.concatenate(list(observation_sets))
+    # concatenate sorts by time: follow each observation's set through that order.
+    times = np.concatenate([o.time_unix_s for o in observation_sets])
+    labels = np.repeat(np.arange(len(sizes)), sizes)[np.argsort(times, kind="stable")]
+    angles = _angles(satrecs, observations)  # (1 + P, N, 2)
+    nominal = angles[0]
+    jacobian = (angles[1:] - nominal) / steps[:, None, None]  # (P, N, 2)
+    variance = observations.sigma_arcsec**2
+    for k in range(len(sizes)):
+        rows = labels == k
+        residual = nominal[rows].ravel()
+        partials = jacobian[:, rows].reshape(len(steps), -1).T  # (2 N_k, P)
+        noise = np.repeat(variance[rows], 2)
+        covariance = partials @ orbit.covariance @ partials.T + np.diag(noise)
+        if not (np.all(np.isfinite(residual)) and np.all(np.isfinite(covariance))):
+            continue
+        try:
+            chi2[k] = float(residual @ np.linalg.solve(covariance, residual))
+        except np.linalg.LinAlgError:
+            continue
+    return chi2, 2 * sizes
 
 
 def observation_chi2(orbit: ProvisionalOrbit, observations: AngleObservations) -> float:

@@ -22,8 +22,9 @@ __all__ = ["UctObjectRecord", "UctStatus"]
 #: ``region``: no orbit yet, only the admissible region of its one tracklet; ``orbit``: an
 #: orbit fitted to its observations; ``identified``: matched to a catalogue element set
 #: (``norad_id``); ``expired``: no tracklet for longer than the linker keeps objects (its
-#: last record; it is no longer linked to).
-UctStatus = Literal["region", "orbit", "identified", "expired"]
+#: last record; it is no longer linked to); ``merged``: found to be the object
+#: ``merged_into`` (its last record; its tracks are that object's now).
+UctStatus = Literal["region", "orbit", "identified", "expired", "merged"]
 
 
 class UctObjectRecord(_Record):
@@ -35,7 +36,8 @@ class UctObjectRecord(_Record):
     ``position_km``, ``velocity_km_s`` and ``covariance`` (6x6, km and km/s, GCRS) are the
     fitted orbit's state at the TLE epoch; ``rms_arcsec`` the fit's residuals over its
     ``n_observations``; ``range_km`` the admissible range interval of an object without an
-    orbit. ``reason`` says in words how the object got its present orbit or why it has none.
+    orbit; ``merged_into`` the object a merged one became. ``reason`` says in words how the
+    object got its present orbit or why it has none.
     """
 
     uct_id: str
@@ -60,6 +62,7 @@ class UctObjectRecord(_Record):
     inclination_deg: float | None = None
     rms_arcsec: float | None = None
     range_km: list[float] | None = None
+    merged_into: str | None = None
     reason: str = ""
 
     @field_validator("first_seen", "last_seen", "epoch", mode="before")

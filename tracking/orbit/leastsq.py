@@ -20,6 +20,7 @@ the sigmas they were divided by; a pseudo-inverse stands in if the normal matrix
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ def _jacobian(residuals: Residuals, x: Array, steps: Array) -> tuple[Array, Arra
 
 
 def _covariance(normal: Array) -> tuple[Array, float]:
+    if not np.all(np.isfinite(normal)):  # the fit left the propagator's domain
+        return np.full_like(normal, np.nan), math.inf
     d = np.sqrt(np.diag(normal))
     d = np.where(d > 0.0, d, 1.0)
     scaled = normal / np.outer(d, d)
@@ -135,6 +138,7 @@ def levenberg_marquardt(
             message = "converged"
             break
     covariance, condition = _covariance(jacobian.T @ jacobian)
+    converged = converged and math.isfinite(condition)
     return LeastSquaresResult(
         x=x,
         residuals=r,
