@@ -30,3 +30,21 @@ def test_every_settings_class_has_a_table_somewhere() -> None:
         # The public path of a class may be its package (orbitlink.tracking.correlation).
         package = cls.__module__.rsplit(".", 1)[0]
         assert marker in text or f"<!-- settings-table: {package}.{cls.__name__} -->" in text
+
+
+def test_no_file_holds_a_merge_conflict() -> None:
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = []
+    for name in tracked:
+        path = REPO_ROOT / name
+        if path.suffix not in {".md", ".py", ".toml", ".yml", ".yaml", ".sh", ".txt"}:
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.startswith(markers):
+                found.append(f"{name}:{number}")
+    assert not found, found
