@@ -33,6 +33,25 @@ OBJECTS = (41866, 41592, 58584, 60453, 41888, 44057)
 CONTRACT = ("uct_id", "track_ids", "norad_id", "tle", "n_observations", "sensors", "first_seen")
 
 
+KITT_PEAK = Sensor(
+    sensor_id="kpno", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, sigma_arcsec=5
+)
+
+
+def network(catalogue: Catalogue, *more: Sensor) -> list[Sensor]:
+    """CTIO, Teide, any ``more``, and a camera on NEOSSAT (39089)."""
+    return [
+        Sensor(sensor_id="ctio", lat_deg=-30.169, lon_deg=-70.8063, alt_m=2207.0, sigma_arcsec=2),
+        Sensor(sensor_id="teide", lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, sigma_arcsec=3),
+        *more,
+        Sensor(
+            sensor_id="neossat",
+            tle=list(catalogue.lines[catalogue.index_of([39089])[0]]),
+            sigma_arcsec=4,
+        ),
+    ]
+
+
 @dataclass
 class Scenario:
     catalogue: Catalogue
@@ -43,15 +62,7 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(catalog_dir: Path) -> Scenario:
     catalogue = Catalogue.from_path(catalog_dir)
-    sensors = [
-        Sensor(sensor_id="ctio", lat_deg=-30.169, lon_deg=-70.8063, alt_m=2207.0, sigma_arcsec=2),
-        Sensor(sensor_id="teide", lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, sigma_arcsec=3),
-        Sensor(
-            sensor_id="neossat",
-            tle=list(catalogue.lines[catalogue.index_of([39089])[0]]),
-            sigma_arcsec=4,
-        ),
-    ]
+    sensors = network(catalogue)
     rng = np.random.default_rng(5)
     settings = PassSettings(catch_probability=0.4, max_passes_per_night=1)
     real = simulate_passes(catalogue, OBJECTS, sensors, START, 1.6 * 86400.0, rng, settings)
@@ -209,16 +220,7 @@ SPLIT_OBJECTS = ((40482, 3), (60267, 2))
 @pytest.mark.parametrize(("norad_id", "opened"), SPLIT_OBJECTS)
 def test_two_provisional_objects_found_to_be_one_are_merged(catalog_dir, norad_id, opened):
     catalogue = Catalogue.from_path(catalog_dir)
-    sensors = [
-        Sensor(sensor_id="ctio", lat_deg=-30.169, lon_deg=-70.8063, alt_m=2207.0, sigma_arcsec=2),
-        Sensor(sensor_id="teide", lat_deg=28.3008, lon_deg=-16.5117, alt_m=2390.0, sigma_arcsec=3),
-        Sensor(sensor_id="kpno", lat_deg=31.9583, lon_deg=-111.5967, alt_m=2096.0, sigma_arcsec=5),
-        Sensor(
-            sensor_id="neossat",
-            tle=list(catalogue.lines[catalogue.index_of([39089])[0]]),
-            sigma_arcsec=4,
-        ),
-    ]
+    sensors = network(catalogue, KITT_PEAK)
     rng = np.random.default_rng(2)
     passes = simulate_passes(catalogue, [norad_id], sensors, START, 2 * 86400.0, rng)
     tracklets = [s.tracklet for s in sorted(passes, key=lambda s: s.tracklet.times[-1])]

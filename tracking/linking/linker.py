@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -598,7 +598,6 @@ class Linker:
         s = self.settings
         obj = self._objects[candidate.uct_id]
         kept = list(obj.tracklets[-(s.max_tracklets_per_object - 1) :]) + [tracklet]
-        both = self._all_observations(kept)
         if candidate.kind == "gate":
             start = candidate.elements
         else:
@@ -606,28 +605,10 @@ class Linker:
             start = mean_elements_from_state(candidate.epoch_unix_s, candidate.state, bstar)
         if start is None:
             return None
-        fit_bstar = (
-            len(kept) >= 3
-            and both.span_s >= s.bstar_after_s
-            and _perigee_height_km(start) < s.drag_height_km
-        )
-        try:
-            orbit = fit_elements(start, both, fit_bstar=fit_bstar)
-        except ValueError:
-            return None
-        if not orbit.converged:  # carry on from where it stopped, once
-            orbit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
-        if orbit.dof <= 0 or not (np.isfinite(orbit.chi2) and orbit.has_covariance):
-            return None
-        if abs(orbit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
-            return None
-        if orbit.chi2 > chi_square.ppf(s.fit_probability, orbit.dof):
+        orbit = self._accepted_fit(start, kept, obs)
+        if orbit is None:
             return None
         before = 0.0 if obj.orbit is None or candidate.kind == "search" else obj.orbit.chi2
-        # The tracklet's own share: its residuals under the joint fit.
-        own = observation_chi2(orbit, obs)
-        if own > chi_square.ppf(s.fit_probability, 2 * len(obs)):
-            return None
         how = "gate" if candidate.kind == "gate" else "region search"
         return _Link(obj.uct_id, orbit, (orbit.chi2 - before) / (2 * len(obs)), how)
 
@@ -791,18 +772,34 @@ class Linker:
         tracklets = tuple(
             sorted(obj.tracklets + other.tracklets, key=lambda t: t.first_time_unix_s)
         )[-s.max_tracklets_per_object :]
-        both = self._all_observations(tracklets)
         orbit = start.orbit
         assert orbit is not None
         gated = other if start is obj else obj
         observations = self._all_observations(gated.tracklets)
-        fit_bstar = orbit.fits_bstar or (
+        fit = self._accepted_fit(orbit.elements, tracklets, observations, orbit.fits_bstar)
+        return None if fit is None else (fit, tracklets)
+
+    def _accepted_fit(
+        self,
+        start: MeanElements,
+        tracklets: Sequence[Tracklet],
+        share: AngleObservations,
+        fit_bstar: bool = False,
+    ) -> ProvisionalOrbit | None:
+        """SGP4 mean elements fitted from ``start`` to the tracklets' observations, if the
+        fit passes: its chi-square over all of them, and over ``share`` (the observations
+        being added) alone, within ``fit_probability``, and a plausible B*. B* is fitted too
+        (besides when ``fit_bstar``) for a low orbit seen over three tracklets and
+        ``bstar_after_s``."""
+        s = self.settings
+        both = self._all_observations(tracklets)
+        fit_bstar = fit_bstar or (
             len(tracklets) >= 3
             and both.span_s >= s.bstar_after_s
-            and _perigee_height_km(orbit.elements) < s.drag_height_km
+            and _perigee_height_km(start) < s.drag_height_km
         )
         try:
-            fit = fit_elements(orbit.elements, both, fit_bstar=fit_bstar)
+            fit = fit_elements(start, both, fit_bstar=fit_bstar)
         except ValueError:
             return None
         if not fit.converged:  # carry on from where it stopped, once
@@ -813,11 +810,9 @@ class Linker:
             return None
         if fit.chi2 > chi_square.ppf(s.fit_probability, fit.dof):
             return None
-        if observation_chi2(fit, observations) > chi_square.ppf(
-            s.fit_probability, 2 * len(observations)
-        ):
+        if observation_chi2(fit, share) > chi_square.ppf(s.fit_probability, 2 * len(share)):
             return None
-        return fit, tracklets
+        return fit
 
     def _merge(
         self,

@@ -293,19 +293,27 @@ def gate_chi2(
     if not rows:
         return chi2, 2 * n
     angles = _angles(satrecs, observations).reshape(len(satrecs), 2 * n)
-    noise = np.diag((observations.sigma_arcsec[:, None] * np.ones(2)).ravel() ** 2)
+    noise = np.repeat(observations.sigma_arcsec**2, 2)
     for k, start, steps in rows:
         nominal = angles[start]
         perturbed = angles[start + 1 : start + 1 + len(steps)]
         jacobian = ((perturbed - nominal) / steps[:, None]).T  # (2N, P)
-        covariance = jacobian @ orbits[k].covariance @ jacobian.T + noise
-        if not (np.all(np.isfinite(nominal)) and np.all(np.isfinite(covariance))):
-            continue
-        try:
-            chi2[k] = float(nominal @ np.linalg.solve(covariance, nominal))
-        except np.linalg.LinAlgError:
-            continue
+        chi2[k] = _mahalanobis_chi2(nominal, jacobian, orbits[k].covariance, noise)
     return chi2, 2 * n
+
+
+def _mahalanobis_chi2(
+    residual: Array, partials: Array, covariance: Array, noise_variance: Array
+) -> float:
+    """``r^T (J P J^T + R)^-1 r`` of residuals ``(M,)`` with partials ``(M, P)``, the
+    parameters' covariance and the residuals' variances; infinite where it is undefined."""
+    total = partials @ covariance @ partials.T + np.diag(noise_variance)
+    if not (np.all(np.isfinite(residual)) and np.all(np.isfinite(total))):
+        return math.inf
+    try:
+        return float(residual @ np.linalg.solve(total, residual))
+    except np.linalg.LinAlgError:
+        return math.inf
 
 
 def gate_chi2_of_sets(
@@ -336,13 +344,7 @@ def gate_chi2_of_sets(
         residual = nominal[rows].ravel()
         partials = jacobian[:, rows].reshape(len(steps), -1).T  # (2 N_k, P)
         noise = np.repeat(variance[rows], 2)
-        covariance = partials @ orbit.covariance @ partials.T + np.diag(noise)
-        if not (np.all(np.isfinite(residual)) and np.all(np.isfinite(covariance))):
-            continue
-        try:
-            chi2[k] = float(residual @ np.linalg.solve(covariance, residual))
-        except np.linalg.LinAlgError:
-            continue
+        chi2[k] = _mahalanobis_chi2(residual, partials, orbit.covariance, noise)
     return chi2, 2 * sizes
 
 
