@@ -406,6 +406,22 @@ def create_app(
                 if tp.topic == settings.topic("frames")
             ),
         )
+        await resume_where_the_tables_say()
+
+    async def resume_where_the_tables_say() -> None:
+        # The state tables, not the group's committed offsets, say which message of each
+        # partition comes next. A worker killed before its first commit leaves no committed
+        # offset; the next one was then seen to start at the partition's end and wait there,
+        # so the messages in between (a takeover's backlog) never came. Seek every input
+        # partition this worker now holds to its table's next offset.
+        tables = {settings.topic("frames"): processor.states}
+        if holder.linker is not None:
+            tables[settings.topic("tracklets")] = holder.linker.states
+        for tp in app.assignor.assigned_actives():
+            states = tables.get(tp.topic)
+            stored = None if states is None else states.get(next_offset_key(tp.partition))
+            if stored is not None:
+                await app.consumer.seek(TP(tp.topic, tp.partition), int(stored))
 
     async def stop_services(sender: object = None, **kwargs: object) -> None:
         await holder.stop_services()
