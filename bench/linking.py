@@ -293,13 +293,17 @@ def print_costs(run: Run, frames_per_s: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.linking", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a third of the objects, 2 nights")
-    quick = parser.parse_args([] if argv is None else argv).quick
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help=f"the draw of objects and passes ({SEED})"
+    )
+    args = parser.parse_args([] if argv is None else argv)
+    quick, seed = args.quick, args.seed
     started = time.perf_counter()
     truth = Catalogue.from_path(TRUTH_DIR)
     stale = Catalogue.from_path(STALE_DIR)
     counts = {k: max(1, v // 3) for k, v in CLASS_COUNTS.items()} if quick else CLASS_COUNTS
-    chosen = withheld_objects(truth, stale, counts, SEED)
-    rng = np.random.default_rng(SEED)
+    chosen = withheld_objects(truth, stale, counts, seed)
+    rng = np.random.default_rng(seed)
     network = sensors(truth)
     nights = 2 if quick else NIGHTS
     tracklets = simulate_passes(
@@ -314,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{STALE_DIR.name}; {len(chosen)} withheld objects "
         f"({', '.join(f'{v} {k}' for k, v in Counter(chosen.values()).items())}), "
         f"{nights} nights, {len(network)} sensors; {len(tracklets)} tracklets "
-        f"({len(noise)} false); seed {SEED}"
+        f"({len(noise)} false); seed {seed}"
     )
     print("tracklets built from truth detections grouped by pass, not by the pipeline\n")
     run = run_linker(truth, tracklets, LinkerSettings())
