@@ -37,6 +37,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import faust
@@ -171,6 +172,18 @@ def _faust_app(settings: StreamSettings) -> faust.App:
     )
 
 
+def _next_offsets(app: faust.App, tables: dict[str, Mapping[bytes, bytes]]) -> dict[TP, int]:
+    """The next offset each state table stores for the partitions of its input topic (the
+    keys of ``tables``) that this worker holds."""
+    found = {}
+    for tp in app.assignor.assigned_actives():
+        states = tables.get(tp.topic)
+        stored = None if states is None else states.get(next_offset_key(tp.partition))
+        if stored is not None:
+            found[TP(tp.topic, tp.partition)] = int(stored)
+    return found
+
+
 def _consumer_lag(
     app: faust.App, topic: str, processor: FrameProcessor
 ) -> dict[tuple[str, int], int]:
@@ -178,12 +191,10 @@ def _consumer_lag(
     the next offset the processor expects."""
     lag = {}
     try:
-        assigned = [tp for tp in app.assignor.assigned_actives() if tp.topic == topic]
-        for tp in assigned:
+        for tp, stored in _next_offsets(app, {topic: processor.states}).items():
             highwater = app.consumer.highwater(tp)
-            stored = processor.states.get(next_offset_key(tp.partition))
-            if highwater is not None and stored is not None:
-                lag[(tp.topic, tp.partition)] = max(int(highwater) - int(stored), 0)
+            if highwater is not None:
+                lag[(tp.topic, tp.partition)] = max(int(highwater) - stored, 0)
     except Exception:  # no consumer yet, or a rebalance under way: nothing to report
         return {}
     return lag
@@ -417,11 +428,8 @@ def create_app(
         tables = {settings.topic("frames"): processor.states}
         if holder.linker is not None:
             tables[settings.topic("tracklets")] = holder.linker.states
-        for tp in app.assignor.assigned_actives():
-            states = tables.get(tp.topic)
-            stored = None if states is None else states.get(next_offset_key(tp.partition))
-            if stored is not None:
-                await app.consumer.seek(TP(tp.topic, tp.partition), int(stored))
+        for tp, stored in _next_offsets(app, tables).items():
+            await rewind(tp.topic, tp.partition, stored)
 
     async def stop_services(sender: object = None, **kwargs: object) -> None:
         await holder.stop_services()
