@@ -417,19 +417,27 @@ def create_app(
                 if tp.topic == settings.topic("frames")
             ),
         )
-        await resume_where_the_tables_say()
+        # Faust seeks to the committed offsets after this signal returns (and waits for it),
+        # so the seek to the tables' offsets runs once the rebalance has ended.
+        asyncio.ensure_future(resume_where_the_tables_say())
 
     async def resume_where_the_tables_say() -> None:
         # The state tables, not the group's committed offsets, say which message of each
-        # partition comes next. A worker killed before its first commit leaves no committed
-        # offset; the next one was then seen to start at the partition's end and wait there,
-        # so the messages in between (a takeover's backlog) never came. Seek every input
-        # partition this worker now holds to its table's next offset.
-        tables = {settings.topic("frames"): processor.states}
+        # partition comes next. A worker killed before its first commit was seen to leave
+        # the next one waiting at the tracklets partition's end, so the messages in between
+        # (a takeover's backlog) never came. Seek every input partition this worker holds to
+        # its table's next offset (Faust then drops what it had read below it).
+        # A partition that has delivered a message needs no seek: the offset guard saw
+        # where Faust reads from and sought back itself if that was past the table's offset.
+        while app.rebalancing:
+            await asyncio.sleep(0.05)
+        guards = {settings.topic("frames"): processor.offsets}
         if holder.linker is not None:
-            tables[settings.topic("tracklets")] = holder.linker.states
+            guards[settings.topic("tracklets")] = holder.linker.offsets
+        tables = {topic: guard.states for topic, guard in guards.items()}
         for tp, stored in _next_offsets(app, tables).items():
-            await rewind(tp.topic, tp.partition, stored)
+            if not guards[tp.topic].has_delivered(tp.topic, tp.partition):
+                await rewind(tp.topic, tp.partition, stored)
 
     async def stop_services(sender: object = None, **kwargs: object) -> None:
         await holder.stop_services()

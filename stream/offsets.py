@@ -73,6 +73,11 @@ class OffsetGuard:
         self._note_offset(topic, partition, offset)
         return True
 
+    def has_delivered(self, topic: str, partition: int) -> bool:
+        """Whether a message of the partition has come since this worker started: from then
+        on :meth:`admit` sees every position Faust reads from, and puts it right."""
+        return (topic, partition) in self._last_offset
+
     def next_offset(self, partition: int) -> int | None:
         """The stored offset of ``partition``'s next frame (None before its first): a frame
         below it was processed already, before a restart or a takeover."""
