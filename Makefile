@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint docs bench clean vendor
+.PHONY: setup demo test lint docs bench peers clean vendor
 
 setup: $(STAMP)
 
@@ -33,8 +33,19 @@ docs: setup  # regenerate the settings tables the docs embed (a test checks they
 vendor:  # re-fetch the dashboard's uPlot from npm: pinned version, checked against its sha512
 	bash tools/vendor_uplot.sh
 
-bench: setup
+bench: setup peers
 	$(PY) -m bench
+
+# The peers the benchmarks compare with, beside Stone Soup (in the bench extra): LLNL's SSAPy.
+# Its sdist builds a C++ extension with CMake, which needs the venv's own setuptools (>= 77,
+# for its license field) and headers, so it is built without pip's build isolation.
+PEERS = $(VENV)/.peers-installed
+peers: $(PEERS)
+
+$(PEERS): $(STAMP)
+	$(PY) -m pip install --quiet cmake 'setuptools>=77'
+	$(PY) -m pip install --quiet --no-build-isolation 'llnl-ssapy==1.1.12'
+	touch $(PEERS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
