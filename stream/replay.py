@@ -16,8 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from aiokafka import AIOKafkaProducer
+from typing import TYPE_CHECKING
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.formats import Reject, read_observations
@@ -28,6 +27,9 @@ from .admin import ensure_topics_async
 from .codecs import encode_element_set, encode_record
 from .settings import SMALL_RECORD_BYTES, StreamSettings
 from .tansu import TANSU_SAFE_PRODUCER_CONFIG
+
+if TYPE_CHECKING:  # the offline replay reads frames here and never starts a Kafka client
+    from aiokafka import AIOKafkaProducer
 
 __all__ = ["ReplaySummary", "load_frames", "publish_catalogue", "publish_frames", "publish_sensors"]
 
@@ -78,6 +80,8 @@ def load_frames(
 def _producer(settings: StreamSettings, *, safe: bool, max_record_bytes: int) -> AIOKafkaProducer:
     """A producer for one kind of topic; a record over ``max_record_bytes`` (the topic's limit)
     is refused here, before the broker, which the embedded one would not do."""
+    from aiokafka import AIOKafkaProducer
+
     config = dict(TANSU_SAFE_PRODUCER_CONFIG) if safe else {"max_batch_size": 65536, "linger_ms": 5}
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap,

@@ -70,3 +70,15 @@ def test_modules_with_shared_imports_load_in_either_order() -> None:
     _run_python("import orbitlink.tracking.candidates")
     _run_python("import orbitlink.tracking.pipeline")
     _run_python("from orbitlink import Pipeline, correlate_tracks")
+
+
+def test_the_offline_replay_loads_no_kafka_client_and_no_scipy_stats() -> None:
+    # What `orbitlink replay --offline` imports: Kafka stays out of an offline run, and
+    # scipy.stats (about half a second to import) is not needed for chi-square quantiles.
+    out = _run_python(
+        "import sys\n"
+        "import orbitlink.stream.replay, orbitlink.tracking.offline\n"
+        "import orbitlink.tracking.monitoring\n"
+        "print(sorted(m for m in ('aiokafka', 'faust', 'scipy.stats') if m in sys.modules))\n"
+    )
+    assert out.strip() == "[]"

@@ -25,10 +25,18 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+from scipy.special import chdtri
 
 from .types import Array, IntArray
 
-__all__ = ["candidate_pairs", "chi2_gate", "chord_from_angle", "gnn_assign"]
+__all__ = ["candidate_pairs", "chi2_gate", "chi_square_quantile", "chord_from_angle", "gnn_assign"]
+
+
+def chi_square_quantile(probability: ArrayLike, dof: ArrayLike) -> Array:
+    """The ``probability`` quantile of the chi-square distribution with ``dof`` degrees of
+    freedom (``scipy.stats.chi2.ppf``, from ``scipy.special``: importing ``scipy.stats`` alone
+    costs a whole replay's worth of start-up)."""
+    return chdtri(np.asarray(dof, dtype=float), 1.0 - np.asarray(probability, dtype=float))
 
 
 def chi2_gate(probability: float, dof: int = 2) -> float:
@@ -38,9 +46,7 @@ def chi2_gate(probability: float, dof: int = 2) -> float:
         raise ValueError(f"gate probability must be in (0, 1), got {probability}")
     if dof == 2:  # closed form of the 2-dof chi-square quantile
         return float(-2.0 * np.log1p(-probability))
-    from scipy.stats import chi2
-
-    return float(chi2.ppf(probability, dof))
+    return float(chi_square_quantile(probability, dof))
 
 
 def chord_from_angle(angle_deg: ArrayLike) -> Array:

@@ -40,8 +40,8 @@ from datetime import datetime
 
 import numpy as np
 from pydantic import Field
-from scipy.stats import chi2
 
+from .association import chi_square_quantile
 from .models import Alert, AlertKind, Association, Frame
 from .settings import Settings
 from .times import datetime_from_unix, unix_from_datetime
@@ -155,7 +155,7 @@ def nis_band(n_samples: int, probability: float) -> tuple[float, float]:
     filter (2 dof each): ``chi2(2 n).ppf(tails) / n``."""
     dof = NIS_DOF * n_samples
     tail = 0.5 * (1.0 - probability)
-    low, high = chi2.ppf([tail, 1.0 - tail], dof)
+    low, high = chi_square_quantile([tail, 1.0 - tail], dof)
     return float(low) / n_samples, float(high) / n_samples
 
 

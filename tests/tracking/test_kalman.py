@@ -13,7 +13,12 @@ from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from orbitlink.tracking.association import candidate_pairs, chi2_gate, gnn_assign
+from orbitlink.tracking.association import (
+    candidate_pairs,
+    chi2_gate,
+    chi_square_quantile,
+    gnn_assign,
+)
 from orbitlink.tracking.kalman import (
     POSITION_H,
     constant_velocity_transition,
@@ -241,6 +246,19 @@ def test_gnn_assign_resolves_contention_for_one_detection() -> None:
     dense[np.arange(3), 10 + np.arange(3)] = 9.21
     rr, cc = linear_sum_assignment(dense)
     assert [(a, b) for a, b in zip(rr, cc) if b < 10] == [(0, 5), (1, 7)]
+
+
+#: scipy.special's inverse of the upper tail against scipy.stats' quantile.
+QUANTILE_RTOL = 1e-9
+
+
+def test_chi_square_quantile_matches_scipy_stats_over_tails_and_dofs() -> None:
+    probability = np.array([1e-6, 1e-3, 0.025, 0.5, 0.975, 0.9999, 1.0 - 1e-7])[:, None]
+    dof = np.array([1, 2, 3, 6, 26, 100, 1000, 20000])[None, :]
+    np.testing.assert_allclose(
+        chi_square_quantile(probability, dof), chi2.ppf(probability, dof), rtol=QUANTILE_RTOL
+    )
+    assert chi2_gate(0.9999, 26) == pytest.approx(chi2.ppf(0.9999, 26), rel=QUANTILE_RTOL)
 
 
 def test_chi2_gate_rejects_bad_probability() -> None:

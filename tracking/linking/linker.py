@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 from pydantic import Field
-from scipy.stats import chi2 as chi_square
 
+from ..association import chi_square_quantile
 from ..catalogue import Catalogue
 from ..constants import EARTH_MU_KM3_S2, EARTH_RADIUS_KM, SECONDS_PER_DAY
 from ..orbit.admissible import AdmissibleRegion, admissible_region, attributable
@@ -519,7 +519,7 @@ class Linker:
         if not ids:
             return []
         chi2, dof = gate_chi2(orbits, obs)
-        threshold = chi_square.ppf(self.settings.gate_probability, dof)
+        threshold = chi_square_quantile(self.settings.gate_probability, dof)
         return [
             _Candidate(uct_id, "gate", float(value) / dof, elements=orbit.elements)
             for uct_id, orbit, value in zip(ids, orbits, chi2)
@@ -729,7 +729,7 @@ class Linker:
                 <= s.max_phase_sigma_rad
             ]
             chi2, dof = gate_chi2_of_sets(obj.orbit, [sets[k] for k in near])
-            threshold = chi_square.ppf(s.gate_probability, dof)
+            threshold = chi_square_quantile(s.gate_probability, dof)
             passed += [
                 (float(value) / float(d), others[k].number, obj, others[k])
                 for k, value, d, limit in zip(near, chi2, dof, threshold)
@@ -747,7 +747,7 @@ class Linker:
                 self._inflated(others[k].orbit, own_middle - others[k].last_seen_s) for k in near
             ]
             chi2, dof = gate_chi2(orbits, own)
-            threshold = chi_square.ppf(s.gate_probability, dof)
+            threshold = chi_square_quantile(s.gate_probability, dof)
             passed += [
                 (float(value) / dof, others[k].number, others[k], others[k])
                 for k, value in zip(near, chi2)
@@ -808,9 +808,9 @@ class Linker:
             return None
         if abs(fit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
             return None
-        if fit.chi2 > chi_square.ppf(s.fit_probability, fit.dof):
+        if fit.chi2 > chi_square_quantile(s.fit_probability, fit.dof):
             return None
-        if observation_chi2(fit, share) > chi_square.ppf(s.fit_probability, 2 * len(share)):
+        if observation_chi2(fit, share) > chi_square_quantile(s.fit_probability, 2 * len(share)):
             return None
         return fit
 
