@@ -214,6 +214,29 @@ def test_objects_expire_after_their_time_and_the_catalogue_is_bounded(scenario):
 #: MMS 1 (HEO, 1,100 x 150,000 km) and STARLINK-32158, over two nights from four sensors (seed
 #: 2 of PassSettings' defaults): their early tracklets are too short, or too far apart, to be
 #: linked when they arrive, so each opens objects of its own that only a later orbit joins.
+ECCENTRIC_LOW_PERIGEE = 47719  # ARKTIKA-M 1: Molniya orbit, perigee ~840 km, e 0.73
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_an_eccentric_orbit_with_a_low_perigee_is_linked_without_made_up_drag(catalog_dir, seed):
+    # Its perigee is below drag_height_km, so B* is tried once three tracklets span half a
+    # day; seen near apogee, the fit drove B* past max_bstar_per_earth_radius and every
+    # link failed (these draws split into three or four objects). The fit without B* links.
+    catalogue = Catalogue.from_path(catalog_dir)
+    rng = np.random.default_rng(seed)
+    passes = simulate_passes(
+        catalogue, [ECCENTRIC_LOW_PERIGEE], network(catalogue, KITT_PEAK), START, 3 * 86400.0, rng
+    )
+    tracklets = [s.tracklet for s in sorted(passes, key=lambda s: s.tracklet.times[-1])]
+    linker = Linker()
+    for tracklet in tracklets:
+        linker.link(tracklet)
+    (only,) = linker.objects
+    assert sorted(only.track_ids) == sorted(t.track_id for t in tracklets)
+    bstar = only.orbit.elements.bstar_per_earth_radius
+    assert abs(bstar) <= linker.settings.max_bstar_per_earth_radius
+
+
 SPLIT_OBJECTS = ((40482, 3), (60267, 2))
 
 

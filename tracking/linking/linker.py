@@ -790,27 +790,40 @@ class Linker:
         fit passes: its chi-square over all of them, and over ``share`` (the observations
         being added) alone, within ``fit_probability``, and a plausible B*. B* is fitted too
         (besides when ``fit_bstar``) for a low orbit seen over three tracklets and
-        ``bstar_after_s``."""
+        ``bstar_after_s``, and left out again when that fit drives it past
+        ``max_bstar_per_earth_radius``."""
         s = self.settings
         both = self._all_observations(tracklets)
-        fit_bstar = fit_bstar or (
+        drag_shows = (
             len(tracklets) >= 3
             and both.span_s >= s.bstar_after_s
             and _perigee_height_km(start) < s.drag_height_km
         )
+        fit = self._fit_within_bounds(start, both, fit_bstar or drag_shows)
+        if fit is None and drag_shows and not fit_bstar:
+            # B* driven beyond any object's: drag did not show after all (an eccentric orbit
+            # meets the air only at perigee, seen from far off), so the fit without it.
+            fit = self._fit_within_bounds(start, both, False)
+        if fit is None or fit.chi2 > chi_square_quantile(s.fit_probability, fit.dof):
+            return None
+        if observation_chi2(fit, share) > chi_square_quantile(s.fit_probability, 2 * len(share)):
+            return None
+        return fit
+
+    def _fit_within_bounds(
+        self, start: MeanElements, observations: AngleObservations, fit_bstar: bool
+    ) -> ProvisionalOrbit | None:
+        """The fit from ``start``, if it is usable: finite, with a covariance, and a B* that
+        some object has."""
         try:
-            fit = fit_elements(start, both, fit_bstar=fit_bstar)
+            fit = fit_elements(start, observations, fit_bstar=fit_bstar)
         except ValueError:
             return None
         if not fit.converged:  # carry on from where it stopped, once
-            fit = fit_elements(fit.elements, both, fit_bstar=fit_bstar)
+            fit = fit_elements(fit.elements, observations, fit_bstar=fit_bstar)
         if fit.dof <= 0 or not (np.isfinite(fit.chi2) and fit.has_covariance):
             return None
-        if abs(fit.elements.bstar_per_earth_radius) > s.max_bstar_per_earth_radius:
-            return None
-        if fit.chi2 > chi_square_quantile(s.fit_probability, fit.dof):
-            return None
-        if observation_chi2(fit, share) > chi_square_quantile(s.fit_probability, 2 * len(share)):
+        if abs(fit.elements.bstar_per_earth_radius) > self.settings.max_bstar_per_earth_radius:
             return None
         return fit
 
