@@ -469,6 +469,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--seed", type=int, default=SEED, help=f"the draw of objects and passes ({SEED})"
     )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="leave out the side by side with SSAPy"
+    )
     args = parser.parse_args([] if argv is None else argv)
     quick, seed = args.quick, args.seed
     started = time.perf_counter()
@@ -518,7 +521,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print()
     print_costs(run, frames_per_s=10.0)
-    print_peer(truth, tracklets, chosen, formation, run)
+    if not args.no_peers:
+        print_peer(truth, tracklets, chosen, formation, run)
     print(f"\n(took {time.perf_counter() - started:.0f} s)")
 
 
