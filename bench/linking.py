@@ -24,10 +24,13 @@ Figures:
 * *purity*: of all links (a tracklet joining an object), the fraction that joined its own
   object's (goal >= 0.99); *false links* count the others, and the false tracklets linked;
 * orbit error against the truth after 1, 2 and 3 tracklets (semi-major axis, inclination,
-  position 24 h after the last tracklet), by orbit class; with SSAPy's least-squares fit of
-  the same tracklets (from the same first guess) beside it where it is installed;
+  position 24 h after the last tracklet), by orbit class;
 * the cost of one link attempt (median, 95th percentile, by stage) and of the provisional
-  catalogue's update per frame.
+  catalogue's update per frame;
+* where SSAPy is installed (``make peers``; ``--no-peers`` leaves it out), the same figures
+  for SSAPy's MHT linker on the same tracklets, on all of them and on those its tracklet
+  model suits (GEO from the ground, where ours runs again beside it), and the orbit error
+  of SSAPy's fit of each object's first 1, 2 and 3 tracklets (:mod:`bench.ssapy_peer`).
 """
 
 from __future__ import annotations
