@@ -211,9 +211,6 @@ def test_objects_expire_after_their_time_and_the_catalogue_is_bounded(scenario):
     assert all(linker.get(o.uct_id) is None for o in expired)
 
 
-#: MMS 1 (HEO, 1,100 x 150,000 km) and STARLINK-32158, over two nights from four sensors (seed
-#: 2 of PassSettings' defaults): their early tracklets are too short, or too far apart, to be
-#: linked when they arrive, so each opens objects of its own that only a later orbit joins.
 ECCENTRIC_LOW_PERIGEE = 47719  # ARKTIKA-M 1: Molniya orbit, perigee ~840 km, e 0.73
 
 
@@ -237,6 +234,9 @@ def test_an_eccentric_orbit_with_a_low_perigee_is_linked_without_made_up_drag(ca
     assert abs(bstar) <= linker.settings.max_bstar_per_earth_radius
 
 
+#: MMS 1 (HEO, 1,100 x 150,000 km) and STARLINK-32158, over two nights from four sensors (seed
+#: 2 of PassSettings' defaults): their early tracklets are too short, or too far apart, to be
+#: linked when they arrive, so each opens objects of its own that only a later orbit joins.
 SPLIT_OBJECTS = ((40482, 3), (60267, 2))
 
 
