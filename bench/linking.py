@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -120,11 +121,17 @@ def orbit_class(catalogue: Catalogue, i: int) -> str:
     return "other"
 
 
+def positions_over_km(satrecs, start_unix_s: float, duration_s: float) -> np.ndarray:
+    """GCRS positions ``(K, T, 3)`` of the element sets at 25 times spread over the span, the
+    samples the docked and formation tests judge "throughout" by."""
+    _, r, _ = sgp4_gcrs(satrecs, start_unix_s + np.linspace(0.0, duration_s, 25))
+    return r
+
+
 def docked(catalogue: Catalogue, start_unix_s: float, duration_s: float) -> np.ndarray:
-    """Which objects have another within ``DOCKED_KM`` at every one of a day's worth of
-    samples over the span (one point to a sensor)."""
-    times = start_unix_s + np.linspace(0.0, duration_s, 25)
-    _, r, _ = sgp4_gcrs(catalogue.satrecs, times)  # (K, T, 3)
+    """Which objects have another within ``DOCKED_KM`` at every sample over the span (one
+    point to a sensor)."""
+    r = positions_over_km(catalogue.satrecs, start_unix_s, duration_s)
     valid = np.isfinite(r).all(axis=(1, 2))
     rows = np.flatnonzero(valid)
     close = cKDTree(r[rows, 0]).query_pairs(DOCKED_KM, output_type="ndarray")
@@ -141,17 +148,13 @@ def formations(
     """Each withheld object in a formation (another within ``FORMATION_KM`` throughout),
     mapped to the formation's lowest NORAD id."""
     norad_ids = sorted(norad_ids)
-    times = start_unix_s + np.linspace(0.0, duration_s, 25)
-    index = catalogue.index_of(norad_ids)
-    _, r, _ = sgp4_gcrs([catalogue.satrecs[int(i)] for i in index], times)
+    satrecs = [catalogue.satrecs[int(i)] for i in catalogue.index_of(norad_ids)]
+    r = positions_over_km(satrecs, start_unix_s, duration_s)
     apart = np.linalg.norm(r[:, None] - r[None, :], axis=-1).max(axis=-1)  # (K, K)
-    group = {n: n for n in norad_ids}
-    for a, b in zip(*np.nonzero(np.triu(apart < FORMATION_KM, k=1)), strict=True):
-        low = min(group[norad_ids[a]], group[norad_ids[b]])
-        for n in (norad_ids[a], norad_ids[b]):
-            old = group[n]
-            group.update({m: low for m, g in group.items() if g == old})
-    return {n: g for n, g in group.items() if sum(1 for x in group.values() if x == g) > 1}
+    _, group = connected_components(apart < FORMATION_KM, directed=False)
+    sizes = np.bincount(group)
+    lowest = {int(g): norad_ids[int(np.flatnonzero(group == g)[0])] for g in np.unique(group)}
+    return {n: lowest[int(g)] for n, g in zip(norad_ids, group, strict=True) if sizes[g] > 1}
 
 
 def withheld_objects(
@@ -187,20 +190,40 @@ class Run:
     errors: dict[str, list[tuple[int, OrbitError]]] = field(default_factory=dict)
 
 
-def orbit_error(truth: Catalogue, norad: int, orbit, last_seen_s: float) -> OrbitError:
+def state_error(
+    truth: Catalogue, norad: int, epoch_unix_s: float, r_km, v_km_s, later_unix_s: float, later_km
+) -> OrbitError:
+    """An orbit's error against the truth: its state at its epoch (semi-major axis and
+    inclination) and ``later_km``, its position predicted at ``later_unix_s``."""
     satrec = truth.satrecs[int(truth.index_of([norad])[0])]
-    epoch = orbit.epoch_unix_s
-    r, v, _ = orbit.gcrs_state(epoch)
-    _, rt, vt = sgp4_gcrs([satrec], [epoch])
-    mine, true = elements_from_state(r, v), elements_from_state(rt[0, 0], vt[0, 0])
-    later = last_seen_s + 86400.0
-    _, rp, _ = sgp4_gcrs([orbit.elements.satrec()], [later])
-    _, rl, _ = sgp4_gcrs([satrec], [later])
+    _, rt, vt = sgp4_gcrs([satrec], [epoch_unix_s])
+    mine, true = elements_from_state(r_km, v_km_s), elements_from_state(rt[0, 0], vt[0, 0])
+    _, rl, _ = sgp4_gcrs([satrec], [later_unix_s])
     return OrbitError(
         sma_km=float(abs(mine.semi_major_axis_km - true.semi_major_axis_km)),
         inclination_deg=float(abs(mine.inclination_deg - true.inclination_deg)),
-        position_24h_km=float(np.linalg.norm(rp[0, 0] - rl[0, 0])),
+        position_24h_km=float(np.linalg.norm(np.asarray(later_km) - rl[0, 0])),
     )
+
+
+def orbit_error(truth: Catalogue, norad: int, orbit, last_seen_s: float) -> OrbitError:
+    epoch = orbit.epoch_unix_s
+    r, v, _ = orbit.gcrs_state(epoch)
+    later = last_seen_s + 86400.0
+    _, rp, _ = sgp4_gcrs([orbit.elements.satrec()], [later])
+    return state_error(truth, norad, epoch, r, v, later, rp[0, 0])
+
+
+def pure_objects(tracklets: list[SimulatedTracklet], linker: Linker) -> dict[str, int | None]:
+    """The objects holding one truth object's tracklets (or false tracklets only), each
+    mapped to it."""
+    truth_of = {s.tracklet.track_id: s.norad_id for s in tracklets}
+    pure = {}
+    for obj in linker.objects:
+        owners = {truth_of[t] for t in obj.track_ids}
+        if len(owners) == 1:
+            pure[obj.uct_id] = next(iter(owners))
+    return pure
 
 
 def run_linker(truth: Catalogue, tracklets: list[SimulatedTracklet], settings: LinkerSettings):
@@ -356,21 +379,12 @@ def peer_orbit_errors(truth: Catalogue, tracklets: list[SimulatedTracklet], clas
     for norad in sorted({s.norad_id for s in tracklets} - {None}):
         own = [s for s in tracklets if s.norad_id == norad]
         own.sort(key=lambda s: s.tracklet.last_time_unix_s)
-        satrec = truth.satrecs[int(truth.index_of([norad])[0])]
         for count, (epoch, r, v, took) in ssapy_peer.fitted_states(own).items():
             seconds.append(took)
-            _, rt, vt = sgp4_gcrs([satrec], [epoch])
-            mine, true = elements_from_state(r, v), elements_from_state(rt[0, 0], vt[0, 0])
             later = own[count - 1].tracklet.last_time_unix_s + 86400.0
-            _, rl, _ = sgp4_gcrs([satrec], [later])
+            predicted = ssapy_peer.propagate_km(epoch, r, v, later)
             rows[(classes[norad], count)].append(
-                OrbitError(
-                    sma_km=float(abs(mine.semi_major_axis_km - true.semi_major_axis_km)),
-                    inclination_deg=float(abs(mine.inclination_deg - true.inclination_deg)),
-                    position_24h_km=float(
-                        np.linalg.norm(ssapy_peer.propagate_km(epoch, r, v, later) - rl[0, 0])
-                    ),
-                )
+                state_error(truth, norad, epoch, r, v, later, predicted)
             )
     return rows, seconds
 
@@ -424,14 +438,8 @@ def print_peer(
         if seconds:
             median_ms = 1e3 * np.median(seconds)
             print(f"\none SSAPy fit: median {median_ms:.0f} ms ({len(seconds)} fits)")
-    truth_of = {s.tracklet.track_id: s.norad_id for s in subset}
-    pure = {}
-    for obj in mine.linker.objects:
-        owners = {truth_of[t] for t in obj.track_ids}
-        if len(owners) == 1:
-            pure[obj.uct_id] = next(iter(owners))
     print("\nours on GEO from the ground, after 1, 2 and 3 tracklets linked:\n")
-    print_orbit_errors(our_orbit_errors(mine, pure, classes))
+    print_orbit_errors(our_orbit_errors(mine, pure_objects(subset, mine.linker), classes))
 
 
 def print_costs(run: Run, frames_per_s: float) -> None:
@@ -507,12 +515,7 @@ def main(argv: list[str] | None = None) -> None:
     run = run_linker(truth, tracklets, LinkerSettings())
     objects = [o.track_ids for o in run.linker.objects]
     print_link_figures(link_figures(tracklets, objects, chosen, formation))
-    truth_of = {s.tracklet.track_id: s.norad_id for s in run.tracklets}
-    truth_of_object = {}
-    for obj in run.linker.objects:
-        owners = {truth_of[t] for t in obj.track_ids}
-        if len(owners) == 1:
-            truth_of_object[obj.uct_id] = next(iter(owners))
+    truth_of_object = pure_objects(tracklets, run.linker)
     print("\norbit error against the truth after 1, 2 and 3 tracklets:\n")
     print_orbit_errors(our_orbit_errors(run, truth_of_object, chosen))
 
