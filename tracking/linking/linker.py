@@ -801,8 +801,9 @@ class Linker:
         )
         fit = self._fit_within_bounds(start, both, fit_bstar or drag_shows)
         if fit is None and drag_shows and not fit_bstar:
-            # B* driven beyond any object's: drag did not show after all (an eccentric orbit
-            # meets the air only at perigee, seen from far off), so the fit without it.
+            # No usable fit with B*, typically B* driven beyond any object's: drag did not
+            # show after all (an eccentric orbit meets the air only at perigee, seen from far
+            # off), so the fit without it.
             fit = self._fit_within_bounds(start, both, False)
         if fit is None or fit.chi2 > chi_square_quantile(s.fit_probability, fit.dof):
             return None
