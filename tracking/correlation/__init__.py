@@ -29,7 +29,7 @@ null.
 The stages, one module each, pass frozen dataclasses (nothing loops per track-object pair):
 ``tracks`` (the frame's tracks stacked), ``error_model`` (each object's sigmas from the fitted
 table), ``objects`` (the catalogue at the frame time: who can reach the sky, with window and
-reach), ``coarse`` (candidate pairs by dense products), ``arcs`` (detections against
+reach), ``coarse`` (candidate pairs within reach, by a k-d tree), ``arcs`` (detections against
 candidate paths at any time), ``path`` and ``measures`` (a track state as evidence),
 ``evidence`` (running sums and the closed-form log-likelihood ratio), ``hypotheses`` (both
 hypotheses' priors, the UCT density), ``scoring``, ``assign`` (the joint assignment),

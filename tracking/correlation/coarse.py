@@ -1,4 +1,4 @@
-"""Coarse selection: the (track, object) pairs worth measuring, by dense matrix products."""
+"""Coarse selection: the (track, object) pairs worth measuring, found with a k-d tree."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..association import candidate_pairs
 from ..constants import ARCSEC_PER_DEG, SURFACE_GRAVITY_KM_S2
 from ..types import IntArray
 from .objects import ObjectStates
@@ -14,14 +15,15 @@ from .tracks import FrameTracks
 
 __all__ = ["CoarsePairs", "coarse_select"]
 
-# Largest (tracks x objects) block the coarse selection evaluates at once: 0.8 MB arrays, which
-# stay clear of the page faults a fresh multi-megabyte array costs on every call.
-_CHUNK_ELEMENTS = 100_000
+# The k-d tree looks a hair beyond each object's reach, so that the exact test below, not the
+# tree's own arithmetic, decides a pair on the edge.
+_REACH_SLACK_DEG = 1e-9
 
 
 @dataclass(frozen=True)
 class CoarsePairs:
-    """The pairs that survived the coarse selection: P entries, each a track and an object."""
+    """The pairs that survived the coarse selection: P entries, each a track and an object,
+    sorted by track, then by object row."""
 
     track: IntArray  # (P,) into the frame's tracks
     row: IntArray  # (P,) into the ObjectStates rows (not the catalogue)
@@ -42,44 +44,38 @@ def coarse_select(
     bending of the orbit by gravity over the window), and the track's apparent speed is within
     ``coarse_speed_ratio`` of the object's.
 
-    The tests run as dense (tracks x objects) matrix products, a few chunks of tracks at a
-    time: the band around a great circle is not a ball, so a k-d tree would not index it, and
-    products over the few thousand objects a sensor can see cost milliseconds.
+    The reach is a ball around each object's prediction, a fraction of a degree for most, so a
+    k-d tree over the frame's tracks finds the pairs within it; the band and the speed are then
+    tested on those pairs alone. A frame thus costs its objects and the pairs near them, not
+    every (track, object) product.
     """
     s, trk = settings, tracks
-    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
-    unit, slow, speed = objects.unit, objects.slow, objects.speed_deg_s
-    pole = np.cross(unit, objects.path)
+    reach_deg = np.minimum(objects.reach_deg, 180.0)
+    row, track = candidate_pairs(objects.unit, reach_deg + _REACH_SLACK_DEG, trk.unit)
+    within = np.einsum("ij,ij->i", trk.unit[track], objects.unit[row]) >= np.cos(
+        np.radians(reach_deg[row])
+    )
+    row, track = row[within], track[within]
+
+    fast = ~objects.slow[row]
+    f_row, f_track = row[fast], track[fast]
+    pole = np.cross(objects.unit[f_row], objects.path[f_row])
     pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-30)[:, None]
-    bend_deg = np.degrees(0.5 * SURFACE_GRAVITY_KM_S2 * objects.window_s**2 / objects.range_km)
-    sin_band = np.sin(np.radians(np.minimum(objects.position_gate_deg + bend_deg, 90.0)))
-    cos_reach = np.cos(np.radians(np.minimum(objects.reach_deg, 180.0)))
-
-    track_speed = np.hypot(trk.rate_deg_s[:, 0], trk.rate_deg_s[:, 1])
-    speed_sigma = np.sqrt(np.trace(trk.rate_cov, axis1=1, axis2=2) / 2.0 + floor_var)
-    lowest = ((track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio)[:, None]
-    highest = ((track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio)[:, None]
-
-    slow_rows, fast_rows = np.flatnonzero(slow), np.flatnonzero(~slow)
-    slow_unit_t, slow_cos_reach = unit[slow_rows].T.copy(), cos_reach[slow_rows]
-    fast_pole_t, fast_sin_band = pole[fast_rows].T.copy(), sin_band[fast_rows]
-    tracks_out: list[IntArray] = []
-    objects_out: list[IntArray] = []
-    step = max(1, _CHUNK_ELEMENTS // len(unit))
-    for start in range(0, len(trk.unit), step):  # one pass per chunk of tracks
-        r = trk.unit[start : start + step]
-        # Slow objects: within reach.
-        k, j = np.nonzero(r @ slow_unit_t >= slow_cos_reach)
-        tracks_out.append(k + start)
-        objects_out.append(slow_rows[j])
-        # Fast objects: in the band first (the narrowest test), then reach and speed per pair.
-        k, j = np.nonzero(np.abs(r @ fast_pole_t) <= fast_sin_band)
-        rows = fast_rows[j]
-        keep = (
-            (np.sum(r[k] * unit[rows], -1) >= cos_reach[rows])
-            & (speed[rows] >= lowest[k + start, 0])
-            & (speed[rows] <= highest[k + start, 0])
-        )
-        tracks_out.append(k[keep] + start)
-        objects_out.append(rows[keep])
-    return CoarsePairs(track=np.concatenate(tracks_out), row=np.concatenate(objects_out))
+    bend_deg = np.degrees(
+        0.5 * SURFACE_GRAVITY_KM_S2 * objects.window_s[f_row] ** 2 / objects.range_km[f_row]
+    )
+    band_deg = np.minimum(objects.position_gate_deg[f_row] + bend_deg, 90.0)
+    in_band = np.abs(np.einsum("ij,ij->i", trk.unit[f_track], pole)) <= np.sin(np.radians(band_deg))
+    floor_var = (s.rate_sigma_floor_arcsec_s / ARCSEC_PER_DEG) ** 2
+    rate, rate_cov = trk.rate_deg_s[f_track], trk.rate_cov[f_track]
+    track_speed = np.hypot(rate[:, 0], rate[:, 1])
+    speed_sigma = np.sqrt(np.trace(rate_cov, axis1=1, axis2=2) / 2.0 + floor_var)
+    object_speed = objects.speed_deg_s[f_row]
+    in_speed = (
+        object_speed >= (track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio
+    ) & (object_speed <= (track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio)
+    keep = ~fast
+    keep[np.flatnonzero(fast)] = in_band & in_speed
+    row, track = row[keep], track[keep]
+    order = np.lexsort((row, track))
+    return CoarsePairs(track=track[order], row=row[order])
