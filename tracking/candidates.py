@@ -26,7 +26,9 @@ The cache holds a cap (a centre and radius) covering the field with ``slew_deg``
 a sensor that tracks or steps its pointing within that keeps its candidates; a frame whose
 field or tracks fall outside the cap, whose tracks are less certain than the cap allowed, or
 that comes in another interval, rebuilds them (one whole-catalogue look per new node).
-A frame without a field of view has no cap: it searches the whole catalogue (``None``).
+A ground sensor's frame without a field of view has the sky above its horizon for its field
+(the cap is centred on the local vertical); a space-based sensor's frame without one has no
+cap: it searches the whole catalogue (``None``).
 
 The cache is derived data, kept beside the predictor: not serialised with a sensor's state,
 and a restored pipeline, starting with an empty cache, gives the same records.
@@ -43,7 +45,14 @@ from .constants import SECONDS_PER_DAY, SURFACE_GRAVITY_KM_S2
 from .correlation.error_model import element_priors
 from .correlation.settings import CorrelationSettings
 from .models import FieldOfView, Sensor
-from .predict import SkyPredictor, _dot, _sgp4_gcrs, observer_state_gcrs_km
+from .predict import (
+    SkyPredictor,
+    _dot,
+    _ground_up_gcrs,
+    _sgp4_gcrs,
+    frame_rotations,
+    observer_state_gcrs_km,
+)
 from .sky import unit_from_radec
 from .types import Array, BoolArray, IntArray
 
@@ -57,6 +66,8 @@ _MARGIN_DEG = 0.05
 _RATE_MARGIN = 1e-3
 # Track variances the cap allows at least, deg^2 (a minute of arc, one sigma).
 _FLOOR_TRACK_VAR_DEG2 = (1.0 / 60.0) ** 2
+# The field of a ground sensor's frame without one: every direction above its horizon.
+_SKY_DEG = 90.0
 # The element-set sigmas are bounded for an hour at a time (they change over days).
 _SIGMA_SPAN_S = 3600.0
 
@@ -127,13 +138,21 @@ class CandidateCache:
     ) -> IntArray | None:
         """The catalogue indices (sorted) a frame at ``time_unix_s`` with this field and these
         tracks (lines of sight ``(K, 3)``, largest position variance ``track_var_deg2``) can
-        need; None for the whole catalogue (a frame without a field of view)."""
-        if fov is None:
+        need; None for the whole catalogue (a space-based sensor's frame without a field of
+        view)."""
+        if fov is not None:
+            centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
+            field_deg = settings.fov_margin * fov.radius_deg
+        elif not sensor.is_space_based:
+            # A ground sensor without a field sees at most its sky: the hemisphere above its
+            # horizon (object_states keeps no object further below it than the object's reach).
+            # The local vertical turns 0.25 deg a minute, well within the cap's slew.
+            centre = _ground_up_gcrs(sensor, frame_rotations(np.array([time_unix_s]))[1])[0]
+            field_deg = _SKY_DEG
+        else:
             return None
         catalogue = self.predictor.catalogue
         key = int(np.floor(time_unix_s / self.look_step_s))
-        centre = unit_from_radec(fov.ra_deg, fov.dec_deg)
-        field_deg = settings.fov_margin * fov.radius_deg
         cap = self._cap
         if (
             cap is not None

@@ -63,7 +63,7 @@ def _tracks(sensor: Sensor, time_s: float, fov: FieldOfView, rng) -> list[TrackU
     ]
 
 
-def _needed(predictor: SkyPredictor, sensor: Sensor, tracks, fov: FieldOfView) -> set[int]:
+def _needed(predictor: SkyPredictor, sensor: Sensor, tracks, fov: FieldOfView | None) -> set[int]:
     """What the frame's identification reads of the whole catalogue: the objects within reach
     of the field, and the visible ones within the density radius of a track."""
     trk = frame_tracks(tracks, sensor)
@@ -118,8 +118,37 @@ def test_candidates_hold_every_object_a_frame_needs(catalogue):
                 assert len(index) < len(catalogue) / 5
                 checked += len(needed)
     assert checked > 1000
+
+
+def test_a_ground_frame_without_a_field_searches_its_sky_and_a_space_frame_everything(catalogue):
+    """A ground site's frames without a field of view, with tracks anywhere above its horizon:
+    every object their identification would read is among the candidates, which are the sky
+    above the site (plus the objects that can rise within reach), not the whole catalogue. A
+    space-based camera's frame without a field has no horizon: the whole catalogue (None)."""
+    rng = np.random.default_rng(9)
+    predictor = SkyPredictor(catalogue)
+    ground, space = [s for s in _sensors(catalogue) if not s.is_space_based], _sensors(catalogue)[2]
+    for sensor in ground:
+        cache = CandidateCache(predictor)
+        start = predictor.at(sensor, T0)
+        for time_s in T0 + np.arange(0.0, 130.0, 13.7):
+            pointing = int(rng.choice(np.flatnonzero(start.valid & start.above_horizon)))
+            sky = FieldOfView(
+                ra_deg=float(start.ra_deg[pointing]),
+                dec_deg=float(start.dec_deg[pointing]),
+                radius_deg=2.0,
+            )
+            tracks = _tracks(sensor, time_s, sky, rng)
+            trk = frame_tracks(tracks, sensor)
+            index = cache.index_for(
+                sensor, trk.time_unix_s, None, trk.unit, float(trk.position_var.max()), SETTINGS
+            )
+            missing = _needed(predictor, sensor, tracks, None) - set(index.tolist())
+            assert not missing, (sensor.sensor_id, time_s, sorted(missing)[:5])
+            assert len(index) < 0.8 * len(catalogue)
+        assert cache.rebuilds <= 4  # one per grid interval
     assert (
-        CandidateCache(predictor).index_for(sensor, T0, None, np.zeros((0, 3)), 0.0, SETTINGS)
+        CandidateCache(predictor).index_for(space, T0, None, np.zeros((0, 3)), 0.0, SETTINGS)
         is None
     )
 
@@ -191,3 +220,11 @@ def test_pipeline_records_are_the_same_with_and_without_candidates(catalog_dir, 
     restored = Pipeline(sensors, catalogue)
     assert first + _records(restored, frames[half:], states) == with_cache
     assert frames[-1].time - frames[0].time > timedelta(seconds=60)
+
+    # Without fields of view, the ground sites' frames search their skies: the same records.
+    blind = [f.model_copy(update={"fov": None}) for f in frames]
+    sky = Pipeline(sensors, catalogue)
+    sky_records = _records(sky, blind)
+    assert _records(whole, blind) == sky_records
+    assert sum(c.rebuilds for c in sky._candidates.values()) >= 4
+    assert any('"uct":false' in r for r in sky_records)
