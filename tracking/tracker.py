@@ -343,6 +343,8 @@ class SensorTracker:
         self._gate = chi2_gate(settings.gate_probability)
         self._state = _State()
         self._recent_frame_ids: deque[str] = deque(maxlen=settings.frame_id_memory)
+        # Track ids by number: a dense frame names each of its thousand tracks several times.
+        self._ids: dict[int, str] = {}
 
     # ------------------------------------------------------------------ read access
     @property
@@ -352,7 +354,7 @@ class SensorTracker:
 
     @property
     def track_ids(self) -> list[str]:
-        return [self._track_id(n) for n in self._state.number.tolist()]
+        return self._track_ids(self._state.number)
 
     @property
     def confirmed(self) -> NDArray[np.bool_]:
@@ -435,7 +437,17 @@ class SensorTracker:
         self._state.published[rows] = True
 
     def _track_id(self, number: int) -> str:
-        return f"{self.sensor_id}-{number:06d}"
+        track_id = self._ids.get(number)
+        if track_id is None:
+            if len(self._ids) > 2 * len(self._state.number) + 64:  # forget ended tracks
+                live = set(self._state.number.tolist())
+                self._ids = {n: t for n, t in self._ids.items() if n in live}
+            track_id = self._ids[number] = f"{self.sensor_id}-{number:06d}"
+        return track_id
+
+    def _track_ids(self, numbers: NDArray[np.int64]) -> list[str]:
+        get, name = self._ids.get, self._track_id
+        return [get(n) or name(n) for n in numbers.tolist()]
 
     # ------------------------------------------------------------------ processing
     def process(self, frame: Frame, default_sigma_arcsec: float) -> TrackerStep:
@@ -503,7 +515,7 @@ class SensorTracker:
         records = self._records(frame, was_confirmed, deleted, det_of_track, hit)
         ended_rows = np.flatnonzero(deleted & state.published)
         offered = self._offered(frame, hit, det_of_track, deleted)
-        ended = [self._track_id(n) for n in state.number[ended_rows].tolist()]
+        ended = self._track_ids(state.number[ended_rows])
         ended_arcs = (
             state.arc_time_s[ended_rows],
             state.arc_ra_deg[ended_rows],
@@ -808,12 +820,11 @@ class SensorTracker:
             return self._empty(frame)
         state = self._state
         detections = frame.detections
-        prefix = f"{self.sensor_id}-"
         return TrackBatch(
             time=frame.time,
             sensor_id=self.sensor_id,
             frame_id=frame.frame_id,
-            track_id=tuple(f"{prefix}{number:06d}" for number in state.number[index].tolist()),
+            track_id=tuple(self._track_ids(state.number[index])),
             status=np.asarray(status, dtype=np.intp),
             ra_deg=state.ra0_deg[index],
             dec_deg=state.dec0_deg[index],
