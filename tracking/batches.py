@@ -17,11 +17,13 @@ orjson would write them as null.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
+from itertools import chain
 
 import numpy as np
 import orjson
@@ -56,16 +58,26 @@ def trusted_records(model: type[_Record], rows: Iterable[dict[str, object]]) -> 
     return out
 
 
-def _time_text(cache: dict[datetime, str], value: datetime) -> str:
-    text = cache.get(value)
-    if text is None:
-        text = cache[value] = format_time(value)
-    return text
+@lru_cache(maxsize=4096)
+def _time_text(value: datetime) -> str:
+    return format_time(value)
 
 
-_TIME_FIELDS: dict[type, tuple[str, ...]] = {
-    TrackUpdate: ("time",),
-    Association: ("time", "element_epoch"),
+def _time_default(value: object) -> str:
+    # orjson hands its default every datetime (OPT_PASSTHROUGH_DATETIME): its own form drops
+    # zero microseconds, which the wire contract keeps.
+    if isinstance(value, datetime):
+        return _time_text(value)
+    raise TypeError(f"{type(value).__name__} is not a record field type")
+
+
+_FLOAT_TYPES = (float, float | None)
+# Per record model, its scalar float fields: the ones a finiteness check looks at.
+_FLOAT_FIELDS: dict[type, operator.itemgetter] = {
+    kind: operator.itemgetter(
+        *(name for name, info in kind.model_fields.items() if info.annotation in _FLOAT_TYPES)
+    )
+    for kind in (TrackUpdate, Association)
 }
 
 
@@ -74,29 +86,20 @@ def json_lines(records: Iterable[_Record]) -> bytes:
     ``b"".join(r.to_json().encode() + b"\n" for r in records)``, in one pass."""
     records = list(records)
     kinds = {type(record) for record in records}
-    if len(kinds) != 1 or next(iter(kinds)) not in _TIME_FIELDS:
+    if len(kinds) != 1 or next(iter(kinds)) not in _FLOAT_FIELDS:
         # Mixed or other records (alerts): each its own serialiser.
         return b"".join(
-            json_lines([r]) if type(r) in _TIME_FIELDS else r.to_json().encode() + b"\n"
+            json_lines([r]) if type(r) in _FLOAT_FIELDS else r.to_json().encode() + b"\n"
             for r in records
         )
     kind = next(iter(kinds))
-    time_fields = _TIME_FIELDS[kind]
-    times: dict[datetime, str] = {}
-    rows = []
-    for record in records:
-        values = dict(record.__dict__)
-        for name in time_fields:
-            value = values[name]
-            if value is not None:
-                values[name] = _time_text(times, value)
-        rows.append(values)
+    rows = [record.__dict__ for record in records]
     _check_floats(kind, rows)
     return _lines(rows)
 
 
 def _check_floats(kind: type, rows: list[dict[str, object]]) -> None:
-    floats = [v for values in rows for v in values.values() if v.__class__ is float]
+    floats = [v for v in chain.from_iterable(map(_FLOAT_FIELDS[kind], rows)) if v is not None]
     if np.isfinite(np.fromiter(floats, float, len(floats))).all():
         return
     for values in rows:
@@ -114,7 +117,11 @@ def _lines(rows: list[dict[str, object]]) -> bytes:
     """
     if not rows:
         return b""
-    body = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)
+    body = orjson.dumps(
+        rows,
+        default=_time_default,
+        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_PASSTHROUGH_DATETIME,
+    )
     return body[1:-1].replace(b'},{"time":', b'}\n{"time":') + b"\n"
 
 

@@ -118,7 +118,10 @@ class FrameResult:
     _association_lines: bytes | None = field(default=None, repr=False, compare=False)
 
 
-_STATE_MAGIC = b"ORBITLINK-SENSOR-1\n"
+# Version 2 holds the verdicts as their JSON lines; version 1, still read, held a JSON object
+# of those lines as strings, which cost an escape of every quote both ways.
+_STATE_MAGIC = b"ORBITLINK-SENSOR-2\n"
+_STATE_MAGIC_V1 = b"ORBITLINK-SENSOR-1\n"
 
 
 def tracker_of_state(state: bytes, settings: TrackerSettings | None = None) -> SensorTracker:
@@ -140,36 +143,38 @@ class _SensorState:
     evidence: ArcEvidence
     verdicts: dict[str, Association]
     claims: Claims
-    # Each verdict's wire form, written once when the verdict is made.
-    verdict_json: dict[str, str] = field(default_factory=dict)
+    # Each verdict's wire form (its JSON line, without the newline), written once when the
+    # verdict is made.
+    verdict_line: dict[str, bytes] = field(default_factory=dict)
 
     def set_verdicts(self, records: list[Association], lines: bytes, live: set[str]) -> None:
         """Keep the verdicts of the live tracks among ``records``, whose JSON ``lines``
         (:func:`~.batches.json_lines`) they are."""
-        for record, line in zip(records, lines.decode().split("\n")):
-            if record.track_id in live:
-                self.verdicts[record.track_id] = record
-                self.verdict_json[record.track_id] = line
+        verdicts, verdict_line = self.verdicts, self.verdict_line
+        for record, line in zip(records, lines.split(b"\n")):
+            track_id = record.track_id
+            if track_id in live:
+                verdicts[track_id] = record
+                verdict_line[track_id] = line
 
     def keep_verdicts(self, live: set[str]) -> None:
         self.verdicts = {k: v for k, v in self.verdicts.items() if k in live}
-        self.verdict_json = {k: v for k, v in self.verdict_json.items() if k in live}
+        self.verdict_line = {k: v for k, v in self.verdict_line.items() if k in live}
 
     def to_bytes(self) -> bytes:
         tracker = self.tracker.to_bytes()
         evidence = self.evidence.to_bytes()
-        verdicts = json.dumps(
-            {k: self.verdict_json[k] for k in sorted(self.verdicts)}, separators=(",", ":")
-        ).encode()
+        line = self.verdict_line
+        verdicts = b"".join([line[k] + b"\n" for k in sorted(self.verdicts)])
         claims = self.claims.to_bytes()
         sizes = struct.pack("<IIII", len(tracker), len(evidence), len(verdicts), len(claims))
         return b"".join([_STATE_MAGIC, sizes, tracker, evidence, verdicts, claims])
 
     @staticmethod
     def _parts(data: bytes) -> list[bytes]:
-        if not data.startswith(_STATE_MAGIC):
+        if not data.startswith((_STATE_MAGIC, _STATE_MAGIC_V1)):
             raise ValueError("not an orbitlink sensor state (bad magic)")
-        offset = len(_STATE_MAGIC)
+        offset = len(_STATE_MAGIC)  # both versions' magic has this length
         try:
             sizes = struct.unpack_from("<IIII", data, offset)
         except struct.error as exc:
@@ -192,14 +197,21 @@ class _SensorState:
     @classmethod
     def from_bytes(cls, data: bytes, settings: TrackerSettings) -> _SensorState:
         parts = cls._parts(data)
-        verdict_json = json.loads(parts[2])
-        verdicts = {k: Association.model_validate_json(v) for k, v in verdict_json.items()}
+        if data.startswith(_STATE_MAGIC_V1):
+            lines = [text.encode() for text in json.loads(parts[2]).values()]
+        else:
+            lines = parts[2].split(b"\n")[:-1]
+        verdicts, verdict_line = {}, {}
+        for line in lines:
+            verdict = Association.model_validate_json(line)
+            verdicts[verdict.track_id] = verdict
+            verdict_line[verdict.track_id] = line
         return cls(
             SensorTracker.from_bytes(parts[0], settings),
             ArcEvidence.from_bytes(parts[1]),
             verdicts,
             Claims.from_bytes(parts[3]),
-            verdict_json,
+            verdict_line,
         )
 
 
