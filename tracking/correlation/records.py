@@ -128,31 +128,46 @@ def associations(
     detections = pairs.arc_detections.tolist()
     time, sensor_id, frame_id = tracks.time, tracks.sensor_id, tracks.frame_id
     epochs, names = catalogue.epochs, catalogue.names
+    confidences, ambiguities = confidence.tolist(), ambiguous.tolist()
+    # A UCT's record is mostly nulls: copied from this one (in the model's field order).
+    uct: dict[str, object] = dict.fromkeys(Association.model_fields)
+    uct.update(time=time, sensor_id=sensor_id, frame_id=frame_id, uct=True, ambiguous=False)
+    uct.update(n_candidates=0, arc_detections=0)
     rows: list[dict[str, object]] = []
     for i, (p, q, track_id) in enumerate(zip(named.tolist(), runner.tolist(), tracks.track_id)):
-        k = object_index[p] if p >= 0 else -1
+        if p < 0:
+            row = uct.copy()
+            row["track_id"] = track_id
+            row["confidence"] = confidences[i]
+            if q >= 0:
+                row["runner_up_norad_id"] = ids[object_index[q]]
+                row["runner_up_score"] = _score(log_lr[q])
+            row["n_candidates"] = n_acceptable[i]
+            rows.append(row)
+            continue
+        k = object_index[p]
         rows.append(
             {
                 "time": time,
                 "track_id": track_id,
                 "sensor_id": sensor_id,
                 "frame_id": frame_id,
-                "norad_id": None if p < 0 else ids[k],
-                "name": None if p < 0 else names[k] or None,
-                "uct": p < 0,
-                "cross_track_arcsec": None if p < 0 else _finite_or_none(cross[p]),
-                "along_track_s": None if p < 0 else _finite_or_none(along[p]),
-                "direction_residual_deg": None if p < 0 else _finite_or_none(direction[p]),
-                "rate_residual": None if p < 0 else _finite_or_none(rate[p]),
-                "score": None if p < 0 else _score(log_lr[p]),
-                "confidence": float(confidence[i]),
-                "ambiguous": False if p < 0 else bool(ambiguous[i]),
+                "norad_id": ids[k],
+                "name": names[k] or None,
+                "uct": False,
+                "cross_track_arcsec": _finite_or_none(cross[p]),
+                "along_track_s": _finite_or_none(along[p]),
+                "direction_residual_deg": _finite_or_none(direction[p]),
+                "rate_residual": _finite_or_none(rate[p]),
+                "score": _score(log_lr[p]),
+                "confidence": confidences[i],
+                "ambiguous": ambiguities[i],
                 "runner_up_norad_id": None if q < 0 else ids[object_index[q]],
                 "runner_up_score": None if q < 0 else _score(log_lr[q]),
-                "element_epoch": None if p < 0 else epochs[k],
-                "element_age_days": None if p < 0 else age[p],
+                "element_epoch": epochs[k],
+                "element_age_days": age[p],
                 "n_candidates": n_acceptable[i],
-                "arc_detections": 0 if p < 0 else detections[p],
+                "arc_detections": detections[p],
             }
         )
     # Every value is of its field's type and finite (or None): validation would only cost.
