@@ -11,6 +11,7 @@ import pytest
 from orbitlink.stream.codecs import decode_element_set, decode_frame, decode_sensor
 from orbitlink.tracking.catalogue import Catalogue, tle_checksum
 from orbitlink.tracking.errors import FormatError
+from orbitlink.tracking.models import Frame
 
 GOOD_FRAME = {
     "time": "2026-05-31T04:40:00Z",
@@ -72,6 +73,34 @@ def test_a_frame_needs_its_detections_key() -> None:
     reason = _reason(decode_frame, value)
     assert reason.startswith("schema violation in frame: detections: Field required")
     assert decode_frame(_frame(detections=[])).detections == []
+
+
+def test_a_detections_key_inside_the_sensor_is_not_the_frames() -> None:
+    frame = {k: v for k, v in GOOD_FRAME.items() if k != "detections"}
+    frame["sensor"] = {"sensor_id": "ctio-geo", "lat_deg": -30.2, "lon_deg": -70.8}
+    frame["sensor"]["detections"] = []
+    reason = _reason(decode_frame, json.dumps(frame).encode())
+    assert reason.startswith("schema violation in frame: detections: Field required")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _detection(ra_deg=360, dec_deg=5),  # an integer, and the wrap of 360 to 0
+        _detection(ra_deg=-0.25, det_id="é\u00e9 a/b"),
+        _frame(time="2026-05-31T06:40:00+02:00", frame_id="\u2603"),
+        _detection(det_id="\ud800"),  # a lone surrogate: Python's JSON reads it
+        b" \n" + _frame() + b"\n",
+        json.dumps(dict(GOOD_FRAME, frame_id="a"))
+        .replace('"frame_id"', '"frame_id": "b", "frame_id"', 1)
+        .encode(),
+    ],
+)
+def test_frames_decode_as_the_standard_library_reads_them(value: bytes) -> None:
+    """Whichever way a frame is parsed, it is the frame Python's own JSON reader sees."""
+    expected = Frame.model_validate(json.loads(value), strict=True)
+    assert decode_frame(value) == expected
+    assert decode_frame(value).model_dump() == expected.model_dump()
 
 
 @pytest.mark.parametrize(
