@@ -50,6 +50,7 @@ from orbitlink.tracking.settings import load_settings_file
 from .alerts import CatalogueWatch
 from .deadletters import DeadLetters
 from .faustkafka import FaustApp
+from .heap import freeze_long_lived
 from .inputs import Inputs
 from .linker import LinkerProcessor, identify_request
 from .metrics import WorkerMetrics, add_metrics_page
@@ -104,6 +105,7 @@ class OrbitlinkApp:
             len(self.pipeline.sensors),
             0 if self.pipeline.catalogue is None else len(self.pipeline.catalogue),
         )
+        freeze_long_lived()
         self.started.set()
 
     async def lost_data(self) -> str | None:

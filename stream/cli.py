@@ -371,10 +371,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         from orbitlink.tracking.offline import run_offline
         from orbitlink.tracking.pipeline import load_pipeline_settings
 
+        from .heap import freeze_long_lived
+
         catalogue = Catalogue.from_path(args.catalogue) if args.catalogue else None
         settings = (
             load_pipeline_settings(args.pipeline_settings) if args.pipeline_settings else None
         )
+        freeze_long_lived()  # the frames and the catalogue stay to the end
         summary = run_offline(
             frames,
             sensors,
