@@ -19,7 +19,10 @@ __all__ = ["freeze_long_lived"]
 
 
 def freeze_long_lived() -> None:
-    """Collect what is already garbage, then keep every object that exists now out of future
-    collections. Call it once what lives as long as the process is loaded."""
-    gc.collect()
+    """Keep every object that exists now out of future collections. Call it once what lives
+    as long as the process is loaded.
+
+    No collection first: one costs ~75 ms with the shipped catalogue loaded, on the way to the
+    worker's first record, to free the few reference cycles the imports left behind.
+    """
     gc.freeze()
