@@ -105,6 +105,7 @@ class OrbitlinkApp:
             len(self.pipeline.sensors),
             0 if self.pipeline.catalogue is None else len(self.pipeline.catalogue),
         )
+        self.pipeline.prepare()  # the catalogue's sgp4 array and epochs: long-lived, then frozen
         freeze_long_lived()
         self.started.set()
 

@@ -252,6 +252,12 @@ class Pipeline:
         # The predictor follows the catalogue's revision and drops its sgp4 nodes by itself.
         return self.catalogue.update(element_sets)
 
+    def prepare(self) -> None:
+        """Build what frames will need of the current catalogue (:meth:`SkyPredictor.prepare`)
+        now rather than on the next frame: for a worker once it has read the catalogue."""
+        if self._predictor is not None:
+            self._predictor.prepare()
+
     def sensor_for(self, frame: Frame) -> Sensor:
         """The frame's sensor: its inline definition (which is then registered) or a known one."""
         if frame.sensor is not None:
