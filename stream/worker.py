@@ -184,6 +184,7 @@ def run_worker(settings: StreamSettings) -> None:
         max_request_size=SMALL_RECORD_BYTES,
         client_id=f"{settings.faust_app_id}-output",
         security=settings.client_security(),
+        topics=[settings.topic(role) for role in ("tracks", "associations")],
     )
     holder: OrbitlinkApp = create_app(settings, pipeline, sink=sink, inputs=SideInputs(settings))
 
