@@ -122,8 +122,8 @@ class KafkaSink:
     the changelog; output throughput should not pay that price. ``security`` holds the TLS and
     SASL options (:meth:`StreamSettings.client_security`). ``topics`` are the topics it will
     write: :meth:`start` fetches their partitions, so that the first frame's records do not
-    wait for the metadata (a quarter of a second on Apache Kafka just after the topics were
-    created).
+    wait for the metadata (0.1-0.2 s of the first delivery on Apache Kafka just after the
+    topics were created).
     """
 
     def __init__(

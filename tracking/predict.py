@@ -647,7 +647,7 @@ class SkyPredictor:
     def prepare(self) -> None:
         """Build now what predictions of the current catalogue revision derive from it (its
         sgp4 array, epochs, orbit classes and mean motions), which the first frame after a
-        change would otherwise build (~0.1 s for the shipped catalogue)."""
+        change would otherwise build (~30 ms for the shipped catalogue)."""
         catalogue = self.catalogue
         if len(catalogue):
             catalogue.satrec_array, catalogue.epochs  # noqa: B018 (built on first use)

@@ -75,7 +75,7 @@ def coarse_select(
         object_speed >= (track_speed - s.gate_sigma * speed_sigma) / s.coarse_speed_ratio
     ) & (object_speed <= (track_speed + s.gate_sigma * speed_sigma) * s.coarse_speed_ratio)
     keep = ~fast
-    keep[np.flatnonzero(fast)] = in_band & in_speed
+    keep[fast] = in_band & in_speed
     row, track = row[keep], track[keep]
     order = np.lexsort((row, track))
     return CoarsePairs(track=track[order], row=row[order])
