@@ -10,7 +10,8 @@ the numbers of tracks and detections:
    candidate pair and keeps those under the chi-square threshold :func:`chi2_gate`.
 3. **Assignment** (:func:`gnn_assign`): the gated pairs form a bipartite graph whose
    connected components are independent problems. A component of one pair is taken as is;
-   larger components are solved exactly with ``scipy.optimize.linear_sum_assignment``, each
+   larger components are solved together, exactly, as one minimum-weight full matching on the
+   sparse graph (``scipy.sparse.csgraph``, the sparse form of ``linear_sum_assignment``), each
    row (track) also offered a private "miss" column at its miss cost, so a track takes a
    detection only when that beats leaving it unassigned.
 """
@@ -21,9 +22,8 @@ from itertools import chain
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 from scipy.special import chdtri
 
@@ -100,33 +100,32 @@ def gnn_assign(
         np.bincount(cols, minlength=n_cols)[cols] == 1
     )
     chosen = [np.flatnonzero(single)]
-    pair_label = np.zeros(len(rows), dtype=np.intp)
-    if not single.all():
-        graph = coo_matrix(
-            (np.ones(len(rows)), (rows, cols + n_rows)), shape=(n_rows + n_cols, n_rows + n_cols)
-        )
-        _, labels = connected_components(graph, directed=False)
-        pair_label = labels[rows]
 
-    # Components with several pairs: one exact assignment problem each. Few and small in
-    # practice (crossing targets, clutter near a track), so this loop is not per track.
+    # Pairs in larger components (crossing targets, clutter near a track): their rows, and the
+    # columns they want, matched exactly in one call. The components stay independent problems
+    # in it, as they share no row or column. Each row has a private miss column, so a full
+    # matching exists; the costs are shifted to be positive (the sparse solver reads a zero as
+    # a missing edge), which every full matching pays once per row.
     multi = np.flatnonzero(~single)
     if len(multi):
-        order = multi[np.argsort(pair_label[multi], kind="stable")]
-        boundaries = np.flatnonzero(np.diff(pair_label[order])) + 1
-        for block in np.split(order, boundaries):
-            block_rows, local_r = np.unique(rows[block], return_inverse=True)
-            block_cols, local_c = np.unique(cols[block], return_inverse=True)
-            nr, nc = len(block_rows), len(block_cols)
-            big = float(cost[block].sum() + miss[block_rows].sum()) + 1.0
-            matrix = np.full((nr, nc + nr), big)
-            matrix[local_r, local_c] = cost[block]
-            matrix[np.arange(nr), nc + np.arange(nr)] = miss[block_rows]
-            pair_at = np.full((nr, nc), -1, dtype=np.intp)
-            pair_at[local_r, local_c] = block
-            r, c = linear_sum_assignment(matrix)
-            taken = c < nc
-            chosen.append(pair_at[r[taken], c[taken]])
+        block_rows, local_r = np.unique(rows[multi], return_inverse=True)
+        _, local_c = np.unique(cols[multi], return_inverse=True)
+        nr, nc = len(block_rows), int(local_c.max()) + 1
+        weight = np.r_[cost[multi], miss[block_rows]]
+        graph = csr_matrix(
+            (
+                weight - weight.min() + 1.0,
+                (np.r_[local_r, np.arange(nr)], np.r_[local_c, nc + np.arange(nr)]),
+            ),
+            shape=(nr, nc + nr),
+        )
+        matched_r, matched_c = min_weight_full_bipartite_matching(graph)
+        taken = matched_c < nc
+        # Back from (row, column) to the pair: each occurs once.
+        key = local_r.astype(np.int64) * nc + local_c
+        order = np.argsort(key)
+        wanted = matched_r[taken].astype(np.int64) * nc + matched_c[taken]
+        chosen.append(multi[order[np.searchsorted(key[order], wanted)]])
 
     selected = np.concatenate(chosen)
     selected = selected[np.argsort(rows[selected], kind="stable")]

@@ -233,6 +233,29 @@ def test_gnn_assign_is_optimal_on_random_sparse_problems() -> None:
         assert total == pytest.approx(_brute_force_cost(cost, miss))
 
 
+def test_gnn_assign_matches_the_dense_assignment_over_many_components() -> None:
+    # Many small clusters in one call, per-row miss costs, some costs below zero: the total
+    # equals the dense linear_sum_assignment's with a private miss column per row.
+    rng = np.random.default_rng(29)
+    for _ in range(20):
+        n_rows, n_cols = 40, 50
+        near = np.abs(rng.integers(0, n_cols, n_rows)[:, None] - np.arange(n_cols)) <= 2
+        cost = np.where(
+            near & (rng.random((n_rows, n_cols)) < 0.5), rng.normal(4, 3, near.shape), np.inf
+        )
+        miss = rng.uniform(3.0, 9.0, n_rows)
+        rows, cols = np.nonzero(np.isfinite(cost))
+        chosen = gnn_assign(rows, cols, cost[rows, cols], miss, n_rows, n_cols)
+        r, c = rows[chosen], cols[chosen]
+        assert len(set(c.tolist())) == len(c) and np.all(np.diff(r) > 0)
+        total = cost[r, c].sum() + miss[np.setdiff1d(np.arange(n_rows), r)].sum()
+        dense = np.full((n_rows, n_cols + n_rows), 1e9)
+        dense[rows, cols] = np.minimum(cost[rows, cols], 1e9)
+        dense[np.arange(n_rows), n_cols + np.arange(n_rows)] = miss
+        rr, cc = linear_sum_assignment(dense)
+        assert total == pytest.approx(dense[rr, cc].sum())
+
+
 def test_gnn_assign_resolves_contention_for_one_detection() -> None:
     # Tracks 0 and 1 both want detection 5; track 1 also sees detection 7 a bit further.
     rows = np.array([0, 1, 1, 2])
