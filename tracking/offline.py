@@ -16,15 +16,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .catalogue import Catalogue
 from .errors import UnknownSensorError
-from .linking import Linker, LinkerSettings
 from .models import Association, Frame, Sensor
 from .pipeline import Pipeline, PipelineSettings
 from .tracklets import Tracklet
 from .verdicts import final_verdicts
+
+if TYPE_CHECKING:  # imported when the first tracklet comes: orbit determination's start-up
+    from .linking import Linker, LinkerSettings
 
 __all__ = ["OfflineSummary", "link_uct_tracklets", "run_offline"]
 
@@ -71,6 +73,15 @@ def link_uct_tracklets(linker: Linker, tracklets: Iterable[Tracklet], out: TextI
     return written
 
 
+def _linker(settings: LinkerSettings | None) -> Linker:
+    """A linker for the UCT tracklets. Its module is imported here, not with this one: orbit
+    determination brings scipy's integrators and optimisers, about a third of a second of
+    start-up, which a replay without UCT tracklets (a tracker-only run) never needs."""
+    from .linking import Linker, LinkerSettings
+
+    return Linker(settings or LinkerSettings())
+
+
 def run_offline(
     frames: Iterable[Frame],
     sensors: Mapping[str, Sensor] | Iterable[Sensor],
@@ -95,7 +106,7 @@ def run_offline(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(sensors, catalogue, settings)
-    linker = Linker(linker_settings or LinkerSettings())
+    linker: Linker | None = None
     states: dict[str, bytes] = {}
     summary = OfflineSummary()
     track_ids: set[str] = set()
@@ -135,9 +146,12 @@ def run_offline(
             summary.track_updates += len(result.track_batch)
             summary.associations += len(result.associations)
             summary.uct_tracklets += len(result.tracklets)
-            summary.uct_records += link_uct_tracklets(linker, result.tracklets, uct_file)
+            if result.tracklets and linker is None:
+                linker = _linker(linker_settings)
+            if linker is not None:
+                summary.uct_records += link_uct_tracklets(linker, result.tracklets, uct_file)
     summary.elapsed_s = time.perf_counter() - started
-    summary.uct_objects = linker.objects_opened
+    summary.uct_objects = 0 if linker is None else linker.objects_opened
     summary.tracks = len(track_ids)
     verdicts = Counter(a.uct for a in final.values())
     summary.uct_tracks = verdicts[True]

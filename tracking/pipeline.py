@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from . import splines
 from .batches import TrackBatch, json_lines
 from .candidates import CandidateCache
 from .catalogue import Catalogue
@@ -257,6 +258,7 @@ class Pipeline:
         now rather than on the next frame: for a worker once it has read the catalogue."""
         if self._predictor is not None:
             self._predictor.prepare()
+            splines.load()
 
     def sensor_for(self, frame: Frame) -> Sensor:
         """The frame's sensor: its inline definition (which is then registered) or a known one."""

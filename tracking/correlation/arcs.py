@@ -20,11 +20,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from ..models import Sensor
 from ..predict import SkyPredictor
 from ..sky import tangent_basis, unit_from_radec
+from ..splines import cubic_coefficients
 from ..types import Array, BoolArray, IntArray
 from .objects import angular_velocity
 from .settings import CorrelationSettings
@@ -96,7 +96,7 @@ def measure_arcs(
     )  # (U, T, 3): G of each object
     valid_object = np.all(np.asarray(predicted.valid, dtype=bool), axis=1)
     position = np.where(valid_object[:, None, None], position, np.array([1.0, 0.0, 0.0]))
-    coeff = CubicSpline(grid, position, axis=1).c  # (4, T-1, U, 3)
+    coeff = cubic_coefficients(grid, position, axis=1)  # (4, T-1, U, 3)
 
     unique_times, time_row = np.unique(times, return_inverse=True)
     obs, obs_vel = predictor.observer_state_gcrs_km(sensor, unique_times)

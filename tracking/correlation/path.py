@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.interpolate import CubicSpline
 
 from ..models import Sensor
 from ..predict import SkyPredictor
 from ..sky import unit_from_radec
+from ..splines import cubic_coefficients
 from ..types import Array, IntArray
 from .coarse import CoarsePairs
 from .objects import ObjectStates, angular_velocity
@@ -118,7 +118,7 @@ def _search_paths(
     )
     valid_obj = np.all(np.asarray(grid.valid, dtype=bool), axis=1)
     rel = np.where(valid_obj[:, None, None], rel, np.array([1.0, 0.0, 0.0]))
-    coeff = CubicSpline(tau_grid, rel, axis=1).c  # (4, T-1, U, 3)
+    coeff = cubic_coefficients(tau_grid, rel, axis=1)  # (4, T-1, U, 3)
 
     # Start from the nearest grid node, then Gauss-Newton on the spline.
     rel_unit = rel / np.linalg.norm(rel, axis=-1, keepdims=True)
