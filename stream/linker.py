@@ -31,6 +31,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -144,6 +145,18 @@ class LinkerProcessor:
             return self._live[1]
         return Linker.from_bytes(state, self.linker_settings)
 
+    async def _off_the_loop(
+        self, step: Callable[[Any], list[ProvisionalObject]], argument: Any
+    ) -> list[ProvisionalObject]:
+        """``step(argument)`` (a linker's ``link`` or ``identify``) in a thread: an orbit
+        determination takes up to a few hundred milliseconds, for which the frames agent of
+        the same worker would otherwise stand still. One message at a time still (the lock).
+        The linker it changes is no longer the one its saved state describes: until
+        :meth:`_publish` saves it, the next message rebuilds it from that state, so a step
+        that fails or is cancelled half-way leaves nothing behind."""
+        self._live = None
+        return await asyncio.to_thread(step, argument)
+
     async def _publish(self, linker: Linker, changed: list[ProvisionalObject]) -> None:
         records = [
             OutboundRecord(
@@ -189,7 +202,7 @@ class LinkerProcessor:
         if linker.owner_of(tracklet.track_id) is not None:
             return LinkOutcome("duplicate", (linker.owner_of(tracklet.track_id),))
         opened = linker.objects_opened
-        changed = linker.link(tracklet)
+        changed = await self._off_the_loop(linker.link, tracklet)
         await self._publish(linker, changed)
         disposition = "opened" if linker.objects_opened > opened else "linked"
         log.info(
@@ -206,7 +219,9 @@ class LinkerProcessor:
             return LinkOutcome("identified")
         fresh = _new_sets(catalogue, self.states.get(CATALOGUE_SEEN_KEY))
         linker = self._linker()
-        changed = linker.identify(fresh) if len(fresh) and len(linker) else []
+        changed = (
+            await self._off_the_loop(linker.identify, fresh) if len(fresh) and len(linker) else []
+        )
         await self._publish(linker, changed)
         self.states[CATALOGUE_SEEN_KEY] = _seen_bytes(catalogue)
         for obj in changed:

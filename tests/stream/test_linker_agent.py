@@ -1,0 +1,125 @@
+"""The linker agent's processor in this process: linking does not hold up the event loop.
+
+An orbit determination takes up to a few hundred milliseconds; the frames agent of the same
+worker shares the event loop with the linker agent, so the link runs in a thread. The
+tracklets are real ones (GOES-16 and EchoStar 18 seen from Cerro Tololo, simulated from their
+real element sets), and the records are compared with the same tracklets linked directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orbitlink.stream.codecs import encode_record
+from orbitlink.stream.deadletters import DeadLetters
+from orbitlink.stream.linker import LinkerProcessor
+from orbitlink.stream.settings import StreamSettings
+from orbitlink.stream.sinks import MemorySink
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.linking import Linker
+from orbitlink.tracking.linking.passes import PassSettings, simulate_passes
+from orbitlink.tracking.models import Sensor
+from orbitlink.tracking.pipeline import Pipeline
+
+START = 1780142400.0  # 2026-05-30T12:00:00Z
+OBJECTS = (41866, 41592)  # GOES-16, EchoStar 18
+SECONDS_TO_WAIT = 20.0
+
+
+@pytest.fixture(scope="module")
+def tracklets(catalog_dir: Path) -> list:
+    catalogue = Catalogue.from_path(catalog_dir)
+    site = Sensor(sensor_id="ctio", lat_deg=-30.169, lon_deg=-70.8063, alt_m=2207.0)
+    passes = simulate_passes(
+        catalogue,
+        OBJECTS,
+        [site],
+        START,
+        86400.0,
+        np.random.default_rng(2),
+        PassSettings(catch_probability=1.0, max_passes_per_night=1),
+    )
+    found = sorted((p.tracklet for p in passes), key=lambda t: t.times[-1])
+    assert len(found) == 2, "both are seen from Cerro Tololo on the night of 2026-05-30"
+    return found
+
+
+def _processor() -> tuple[LinkerProcessor, MemorySink, dict[bytes, bytes]]:
+    settings = StreamSettings()
+    sink = MemorySink()
+    states: dict[bytes, bytes] = {}
+    dead_letters = DeadLetters(settings.topic("deadletter"), sink, Counter())
+    processor = LinkerProcessor(
+        settings, Pipeline([], None), sink, states, dead_letters=dead_letters
+    )
+    return processor, sink, states
+
+
+def _published(sink: MemorySink, settings: StreamSettings) -> list[bytes]:
+    return [record.value for record in sink.records[settings.topic("uct_objects")]]
+
+
+async def test_the_event_loop_runs_on_while_a_tracklet_is_linked(tracklets, monkeypatch) -> None:
+    tracklet = tracklets[0]
+    expected = [encode_record(o.record()) for o in Linker().link(tracklet)]
+    inside, release = threading.Event(), threading.Event()
+    real_link = Linker.link
+
+    def held_link(self, tracklet):
+        inside.set()
+        release.wait(SECONDS_TO_WAIT)
+        return real_link(self, tracklet)
+
+    monkeypatch.setattr(Linker, "link", held_link)
+    processor, sink, _ = _processor()
+    task = asyncio.create_task(
+        processor.handle(
+            b"ctio-1", tracklet.to_json().encode(), topic="tracklets", partition=0, offset=0
+        )
+    )
+    # Had the link run on the event loop, this wait would only return once it had finished.
+    assert await asyncio.to_thread(inside.wait, SECONDS_TO_WAIT)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done(), "the link finished while held: it ran on the event loop"
+    release.set()
+    outcome = await task
+    assert outcome.disposition == "opened"
+    assert _published(sink, processor.settings) == expected
+
+
+async def test_a_link_that_fails_half_way_leaves_no_trace(tracklets, monkeypatch) -> None:
+    first, second = tracklets
+    real_link = Linker.link
+
+    def failing_link(self, tracklet):
+        real_link(self, tracklet)  # changes the linker, as a bug late in a link would
+        raise RuntimeError("late failure")
+
+    processor, sink, _ = _processor()
+    linked = await processor.handle(
+        b"a", first.to_json().encode(), topic="tracklets", partition=0, offset=0
+    )
+    assert linked.disposition == "opened"
+    monkeypatch.setattr(Linker, "link", failing_link)
+    failed = await processor.handle(
+        b"b", second.to_json().encode(), topic="tracklets", partition=0, offset=1
+    )
+    assert failed.disposition == "dead_letter" and "late failure" in failed.reason
+
+    # The same tracklet again (a dead letter replayed, say) is linked from the saved state,
+    # not taken for one that the half-changed linker already holds.
+    monkeypatch.setattr(Linker, "link", real_link)
+    again = await processor.handle(
+        b"b", second.to_json().encode(), topic="tracklets", partition=0, offset=2
+    )
+    assert again.disposition in ("opened", "linked")
+    direct = Linker()
+    expected = [encode_record(o.record()) for t in (first, second) for o in direct.link(t)]
+    assert _published(sink, processor.settings) == expected
