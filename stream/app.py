@@ -108,6 +108,8 @@ class OrbitlinkApp:
         self.pipeline.prepare()  # the catalogue's sgp4 array and epochs: long-lived, then frozen
         freeze_long_lived()
         self.started.set()
+        if self.linker is not None:
+            self.linker.start()  # its child process imports the linker meanwhile
 
     async def lost_data(self) -> str | None:
         """What the broker lost, if it lost tracker states this worker wrote: a changelog
@@ -137,6 +139,8 @@ class OrbitlinkApp:
         log.info("metrics (final): %s", self.metrics.summary())
         if self.processor.stage_log is not None:
             self.processor.stage_log.close()
+        if self.linker is not None:
+            self.linker.close()
         await self.inputs.stop()
         await self.sink.stop()
 

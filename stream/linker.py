@@ -28,22 +28,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.errors import FormatError, describe_validation_error
-from orbitlink.tracking.linking import Linker, LinkerSettings, ProvisionalObject
+from orbitlink.tracking.linking import LinkerSettings
 from orbitlink.tracking.pipeline import Pipeline
 from orbitlink.tracking.tracklets import Tracklet
 
-from .codecs import encode_record
+from . import linkstep
 from .deadletters import DeadLetters
+from .linkstep import LinkStep
 from .offsets import OffsetGuard
 from .settings import StreamSettings
 from .sinks import OutboundRecord, Sink
@@ -134,43 +137,51 @@ class LinkerProcessor:
         self.objects_topic = settings.topic("uct_objects")
         self.offsets = OffsetGuard(states, rewind, self.metrics)  # type: ignore[arg-type]
         self.dead_letters = dead_letters
-        self._live: tuple[bytes, Linker] | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
-    def _linker(self) -> Linker:
+    def start(self) -> None:
+        """Start the child process that links tracklets (``settings.link_in_child_process``)
+        and have it import the linker, without waiting for it: until it is started, and
+        without this call (a test's processor), links run in a thread."""
+        if self.settings.link_in_child_process and self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool.submit(linkstep.ready)
+
+    def close(self) -> None:
+        """Stop the child process (a link under way is abandoned: its tracklet is fetched
+        again by whoever takes the partition over, its state not having been saved)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def _link(self, value: bytes) -> LinkStep:
+        """:func:`~.linkstep.link_step` in the child process (started again once if it died),
+        or in a thread. Either way the event loop, and the frames agent, go on meanwhile;
+        in the child the link does not share this interpreter's lock either."""
         state = self.states.get(LINKER_STATE_KEY)
-        if state is None:
-            return Linker(self.linker_settings)
-        if self._live is not None and self._live[0] == state:
-            return self._live[1]
-        return Linker.from_bytes(state, self.linker_settings)
-
-    async def _off_the_loop(
-        self, step: Callable[[Any], list[ProvisionalObject]], argument: Any
-    ) -> list[ProvisionalObject]:
-        """``step(argument)`` (a linker's ``link`` or ``identify``) in a thread: an orbit
-        determination takes up to a few hundred milliseconds, for which the frames agent of
-        the same worker would otherwise stand still. One message at a time still (the lock).
-        The linker it changes is no longer the one its saved state describes: until
-        :meth:`_publish` saves it, the next message rebuilds it from that state, so a step
-        that fails or is cancelled half-way leaves nothing behind."""
-        self._live = None
-        return await asyncio.to_thread(step, argument)
-
-    async def _publish(self, linker: Linker, changed: list[ProvisionalObject]) -> None:
-        records = [
-            OutboundRecord(
-                self.objects_topic,
-                obj.uct_id.encode(),
-                encode_record(obj.record(self.linker_settings)),
+        if self._pool is None:
+            return await asyncio.to_thread(linkstep.link_step, state, value, self.linker_settings)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._pool, linkstep.link_step, state, value, self.linker_settings
             )
-            for obj in changed
-        ]
-        # Records first, state second (see sinks.py).
+        except BrokenProcessPool:
+            log.warning("linker: its child process died; starting another")
+            self.close()
+            self.start()
+            assert self._pool is not None
+            return await loop.run_in_executor(
+                self._pool, linkstep.link_step, state, value, self.linker_settings
+            )
+
+    async def _publish(self, step: LinkStep) -> None:
+        """The step's records, then its state (see sinks.py)."""
+        records = [OutboundRecord(self.objects_topic, key, value) for key, value in step.records]
         await self.sink.publish(records)
-        state = linker.to_bytes()
-        self.states[LINKER_STATE_KEY] = state
-        self._live = (state, linker)
+        if step.state is not None:
+            self.states[LINKER_STATE_KEY] = step.state
         self.metrics["uct_objects_out"] = self.metrics.get("uct_objects_out", 0) + len(records)
 
     async def handle(
@@ -198,35 +209,38 @@ class LinkerProcessor:
         except FormatError as error:
             return await self._reject(key, value, topic, partition, offset, error.reason)
         self.metrics["tracklets"] = self.metrics.get("tracklets", 0) + 1
-        linker = self._linker()
-        if linker.owner_of(tracklet.track_id) is not None:
-            return LinkOutcome("duplicate", (linker.owner_of(tracklet.track_id),))
-        opened = linker.objects_opened
-        changed = await self._off_the_loop(linker.link, tracklet)
-        await self._publish(linker, changed)
-        disposition = "opened" if linker.objects_opened > opened else "linked"
+        step = await self._link(value)
+        if step.disposition == "duplicate":
+            return LinkOutcome("duplicate", step.uct_ids)
+        await self._publish(step)
         log.info(
             "linker: %s %s %s",
             tracklet.track_id,
-            "opened" if disposition == "opened" else "joined",
-            linker.owner_of(tracklet.track_id),
+            "opened" if step.disposition == "opened" else "joined",
+            step.owner,
         )
-        return LinkOutcome(disposition, tuple(o.uct_id for o in changed))
+        return LinkOutcome(step.disposition, step.uct_ids)
 
     async def _identify(self) -> LinkOutcome:
         catalogue = self.pipeline.catalogue
         if catalogue is None:
             return LinkOutcome("identified")
         fresh = _new_sets(catalogue, self.states.get(CATALOGUE_SEEN_KEY))
-        linker = self._linker()
-        changed = (
-            await self._off_the_loop(linker.identify, fresh) if len(fresh) and len(linker) else []
+        # In a thread, not the child: element sets do not cross a process boundary (their
+        # sgp4 records do not pickle), and a catalogue changes far less often than tracklets.
+        step = await asyncio.to_thread(
+            linkstep.identify_step,
+            self.states.get(LINKER_STATE_KEY),
+            fresh,
+            self.linker_settings,
         )
-        await self._publish(linker, changed)
+        await self._publish(step)
         self.states[CATALOGUE_SEEN_KEY] = _seen_bytes(catalogue)
-        for obj in changed:
-            log.info("linker: %s identified as NORAD %d", obj.uct_id, obj.norad_id)
-        return LinkOutcome("identified", tuple(o.uct_id for o in changed))
+        for uct_id, value in step.records:
+            log.info(
+                "linker: %s identified as NORAD %s", uct_id.decode(), json.loads(value)["norad_id"]
+            )
+        return LinkOutcome("identified", step.uct_ids)
 
     async def _reject(self, key, value, topic, partition, offset, reason: str) -> LinkOutcome:
         log.warning("linker: %s[%d]@%d to dead letters: %s", topic, partition, offset, reason)

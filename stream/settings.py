@@ -122,6 +122,12 @@ class StreamSettings(Settings):
         description="How often the worker looks for new element sets to identify provisional "
         "objects with.",
     )
+    link_in_child_process: bool = Field(
+        True,
+        description="Link UCT tracklets (orbit determination, tens of milliseconds to seconds "
+        "each) in a child process of the worker, so that the frames it processes meanwhile "
+        "neither wait nor share the interpreter with it; false: in a thread of the worker.",
+    )
 
     frames_partitions: int = Field(
         4, ge=1, description="Partitions of the frames topic and of the state changelog."

@@ -1,7 +1,8 @@
 """The linker agent's processor in this process: linking does not hold up the event loop.
 
-An orbit determination takes up to a few hundred milliseconds; the frames agent of the same
-worker shares the event loop with the linker agent, so the link runs in a thread. The
+An orbit determination takes from tens of milliseconds to seconds; the frames agent of the
+same worker shares the event loop with the linker agent, so the link runs in a child process
+(a started processor, as the worker's) or in a thread (one that was not started). The
 tracklets are real ones (GOES-16 and EchoStar 18 seen from Cerro Tololo, simulated from their
 real element sets), and the records are compared with the same tracklets linked directly.
 """
@@ -9,16 +10,18 @@ real element sets), and the records are compared with the same tracklets linked 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from streamtools import same_record
 
 from orbitlink.stream.codecs import encode_record
 from orbitlink.stream.deadletters import DeadLetters
-from orbitlink.stream.linker import LinkerProcessor
+from orbitlink.stream.linker import LINKER_STATE_KEY, LinkerProcessor
 from orbitlink.stream.settings import StreamSettings
 from orbitlink.stream.sinks import MemorySink
 from orbitlink.tracking.catalogue import Catalogue
@@ -123,3 +126,38 @@ async def test_a_link_that_fails_half_way_leaves_no_trace(tracklets, monkeypatch
     direct = Linker()
     expected = [encode_record(o.record()) for t in (first, second) for o in direct.link(t)]
     assert _published(sink, processor.settings) == expected
+
+
+async def test_a_started_processor_links_in_its_child_process(tracklets, monkeypatch) -> None:
+    def refuse(self, tracklet):
+        raise AssertionError("linked in the worker's own process")
+
+    # Only this process's linker refuses: the records must come from the child.
+    monkeypatch.setattr(Linker, "link", refuse)
+    processor, sink, states = _processor()
+    assert processor.settings.link_in_child_process  # the default
+    processor.start()
+    try:
+        outcomes = [
+            await processor.handle(
+                t.track_id.encode(), t.to_json().encode(), topic="tracklets", partition=0, offset=k
+            )
+            for k, t in enumerate(tracklets)
+        ]
+        again = await processor.handle(
+            b"x", tracklets[0].to_json().encode(), topic="tracklets", partition=0, offset=2
+        )
+    finally:
+        processor.close()
+    monkeypatch.undo()
+    assert [o.disposition for o in outcomes] == ["opened", "opened"]
+    assert again.disposition == "duplicate" and again.uct_ids == outcomes[0].uct_ids
+    direct = Linker()
+    expected = [json.loads(o.record().to_json()) for t in tracklets for o in direct.link(t)]
+    got = [json.loads(value) for value in _published(sink, processor.settings)]
+    assert len(got) == len(expected)
+    assert all(same_record(a, b) for a, b in zip(got, expected)), (got, expected)
+    assert (
+        Linker.from_bytes(states[LINKER_STATE_KEY]).owner_of(tracklets[1].track_id)
+        == (outcomes[1].uct_ids[-1])
+    )

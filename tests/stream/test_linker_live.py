@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamtools import publish_raw, test_settings, wait_for_records, worker_args, worker_env
+from streamtools import (
+    publish_raw,
+    same_record,
+    test_settings,
+    wait_for_records,
+    worker_args,
+    worker_env,
+)
 
 from orbitlink.stream.admin import ensure_topics
 from orbitlink.stream.codecs import encode_element_set, encode_record
@@ -63,41 +70,6 @@ def tracklets_and_catalogue(
 def offline_records(tracklets) -> list[dict]:
     linker = Linker()
     return [json.loads(o.record().to_json()) for t in tracklets for o in linker.link(t)]
-
-
-def same_record(a: dict, b: dict) -> bool:
-    """Equal but for rounding (see the module docstring)."""
-    if a.keys() != b.keys():
-        return False
-    for key in a:
-        x, y = a[key], b[key]
-        if key == "tle" and x is not None and y is not None:
-            if not same_tle(x, y):
-                return False
-        elif key == "omm" and x is not None and y is not None:
-            if x.keys() != y.keys() or not all(
-                np.isclose(x[k], y[k], rtol=1e-6, atol=1e-9)
-                if isinstance(x[k], float)
-                else x[k] == y[k]
-                for k in x
-            ):
-                return False
-        elif isinstance(x, float) or (isinstance(x, list) and x and not isinstance(x[0], str)):
-            if not np.allclose(np.array(x, dtype=float), np.array(y, dtype=float), rtol=1e-5):
-                return False
-        elif x != y:
-            return False
-    return True
-
-
-def same_tle(a: list[str], b: list[str]) -> bool:
-    from orbitlink.tracking.catalogue import element_set_from_tle
-
-    one, two = element_set_from_tle("a", *a).satrec, element_set_from_tle("b", *b).satrec
-    return a[0] == b[0] and all(
-        np.isclose(getattr(one, f), getattr(two, f), rtol=1e-6, atol=2e-6)
-        for f in ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
-    )
 
 
 def dedupe(records: list[dict]) -> list[dict]:

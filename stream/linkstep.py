@@ -1,0 +1,89 @@
+"""One step of the linker as a function of its saved state: what the linker agent
+(:mod:`.linker`) runs away from the event loop, in a child process or in a thread.
+
+A step takes the state the linker's table holds, its input (a tracklet's JSON, or the
+element sets to identify objects against) and the linker settings, and returns the records to
+publish and the state to save. Orbit determination takes from tens of milliseconds to
+seconds; run on the event loop, it would hold up the frames agent of the same worker.
+
+The linker that a step leaves is kept, in the process that ran it, with the state it saved:
+the next step starts from it when given that same state, and parses the state otherwise
+(after a takeover, a restart, or a step that failed half-way, which therefore leaves nothing
+behind). This module imports only the tracking library, so a child process starts quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from orbitlink.tracking.catalogue import Catalogue
+from orbitlink.tracking.linking import Linker, LinkerSettings, ProvisionalObject
+from orbitlink.tracking.tracklets import Tracklet
+
+from .codecs import encode_record
+
+__all__ = ["LinkStep", "identify_step", "link_step", "ready"]
+
+
+@dataclass(frozen=True)
+class LinkStep:
+    """What one step did, and what the agent publishes and saves."""
+
+    disposition: str  # opened | linked | duplicate | identified
+    uct_ids: tuple[str, ...]  # the objects changed (a duplicate: the one that has the track)
+    records: tuple[tuple[bytes, bytes], ...]  # (key, value) of each uct-objects record
+    state: bytes | None  # the linker's state to save; None when nothing changed
+    owner: str | None = None  # a link step's: the object that now holds the tracklet's track
+
+
+_last: tuple[bytes, LinkerSettings, Linker] | None = None
+
+
+def ready() -> bool:
+    """Nothing to do: a child process that runs it has imported this module (the warm-up)."""
+    return True
+
+
+def _linker(state: bytes | None, settings: LinkerSettings) -> Linker:
+    global _last
+    last, _last = _last, None  # until the step is done, no linker is known to match a state
+    if last is not None and state is not None and last[0] == state and last[1] == settings:
+        return last[2]
+    return Linker(settings) if state is None else Linker.from_bytes(state, settings)
+
+
+def _done(
+    linker: Linker, settings: LinkerSettings, changed: list[ProvisionalObject], disposition: str
+) -> LinkStep:
+    global _last
+    records = tuple((o.uct_id.encode(), encode_record(o.record(settings))) for o in changed)
+    state = linker.to_bytes()
+    _last = (state, settings, linker)
+    return LinkStep(disposition, tuple(o.uct_id for o in changed), records, state)
+
+
+def link_step(state: bytes | None, tracklet_json: bytes, settings: LinkerSettings) -> LinkStep:
+    """Link one tracklet (its JSON, already validated by the agent) into the linker that
+    ``state`` describes."""
+    global _last
+    linker = _linker(state, settings)
+    tracklet = Tracklet.model_validate_json(tracklet_json)
+    owner = linker.owner_of(tracklet.track_id)
+    if owner is not None:
+        if state is not None:
+            _last = (state, settings, linker)
+        return LinkStep("duplicate", (owner,), (), None, owner)
+    opened = linker.objects_opened
+    changed = linker.link(tracklet)
+    step = _done(
+        linker, settings, changed, "opened" if linker.objects_opened > opened else "linked"
+    )
+    return replace(step, owner=linker.owner_of(tracklet.track_id))
+
+
+def identify_step(state: bytes | None, fresh: Catalogue, settings: LinkerSettings) -> LinkStep:
+    """Compare the objects of the linker that ``state`` describes with the element sets
+    ``fresh``."""
+    linker = _linker(state, settings)
+    changed = linker.identify(fresh) if len(fresh) and len(linker) else []
+    return _done(linker, settings, changed, "identified")
