@@ -6,7 +6,8 @@ partition. The frames processor publishes each finished UCT track's tracklet to 
 topic ``orbitlink.uct-tracklets`` (one partition, key: track id), and the worker of the group
 that holds that partition runs :class:`LinkerProcessor` on it:
 
-* a tracklet goes through the :class:`~orbitlink.tracking.linking.Linker`; every provisional
+* a tracklet goes through the :class:`~orbitlink.tracking.linking.Linker`, in a child process
+  of the worker (:mod:`.linkstep`; the frames agent goes on meanwhile); every provisional
   object it changed is published to the compacted ``orbitlink.uct-objects`` (key: ``uct_id``,
   value: :class:`~orbitlink.tracking.linking.UctObjectRecord`, the offline
   ``uct_objects.jsonl`` records);

@@ -29,7 +29,14 @@ from scipy.special import chdtri
 
 from .types import Array, IntArray
 
-__all__ = ["candidate_pairs", "chi2_gate", "chi_square_quantile", "chord_from_angle", "gnn_assign"]
+__all__ = [
+    "candidate_pairs",
+    "chi2_gate",
+    "chi_square_quantile",
+    "chord_from_angle",
+    "gnn_assign",
+    "min_cost_matching",
+]
 
 
 def chi_square_quantile(probability: ArrayLike, dof: ArrayLike) -> Array:
@@ -101,32 +108,44 @@ def gnn_assign(
     )
     chosen = [np.flatnonzero(single)]
 
-    # Pairs in larger components (crossing targets, clutter near a track): their rows, and the
-    # columns they want, matched exactly in one call. The components stay independent problems
-    # in it, as they share no row or column. Each row has a private miss column, so a full
-    # matching exists; the costs are shifted to be positive (the sparse solver reads a zero as
-    # a missing edge), which every full matching pays once per row.
+    # Pairs in larger components (crossing targets, clutter near a track): matched exactly in
+    # one call. The components stay independent problems in it, as they share no row or column.
     multi = np.flatnonzero(~single)
     if len(multi):
         block_rows, local_r = np.unique(rows[multi], return_inverse=True)
         _, local_c = np.unique(cols[multi], return_inverse=True)
-        nr, nc = len(block_rows), int(local_c.max()) + 1
-        weight = np.r_[cost[multi], miss[block_rows]]
-        graph = csr_matrix(
-            (
-                weight - weight.min() + 1.0,
-                (np.r_[local_r, np.arange(nr)], np.r_[local_c, nc + np.arange(nr)]),
-            ),
-            shape=(nr, nc + nr),
-        )
-        matched_r, matched_c = min_weight_full_bipartite_matching(graph)
-        taken = matched_c < nc
-        # Back from (row, column) to the pair: each occurs once.
-        key = local_r.astype(np.int64) * nc + local_c
-        order = np.argsort(key)
-        wanted = matched_r[taken].astype(np.int64) * nc + matched_c[taken]
-        chosen.append(multi[order[np.searchsorted(key[order], wanted)]])
+        chosen.append(multi[min_cost_matching(local_r, local_c, cost[multi], miss[block_rows])])
 
     selected = np.concatenate(chosen)
     selected = selected[np.argsort(rows[selected], kind="stable")]
     return kept[selected]
+
+
+def min_cost_matching(row: IntArray, col: IntArray, cost: Array, own_cost: Array) -> IntArray:
+    """An exact minimum-cost assignment in which each row takes one of its pairs or an option
+    of its own: the indices of the pairs taken.
+
+    ``row`` and ``col`` number the rows ``0 .. len(own_cost) - 1`` and the columns from 0 with
+    no gaps (``np.unique(..., return_inverse=True)`` gives such numbers), at most one pair per
+    ``(row, col)``; ``own_cost[r]`` is what row ``r`` pays for its own option. Solved as one
+    minimum-weight full matching on the sparse graph (the sparse form of
+    ``linear_sum_assignment``), each row with a private column. The costs are shifted to be
+    positive, as the sparse solver reads a zero as a missing edge; every full matching pays
+    that shift once per row.
+    """
+    n_rows, n_cols = len(own_cost), int(col.max()) + 1
+    weight = np.r_[cost, own_cost]
+    graph = csr_matrix(
+        (
+            weight - weight.min() + 1.0,
+            (np.r_[row, np.arange(n_rows)], np.r_[col, n_cols + np.arange(n_rows)]),
+        ),
+        shape=(n_rows, n_cols + n_rows),
+    )
+    matched_row, matched_col = min_weight_full_bipartite_matching(graph)
+    taken = matched_col < n_cols
+    # Back from (row, column) to the pair: each occurs once.
+    key = row.astype(np.int64) * n_cols + col
+    order = np.argsort(key)
+    wanted = matched_row[taken].astype(np.int64) * n_cols + matched_col[taken]
+    return order[np.searchsorted(key[order], wanted)]

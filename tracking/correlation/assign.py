@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from ..association import min_cost_matching
 from ..types import Array, IntArray
 
 __all__ = ["assign"]
@@ -35,21 +34,9 @@ def assign(track: IntArray, object_index: IntArray, log_lr: Array, n_tracks: int
         if independent is not None:
             chosen[rows] = better[independent]
             return chosen
-    # Costs must be positive for the sparse solver (a zero reads as a missing edge): shift
-    # every cost by the same amount, which every full matching pays once per row.
-    top = float(log_lr[better].max())
-    weight = np.r_[top - log_lr[better], np.full(n_rows, top)] + 1.0
-    graph = csr_matrix(
-        (weight, (np.r_[row_of, np.arange(n_rows)], np.r_[col_of, n_cols + np.arange(n_rows)])),
-        shape=(n_rows, n_cols + n_rows),
-    )
-    matched_rows, matched_cols = min_weight_full_bipartite_matching(graph)
-    real = matched_cols < n_cols
-    # Back from (row, column) to the pair: each track-object pair occurs once.
-    key = row_of.astype(np.int64) * n_cols + col_of
-    order = np.argsort(key)
-    wanted = matched_rows[real].astype(np.int64) * n_cols + matched_cols[real]
-    chosen[rows[matched_rows[real]]] = better[order[np.searchsorted(key[order], wanted)]]
+    # The UCT option adds nothing: an object's cost is its evidence against it, negated.
+    taken = min_cost_matching(row_of, col_of, -log_lr[better], np.zeros(n_rows))
+    chosen[rows[row_of[taken]]] = better[taken]
     return chosen
 
 
