@@ -30,6 +30,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,9 @@ LINKER_STATE_KEY = b"\x00linker"
 CATALOGUE_SEEN_KEY = b"\x00catalogue-seen"
 #: Key of the control message asking the linker's owner to identify objects.
 IDENTIFY_KEY = b"\x00identify"
+#: The child process's niceness: its start-up and its orbit determinations take the CPU only
+#: when the worker (its frames) and, on the same machine, the broker leave it.
+LINKER_NICENESS = 10
 
 
 def decode_tracklet(raw: bytes | None) -> Tracklet:
@@ -146,7 +150,13 @@ class LinkerProcessor:
         and have it import the linker, without waiting for it: until it is started, and
         without this call (a test's processor), links run in a thread."""
         if self.settings.link_in_child_process and self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # os.nice itself, not a function of ours: it runs before anything heavy is imported.
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=os.nice,
+                initargs=(LINKER_NICENESS,),
+            )
             self._pool.submit(linkstep.ready)
 
     def close(self) -> None:

@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 REPEAT_WINDOW_S = 30.0
 
 
+#: The topics the worker's output sink writes.
+SINK_ROLES = ("tracks", "associations", "tracklets", "uct_objects", "alerts", "deadletter")
+
+
 def build_pipeline(
     settings: StreamSettings, pipeline_settings: PipelineSettings | None = None
 ) -> Pipeline:
@@ -184,7 +188,8 @@ def run_worker(settings: StreamSettings) -> None:
         max_request_size=SMALL_RECORD_BYTES,
         client_id=f"{settings.faust_app_id}-output",
         security=settings.client_security(),
-        topics=[settings.topic(role) for role in ("tracks", "associations")],
+        # Every topic it writes, so that no first record waits for the topic's metadata.
+        topics=[settings.topic(role) for role in SINK_ROLES],
     )
     holder: OrbitlinkApp = create_app(settings, pipeline, sink=sink, inputs=SideInputs(settings))
 
