@@ -166,26 +166,21 @@ class LinkerProcessor:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def _link(self, value: bytes) -> LinkStep:
+    async def _link(self, tracklet: Tracklet) -> LinkStep:
         """:func:`~.linkstep.link_step` in the child process (started again once if it died),
         or in a thread. Either way the event loop, and the frames agent, go on meanwhile;
         in the child the link does not share this interpreter's lock either."""
-        state = self.states.get(LINKER_STATE_KEY)
+        step = (self.states.get(LINKER_STATE_KEY), tracklet, self.linker_settings)
         if self._pool is None:
-            return await asyncio.to_thread(linkstep.link_step, state, value, self.linker_settings)
+            return await asyncio.to_thread(linkstep.link_step, *step)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                self._pool, linkstep.link_step, state, value, self.linker_settings
-            )
+            return await loop.run_in_executor(self._pool, linkstep.link_step, *step)
         except BrokenProcessPool:
             log.warning("linker: its child process died; starting another")
             self.close()
             self.start()
-            assert self._pool is not None
-            return await loop.run_in_executor(
-                self._pool, linkstep.link_step, state, value, self.linker_settings
-            )
+            return await loop.run_in_executor(self._pool, linkstep.link_step, *step)
 
     async def _publish(self, step: LinkStep) -> None:
         """The step's records, then its state (see sinks.py)."""
@@ -220,7 +215,7 @@ class LinkerProcessor:
         except FormatError as error:
             return await self._reject(key, value, topic, partition, offset, error.reason)
         self.metrics["tracklets"] = self.metrics.get("tracklets", 0) + 1
-        step = await self._link(value)
+        step = await self._link(tracklet)
         if step.disposition == "duplicate":
             return LinkOutcome("duplicate", step.uct_ids)
         await self._publish(step)

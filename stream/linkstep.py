@@ -1,7 +1,7 @@
 """One step of the linker as a function of its saved state: what the linker agent
 (:mod:`.linker`) runs away from the event loop, in a child process or in a thread.
 
-A step takes the state the linker's table holds, its input (a tracklet's JSON, or the
+A step takes the state the linker's table holds, its input (a tracklet, or the
 element sets to identify objects against) and the linker settings, and returns the records to
 publish and the state to save. Orbit determination takes from tens of milliseconds to
 seconds; run on the event loop, it would hold up the frames agent of the same worker.
@@ -14,7 +14,7 @@ behind). This module imports only the tracking library, so a child process start
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.linking import Linker, LinkerSettings, ProvisionalObject
@@ -53,32 +53,31 @@ def _linker(state: bytes | None, settings: LinkerSettings) -> Linker:
 
 
 def _done(
-    linker: Linker, settings: LinkerSettings, changed: list[ProvisionalObject], disposition: str
+    linker: Linker,
+    settings: LinkerSettings,
+    changed: list[ProvisionalObject],
+    disposition: str,
+    owner: str | None = None,
 ) -> LinkStep:
     global _last
     records = tuple((o.uct_id.encode(), encode_record(o.record(settings))) for o in changed)
     state = linker.to_bytes()
     _last = (state, settings, linker)
-    return LinkStep(disposition, tuple(o.uct_id for o in changed), records, state)
+    return LinkStep(disposition, tuple(o.uct_id for o in changed), records, state, owner)
 
 
-def link_step(state: bytes | None, tracklet_json: bytes, settings: LinkerSettings) -> LinkStep:
-    """Link one tracklet (its JSON, already validated by the agent) into the linker that
-    ``state`` describes."""
+def link_step(state: bytes | None, tracklet: Tracklet, settings: LinkerSettings) -> LinkStep:
+    """Link one tracklet into the linker that ``state`` describes."""
     global _last
     linker = _linker(state, settings)
-    tracklet = Tracklet.model_validate_json(tracklet_json)
     owner = linker.owner_of(tracklet.track_id)
-    if owner is not None:
-        if state is not None:
-            _last = (state, settings, linker)
+    if owner is not None:  # only a saved linker holds tracks: state is not None
+        _last = (state, settings, linker)  # type: ignore[assignment]
         return LinkStep("duplicate", (owner,), (), None, owner)
     opened = linker.objects_opened
     changed = linker.link(tracklet)
-    step = _done(
-        linker, settings, changed, "opened" if linker.objects_opened > opened else "linked"
-    )
-    return replace(step, owner=linker.owner_of(tracklet.track_id))
+    disposition = "opened" if linker.objects_opened > opened else "linked"
+    return _done(linker, settings, changed, disposition, linker.owner_of(tracklet.track_id))
 
 
 def identify_step(state: bytes | None, fresh: Catalogue, settings: LinkerSettings) -> LinkStep:
