@@ -92,14 +92,16 @@ def _seen_bytes(catalogue: Catalogue) -> bytes:
 
 
 def _new_sets(catalogue: Catalogue, seen: bytes | None) -> Catalogue:
-    """The element sets of ``catalogue`` that are new, or newer than in ``seen`` (the
-    ``(norad_id, epoch)`` pairs of :func:`_seen_bytes`, sorted by id as a catalogue is)."""
+    """A new catalogue of the element sets of ``catalogue`` that are new, or newer than in
+    ``seen`` (the ``(norad_id, epoch)`` pairs of :func:`_seen_bytes`, sorted by id as a
+    catalogue is). Never ``catalogue`` itself: the worker's is updated in place."""
+    everything = np.ones(len(catalogue), dtype=bool)
     if seen is None or len(catalogue) == 0:
-        return catalogue
+        return catalogue.subset(everything)
     pairs = np.frombuffer(zlib.decompress(seen), dtype="<f8").reshape(-1, 2)
     ids, epochs = pairs[:, 0].astype(np.int64), pairs[:, 1]
     if len(ids) == 0:
-        return catalogue
+        return catalogue.subset(everything)
     index = np.clip(np.searchsorted(ids, catalogue.norad_ids), 0, len(ids) - 1)
     known = ids[index] == catalogue.norad_ids
     return catalogue.subset(~known | (catalogue.epoch_unix_s > epochs[index]))
@@ -231,7 +233,11 @@ class LinkerProcessor:
         catalogue = self.pipeline.catalogue
         if catalogue is None:
             return LinkOutcome("identified")
+        # What is new and what is then seen are read together, before the first await: the
+        # inputs update this catalogue in place meanwhile, and a set that arrives during the
+        # step must stay unseen, for the next request to compare.
         fresh = _new_sets(catalogue, self.states.get(CATALOGUE_SEEN_KEY))
+        seen = _seen_bytes(catalogue)
         # In a thread, not the child: element sets do not cross a process boundary (their
         # sgp4 records do not pickle), and a catalogue changes far less often than tracklets.
         step = await asyncio.to_thread(
@@ -241,7 +247,7 @@ class LinkerProcessor:
             self.linker_settings,
         )
         await self._publish(step)
-        self.states[CATALOGUE_SEEN_KEY] = _seen_bytes(catalogue)
+        self.states[CATALOGUE_SEEN_KEY] = seen
         for uct_id, value in step.records:
             log.info(
                 "linker: %s identified as NORAD %s", uct_id.decode(), json.loads(value)["norad_id"]

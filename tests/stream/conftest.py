@@ -142,6 +142,10 @@ def make_topics(
 # Subprocesses with guaranteed teardown
 
 
+#: What marks the worker's periodic metrics lines in its log.
+METRICS_LINE = "orbitlink.stream.app: metrics:"
+
+
 class ManagedProcess:
     """A child process in its own process group, with its stdout+stderr in ``log_path``.
 
@@ -214,7 +218,12 @@ class ManagedProcess:
             time.sleep(0.1)
 
     def log_tail(self, n_lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-n_lines:])
+        """The last ``n_lines`` of the log, where only the last of the periodic metrics lines
+        is kept: a worker that waits logs little else, and they would hide what it did."""
+        lines = self.log_text().splitlines()
+        metrics = [k for k, line in enumerate(lines) if METRICS_LINE in line]
+        dropped = set(metrics[:-1])
+        return "\n".join([line for k, line in enumerate(lines) if k not in dropped][-n_lines:])
 
     def __repr__(self) -> str:
         state = "alive" if self.alive() else f"exited {self.returncode}"

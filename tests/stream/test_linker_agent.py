@@ -21,7 +21,7 @@ from streamtools import same_record
 
 from orbitlink.stream.codecs import encode_record
 from orbitlink.stream.deadletters import DeadLetters
-from orbitlink.stream.linker import LINKER_STATE_KEY, LinkerProcessor
+from orbitlink.stream.linker import LINKER_STATE_KEY, LinkerProcessor, identify_request
 from orbitlink.stream.settings import StreamSettings
 from orbitlink.stream.sinks import MemorySink
 from orbitlink.tracking.catalogue import Catalogue
@@ -161,3 +161,47 @@ async def test_a_started_processor_links_in_its_child_process(tracklets, monkeyp
         Linker.from_bytes(states[LINKER_STATE_KEY]).owner_of(tracklets[1].track_id)
         == (outcomes[1].uct_ids[-1])
     )
+
+
+@pytest.mark.parametrize("asked_before_the_links", [False, True])
+async def test_an_element_set_that_arrives_during_identification_is_compared_next(
+    tracklets, catalog_dir: Path, monkeypatch, asked_before_the_links
+) -> None:
+    catalogue = Catalogue.from_path(catalog_dir)
+    goes, echostar = (catalogue.subset(catalogue.index_of([n])) for n in OBJECTS)
+    processor, sink, _ = _processor()
+    processor.pipeline.update_catalogue(catalogue.without(OBJECTS))
+    key, value = identify_request()
+    offsets = iter(range(10))
+    if asked_before_the_links:  # the catalogue is then seen, with no object to compare yet
+        await processor.handle(key, value, topic="tracklets", partition=0, offset=next(offsets))
+    for tracklet in tracklets:
+        linked = await processor.handle(
+            b"t", tracklet.to_json().encode(), topic="tracklets", partition=0, offset=next(offsets)
+        )
+        assert linked.disposition == "opened"
+    assert processor.pipeline.update_catalogue(echostar) == 1
+    inside, release = threading.Event(), threading.Event()
+    real_identify = Linker.identify
+
+    def held_identify(self, element_sets):
+        inside.set()
+        release.wait(SECONDS_TO_WAIT)
+        return real_identify(self, element_sets)
+
+    monkeypatch.setattr(Linker, "identify", held_identify)
+    task = asyncio.create_task(
+        processor.handle(key, value, topic="tracklets", partition=0, offset=next(offsets))
+    )
+    assert await asyncio.to_thread(inside.wait, SECONDS_TO_WAIT)
+    # GOES-16's element set arrives while the identification runs (the inputs update the
+    # worker's catalogue in place, on the event loop).
+    assert processor.pipeline.update_catalogue(goes) == 1
+    release.set()
+    await task
+    named = {json.loads(v)["norad_id"] for v in _published(sink, processor.settings)}
+    assert named == {None, OBJECTS[1]}, "it compares the sets there when it was asked"
+    again = await processor.handle(key, value, topic="tracklets", partition=0, offset=next(offsets))
+    assert again.disposition == "identified" and len(again.uct_ids) == 1
+    named = {json.loads(v)["norad_id"] for v in _published(sink, processor.settings)}
+    assert named == {None, *OBJECTS}, "the next request compares the set that came meanwhile"
