@@ -30,7 +30,6 @@ import asyncio
 import json
 import logging
 import multiprocessing
-import os
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ProcessPoolExecutor
@@ -46,7 +45,7 @@ from orbitlink.tracking.linking import LinkerSettings
 from orbitlink.tracking.pipeline import Pipeline
 from orbitlink.tracking.tracklets import Tracklet
 
-from . import linkstep
+from . import children, linkstep
 from .deadletters import DeadLetters
 from .linkstep import LinkStep
 from .offsets import OffsetGuard
@@ -152,11 +151,10 @@ class LinkerProcessor:
         and have it import the linker, without waiting for it: until it is started, and
         without this call (a test's processor), links run in a thread."""
         if self.settings.link_in_child_process and self._pool is None:
-            # os.nice itself, not a function of ours: it runs before anything heavy is imported.
             self._pool = ProcessPoolExecutor(
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=os.nice,
+                initializer=children.start_child,
                 initargs=(LINKER_NICENESS,),
             )
             self._pool.submit(linkstep.ready)

@@ -6,7 +6,8 @@ sites and a camera on NEOSSAT) are published to the tracklets topic as the frame
 publish them; a worker links them. The linker is deterministic, so after deduplication (by
 ``uct_id`` and ``revision``) the ``orbitlink.uct-objects`` records must equal the records of
 the same tracklets linked offline in this process, including when the worker is SIGKILLed
-halfway and another takes over from the linker's changelog: the same objects, the same
+halfway (between links, or alone in the middle of one, when its child process must end with
+it) and another takes over from the linker's changelog: the same objects, the same
 tracks in each, the same revisions, and the same orbits to rounding (another process sums
 its floats in another order, as numpy may with other memory alignment, and an iterated fit
 carries that to the ninth digit; a TLE field can then round the other way).
@@ -15,6 +16,10 @@ carries that to the ninth digit; a TLE field can then round the other way).
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,8 @@ pytestmark = pytest.mark.kafka
 
 START = 1780142400.0  # 2026-05-30T12:00:00Z
 OBJECTS = (41866, 41592, 58584)  # GOES-16, EchoStar 18 (GEO), Arktika-M 2 (HEO)
+#: The log line of each tracklet the linker agent has linked (and published).
+LINK_LOGGED = re.compile(r"linker: \S+ (?:opened|joined) ")
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +147,58 @@ def test_provisional_objects_are_published_live_and_survive_a_crash(
     )
     # Every change of every object, each once after deduplication, exactly as offline: the
     # second worker carried on from the first one's linker state, not from an empty one.
+    assert_same_records(dedupe(got), expected)
+    assert second.alive()
+
+
+def _links_logged(worker) -> int:
+    return len(LINK_LOGGED.findall(worker.log_text()))
+
+
+def _group_gone(pgid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_worker_killed_during_a_link_leaves_no_process_and_is_taken_over(
+    bootstrap, broker_url, topic_prefix, spawn_worker, tracklets_and_catalogue, tmp_path
+):
+    tracklets, catalog, _, _ = tracklets_and_catalogue
+    expected = dedupe(offline_records(tracklets))
+    settings = test_settings(broker_url, topic_prefix)
+    ensure_topics(settings)
+    args = worker_args(settings, "--catalog", str(catalog))
+    env = worker_env(settings, tmp_path / "data") | {"ORBITLINK_IDENTIFY_INTERVAL_S": "3600"}
+    first = spawn_worker(*args, name="worker-1", env=env)
+    first.wait_for_log("worker ready", timeout_s=120)
+    publish_tracklets(bootstrap, settings, tracklets)
+    # Links follow each other (each takes a few hundred milliseconds here), so right after
+    # the fourth is logged the fifth is being linked, in the worker's child process.
+    deadline = time.monotonic() + 180
+    while _links_logged(first) < 4:
+        assert time.monotonic() < deadline, first.log_tail()
+        time.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)  # the worker alone, as the kernel's OOM killer would
+    first.popen.wait(timeout=30)
+    assert _links_logged(first) < len(tracklets)
+    # Its child (and multiprocessing's resource tracker) must not outlive it.
+    assert _group_gone(first.pid, 15.0), "a process of the killed worker is still running"
+
+    second = spawn_worker(*args, name="worker-2", env=env)
+    second.wait_for_log("worker ready", timeout_s=120)
+    got = wait_for_records(
+        bootstrap,
+        settings.topic("uct_objects"),
+        lambda got: len(dedupe(got)) >= len(expected),
+        timeout_s=240,
+        describe=second.log_tail,
+    )
     assert_same_records(dedupe(got), expected)
     assert second.alive()
 
