@@ -91,19 +91,26 @@ def _seen_bytes(catalogue: Catalogue) -> bytes:
 
 
 def _new_sets(catalogue: Catalogue, seen: bytes | None) -> Catalogue:
-    """A new catalogue of the element sets of ``catalogue`` that are new, or newer than in
-    ``seen`` (the ``(norad_id, epoch)`` pairs of :func:`_seen_bytes`, sorted by id as a
-    catalogue is). Never ``catalogue`` itself: the worker's is updated in place."""
-    everything = np.ones(len(catalogue), dtype=bool)
+    """The element sets of ``catalogue`` that are new, or newer than in ``seen`` (the
+    ``(norad_id, epoch)`` pairs of :func:`_seen_bytes`, sorted by id as a catalogue is)."""
     if seen is None or len(catalogue) == 0:
-        return catalogue.subset(everything)
+        return catalogue
     pairs = np.frombuffer(zlib.decompress(seen), dtype="<f8").reshape(-1, 2)
     ids, epochs = pairs[:, 0].astype(np.int64), pairs[:, 1]
     if len(ids) == 0:
-        return catalogue.subset(everything)
+        return catalogue
     index = np.clip(np.searchsorted(ids, catalogue.norad_ids), 0, len(ids) - 1)
     known = ids[index] == catalogue.norad_ids
     return catalogue.subset(~known | (catalogue.epoch_unix_s > epochs[index]))
+
+
+def _identify_against(
+    state: bytes | None, seen: bytes | None, catalogue: Catalogue, settings: LinkerSettings
+) -> tuple[LinkStep, bytes]:
+    """The identification step against the sets of ``catalogue`` not in ``seen``, and the
+    sets then seen."""
+    step = linkstep.identify_step(state, _new_sets(catalogue, seen), settings)
+    return step, _seen_bytes(catalogue)
 
 
 @dataclass(frozen=True)
@@ -228,20 +235,18 @@ class LinkerProcessor:
         return LinkOutcome(step.disposition, step.uct_ids)
 
     async def _identify(self) -> LinkOutcome:
-        catalogue = self.pipeline.catalogue
-        if catalogue is None:
+        if self.pipeline.catalogue is None:
             return LinkOutcome("identified")
-        # What is new and what is then seen are read together, before the first await: the
-        # inputs update this catalogue in place meanwhile, and a set that arrives during the
-        # step must stay unseen, for the next request to compare.
-        fresh = _new_sets(catalogue, self.states.get(CATALOGUE_SEEN_KEY))
-        seen = _seen_bytes(catalogue)
+        # The catalogue as it is now: the inputs update the worker's in place meanwhile, and a
+        # set that arrives during the step must stay unseen, for the next request to compare.
+        catalogue = self.pipeline.catalogue.snapshot()
         # In a thread, not the child: element sets do not cross a process boundary (their
         # sgp4 records do not pickle), and a catalogue changes far less often than tracklets.
-        step = await asyncio.to_thread(
-            linkstep.identify_step,
+        step, seen = await asyncio.to_thread(
+            _identify_against,
             self.states.get(LINKER_STATE_KEY),
-            fresh,
+            self.states.get(CATALOGUE_SEEN_KEY),
+            catalogue,
             self.linker_settings,
         )
         await self._publish(step)

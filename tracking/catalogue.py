@@ -538,6 +538,14 @@ class Catalogue:
         result._set_rows([self._rows[i] for i in selector.tolist()])
         return result
 
+    def snapshot(self) -> Catalogue:
+        """The element sets this catalogue holds now, as a catalogue that later :meth:`update`
+        calls leave as it is (another thread may read it meanwhile). It costs nothing: an
+        update builds new rows and arrays, it never changes those it replaces."""
+        frozen = Catalogue.__new__(Catalogue)
+        frozen.__dict__.update(self.__dict__)
+        return frozen
+
     def without(self, norad_ids: ArrayLike) -> Catalogue:
         """A new catalogue without the given NORAD ids (absent ids are ignored)."""
         return self.subset(~np.isin(self.norad_ids, np.asarray(norad_ids, dtype=np.int64)))

@@ -382,6 +382,20 @@ def test_update_in_place(geo_sets):
     assert len(cat.satrec_array.sgp4(np.array([2461191.5]), np.array([0.0]))[0]) == 5
 
 
+def test_a_snapshot_keeps_the_sets_of_its_moment_through_updates(geo_sets):
+    cat = Catalogue.from_tle_text(as_text(geo_sets[:3]))
+    frozen = cat.snapshot()
+    ids, epochs, lines = frozen.norad_ids.copy(), frozen.epoch_unix_s.copy(), list(frozen.lines)
+    name, line1, line2 = geo_sets[0]
+    newer = Catalogue.from_tle_text(f"{name}\n{with_epoch(line1, '26160.50000000')}\n{line2}\n")
+    assert cat.update(newer) == 1
+    assert cat.update(Catalogue.from_tle_text(as_text(geo_sets[3:5]))) == 2
+    assert len(cat) == 5 and len(frozen) == 3 and frozen.revision == 0
+    assert np.array_equal(frozen.norad_ids, ids) and np.array_equal(frozen.epoch_unix_s, epochs)
+    assert frozen.lines == lines and len(frozen.satrecs) == 3
+    assert frozen.subset([0]).lines == [lines[0]]
+
+
 def test_duplicates_in_one_text_keep_the_newest_epoch(geo_sets):
     name, line1, line2 = geo_sets[0]
     newer = with_epoch(line1, "26170.00000000")
