@@ -64,6 +64,21 @@ def _processor() -> tuple[LinkerProcessor, MemorySink, dict[bytes, bytes]]:
     return processor, sink, states
 
 
+def _hold(monkeypatch, owner, name: str) -> tuple[threading.Event, threading.Event]:
+    """Make ``owner.name`` wait, once called, until the second event is set; the first is set
+    when it is called."""
+    inside, release = threading.Event(), threading.Event()
+    real = getattr(owner, name)
+
+    def held(*args, **kwargs):
+        inside.set()
+        release.wait(SECONDS_TO_WAIT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return inside, release
+
+
 def _published(sink: MemorySink, settings: StreamSettings) -> list[bytes]:
     return [record.value for record in sink.records[settings.topic("uct_objects")]]
 
@@ -71,15 +86,7 @@ def _published(sink: MemorySink, settings: StreamSettings) -> list[bytes]:
 async def test_the_event_loop_runs_on_while_a_tracklet_is_linked(tracklets, monkeypatch) -> None:
     tracklet = tracklets[0]
     expected = [encode_record(o.record()) for o in Linker().link(tracklet)]
-    inside, release = threading.Event(), threading.Event()
-    real_link = Linker.link
-
-    def held_link(self, tracklet):
-        inside.set()
-        release.wait(SECONDS_TO_WAIT)
-        return real_link(self, tracklet)
-
-    monkeypatch.setattr(Linker, "link", held_link)
+    inside, release = _hold(monkeypatch, Linker, "link")
     processor, sink, _ = _processor()
     task = asyncio.create_task(
         processor.handle(
@@ -181,15 +188,7 @@ async def test_an_element_set_that_arrives_during_identification_is_compared_nex
         )
         assert linked.disposition == "opened"
     assert processor.pipeline.update_catalogue(echostar) == 1
-    inside, release = threading.Event(), threading.Event()
-    real_identify = Linker.identify
-
-    def held_identify(self, element_sets):
-        inside.set()
-        release.wait(SECONDS_TO_WAIT)
-        return real_identify(self, element_sets)
-
-    monkeypatch.setattr(Linker, "identify", held_identify)
+    inside, release = _hold(monkeypatch, Linker, "identify")
     task = asyncio.create_task(
         processor.handle(key, value, topic="tracklets", partition=0, offset=next(offsets))
     )

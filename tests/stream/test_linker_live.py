@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,29 @@ def publish_tracklets(bootstrap: str, settings, tracklets) -> None:
     )
 
 
+def _linking_worker(
+    spawn_worker, settings, catalog: Path, data: Path, name: str, identify_interval_s: int = 3600
+):
+    """A worker on ``catalog``, ready. By default it does not identify objects meanwhile (the
+    tests of links and state)."""
+    env = worker_env(settings, data) | {"ORBITLINK_IDENTIFY_INTERVAL_S": str(identify_interval_s)}
+    worker = spawn_worker(*worker_args(settings, "--catalog", str(catalog)), name=name, env=env)
+    worker.wait_for_log("worker ready", timeout_s=120)
+    return worker
+
+
+def _objects_published(bootstrap: str, settings, expected: list[dict], worker) -> list[dict]:
+    """The uct-objects records, deduplicated, once there are as many as ``expected``."""
+    got = wait_for_records(
+        bootstrap,
+        settings.topic("uct_objects"),
+        lambda got: len(dedupe(got)) >= len(expected),
+        timeout_s=240,
+        describe=worker.log_tail,
+    )
+    return dedupe(got)
+
+
 def test_provisional_objects_are_published_live_and_survive_a_crash(
     bootstrap, broker_url, topic_prefix, spawn_worker, tracklets_and_catalogue, tmp_path
 ):
@@ -116,38 +140,19 @@ def test_provisional_objects_are_published_live_and_survive_a_crash(
     assert any(len(r["track_ids"]) >= 3 and r["tle"] for r in expected)
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
-    args = worker_args(settings, "--catalog", str(catalog))
-    # No identification meanwhile: this test is about the links and the state.
-    env = worker_env(settings, tmp_path / "data") | {"ORBITLINK_IDENTIFY_INTERVAL_S": "3600"}
-    first = spawn_worker(*args, name="worker-1", env=env)
-    first.wait_for_log("worker ready", timeout_s=120)
-
+    worker = partial(_linking_worker, spawn_worker, settings, catalog, tmp_path / "data")
+    first = worker("worker-1")
     half = len(tracklets) // 2
     publish_tracklets(bootstrap, settings, tracklets[:half])
-    expected_first = dedupe(offline_records(tracklets[:half]))
-    wait_for_records(
-        bootstrap,
-        settings.topic("uct_objects"),
-        lambda got: len(dedupe(got)) >= len(expected_first),
-        timeout_s=180,
-        describe=first.log_tail,
-    )
+    _objects_published(bootstrap, settings, dedupe(offline_records(tracklets[:half])), first)
     first.kill()  # SIGKILL: no clean shutdown, no final commit
 
     # Tracklets keep coming while no worker runs; another takes over from the changelog.
     publish_tracklets(bootstrap, settings, tracklets[half:])
-    second = spawn_worker(*args, name="worker-2", env=env)
-    second.wait_for_log("worker ready", timeout_s=120)
-    got = wait_for_records(
-        bootstrap,
-        settings.topic("uct_objects"),
-        lambda got: len(dedupe(got)) >= len(expected),
-        timeout_s=240,
-        describe=second.log_tail,
-    )
+    second = worker("worker-2")
     # Every change of every object, each once after deduplication, exactly as offline: the
     # second worker carried on from the first one's linker state, not from an empty one.
-    assert_same_records(dedupe(got), expected)
+    assert_same_records(_objects_published(bootstrap, settings, expected, second), expected)
     assert second.alive()
 
 
@@ -173,10 +178,8 @@ def test_a_worker_killed_during_a_link_leaves_no_process_and_is_taken_over(
     expected = dedupe(offline_records(tracklets))
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
-    args = worker_args(settings, "--catalog", str(catalog))
-    env = worker_env(settings, tmp_path / "data") | {"ORBITLINK_IDENTIFY_INTERVAL_S": "3600"}
-    first = spawn_worker(*args, name="worker-1", env=env)
-    first.wait_for_log("worker ready", timeout_s=120)
+    worker = partial(_linking_worker, spawn_worker, settings, catalog, tmp_path / "data")
+    first = worker("worker-1")
     publish_tracklets(bootstrap, settings, tracklets)
     # Links follow each other (each takes a few hundred milliseconds here), so right after
     # the fourth is logged the fifth is being linked, in the worker's child process.
@@ -190,16 +193,8 @@ def test_a_worker_killed_during_a_link_leaves_no_process_and_is_taken_over(
     # Its child (and multiprocessing's resource tracker) must not outlive it.
     assert _group_gone(first.pid, 15.0), "a process of the killed worker is still running"
 
-    second = spawn_worker(*args, name="worker-2", env=env)
-    second.wait_for_log("worker ready", timeout_s=120)
-    got = wait_for_records(
-        bootstrap,
-        settings.topic("uct_objects"),
-        lambda got: len(dedupe(got)) >= len(expected),
-        timeout_s=240,
-        describe=second.log_tail,
-    )
-    assert_same_records(dedupe(got), expected)
+    second = worker("worker-2")
+    assert_same_records(_objects_published(bootstrap, settings, expected, second), expected)
     assert second.alive()
 
 
@@ -209,18 +204,10 @@ def test_a_provisional_object_is_identified_when_its_element_set_arrives(
     tracklets, catalog, catalogue, truth = tracklets_and_catalogue
     settings = test_settings(broker_url, topic_prefix)
     ensure_topics(settings)
-    env = worker_env(settings, tmp_path / "data") | {"ORBITLINK_IDENTIFY_INTERVAL_S": "1"}
-    worker = spawn_worker(*worker_args(settings, "--catalog", str(catalog)), name="w", env=env)
-    worker.wait_for_log("worker ready", timeout_s=120)
+    worker = _linking_worker(spawn_worker, settings, catalog, tmp_path / "data", "w", 1)
     publish_tracklets(bootstrap, settings, tracklets)
     expected = dedupe(offline_records(tracklets))
-    wait_for_records(
-        bootstrap,
-        settings.topic("uct_objects"),
-        lambda got: len(dedupe(got)) >= len(expected),
-        timeout_s=240,
-        describe=worker.log_tail,
-    )
+    _objects_published(bootstrap, settings, expected, worker)
     # GOES-16's element set is published on the catalogue topic, as a new TLE would be.
     index = int(catalogue.index_of([41866])[0])
     publish_raw(
