@@ -1,4 +1,5 @@
-"""Faust's aiokafka transport with the one consumer setting Faust does not expose.
+"""Faust's aiokafka transport with the one consumer setting Faust does not expose, and its table
+manager without the second it waits at every start.
 
 Faust (faust-streaming 0.15) creates the worker's aiokafka consumer with ``fetch_max_wait_ms``
 fixed at 1,500 ms. Apache Kafka answers a waiting fetch as soon as a record arrives, so there
@@ -7,6 +8,12 @@ whole wait, measured in docs/deployment.md), so a frame waited ~0.3-0.7 s before
 saw it. :class:`FaustApp` is a :class:`faust.App` whose consumer uses
 ``fetch_max_wait_ms`` as given (``StreamSettings.fetch_max_wait_ms``); everything else is
 Faust's own transport.
+
+Faust's table manager sleeps one second when it starts, so that tables defined after the app
+has started are still registered; a worker's output waited for it at every cold start and
+after every restart. orbitlink defines its tables with the app (``stream/app.py``), before it
+starts, so :class:`FaustApp` uses a manager that goes on at once (a table added later would
+fail loudly: Faust refuses it once the tables are registered).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 __all__ = ["FaustApp"]
@@ -37,13 +45,22 @@ class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
+class _TableManager(TableManager):
+    async def on_start(self) -> None:
+        # Faust's own, without its first ``await self.sleep(1.0)``: no table comes late here.
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 class FaustApp(faust.App):
     """A :class:`faust.App` whose worker consumer waits at most ``fetch_max_wait_ms`` for a
-    fetch to fill (Faust's other settings as keyword arguments)."""
+    fetch to fill, and whose tables start without a wait (Faust's other settings as keyword
+    arguments)."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int = 1500, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, TableManager=_TableManager, **kwargs)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
