@@ -30,16 +30,13 @@ import asyncio
 import json
 import logging
 import multiprocessing
-import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-import numpy as np
 from pydantic import ValidationError
 
-from orbitlink.tracking.catalogue import Catalogue
 from orbitlink.tracking.errors import FormatError, describe_validation_error
 from orbitlink.tracking.linking import LinkerSettings
 from orbitlink.tracking.pipeline import Pipeline
@@ -83,34 +80,6 @@ def decode_tracklet(raw: bytes | None) -> Tracklet:
     except ValidationError as error:
         field, detail = describe_validation_error(error)
         raise FormatError(f"schema violation in tracklet: {detail}", field=field) from None
-
-
-def _seen_bytes(catalogue: Catalogue) -> bytes:
-    pairs = np.stack([catalogue.norad_ids.astype(np.float64), catalogue.epoch_unix_s], axis=1)
-    return zlib.compress(pairs.astype("<f8").tobytes(), 6)
-
-
-def _new_sets(catalogue: Catalogue, seen: bytes | None) -> Catalogue:
-    """The element sets of ``catalogue`` that are new, or newer than in ``seen`` (the
-    ``(norad_id, epoch)`` pairs of :func:`_seen_bytes`, sorted by id as a catalogue is)."""
-    if seen is None or len(catalogue) == 0:
-        return catalogue
-    pairs = np.frombuffer(zlib.decompress(seen), dtype="<f8").reshape(-1, 2)
-    ids, epochs = pairs[:, 0].astype(np.int64), pairs[:, 1]
-    if len(ids) == 0:
-        return catalogue
-    index = np.clip(np.searchsorted(ids, catalogue.norad_ids), 0, len(ids) - 1)
-    known = ids[index] == catalogue.norad_ids
-    return catalogue.subset(~known | (catalogue.epoch_unix_s > epochs[index]))
-
-
-def _identify_against(
-    state: bytes | None, seen: bytes | None, catalogue: Catalogue, settings: LinkerSettings
-) -> tuple[LinkStep, bytes]:
-    """The identification step against the sets of ``catalogue`` not in ``seen``, and the
-    sets then seen."""
-    step = linkstep.identify_step(state, _new_sets(catalogue, seen), settings)
-    return step, _seen_bytes(catalogue)
 
 
 @dataclass(frozen=True)
@@ -242,15 +211,15 @@ class LinkerProcessor:
         catalogue = self.pipeline.catalogue.snapshot()
         # In a thread, not the child: element sets do not cross a process boundary (their
         # sgp4 records do not pickle), and a catalogue changes far less often than tracklets.
-        step, seen = await asyncio.to_thread(
-            _identify_against,
+        step = await asyncio.to_thread(
+            linkstep.identify_step,
             self.states.get(LINKER_STATE_KEY),
             self.states.get(CATALOGUE_SEEN_KEY),
             catalogue,
             self.linker_settings,
         )
         await self._publish(step)
-        self.states[CATALOGUE_SEEN_KEY] = seen
+        self.states[CATALOGUE_SEEN_KEY] = step.seen
         for uct_id, value in step.records:
             log.info(
                 "linker: %s identified as NORAD %s", uct_id.decode(), json.loads(value)["norad_id"]
