@@ -3,8 +3,9 @@
 
 A step takes the state the linker's table holds, its input (a tracklet, or a snapshot of the
 catalogue and the list of the element sets already compared) and the linker settings, and
-returns the records to publish and what to save (the state; the new list of sets compared). Orbit determination takes from tens of milliseconds to
-seconds; run on the event loop, it would hold up the frames agent of the same worker.
+returns the records to publish and what to save (the state; the new list of sets compared).
+Orbit determination takes from tens of milliseconds to seconds; run on the event loop, it
+would hold up the frames agent of the same worker.
 
 The linker that a step leaves is kept, in the process that ran it, with the state it saved:
 the next step starts from it when given that same state, and parses the state otherwise
